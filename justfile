@@ -1,0 +1,15 @@
+# Mirrors the README's commands for those who have `just`.
+run:
+    pip install -e . && proxypal-tui
+
+test:
+    pip install -e '.[test]' && python -m pytest
+
+lint:
+    ruff check . && ruff format --check . && python -m pytest tests/test_import_contract.py
+
+bench:
+    python benchmarks/tui_feed.py
+
+snap-update:
+    python -m pytest tests/tui --snapshot-update

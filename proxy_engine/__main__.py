@@ -1,0 +1,3 @@
+from proxy_engine.cli import main
+
+raise SystemExit(main())

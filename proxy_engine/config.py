@@ -1,0 +1,257 @@
+"""Config schema and loading.
+
+The schema is shared with the TUI (it validates before saving), so this module
+stays free of engine runtime state. Errors always carry file, line and reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROVIDER_KINDS = ("anthropic", "openai", "gemini", "openai_compatible")
+# A provider entry named like a kind (or a familiar alias) needs no `kind:`.
+KIND_ALIASES = {"claude": "anthropic", "google": "gemini", "chatgpt": "openai"}
+SECRET_REF = re.compile(r"^(keyring|env):([A-Za-z0-9_.\-]+)$")
+
+DEFAULT_CONFIG_TEXT = """\
+# ProxyPal config. The engine reloads this file as soon as it is saved.
+# Secrets never live here: refer to them as keyring:NAME or env:VAR.
+port: 8317
+host: 127.0.0.1
+
+# Upstream providers. `kind` is one of anthropic, openai, gemini, openai_compatible
+# (it can be left out when the name is the kind). base_url overrides the default endpoint.
+providers: {}
+#  anthropic: {api_key: env:ANTHROPIC_API_KEY}
+#  openai:    {api_key: env:OPENAI_API_KEY}
+#  gemini:    {api_key: keyring:gemini}
+#  work-llm:  {kind: openai_compatible, base_url: https://llm.example/v1, api_key: env:WORK_KEY,
+#              models: [qwen3-coder]}
+
+# Friendly names -> ordered candidates (provider: model); requests fail over down the list.
+models: {}
+#  Smart: {anthropic: claude-opus-4-5, gemini: gemini-2.5-pro}
+#  Rush:  {anthropic: claude-haiku-4-5}
+
+# Keys that tools must present. Required automatically when host is not loopback.
+clients: []
+#  - {name: laptop, key: env:PROXYPAL_LAPTOP_KEY}
+
+# budgets: {daily_usd: 50, alert_at: [0.5, 0.8, 1.0]}
+# prices: {my-model: {input_per_mtok: 1.0, output_per_mtok: 2.0}}
+"""
+
+
+def _check_ref(value: str | None) -> str | None:
+    if value is None or SECRET_REF.match(value):
+        return value
+    raise ValueError("must be a reference like keyring:NAME or env:VAR; secrets never go in the config file")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderConfig(_Strict):
+    kind: Literal["anthropic", "openai", "gemini", "openai_compatible"] | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    models: list[str] = Field(default_factory=list, description="Models served (for bare names and listings)")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent upstream")
+    dialects: list[str] | None = Field(default=None, description="Wire formats an openai_compatible server speaks")
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 600.0
+
+    _ref = field_validator("api_key")(classmethod(lambda cls, v: _check_ref(v)))
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/") if v else v
+
+
+class ClientConfig(_Strict):
+    name: str
+    key: str
+    monthly_budget_usd: float | None = None
+
+    _ref = field_validator("key")(classmethod(lambda cls, v: _check_ref(v)))
+
+
+class RoutingConfig(_Strict):
+    mode: Literal["mappings"] = "mappings"
+    strategy: Literal["round-robin", "fill-first"] = "round-robin"
+    retries: int = Field(default=2, ge=0, le=10)
+
+
+class BudgetConfig(_Strict):
+    daily_usd: float | None = Field(default=None, gt=0)
+    monthly_usd: float | None = Field(default=None, gt=0)
+    alert_at: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
+
+
+class PriceOverride(_Strict):
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cache_read_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class ManagementConfig(_Strict):
+    allow_remote: bool = False
+
+
+class EventsConfig(_Strict):
+    queue_size: int = Field(default=2000, ge=10, le=1_000_000)
+    socket: str | None = None
+
+
+Candidates = dict[str, str] | list[str]
+
+
+class Config(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8317, ge=0, le=65535)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, Candidates] = Field(default_factory=dict)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    thinking_budget: int | None = Field(default=None, ge=0)
+    clients: list[ClientConfig] = Field(default_factory=list)
+    budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    max_body_mb: float = Field(default=32.0, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    management: ManagementConfig = Field(default_factory=ManagementConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+    @field_validator("providers")
+    @classmethod
+    def _kinds(cls, providers: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        for name, p in providers.items():
+            if "/" in name:
+                raise ValueError(f"provider name {name!r} must not contain '/'")
+            if p.kind is None and KIND_ALIASES.get(name, name) not in PROVIDER_KINDS:
+                raise ValueError(f"provider {name!r} needs `kind:` (one of {', '.join(PROVIDER_KINDS)})")
+            if provider_kind(name, p) == "openai_compatible" and not p.base_url:
+                raise ValueError(f"provider {name!r} is openai_compatible and needs base_url")
+        return providers
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        for friendly, cands in self.models.items():
+            for provider, _model in candidate_pairs(cands):
+                if provider not in self.providers:
+                    raise ValueError(f"models.{friendly} names provider {provider!r}, which is not configured")
+        return self
+
+
+def provider_kind(name: str, p: ProviderConfig) -> str:
+    return p.kind or KIND_ALIASES.get(name, name)
+
+
+def candidate_pairs(cands: Candidates) -> Iterable[tuple[str, str]]:
+    """Candidates may be `{provider: model}` or `["provider/model", ...]` (repeats allowed)."""
+    if isinstance(cands, dict):
+        yield from cands.items()
+        return
+    for item in cands:
+        provider, sep, model = item.partition("/")
+        if not sep or not model:
+            raise ValueError(f"candidate {item!r} must be 'provider/model'")
+        yield provider, model
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line or 1}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "message": self.message}
+
+
+class ConfigError(Exception):
+    def __init__(self, issues: list[ConfigIssue]):
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: Config
+    path: Path | None
+    text: str
+
+
+def parse_config_text(text: str, filename: str = "<config>") -> Config:
+    """Validate YAML text against the schema; raise ConfigError with line numbers."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError([ConfigIssue(filename, line, f"invalid YAML: {problem}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(filename, 1, "the top level must be a mapping of settings")])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        issues = []
+        for err in e.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal")))]
+            where = ".".join(str(p) for p in loc) or "config"
+            msg = err["msg"].removeprefix("Value error, ")
+            issues.append(ConfigIssue(filename, _line_of(node, loc), f"{where}: {msg}"))
+        raise ConfigError(issues) from None
+
+
+def load_config(path: Path | None) -> LoadedConfig:
+    """Load the file, or the embedded defaults when there is none yet."""
+    if path is None or not path.exists():
+        return LoadedConfig(parse_config_text(DEFAULT_CONFIG_TEXT), None, DEFAULT_CONFIG_TEXT)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([ConfigIssue(str(path), None, f"cannot read: {e}")]) from None
+    return LoadedConfig(parse_config_text(text, str(path)), path, text)
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree to a 1-based line."""
+    best = node
+    for part in loc:
+        if isinstance(best, yaml.MappingNode):
+            nxt = next((v for k, v in best.value if k.value == str(part)), None)
+        elif isinstance(best, yaml.SequenceNode) and isinstance(part, int) and part < len(best.value):
+            nxt = best.value[part]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        best = nxt
+    return best.start_mark.line + 1 if best is not None else None

@@ -1,0 +1,83 @@
+"""Where ProxyPal keeps its files.
+
+`PROXYPAL_HOME` moves everything under one folder (tests and portable installs);
+otherwise the platform's conventional directories are used via platformdirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP = "proxypal"
+# Unix socket paths are limited to ~107 bytes; leave room for the file name.
+_MAX_SOCKET_DIR = 80
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_file: Path
+    data_dir: Path
+    state_dir: Path
+    runtime_dir: Path
+
+    @property
+    def ledger_file(self) -> Path:
+        return self.data_dir / "usage.db"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def management_key_file(self) -> Path:
+        return self.data_dir / "management.key"
+
+    def events_socket(self, port: int) -> Path:
+        return self.runtime_dir / f"events-{port}.sock"
+
+    def ensure(self) -> None:
+        for d in (self.data_dir, self.state_dir, self.log_dir, self.runtime_dir):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.runtime_dir, 0o700)
+
+
+def _runtime_dir(preferred: Path) -> Path:
+    if len(str(preferred)) <= _MAX_SOCKET_DIR:
+        return preferred
+    # A deep PROXYPAL_HOME would overflow sun_path; fall back to a short private dir.
+    short = Path(tempfile.gettempdir()) / f"proxypal-{os.getuid()}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(short, 0o700)
+    digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:12]
+    private = short / digest
+    private.mkdir(mode=0o700, exist_ok=True)
+    return private
+
+
+def resolve_paths(config_override: str | os.PathLike[str] | None = None) -> Paths:
+    home = os.environ.get("PROXYPAL_HOME")
+    if home:
+        base = Path(home).expanduser().resolve()
+        config = base / "config.yaml"
+        data, state, runtime = base / "data", base / "state", _runtime_dir(base / "run")
+    else:
+        config = Path(platformdirs.user_config_dir(APP)) / "config.yaml"
+        data = Path(platformdirs.user_data_dir(APP))
+        state = Path(platformdirs.user_state_dir(APP))
+        xdg = os.environ.get("XDG_RUNTIME_DIR")
+        if xdg:
+            runtime = _runtime_dir(Path(xdg) / APP)
+        else:
+            runtime = _runtime_dir(Path(tempfile.gettempdir()) / f"proxypal-{os.getuid()}" / "run")
+    env_config = os.environ.get("PROXYPAL_CONFIG")
+    if config_override:
+        config = Path(config_override).expanduser().resolve()
+    elif env_config:
+        config = Path(env_config).expanduser().resolve()
+    return Paths(config_file=config, data_dir=data, state_dir=state, runtime_dir=runtime)
