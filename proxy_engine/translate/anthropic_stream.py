@@ -1,0 +1,260 @@
+"""Anthropic Messages streams: upstream events -> IR events, and IR events -> client events."""
+
+from __future__ import annotations
+
+import json
+
+from . import mapping
+from .anthropic import safe_id
+from .common import as_int, as_obj, new_id
+from .context import Context
+from .errors import error_payload
+from .ir import (
+    Event,
+    Finish,
+    FinishReason,
+    Start,
+    StreamError,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingSignature,
+    ToolDelta,
+    ToolStart,
+    UsageUpdate,
+)
+from .stream_base import BlockEncoder
+from .thinking import client_signature
+
+ME = "anthropic"
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+class AnthropicStreamDecoder:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.blocks: dict[int, dict] = {}
+        self.input = 0
+        self.cache_read = 0
+        self.cache_write = 0
+
+    def _usage(self, u: dict) -> UsageUpdate:
+        if "input_tokens" in u:
+            self.input = as_int(u.get("input_tokens")) or 0
+        if "cache_read_input_tokens" in u:
+            self.cache_read = as_int(u.get("cache_read_input_tokens")) or 0
+        if "cache_creation_input_tokens" in u:
+            self.cache_write = as_int(u.get("cache_creation_input_tokens")) or 0
+        return UsageUpdate(
+            input_tokens=self.input + self.cache_read + self.cache_write,
+            output_tokens=as_int(u.get("output_tokens")),
+            cache_read_tokens=self.cache_read,
+            cache_write_tokens=self.cache_write,
+        )
+
+    def feed(self, event: dict) -> list[Event]:
+        kind = event.get("type")
+        if kind == "message_start":
+            msg = as_obj(event.get("message"))
+            out: list[Event] = [Start(id=msg.get("id"), model=msg.get("model"))]
+            if isinstance(msg.get("usage"), dict):
+                out.append(self._usage(msg["usage"]))
+            return out
+        if kind == "content_block_start":
+            return self._start(as_int(event.get("index")) or 0, as_obj(event.get("content_block")))
+        if kind == "content_block_delta":
+            return self._delta(as_int(event.get("index")) or 0, as_obj(event.get("delta")))
+        if kind == "content_block_stop":
+            block = self.blocks.pop(as_int(event.get("index")) or 0, None)
+            if block and block["type"] == "thinking" and (block["sig"] or block["text"]):
+                return [ThinkingSignature(signature=block["sig"] or None, source=ME)]
+            return []
+        if kind == "message_delta":
+            out = []
+            if isinstance(event.get("usage"), dict):
+                out.append(self._usage(event["usage"]))
+            delta = as_obj(event.get("delta"))
+            if delta.get("stop_reason"):
+                seq = delta.get("stop_sequence")
+                out.append(
+                    Finish(
+                        reason=mapping.anthropic_finish(delta["stop_reason"]),
+                        stop_sequence=seq if isinstance(seq, str) else None,
+                    )
+                )
+            return out
+        if kind == "error":
+            err = as_obj(event.get("error"))
+            etype = str(err.get("type", "api_error"))
+            return [
+                StreamError(
+                    message=str(err.get("message", "upstream error")),
+                    status=_ERROR_STATUS.get(etype, 502),
+                    kind=etype,
+                )
+            ]
+        return []  # ping, message_stop, and event types added later
+
+    def _start(self, index: int, block: dict) -> list[Event]:
+        btype = block.get("type")
+        self.blocks[index] = {"type": btype, "sig": None, "text": False}
+        if btype == "text" and block.get("text"):
+            return [TextDelta(text=block["text"])]
+        if btype == "thinking" and block.get("thinking"):
+            self.blocks[index]["text"] = True
+            return [ThinkingDelta(text=block["thinking"])]
+        if btype == "redacted_thinking":
+            return [ThinkingSignature(signature=None, source=ME, redacted=str(block.get("data", "")))]
+        if btype == "tool_use":
+            out: list[Event] = [
+                ToolStart(
+                    key=index, id=str(block.get("id") or new_id("toolu_")), name=str(block.get("name", ""))
+                )
+            ]
+            initial = block.get("input")
+            if isinstance(initial, dict) and initial:
+                out.append(ToolDelta(key=index, arguments=json.dumps(initial)))
+            return out
+        return []
+
+    def _delta(self, index: int, delta: dict) -> list[Event]:
+        dtype = delta.get("type")
+        if dtype == "text_delta":
+            return [TextDelta(text=str(delta.get("text", "")))]
+        if dtype == "thinking_delta":
+            if index in self.blocks:
+                self.blocks[index]["text"] = True
+            return [ThinkingDelta(text=str(delta.get("thinking", "")))]
+        if dtype == "signature_delta":
+            if index in self.blocks:
+                self.blocks[index]["sig"] = (self.blocks[index]["sig"] or "") + str(
+                    delta.get("signature", "")
+                )
+            return []
+        if dtype == "input_json_delta":
+            return [ToolDelta(key=index, arguments=str(delta.get("partial_json", "")))]
+        return []
+
+    def finish(self) -> list[Event]:
+        return []
+
+
+class AnthropicStreamEncoder(BlockEncoder):
+    def __init__(self, ctx: Context, model: str) -> None:
+        super().__init__(ctx, model)
+        self.id = new_id("msg_")
+        self.index = -1
+        self.tool_index: dict[object, int] = {}
+        self.thinking_open = False
+
+    @staticmethod
+    def _event(name: str, payload: dict) -> bytes:
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return f"event: {name}\ndata: {data}\n\n".encode()
+
+    def _block_start(self, block: dict) -> bytes:
+        self.index += 1
+        return self._event(
+            "content_block_start",
+            {"type": "content_block_start", "index": self.index, "content_block": block},
+        )
+
+    def _delta(self, delta: dict, index: int | None = None) -> bytes:
+        idx = self.index if index is None else index
+        return self._event(
+            "content_block_delta", {"type": "content_block_delta", "index": idx, "delta": delta}
+        )
+
+    def _stop(self) -> bytes:
+        return self._event("content_block_stop", {"type": "content_block_stop", "index": self.index})
+
+    def on_start(self) -> bytes:
+        usage = mapping.usage_to_anthropic(self.usage)
+        message = {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        return self._event("message_start", {"type": "message_start", "message": message})
+
+    def open_text(self) -> bytes:
+        return self._block_start({"type": "text", "text": ""})
+
+    def text(self, delta: str) -> bytes:
+        return self._delta({"type": "text_delta", "text": delta})
+
+    def close_text(self) -> bytes:
+        return self._stop()
+
+    def open_thinking(self) -> bytes:
+        self.thinking_open = False  # opened lazily: a redacted block has another start
+        return b""
+
+    def thinking(self, delta: str) -> bytes:
+        out = b""
+        if not self.thinking_open:
+            self.thinking_open = True
+            out = self._block_start({"type": "thinking", "thinking": "", "signature": ""})
+        return out + self._delta({"type": "thinking_delta", "thinking": delta})
+
+    def close_thinking(self, sig: ThinkingSignature | None) -> bytes:
+        if sig is not None and sig.redacted is not None and not self.thinking_open:
+            if sig.source != ME:
+                return b""
+            return self._block_start({"type": "redacted_thinking", "data": sig.redacted}) + self._stop()
+        if sig is None and not self.thinking_open:
+            return b""
+        out = b""
+        if not self.thinking_open:
+            out = self._block_start({"type": "thinking", "thinking": "", "signature": ""})
+        self.thinking_open = False
+        token = client_signature(sig.source, sig.signature, ME) if sig is not None else ""
+        if token:
+            out += self._delta({"type": "signature_delta", "signature": token})
+        return out + self._stop()
+
+    def open_tool(self, ev: ToolStart) -> bytes:
+        out = b""
+        if ev.signature and ev.signature_source != ME:
+            token = client_signature(ev.signature_source, ev.signature, ME)
+            out += self._block_start({"type": "thinking", "thinking": "", "signature": ""})
+            out += self._delta({"type": "signature_delta", "signature": token}) + self._stop()
+        out += self._block_start(
+            {"type": "tool_use", "id": safe_id(ev.id), "name": self.ctx.origin(ev.name).name, "input": {}}
+        )
+        self.tool_index[ev.key] = self.index
+        return out
+
+    def tool_args(self, key: object, delta: str) -> bytes:
+        index = self.tool_index.get(key)
+        if index is None:
+            return b""
+        return self._delta({"type": "input_json_delta", "partial_json": delta}, index)
+
+    def close_tool(self) -> bytes:
+        return self._stop()
+
+    def on_end(self, reason: FinishReason) -> bytes:
+        stop_reason = "stop_sequence" if self.stop_sequence else mapping.ANTHROPIC_FROM_IR[reason]
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": self.stop_sequence},
+            "usage": mapping.usage_to_anthropic(self.usage),
+        }
+        return self._event("message_delta", delta) + self._event("message_stop", {"type": "message_stop"})
+
+    def on_error(self, message: str, status: int) -> bytes:
+        return self._event("error", error_payload("anthropic", status, message))

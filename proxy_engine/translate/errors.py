@@ -1,0 +1,94 @@
+"""Errors in each client's dialect, with a status that client understands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_exceeded",
+}
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def upstream_message(body: bytes | str | dict | None) -> tuple[str, str | None]:
+    """(message, kind) from any provider's error body; the raw text when it is not JSON."""
+    data: Any = body
+    if isinstance(body, (bytes, str)):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return (text.strip()[:2000] or "upstream error", None)
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]  # Gemini sometimes wraps the error in an array
+    if not isinstance(data, dict):
+        return ("upstream error", None)
+    err = data.get("error", data)
+    if isinstance(err, str):
+        return (err, data.get("type") if isinstance(data.get("type"), str) else None)
+    if isinstance(err, dict):
+        message = err.get("message") or data.get("message") or "upstream error"
+        kind = err.get("type") or err.get("status") or err.get("code")
+        return (str(message), str(kind) if kind is not None else None)
+    return ("upstream error", None)
+
+
+def client_status(client: str, status: int) -> int:
+    """Anthropic's 529 "overloaded" means 503 to everyone else, and the reverse is not needed."""
+    if status == 529 and client != "anthropic":
+        return 503
+    if status < 400:
+        return 502
+    return status
+
+
+def error_payload(client: str, status: int, message: str, kind: str | None = None) -> dict:
+    if client == "anthropic":
+        etype = kind if kind in _ANTHROPIC_TYPES.values() else _ANTHROPIC_TYPES.get(status, "api_error")
+        return {"type": "error", "error": {"type": etype, "message": message}}
+    if client == "gemini":
+        code = status if status in _GEMINI_STATUS else (500 if status >= 500 else 400)
+        return {"error": {"code": code, "message": message, "status": _GEMINI_STATUS.get(code, "UNKNOWN")}}
+    etype = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    code = kind if kind and not kind.isupper() else None
+    return {"error": {"message": message, "type": etype, "param": None, "code": code}}
+
+
+def error_body(client: str, status: int, message: str, kind: str | None = None) -> bytes:
+    """A complete error body the client's SDK parses into its own error type."""
+    return json.dumps(error_payload(client, status, message, kind), ensure_ascii=False).encode()
+
+
+def translate_error(client: str, status: int, upstream_body: bytes | str | dict | None) -> tuple[int, bytes]:
+    message, kind = upstream_message(upstream_body)
+    out_status = client_status(client, status)
+    return out_status, error_body(client, out_status, message, kind)

@@ -1,0 +1,170 @@
+"""Gemini streams: upstream GenerateContentResponse chunks -> IR events, and IR events -> client chunks.
+
+A Gemini client reads either SSE (`alt=sse`: `data: {...}` blocks) or one JSON array streamed
+element by element. Gemini sends each function call whole, so a call translated for a Gemini
+client is held until its arguments are complete (one call, never the whole stream).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import mapping
+from .common import as_list, as_obj, get, new_id
+from .context import Context
+from .errors import error_payload, upstream_message
+from .gemini import ME, call_from_part, call_part
+from .ir import (
+    Event,
+    Finish,
+    FinishReason,
+    Start,
+    StreamError,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingSignature,
+    ToolCall,
+    ToolDelta,
+    ToolStart,
+    UsageUpdate,
+)
+from .stream_base import BlockEncoder
+from .thinking import client_signature
+
+
+class GeminiStreamDecoder:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.started = False
+        self.salt = new_id("")
+        self.calls = 0
+        self.last: str | None = None  # "thinking" | "text" | "tool"
+
+    def feed(self, chunk: dict) -> list[Event]:
+        if isinstance(chunk.get("error"), dict):
+            message, kind = upstream_message(chunk)
+            code = chunk["error"].get("code")
+            return [StreamError(message=message, status=code if isinstance(code, int) else 502, kind=kind)]
+        out: list[Event] = []
+        if not self.started:
+            self.started = True
+            rid = get(chunk, "responseId", "response_id")
+            if rid:
+                self.salt = str(rid)
+            out.append(Start(id=rid, model=get(chunk, "modelVersion", "model_version")))
+        usage = mapping.usage_from_gemini(get(chunk, "usageMetadata", "usage_metadata"))
+        if usage is not None:
+            out.append(UsageUpdate(**usage.as_dict()))
+        candidate = as_obj((as_list(chunk.get("candidates")) or [{}])[0])
+        for part in as_list(as_obj(candidate.get("content")).get("parts")):
+            if isinstance(part, dict):
+                out.extend(self._part(part))
+        reason = get(candidate, "finishReason", "finish_reason")
+        if reason:
+            out.append(Finish(reason=mapping.gemini_finish(reason)))
+        elif not chunk.get("candidates") and as_obj(get(chunk, "promptFeedback", "prompt_feedback")).get(
+            "blockReason"
+        ):
+            out.append(Finish(reason="content_filter"))
+        return out
+
+    def _part(self, part: dict) -> list[Event]:
+        sig = get(part, "thoughtSignature", "thought_signature")
+        if part.get("thought"):
+            out: list[Event] = []
+            if part.get("text"):
+                out.append(ThinkingDelta(text=str(part["text"])))
+            if sig:
+                out.append(ThinkingSignature(signature=sig, source=ME))
+            self.last = "thinking" if not sig else None
+            return out
+        if isinstance(get(part, "functionCall", "function_call"), dict):
+            call = call_from_part(part, self.salt, self.calls)
+            key = self.calls
+            self.calls += 1
+            self.last = "tool"
+            return [
+                ToolStart(
+                    key=key,
+                    id=call.id,
+                    name=call.name,
+                    signature=call.signature,
+                    signature_source=call.signature_source,
+                ),
+                ToolDelta(key=key, arguments=call.arguments),
+            ]
+        if isinstance(part.get("text"), str):
+            out = []
+            if sig and self.last == "thinking":
+                out.append(ThinkingSignature(signature=sig, source=ME))
+            if part["text"]:
+                out.append(TextDelta(text=part["text"]))
+                self.last = "text"
+            return out
+        return []
+
+    def finish(self) -> list[Event]:
+        return []
+
+
+class GeminiStreamEncoder(BlockEncoder):
+    def __init__(self, ctx: Context, model: str, client_sse: bool = True) -> None:
+        super().__init__(ctx, model)
+        self.sse = client_sse
+        self.response_id = new_id("")
+        self.sent = 0
+        self.call: ToolCall | None = None
+
+    def _frame(self, payload: dict) -> bytes:
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        self.sent += 1
+        if self.sse:
+            return b"data: " + data + b"\r\n\r\n"
+        return (b"[" if self.sent == 1 else b",\r\n") + data
+
+    def _chunk(self, parts: list[dict], finish: str | None = None, usage: bool = False) -> bytes:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        payload: dict[str, Any] = {"candidates": [candidate]}
+        if usage or self.saw_usage:
+            payload["usageMetadata"] = mapping.usage_to_gemini(self.usage)
+        payload["modelVersion"] = self.model
+        payload["responseId"] = self.response_id
+        return self._frame(payload)
+
+    def text(self, delta: str) -> bytes:
+        return self._chunk([{"text": delta}])
+
+    def thinking(self, delta: str) -> bytes:
+        return self._chunk([{"text": delta, "thought": True}])
+
+    def close_thinking(self, sig: ThinkingSignature | None) -> bytes:
+        if sig is None or sig.redacted is not None:
+            return b""
+        token = client_signature(sig.source, sig.signature, ME)
+        return self._chunk([{"text": "", "thought": True, "thoughtSignature": token}]) if token else b""
+
+    def open_tool(self, ev: ToolStart) -> bytes:
+        self.call = ToolCall(
+            id=ev.id, name=ev.name, arguments="", signature=ev.signature, signature_source=ev.signature_source
+        )
+        return b""
+
+    def tool_args(self, key: object, delta: str) -> bytes:
+        if self.call is not None and key == self.tool_key:
+            self.call.arguments += delta
+        return b""
+
+    def close_tool(self) -> bytes:
+        call, self.call = self.call, None
+        return self._chunk([call_part(call, self.ctx)]) if call is not None else b""
+
+    def on_end(self, reason: FinishReason) -> bytes:
+        out = self._chunk([{"text": ""}], mapping.GEMINI_FROM_IR[reason], usage=True)
+        return out if self.sse else out + b"]"
+
+    def on_error(self, message: str, status: int) -> bytes:
+        out = self._frame(error_payload("gemini", status, message))
+        return out if self.sse else out + b"]"

@@ -1,0 +1,182 @@
+"""OpenAI Chat Completions streams: upstream chunks -> IR events, and IR events -> client chunks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import mapping
+from .common import as_list, as_obj, new_id, now
+from .context import Context
+from .errors import error_payload, upstream_message
+from .ir import (
+    Event,
+    Finish,
+    FinishReason,
+    Start,
+    StreamError,
+    TextDelta,
+    ThinkingDelta,
+    ToolDelta,
+    ToolStart,
+    UsageUpdate,
+)
+from .stream_base import BlockEncoder
+
+DONE = b"data: [DONE]\n\n"
+
+
+class ChatStreamDecoder:
+    """Tool calls are keyed by their `index`; a call whose name arrives late is held until it does."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.started = False
+        self.tools: dict[int, dict] = {}
+
+    def feed(self, chunk: dict) -> list[Event]:
+        out: list[Event] = []
+        if "error" in chunk and not chunk.get("choices"):
+            message, kind = upstream_message(chunk)
+            return [StreamError(message=message, status=502, kind=kind)]
+        if not self.started:
+            self.started = True
+            out.append(Start(id=chunk.get("id"), model=chunk.get("model")))
+        for choice in as_list(chunk.get("choices")):
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = as_obj(choice.get("delta"))
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                out.append(ThinkingDelta(text=reasoning))
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                out.append(TextDelta(text=delta["content"]))
+            for call in as_list(delta.get("tool_calls")):
+                if isinstance(call, dict):
+                    out.extend(self._tool(call))
+            if choice.get("finish_reason"):
+                out.extend(self._flush())
+                out.append(Finish(reason=mapping.openai_finish(choice["finish_reason"])))
+        usage = mapping.usage_from_openai_chat(chunk.get("usage"))
+        if usage is not None:
+            out.append(UsageUpdate(**usage.as_dict()))
+        return out
+
+    def _tool(self, call: dict) -> list[Event]:
+        index = call.get("index", len(self.tools))
+        fn = as_obj(call.get("function"))
+        state = self.tools.get(index)
+        if state is None:
+            state = self.tools[index] = {
+                "id": None,
+                "name": None,
+                "pending": "",
+                "started": False,
+                "sig": None,
+            }
+        if call.get("id"):
+            state["id"] = call["id"]
+        if fn.get("name"):
+            state["name"] = fn["name"]
+        sig = as_obj(as_obj(call.get("extra_content")).get("google")).get("thought_signature")
+        if isinstance(sig, str):
+            state["sig"] = sig
+        args = fn.get("arguments") if isinstance(fn.get("arguments"), str) else ""
+        if not state["started"]:
+            state["pending"] += args
+            if not state["name"]:
+                return []
+            return self._open(index, state)
+        return [ToolDelta(key=index, arguments=args)] if args else []
+
+    def _open(self, index: int, state: dict) -> list[Event]:
+        state["started"] = True
+        out: list[Event] = [
+            ToolStart(
+                key=index,
+                id=state["id"] or new_id("call_"),
+                name=state["name"] or "tool",
+                signature=state["sig"],
+                signature_source="gemini" if state["sig"] else None,
+            )
+        ]
+        if state["pending"]:
+            out.append(ToolDelta(key=index, arguments=state["pending"]))
+            state["pending"] = ""
+        return out
+
+    def _flush(self) -> list[Event]:
+        out: list[Event] = []
+        for index, state in self.tools.items():
+            if not state["started"]:
+                out.extend(self._open(index, state))
+        return out
+
+    def finish(self) -> list[Event]:
+        return self._flush()
+
+
+class ChatStreamEncoder(BlockEncoder):
+    """`data: {chunk}` lines; usage in a final choices-less chunk only if the client asked for it."""
+
+    def __init__(self, ctx: Context, model: str) -> None:
+        super().__init__(ctx, model)
+        self.id = new_id("chatcmpl-")
+        self.created = now()
+        self.tool_index: dict[object, int] = {}
+
+    def _chunk(self, delta: dict, finish: str | None = None, **extra: Any) -> bytes:
+        payload = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            **extra,
+        }
+        return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+    def on_start(self) -> bytes:
+        return self._chunk({"role": "assistant", "content": ""})
+
+    def text(self, delta: str) -> bytes:
+        return self._chunk({"content": delta})
+
+    def thinking(self, delta: str) -> bytes:
+        return self._chunk({"reasoning_content": delta})
+
+    def open_tool(self, ev: ToolStart) -> bytes:
+        index = self.tool_index[ev.key] = len(self.tool_index)
+        call: dict[str, Any] = {
+            "index": index,
+            "id": ev.id,
+            "type": "function",
+            "function": {"name": self.ctx.origin(ev.name).name, "arguments": ""},
+        }
+        if ev.signature and ev.signature_source == "gemini":
+            call["extra_content"] = {"google": {"thought_signature": ev.signature}}
+        return self._chunk({"tool_calls": [call]})
+
+    def tool_args(self, key: object, delta: str) -> bytes:
+        index = self.tool_index.get(key)
+        if index is None:
+            return b""
+        return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": delta}}]})
+
+    def on_end(self, reason: FinishReason) -> bytes:
+        out = self._chunk({}, reason)
+        if self.ctx.include_usage:
+            payload = {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": mapping.usage_to_openai_chat(self.usage),
+            }
+            out += b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+        return out + DONE
+
+    def on_error(self, message: str, status: int) -> bytes:
+        payload = error_payload("openai_chat", status, message)
+        return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"

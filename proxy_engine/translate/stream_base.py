@@ -1,0 +1,168 @@
+"""The block bookkeeping every client stream encoder shares.
+
+Upstream events arrive as IR events (text, thinking, tool call deltas). Each client dialect
+frames them differently, but all of them open a block, fill it, and close it before the next
+one starts; this base class tracks that, so each encoder only says how to frame each step.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from .context import Context
+from .ir import (
+    Event,
+    Finish,
+    FinishReason,
+    Start,
+    StreamError,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingSignature,
+    ToolDelta,
+    ToolStart,
+    Usage,
+    UsageUpdate,
+    apply_usage,
+)
+
+
+class BlockEncoder(ABC):
+    def __init__(self, ctx: Context, model: str) -> None:
+        self.ctx = ctx
+        self.model = model
+        self.upstream_id: str | None = None
+        self.usage = Usage()
+        self.saw_usage = False
+        self.reason: FinishReason | None = None
+        self.stop_sequence: str | None = None
+        self.block: str | None = None  # "text" | "thinking" | "tool"
+        self.tool_key: object = None
+        self.tools_seen = 0
+        self.started = False
+        self.done = False
+
+    # ---- framing hooks (subclasses) ----
+    def on_start(self) -> bytes:
+        return b""
+
+    def open_text(self) -> bytes:
+        return b""
+
+    @abstractmethod
+    def text(self, delta: str) -> bytes: ...
+
+    def close_text(self) -> bytes:
+        return b""
+
+    def open_thinking(self) -> bytes:
+        return b""
+
+    def thinking(self, delta: str) -> bytes:
+        return b""
+
+    def close_thinking(self, sig: ThinkingSignature | None) -> bytes:
+        return b""
+
+    @abstractmethod
+    def open_tool(self, ev: ToolStart) -> bytes: ...
+
+    @abstractmethod
+    def tool_args(self, key: object, delta: str) -> bytes: ...
+
+    def close_tool(self) -> bytes:
+        return b""
+
+    @abstractmethod
+    def on_end(self, reason: FinishReason) -> bytes: ...
+
+    @abstractmethod
+    def on_error(self, message: str, status: int) -> bytes: ...
+
+    # ---- driver ----
+    def feed(self, events: list[Event]) -> bytes:
+        if not events or self.done:
+            return b""
+        return b"".join(self._one(ev) for ev in events)
+
+    def _ensure_start(self) -> bytes:
+        if self.started:
+            return b""
+        self.started = True
+        return self.on_start()
+
+    def _close(self, sig: ThinkingSignature | None = None) -> bytes:
+        block, self.block = self.block, None
+        if block == "text":
+            return self.close_text()
+        if block == "thinking":
+            return self.close_thinking(sig)
+        if block == "tool":
+            return self.close_tool()
+        return b""
+
+    def _one(self, ev: Event) -> bytes:
+        if self.done:
+            return b""
+        if isinstance(ev, UsageUpdate):
+            apply_usage(self.usage, ev)
+            self.saw_usage = True
+            return b""
+        if isinstance(ev, Start):
+            self.upstream_id = ev.id or self.upstream_id
+            return b""
+        if isinstance(ev, Finish):
+            self.reason, self.stop_sequence = ev.reason, ev.stop_sequence
+            return b""
+        if isinstance(ev, StreamError):
+            return self.fail(ev.message, ev.status)
+        out = self._ensure_start()
+        if isinstance(ev, TextDelta):
+            if not ev.text:
+                return out
+            if self.block != "text":
+                out += self._close() + self.open_text()
+                self.block = "text"
+            return out + self.text(ev.text)
+        if isinstance(ev, ThinkingDelta):
+            if not ev.text:
+                return out
+            if self.block != "thinking":
+                out += self._close() + self.open_thinking()
+                self.block = "thinking"
+            return out + self.thinking(ev.text)
+        if isinstance(ev, ThinkingSignature):
+            if self.block != "thinking":
+                out += self._close() + self.open_thinking()
+                self.block = "thinking"
+            return out + self._close(ev)
+        if isinstance(ev, ToolStart):
+            out += self._close() + self.open_tool(ev)
+            self.block, self.tool_key = "tool", ev.key
+            self.tools_seen += 1
+            return out
+        if isinstance(ev, ToolDelta):
+            if not ev.arguments:
+                return out
+            return out + self.tool_args(ev.key, ev.arguments)
+        return out
+
+    def final_reason(self) -> FinishReason:
+        reason = self.reason or "stop"
+        if reason == "stop" and self.tools_seen:
+            return "tool_calls"
+        return reason
+
+    def finish(self) -> bytes:
+        """Close everything; a stream that ended without its final event still ends validly."""
+        if self.done:
+            return b""
+        out = self._ensure_start() + self._close()
+        self.done = True
+        return out + self.on_end(self.final_reason())
+
+    def fail(self, message: str, status: int = 502) -> bytes:
+        if self.done:
+            return b""
+        self.done = True
+        return self.on_error(message, status)
