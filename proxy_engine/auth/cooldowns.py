@@ -1,0 +1,172 @@
+"""Cooldowns per (provider, credential, model), kept in SQLite so they survive restarts.
+
+The hot path (`CredentialPool.pick`) reads an in-memory mirror; every change is written to
+the `credential_cooldowns` table of the engine's ledger database (WAL) in a worker thread,
+never on the event loop. The user can list and clear cooldowns (TUI key, management API, CLI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS credential_cooldowns (
+    provider   TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    model      TEXT NOT NULL,
+    until      REAL NOT NULL,
+    reason     TEXT NOT NULL,
+    status     INTEGER NOT NULL,
+    failures   INTEGER NOT NULL,
+    updated    REAL NOT NULL,
+    PRIMARY KEY (provider, credential, model)
+)
+"""
+
+Key = tuple[str, str, str]  # (provider, credential, model)
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    provider: str
+    credential: str
+    model: str
+    until: float  # epoch seconds
+    reason: str  # "auth" | "rate_limit" | "server_error" | "timeout"
+    status: int  # HTTP status that caused it (0 for a timeout)
+    failures: int  # consecutive failures of this kind (drives the 429 backoff)
+
+    def to_protocol(self) -> dict:
+        """Payload of the `credential.cooldown` event."""
+        return {
+            "provider": self.provider,
+            "credential": self.credential,
+            "model": self.model,
+            "until": self.until,
+            "reason": self.reason,
+        }
+
+
+class CooldownStore:
+    """In-memory view of active cooldowns, persisted to a SQLite table."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self._active: dict[Key, Cooldown] = {}
+        # Writes run in worker threads; the lock keeps them in the order they were made.
+        self._write_lock = asyncio.Lock()
+
+    async def _write(self, upserts: list[Cooldown], deletes: list[Key]) -> None:
+        async with self._write_lock:
+            await asyncio.to_thread(self._write_sync, upserts, deletes)
+
+    # -- blocking helpers (run in a thread) ----------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path, timeout=10.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _open_sync(self) -> list[Cooldown]:
+        self.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conn = self._connect()
+        try:
+            with conn:
+                conn.execute(_SCHEMA)
+            rows = conn.execute(
+                "SELECT provider, credential, model, until, reason, status, failures "
+                "FROM credential_cooldowns"
+            ).fetchall()
+        finally:
+            conn.close()
+        return [Cooldown(*row) for row in rows]
+
+    def _write_sync(self, upserts: list[Cooldown], deletes: list[Key]) -> None:
+        conn = self._connect()
+        try:
+            with conn:
+                for c in upserts:
+                    conn.execute(
+                        "INSERT INTO credential_cooldowns VALUES (?,?,?,?,?,?,?,?) "
+                        "ON CONFLICT(provider, credential, model) DO UPDATE SET until=excluded.until, "
+                        "reason=excluded.reason, status=excluded.status, failures=excluded.failures, "
+                        "updated=excluded.updated",
+                        (
+                            c.provider,
+                            c.credential,
+                            c.model,
+                            c.until,
+                            c.reason,
+                            c.status,
+                            c.failures,
+                            time.time(),
+                        ),
+                    )
+                for key in deletes:
+                    conn.execute(
+                        "DELETE FROM credential_cooldowns WHERE provider=? AND credential=? AND model=?", key
+                    )
+        finally:
+            conn.close()
+
+    # -- async API ----------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, db_path: Path) -> CooldownStore:
+        """Create the table if needed and load every stored cooldown (expired ones included:
+        their failure counts still drive the next backoff until a success clears them)."""
+        store = cls(db_path)
+        for c in await asyncio.to_thread(store._open_sync):
+            store._active[(c.provider, c.credential, c.model)] = c
+        return store
+
+    def get(self, provider: str, credential: str, model: str) -> Cooldown | None:
+        return self._active.get((provider, credential, model))
+
+    def cooling_until(self, provider: str, credential: str, model: str, now: float) -> float | None:
+        """Epoch when this (credential, model) becomes usable, or None if usable now."""
+        c = self._active.get((provider, credential, model))
+        if c is not None and c.until > now:
+            return c.until
+        return None
+
+    async def put(self, cooldown: Cooldown) -> None:
+        self._active[(cooldown.provider, cooldown.credential, cooldown.model)] = cooldown
+        await self._write([cooldown], [])
+
+    async def remove(self, provider: str, credential: str, model: str) -> bool:
+        """Drop one entry (a success). Cheap no-op when there is none, so success costs no I/O."""
+        key = (provider, credential, model)
+        if self._active.pop(key, None) is None:
+            return False
+        await self._write([], [key])
+        return True
+
+    def list(self, *, now: float | None = None, include_expired: bool = False) -> list[Cooldown]:
+        now = time.time() if now is None else now
+        return sorted(
+            (c for c in self._active.values() if include_expired or c.until > now),
+            key=lambda c: (c.provider, c.credential, c.model),
+        )
+
+    async def clear(
+        self, provider: str | None = None, credential: str | None = None, model: str | None = None
+    ) -> int:
+        """Clear matching cooldowns (None = any); returns how many were removed."""
+        keys = [
+            k
+            for k in self._active
+            if (provider is None or k[0] == provider)
+            and (credential is None or k[1] == credential)
+            and (model is None or k[2] == model)
+        ]
+        for k in keys:
+            del self._active[k]
+        if keys:
+            await self._write([], keys)
+        return len(keys)
