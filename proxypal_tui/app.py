@@ -1,0 +1,433 @@
+"""The ProxyPal TUI app: screens, keys, and the glue between workers and the live stores.
+
+Workers (engine supervision, management calls, theme watching) post typed Messages;
+handlers here update the stores; screens redraw from the stores on one timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from proxy_engine.config import ConfigError, parse_config_text, provider_kind
+from proxypal_tui.app_workers import BackgroundWork
+from proxypal_tui.bindings import APP_BINDINGS
+from proxypal_tui.commands import app_commands
+from proxypal_tui.core.engine_state import EngineState, EngineStatus
+from proxypal_tui.core.logbook import LogLine
+from proxypal_tui.core.process import ProcessUsage, ProcessWatch
+from proxypal_tui.core.secrets import keyring_status
+from proxypal_tui.core.settings import save_theme
+from proxypal_tui.core.state import LiveState
+from proxypal_tui.core.supervisor import EngineSupervisor, SupervisorOptions
+from proxypal_tui.messages import (
+    ApiFailed,
+    ApiKeyFailed,
+    ApiKeyStored,
+    AuthStatusLoaded,
+    ConfigReloadResult,
+    EngineEvents,
+    EngineStatusChanged,
+    ThemesReloaded,
+    UsageLoaded,
+)
+from proxypal_tui.options import AppOptions
+from proxypal_tui.screens.base import ProxyPalScreen
+from proxypal_tui.screens.config import ConfigScreen
+from proxypal_tui.screens.dashboard import DashboardScreen
+from proxypal_tui.screens.help import HelpScreen
+from proxypal_tui.screens.logs import LogsScreen
+from proxypal_tui.screens.providers import ProvidersScreen
+from proxypal_tui.screens.requests import RequestsScreen
+from proxypal_tui.themes import DEFAULT_THEME, bundled_theme_dirs, load_themes, user_theme_dir
+
+TOOLS_MODULE = "proxypal_tui.tools.screen"
+
+
+def tools_available() -> bool:
+    try:
+        return importlib.util.find_spec(TOOLS_MODULE) is not None
+    except ImportError:
+        return False
+
+
+def _tools_screen() -> Screen[Any]:
+    from proxypal_tui.tools.screen import ToolsScreen  # lazy: another part of the package owns it
+
+    return ToolsScreen()
+
+
+@dataclass(frozen=True)
+class ConfigOutcome:
+    version: int
+    ok: bool
+    errors: list[dict[str, Any]]
+    summary: str
+
+
+class ProxyPalApp(BackgroundWork, App[int]):
+    TITLE = "ProxyPal"
+    CSS_PATH = ["tcss/app.tcss", "tcss/dashboard.tcss", "tcss/screens.tcss"]
+    MODES = {
+        "dashboard": DashboardScreen,
+        "requests": RequestsScreen,
+        "providers": ProvidersScreen,
+        "config": ConfigScreen,
+        "logs": LogsScreen,
+    }
+    DEFAULT_MODE = "dashboard"
+    BINDINGS = APP_BINDINGS
+
+    def __init__(self, options: AppOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.config_path = options.config_path
+        self.live = LiveState()
+        self.engine_status = EngineStatus(EngineState.LOCATING, config_path=str(options.config_path))
+        self.engine_usage: ProcessUsage | None = None
+        self.feed_paused = False
+        self.keyring = keyring_status()
+        self.config_outcome: ConfigOutcome | None = None
+        self.config_version = 0
+        self.budgets: dict[str, Any] = {}
+        self._providers_kinds: dict[str, str] = {}
+        self._listen = "127.0.0.1:8317"
+        self._watch = ProcessWatch()
+        self._leaving = False
+        self._ready_seen_at = 0.0
+        self._reload_waiter: asyncio.Future[dict[str, Any]] | None = None
+        self._signal_tasks: set[asyncio.Task[None]] = set()
+        self.supervisor = EngineSupervisor(
+            SupervisorOptions(
+                config_path=options.config_path,
+                paths=options.paths,
+                attach_only=options.attach_only,
+                command=options.engine_command,
+                env=options.engine_env,
+                ready_timeout=options.settings.ready_timeout_s,
+                stop_grace=options.settings.stop_grace_s,
+                backoff=options.backoff,
+                clock=options.clock,
+            ),
+            on_status=lambda status: self.post_message(EngineStatusChanged(status)),
+            on_events=lambda events: self.post_message(EngineEvents(events)),
+            on_output=self._engine_output,
+        )
+        self.tools_enabled = tools_available()
+        if self.tools_enabled:
+            self.add_mode("tools", _tools_screen)
+        self._theme_names = self._register_themes()
+        wanted = options.settings.theme
+        self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
+        self.set_keymap(options.settings.keymap)
+        self.read_config_info()
+
+    # ---- small queries the screens use --------------------------------------------------------
+
+    def now(self) -> float:
+        return self.options.clock()
+
+    @property
+    def dropped_events(self) -> int:
+        return self.live.dropped_by_engine + self.supervisor.pump.dropped
+
+    def engine_uptime(self) -> float | None:
+        """Seconds the engine has been up, as of the app's clock; None unless it is ready."""
+        status = self.engine_status
+        if status.state is not EngineState.READY or status.uptime_s is None:
+            return None
+        return status.uptime_s + max(0.0, self.now() - self._ready_seen_at)
+
+    def endpoint_listen(self) -> str:
+        return self.engine_status.listen or self._listen
+
+    def show_onboarding(self) -> bool:
+        return not self._providers_kinds and len(self.live.feed) == 0
+
+    def key_based_providers(self) -> list[str]:
+        return sorted(self._providers_kinds)
+
+    def read_config_info(self) -> None:
+        """Budgets, providers and address from the config file (kept as they were if it is invalid)."""
+        try:
+            cfg = parse_config_text(self.config_path.read_text(encoding="utf-8"), str(self.config_path))
+        except (OSError, ConfigError):
+            return
+        self.budgets = cfg.budgets.model_dump()
+        self._providers_kinds = {name: provider_kind(name, p) for name, p in cfg.providers.items()}
+        self._listen = f"{cfg.host}:{cfg.port}"
+        self.config_version += 1
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.supervise()
+        self.set_interval(self.options.redraw_interval, self.redraw_now, name="redraw")
+        self.set_interval(1.0, self._sample_engine, name="engine-sample")
+        self.set_interval(self.options.usage_interval, self._refresh_usage, name="usage")
+        if self.options.watch_themes:
+            user_theme_dir(self.config_path).mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.watch_themes()
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self._on_signal)
+            except (NotImplementedError, RuntimeError, ValueError):
+                break  # not the main thread (tests), or no signals here: quitting still stops the engine
+
+    async def on_unmount(self) -> None:
+        """Whatever ended the app, an engine we started does not outlive it (unless kept or detached)."""
+        if not self._leaving:
+            self._leaving = True
+            await self.supervisor.shutdown(stop_engine=not self.options.keep_engine)
+
+    def _on_signal(self) -> None:
+        task = asyncio.ensure_future(self._leave(stop_engine=not self.options.keep_engine))
+        self._signal_tasks.add(task)
+        task.add_done_callback(self._signal_tasks.discard)
+
+    def redraw_now(self) -> None:
+        """Redraw the visible screen from the stores: the only place views are refreshed."""
+        screen = self.screen
+        if isinstance(screen, ProxyPalScreen) and screen.is_mounted:
+            try:
+                screen.redraw_all()
+            except NoMatches:
+                return  # the screen is being torn down (app exit): nothing left to draw into
+
+    def _sample_engine(self) -> None:
+        if self.options.sample_engine:
+            pid = self.engine_status.pid if self.engine_status.state is EngineState.READY else None
+            self.engine_usage = self._watch.sample(pid)
+
+    def _engine_output(self, line: str) -> None:
+        # Same event loop as the app: a bounded append, drawn later by the Logs screen.
+        self.live.logs.add(LogLine(self.now(), "stderr", "engine", line))
+
+    # ---- workers ----------------------------------------------------------------------------------
+
+    @work(exclusive=True, exit_on_error=False, group="engine")
+    async def supervise(self) -> None:
+        await self.supervisor.run()
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        """The one place background failures are handled: log, tell the user, keep running."""
+        worker = event.worker
+        if event.state is not WorkerState.ERROR:
+            return
+        error = worker.error
+        self.live.logs.add(
+            LogLine(self.now(), "error", f"tui.{worker.group}", f"{worker.name} failed: {error!r}")
+        )
+        self.notify(f"{worker.group}: {error}", title="Background task failed", severity="error")
+        if worker.group == "engine":
+            self.engine_status = EngineStatus(EngineState.FAILED, message=f"supervision failed: {error}")
+
+    # ---- messages ---------------------------------------------------------------------------------
+
+    @on(EngineStatusChanged)
+    def _status_changed(self, message: EngineStatusChanged) -> None:
+        before = self.engine_status.state
+        self.engine_status = message.status
+        if message.status.state is EngineState.READY and before is not EngineState.READY:
+            self._ready_seen_at = self.now()
+            self._refresh_usage()
+            self.load_auth_status()
+        if message.status.state in (EngineState.FAILED, EngineState.BLOCKED):  # crashes show in the panel
+            self.notify(
+                message.status.message, title=f"Engine {message.status.state.value}", severity="error"
+            )
+        self.redraw_now()
+
+    @on(EngineEvents)
+    def _events(self, message: EngineEvents) -> None:
+        try:
+            for ev in self.live.apply(message.events):
+                self._urgent.get(ev["type"], lambda _e: None)(ev)
+        finally:
+            self.supervisor.pump.done()
+
+    @property
+    def _urgent(self) -> dict[str, Any]:
+        return {"config.reloaded": self._config_reloaded, "budget.alert": self._budget_alert}
+
+    def _config_reloaded(self, ev: dict[str, Any]) -> None:
+        waiter = self._reload_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(ev)  # the save worker reports it
+        else:
+            self._note_reload_event(ev)
+
+    def _budget_alert(self, ev: dict[str, Any]) -> None:
+        spent, limit = float(ev.get("spent") or 0), float(ev.get("limit") or 0)
+        self.notify(
+            f"{ev.get('scope', 'budget')}: ${spent:.2f} of ${limit:.2f} spent",
+            title="Budget alert",
+            severity="warning",
+        )
+
+    @on(ConfigReloadResult)
+    def _config_result(self, message: ConfigReloadResult) -> None:
+        self.read_config_info()
+        version = (self.config_outcome.version + 1) if self.config_outcome else 1
+        if message.source == "saved":
+            summary = "Saved. The engine is not running; it will use this config when it starts."
+        elif message.ok:
+            summary = "Saved · the engine reloaded the config ✓"
+        else:
+            summary = (
+                f"The engine rejected the config ({len(message.errors)} problem(s)); it keeps the old one."
+            )
+        self.config_outcome = ConfigOutcome(version, message.ok, message.errors, summary)
+        if not message.ok:
+            self.notify(summary, title="Config", severity="error")
+        self.redraw_now()
+
+    @on(UsageLoaded)
+    def _usage_loaded(self, message: UsageLoaded) -> None:
+        self.live.set_usage(message.usage.day_rows, message.usage.hour_rows)
+
+    @on(AuthStatusLoaded)
+    def _auth_loaded(self, message: AuthStatusLoaded) -> None:
+        self.live.set_auth_status(message.providers)
+
+    @on(ApiFailed)
+    def _api_failed(self, message: ApiFailed) -> None:
+        self.live.logs.add(LogLine(self.now(), "warning", "tui.api", f"{message.what}: {message.error}"))
+
+    @on(ApiKeyStored)
+    def _key_stored(self, message: ApiKeyStored) -> None:
+        self.notify(
+            f"Stored the {message.provider} key in the OS keyring; config now says api_key: {message.ref}",
+            title="API key",
+        )
+        self.read_config_info()
+        self.load_auth_status()
+
+    @on(ApiKeyFailed)
+    def _key_failed(self, message: ApiKeyFailed) -> None:
+        self.notify(message.error, title=f"{message.provider} key not stored", severity="error")
+
+    @on(ThemesReloaded)
+    def _themes_reloaded(self, message: ThemesReloaded) -> None:
+        self._theme_names = self._register_themes()
+        if self.theme in self._theme_names:
+            self.refresh_css()
+        for err in message.errors:
+            self.notify(err, title="Theme file", severity="warning")
+
+    # ---- actions ----------------------------------------------------------------------------------
+
+    def action_show(self, mode: str) -> None:
+        if mode == "tools" and not self.tools_enabled:
+            self.notify("The Tools screen is not installed in this build.", severity="warning")
+            return
+        self.switch_mode(mode)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show" and parameters == ("tools",):
+            return self.tools_enabled
+        return True
+
+    def action_help(self) -> None:
+        """Keys of this screen and the app (not the focused widget's cursor keys), as the keymap has them."""
+        screen = self.screen
+        rows = [
+            (self.get_key_display(b.binding), b.binding.description, b.binding.tooltip)
+            for key, b in screen.active_bindings.items()
+            if key == self.COMMAND_PALETTE_BINDING
+            or (b.binding.id and (b.node is screen or b.node is self))  # ours: every one has an id
+        ]
+        self.push_screen(HelpScreen(rows))
+
+    async def action_quit(self) -> None:
+        await self._leave(stop_engine=not self.options.keep_engine)
+
+    async def action_detach(self) -> None:
+        await self._leave(stop_engine=False)
+
+    async def _leave(self, stop_engine: bool) -> None:
+        if self._leaving:
+            return
+        self._leaving = True
+        if stop_engine and self.engine_status.owned:
+            self.notify("Stopping the engine…", timeout=self.options.settings.stop_grace_s + 1)
+        await self.supervisor.shutdown(stop_engine=stop_engine)
+        self.exit(0)
+
+    def action_next_theme(self) -> None:
+        names = self._theme_names or [DEFAULT_THEME]
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+
+    def action_start_engine(self) -> None:
+        self.supervisor.request_start()
+
+    def action_stop_engine(self) -> None:
+        if not self.supervisor.request_stop():
+            self.notify("This engine was not started by this TUI; stop it where it runs.", severity="warning")
+
+    def action_restart_engine(self) -> None:
+        if not self.supervisor.request_restart():
+            self.notify(
+                "Attached engines are not restarted from here; restart it where it runs.", severity="warning"
+            )
+
+    def action_clear_feed(self) -> None:
+        self.live.feed.clear()
+        self.redraw_now()
+
+    def action_copy_endpoint(self) -> None:
+        url = f"http://{self.endpoint_listen()}"
+        self.copy_to_clipboard(url)
+        self.notify(f"Copied {url}", title="Endpoint")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from app_commands(self)
+        if isinstance(screen, ProxyPalScreen):
+            yield from screen.palette_commands()
+        yield from super().get_system_commands(screen)
+
+    # ---- themes -----------------------------------------------------------------------------------
+
+    @property
+    def theme_names(self) -> list[str]:
+        """ProxyPal's themes (bundled and the user's), in the order the theme key cycles them."""
+        return list(self._theme_names)
+
+    @property
+    def _theme_dirs(self) -> list[Path]:
+        dirs = self.options.theme_dirs if self.options.theme_dirs is not None else bundled_theme_dirs()
+        return [*dirs, user_theme_dir(self.config_path)]
+
+    def _register_themes(self) -> list[str]:
+        loaded = load_themes(self._theme_dirs)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        return [t.name for t in loaded.themes]
+
+    def _remember_theme(self, theme: Any) -> None:
+        if self.options.settings_file is not None:
+            try:
+                save_theme(self.options.settings_file, theme.name)
+            except (OSError, ValueError) as e:
+                self.live.logs.add(
+                    LogLine(self.now(), "warning", "tui", f"could not save the theme choice: {e}")
+                )
+
+    def _refresh_usage(self) -> None:
+        if self.engine_status.state is EngineState.READY:
+            self.load_usage()

@@ -1,0 +1,115 @@
+"""The app's background work: management API calls, config and key writes, theme watching.
+
+Each is an exclusive worker that posts a typed Message with its result; failures of the
+unexpected kind reach the app's single `Worker.StateChanged` handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from proxy_engine.config import ConfigError, parse_config_text
+from proxypal_tui.core.api import ApiError
+from proxypal_tui.core.configfile import ConfigEditError, atomic_write_text, set_provider_api_key
+from proxypal_tui.core.engine_state import EngineState
+from proxypal_tui.core.secrets import SecretStoreError, store_api_key
+from proxypal_tui.messages import (
+    ApiFailed,
+    ApiKeyFailed,
+    ApiKeyStored,
+    AuthStatusLoaded,
+    ConfigReloadResult,
+    ThemesReloaded,
+    UsageLoaded,
+    UsageSnapshot,
+)
+from proxypal_tui.theme_watch import watch_theme_dirs
+from proxypal_tui.themes import user_theme_dir
+
+if TYPE_CHECKING:
+    from proxypal_tui.app import ProxyPalApp
+
+    _Base = ProxyPalApp
+else:
+    _Base = object
+
+
+class BackgroundWork(_Base):
+    """Mixed into ProxyPalApp; kept apart so the app module stays about screens and messages."""
+
+    @work(exclusive=True, exit_on_error=False, group="usage")
+    async def load_usage(self) -> None:
+        api = self.supervisor.api
+        if api is None:
+            return
+        now = self.now()
+        try:
+            days = await api.usage("day", since=now - 40 * 86400)
+            hours = await api.usage("hour", since=now - 25 * 3600)
+            snapshot = UsageSnapshot(list(days.get("rows") or []), list(hours.get("rows") or []))
+        except (ApiError, AttributeError, TypeError) as e:  # unreachable, or a malformed answer
+            self.post_message(ApiFailed("usage", str(e)))
+            return
+        self.post_message(UsageLoaded(snapshot))
+
+    @work(exclusive=True, exit_on_error=False, group="auth")
+    async def load_auth_status(self) -> None:
+        api = self.supervisor.api
+        if api is None:
+            return
+        try:
+            providers = list((await api.auth_status()).get("providers") or [])
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(ApiFailed("auth status", str(e)))
+            return
+        self.post_message(AuthStatusLoaded(providers))
+
+    @work(exclusive=True, exit_on_error=False, group="config-save")
+    async def save_config(self, text: str) -> None:
+        """Write atomically, then wait for the engine's `config.reloaded` (or ask it to reload)."""
+        self._reload_waiter = asyncio.get_running_loop().create_future()
+        await asyncio.to_thread(atomic_write_text, self.config_path, text)
+        self.read_config_info()
+        if self.engine_status.state is not EngineState.READY or self.supervisor.api is None:
+            self.post_message(ConfigReloadResult(True, [], "saved"))
+            return
+        try:
+            ev: dict[str, Any] | None = await asyncio.wait_for(self._reload_waiter, self.options.reload_wait)
+        except TimeoutError:
+            ev = None  # the engine's watcher did not report: ask it directly
+        if ev is not None:
+            self._note_reload_event(ev)
+            return
+        try:
+            answer = await self.supervisor.api.reload_config()
+            result = ConfigReloadResult(bool(answer.get("ok")), list(answer.get("errors") or []), "api")
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(ApiFailed("config reload", str(e)))
+            return
+        self.post_message(result)
+
+    def _note_reload_event(self, ev: dict[str, Any]) -> None:
+        self.post_message(ConfigReloadResult(bool(ev.get("ok")), list(ev.get("errors") or []), "event"))
+
+    @work(exclusive=True, exit_on_error=False, group="api-key", thread=True)
+    def store_api_key(self, provider: str, secret: str) -> None:
+        """Keyring calls may block (D-Bus), so this runs in a thread and only posts messages."""
+        try:
+            text = self.config_path.read_text(encoding="utf-8")
+            new_text = set_provider_api_key(text, provider, f"keyring:{provider}")
+            parse_config_text(new_text, str(self.config_path))
+            ref = store_api_key(provider, secret)
+            atomic_write_text(self.config_path, new_text)
+        except (OSError, ConfigEditError, ConfigError, SecretStoreError) as e:
+            self.post_message(ApiKeyFailed(provider, str(e)))
+            return
+        self.post_message(ApiKeyStored(provider, ref))
+
+    @work(exclusive=True, exit_on_error=False, group="themes")
+    async def watch_themes(self) -> None:
+        directory = user_theme_dir(self.config_path)
+        async for names, errors in watch_theme_dirs(directory, self._theme_dirs):
+            self.post_message(ThemesReloaded(names, errors))

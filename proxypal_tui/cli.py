@@ -1,0 +1,76 @@
+"""`proxypal-tui [--config PATH] [--attach] [--keep-engine] [--theme NAME]` and `proxypal-tui tools ...`."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import sys
+from pathlib import Path
+
+from proxy_engine.paths import resolve_paths
+from proxypal_tui import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="proxypal-tui",
+        description="Control centre for the ProxyPal engine: starts or attaches to it, shows live traffic.",
+        epilog="`proxypal-tui tools --help` points coding tools at the proxy.",
+    )
+    p.add_argument(
+        "--config", type=Path, default=None, help="config file (default: PROXYPAL_CONFIG or the user dir)"
+    )
+    p.add_argument("--attach", action="store_true", help="only attach to a running engine; never start one")
+    p.add_argument("--keep-engine", action="store_true", help="leave the engine running when quitting")
+    p.add_argument("--theme", default=None, help="colour theme for this run (e.g. proxypal-light)")
+    p.add_argument("--version", action="version", version=f"proxypal-tui {__version__}")
+    return p
+
+
+def run_tools(argv: list[str]) -> int:
+    try:
+        from proxypal_tui.tools.cli import tools_main
+    except ImportError as e:
+        print(f"proxypal-tui tools is not available in this build ({e})", file=sys.stderr)
+        return 2
+    return tools_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["tools"]:
+        return run_tools(args_list[1:])
+    args = _parser().parse_args(args_list)
+
+    # Textual is imported only for the app itself, so `tools` and `--help` stay fast.
+    from proxypal_tui.app import ProxyPalApp
+    from proxypal_tui.core.configfile import ensure_config
+    from proxypal_tui.core.settings import load_settings, settings_path
+    from proxypal_tui.options import AppOptions
+
+    paths = resolve_paths(args.config)
+    config_path = paths.config_file
+    first_run = False if args.attach else ensure_config(config_path)
+    settings_file = settings_path(config_path)
+    try:
+        settings = load_settings(settings_file)
+    except ValueError as e:
+        print(f"{settings_file}: {e}", file=sys.stderr)
+        return 2
+    if args.theme:
+        settings = settings.model_copy(update={"theme": args.theme})
+    options = AppOptions(
+        config_path=config_path,
+        paths=paths,
+        attach_only=args.attach,
+        keep_engine=args.keep_engine,
+        first_run=first_run,
+        settings=settings,
+        settings_file=settings_file,
+    )
+    app = ProxyPalApp(options)
+    if not args.keep_engine:
+        # Belt and braces: if the app dies without its orderly quit, do not leave our engine behind.
+        atexit.register(app.supervisor.kill_now)
+    result = app.run()
+    return result if isinstance(result, int) else 0

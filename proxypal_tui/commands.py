@@ -1,0 +1,41 @@
+"""Command palette entries the app offers on every screen (screens add their own)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+
+if TYPE_CHECKING:
+    from proxypal_tui.app import ProxyPalApp
+
+SCREENS = (
+    ("dashboard", "Dashboard", "KPIs, charts and budgets"),
+    ("requests", "Requests", "Live request feed"),
+    ("providers", "Providers", "Credentials and API keys"),
+    ("tools", "Tools", "Point coding tools at the proxy"),
+    ("config", "Config", "Edit the config file"),
+    ("logs", "Logs", "Engine logs"),
+)
+
+
+def app_commands(app: ProxyPalApp) -> Iterable[SystemCommand]:
+    status = app.engine_status
+    if status.owned or not status.running:
+        yield SystemCommand(
+            "Start engine", "Start the engine (after a stop or a give-up)", app.action_start_engine
+        )
+        yield SystemCommand("Stop engine", "Stop the engine this TUI started", app.action_stop_engine)
+        yield SystemCommand("Restart engine", "Stop and start the engine again", app.action_restart_engine)
+    for mode, title, help_text in SCREENS:
+        if mode != "tools" or app.tools_enabled:
+            yield SystemCommand(f"Screen: {title}", help_text, partial(app.action_show, mode))
+    for name in app.theme_names:
+        yield SystemCommand(f"Theme: {name}", "Switch the colour theme", partial(setattr, app, "theme", name))
+    yield SystemCommand("Clear feed", "Forget the requests shown so far", app.action_clear_feed)
+    yield SystemCommand(
+        "Copy endpoint", f"Copy http://{app.endpoint_listen()} to the clipboard", app.action_copy_endpoint
+    )
+    yield SystemCommand("Detach", "Quit and leave the engine running", app.action_detach)

@@ -1,0 +1,127 @@
+"""Client for the engine's management API (`/healthz`, `/v0/*`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+
+class ApiError(Exception):
+    """The engine answered with an error, or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None, payload: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.payload = payload
+
+
+def read_management_key(path: Path) -> str | None:
+    """The key the engine created on first run; None until it exists."""
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def connect_host(host: str) -> str:
+    """Where to connect for a listen host: wildcard binds are reached via loopback."""
+    if host in ("0.0.0.0", "", "*"):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
+def base_url(host: str, port: int) -> str:
+    h = connect_host(host)
+    return f"http://[{h}]:{port}" if ":" in h else f"http://{h}:{port}"
+
+
+class ManagementClient:
+    """Thin async wrapper; one `aiohttp.ClientSession` for the client's lifetime."""
+
+    def __init__(self, base: str, key_file: Path | None = None, timeout: float = 5.0) -> None:
+        self.base = base.rstrip("/")
+        self.key_file = key_file
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _headers(self) -> dict[str, str]:
+        key = read_management_key(self.key_file) if self.key_file else None
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _ensure(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: str | None = None,
+        ok: tuple[int, ...] = (200,),
+        limit: float | None = None,
+    ) -> Any:
+        """One call; `limit` overrides the client's timeout (short probes while locating)."""
+        session = self._ensure()
+        timeout = aiohttp.ClientTimeout(total=limit) if limit is not None else self._timeout
+        headers = self._headers()
+        if data is not None:
+            headers["Content-Type"] = "application/yaml"
+        try:
+            async with session.request(
+                method, self.base + path, data=data, headers=headers, timeout=timeout
+            ) as resp:
+                try:
+                    payload = await resp.json(content_type=None)
+                except (ValueError, aiohttp.ContentTypeError):
+                    payload = None
+                if resp.status not in ok:
+                    raise ApiError(_error_text(payload, resp.status), resp.status, payload)
+                return payload
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise ApiError(f"cannot reach the engine at {self.base}: {e.__class__.__name__}") from e
+
+    async def healthz(self, limit: float | None = None) -> dict[str, Any]:
+        return await self.request("GET", "/healthz", limit=limit)
+
+    async def status(self, limit: float | None = None) -> dict[str, Any]:
+        return await self.request("GET", "/v0/status", limit=limit)
+
+    async def auth_status(self) -> dict[str, Any]:
+        return await self.request("GET", "/v0/auth/status")
+
+    async def usage(self, group: str, since: float | None = None) -> dict[str, Any]:
+        query = f"?group={group}" + (f"&since={int(since)}" if since is not None else "")
+        return await self.request("GET", "/v0/usage" + query)
+
+    async def recent_requests(self, limit: int = 200) -> dict[str, Any]:
+        return await self.request("GET", f"/v0/requests?limit={limit}")
+
+    async def get_config(self) -> dict[str, Any]:
+        return await self.request("GET", "/v0/config")
+
+    async def put_config(self, text: str) -> dict[str, Any]:
+        return await self.request("PUT", "/v0/config", data=text, ok=(200, 422))
+
+    async def reload_config(self) -> dict[str, Any]:
+        return await self.request("POST", "/v0/config/reload", ok=(200, 422))
+
+
+def _error_text(payload: Any, status: int) -> str:
+    if isinstance(payload, dict):
+        err = payload.get("error")
+        if isinstance(err, dict):
+            return str(err.get("message") or err)
+        if err:
+            return str(err)
+    return f"HTTP {status}"

@@ -1,0 +1,220 @@
+"""The live request feed: a bounded history of finished requests plus those in flight.
+
+Events land here at any rate; the Requests screen reads it on a timer, so the
+store only counts changes (`version`) and never triggers a redraw itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+HISTORY = 5000
+IN_FLIGHT_MAX = 1000
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One request as the feed shows it; `status` is None while it is in flight."""
+
+    id: str
+    ts_start: float
+    client: str = ""
+    dialect_in: str = ""
+    dialect_out: str = ""
+    model_requested: str = ""
+    provider: str = ""
+    model: str = ""
+    stream: bool = False
+    status: int | None = None
+    latency_ms: float | None = None
+    ttfb_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+    attempts: int = 1
+    error: dict[str, Any] | None = None
+
+    @classmethod
+    def from_event(cls, ev: dict[str, Any]) -> RequestRecord:
+        """Build from a `request.finished` record or a `request.started` event (missing fields default)."""
+        return cls(
+            id=str(ev.get("id", "")),
+            ts_start=float(ev.get("ts_start") or ev.get("ts") or 0.0),
+            client=str(ev.get("client") or ""),
+            dialect_in=str(ev.get("dialect_in") or ""),
+            dialect_out=str(ev.get("dialect_out") or ""),
+            model_requested=str(ev.get("model_requested") or ""),
+            provider=str(ev.get("provider") or ""),
+            model=str(ev.get("model") or ""),
+            stream=bool(ev.get("stream")),
+            status=ev.get("status"),
+            latency_ms=ev.get("latency_ms"),
+            ttfb_ms=ev.get("ttfb_ms"),
+            input_tokens=int(ev.get("input_tokens") or 0),
+            output_tokens=int(ev.get("output_tokens") or 0),
+            cache_read_tokens=int(ev.get("cache_read_tokens") or 0),
+            cache_write_tokens=int(ev.get("cache_write_tokens") or 0),
+            cost_usd=ev.get("cost_usd"),
+            attempts=int(ev.get("attempts") or 1),
+            error=ev.get("error") or None,
+        )
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status is None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 400
+
+    def haystack(self) -> str:
+        err = self.error or {}
+        parts = (self.id, self.client, self.model_requested, self.model, self.provider, self.dialect_in)
+        return " ".join((*parts, str(err.get("code", "")), str(err.get("message", "")))).lower()
+
+
+_STATUS_CLASS = re.compile(r"^([1-5])xx$")
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    """Parsed from `provider:NAME model:NAME status:429|4xx|ok|error client:NAME free text`."""
+
+    provider: str = ""
+    model: str = ""
+    status: str = ""
+    client: str = ""
+    text: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, query: str) -> FeedFilter:
+        fields: dict[str, str] = {}
+        words: list[str] = []
+        for token in query.split():
+            key, sep, value = token.partition(":")
+            if sep and key.lower() in ("provider", "model", "status", "client") and value:
+                fields[key.lower()] = value.lower()
+            else:
+                words.append(token.lower())
+        return cls(text=tuple(words), **fields)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.provider or self.model or self.status or self.client or self.text)
+
+    def matches(self, rec: RequestRecord) -> bool:
+        if self.provider and self.provider not in rec.provider.lower():
+            return False
+        if self.client and self.client not in rec.client.lower():
+            return False
+        if (
+            self.model
+            and self.model not in rec.model.lower()
+            and self.model not in rec.model_requested.lower()
+        ):
+            return False
+        if self.status and not _status_matches(self.status, rec.status):
+            return False
+        if self.text:
+            hay = rec.haystack()
+            return all(w in hay for w in self.text)
+        return True
+
+    def describe(self) -> str:
+        parts = [f"{k}:{v}" for k, v in (("provider", self.provider), ("model", self.model)) if v]
+        parts += [f"{k}:{v}" for k, v in (("status", self.status), ("client", self.client)) if v]
+        return " ".join([*parts, *self.text])
+
+
+def _status_matches(want: str, status: int | None) -> bool:
+    if want in ("flight", "pending", "running"):
+        return status is None
+    if status is None:
+        return False
+    if want == "ok":
+        return 200 <= status < 400
+    if want in ("error", "err", "fail"):
+        return status >= 400
+    m = _STATUS_CLASS.match(want)
+    if m:
+        return status // 100 == int(m.group(1))
+    return want == str(status)
+
+
+@dataclass
+class RequestFeed:
+    """Bounded: `history` finished records and at most `in_flight_max` open ones."""
+
+    history: int = HISTORY
+    in_flight_max: int = IN_FLIGHT_MAX
+    version: int = 0
+    _done: deque[RequestRecord] = field(init=False)
+    _open: OrderedDict[str, RequestRecord] = field(init=False, default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        self._done = deque(maxlen=self.history)
+
+    def __len__(self) -> int:
+        return len(self._done) + len(self._open)
+
+    def started(self, ev: dict[str, Any]) -> None:
+        rec = RequestRecord.from_event(ev)
+        self._open[rec.id] = rec
+        while len(self._open) > self.in_flight_max:
+            self._open.popitem(last=False)
+        self.version += 1
+
+    def finished(self, ev: dict[str, Any]) -> RequestRecord:
+        rec = RequestRecord.from_event(ev)
+        self._open.pop(rec.id, None)
+        self._done.append(rec)
+        self.version += 1
+        return rec
+
+    def replace_history(self, records: Iterable[dict[str, Any]]) -> None:
+        """Load the `hello` snapshot (oldest first after sorting) in place of what we had."""
+        recs = sorted((RequestRecord.from_event(r) for r in records), key=lambda r: r.ts_start)
+        self._done.clear()
+        self._done.extend(recs)
+        self._open.clear()
+        self.version += 1
+
+    def clear(self) -> None:
+        self._done.clear()
+        self._open.clear()
+        self.version += 1
+
+    def newest_first(self, flt: FeedFilter | None = None, limit: int | None = None) -> list[RequestRecord]:
+        out: list[RequestRecord] = []
+        for rec in self._iter_newest():
+            if flt is None or flt.matches(rec):
+                out.append(rec)
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def _iter_newest(self) -> Iterator[RequestRecord]:
+        yield from reversed(self._open.values())
+        yield from reversed(self._done)
+
+    def finished_since(self, epoch: float) -> list[RequestRecord]:
+        """Records started at or after `epoch`; finish order differs from start order, so allow slack."""
+        out = []
+        for rec in reversed(self._done):
+            if rec.ts_start < epoch - 600:
+                break
+            if rec.ts_start >= epoch:
+                out.append(rec)
+        out.reverse()
+        return out
+
+    def get(self, request_id: str) -> RequestRecord | None:
+        if request_id in self._open:
+            return self._open[request_id]
+        return next((r for r in reversed(self._done) if r.id == request_id), None)

@@ -1,0 +1,176 @@
+"""Config: edit the YAML, validate it with the engine's own schema, save atomically, show the reload."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.theme import Theme
+from textual.widgets import Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from proxy_engine.config import ConfigError, parse_config_text
+from proxypal_tui.screens.base import ProxyPalScreen
+
+
+def issue_label(issue: dict[str, Any]) -> str:
+    line = issue.get("line")
+    return f"line {line}: {issue.get('message', '')}" if line else str(issue.get("message", ""))
+
+
+class ConfigScreen(ProxyPalScreen):
+    TITLE_TEXT = "Config"
+    AUTO_FOCUS = ""  # arrive with screen keys working; `e` starts editing
+    BINDINGS = [
+        Binding("e", "edit", "Edit", id="config.edit", tooltip="Move into the editor (escape leaves it)."),
+        Binding(
+            "ctrl+s", "save", "Save", id="config.save", tooltip="Validate, then write; the engine reloads it."
+        ),
+        Binding(
+            "ctrl+o", "revert", "Reload", id="config.revert", tooltip="Discard edits and read the file again."
+        ),
+        Binding(
+            "f8",
+            "next_error",
+            "Error",
+            id="config.next_error",
+            tooltip="Jump to the next problem's line.",
+        ),
+        Binding(
+            "escape",
+            "leave_editor",
+            "Done",
+            id="config.leave_editor",
+            tooltip="Move focus out of the editor so single-key shortcuts work.",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loaded_text = ""
+        self._issues: list[dict[str, Any]] = []
+        self._issue_index = -1
+        self._result_version = -1
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("", id="config-path")
+        yield TextArea.code_editor("", language=None, id="editor", soft_wrap=False)
+        yield OptionList(id="config-errors")
+        yield Static("", id="config-result")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        editor = self.query_one("#editor", TextArea)
+        if "yaml" in editor.available_languages:
+            editor.language = "yaml"
+        self._follow_theme(self.app.current_theme)
+        self.app.theme_changed_signal.subscribe(self, self._follow_theme)
+        self.query_one("#config-errors", OptionList).display = False
+        self.load_from_disk()
+
+    def _follow_theme(self, theme: Theme) -> None:
+        self.query_one("#editor", TextArea).theme = "vscode_dark" if theme.dark else "github_light"
+
+    @property
+    def editor(self) -> TextArea:
+        return self.query_one("#editor", TextArea)
+
+    @property
+    def dirty(self) -> bool:
+        return self.editor.text != self._loaded_text
+
+    def load_from_disk(self) -> None:
+        path = self.pp.config_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            text = ""
+            self._set_result(f"cannot read {path}: {e}", bad=True)
+        self._loaded_text = text
+        self.editor.load_text(text)
+        self.query_one("#config-path", Label).update(str(path))
+
+    def on_screen_resume(self) -> None:
+        if not self.dirty:
+            self.load_from_disk()
+        super().on_screen_resume()
+
+    def action_revert(self) -> None:
+        self.load_from_disk()
+        self._show_issues([])
+        self._set_result("reloaded from disk")
+
+    def action_edit(self) -> None:
+        self.editor.focus()
+
+    def action_leave_editor(self) -> None:
+        target = self.query_one("#config-errors", OptionList)
+        if target.display:
+            target.focus()
+        else:
+            self.set_focus(None)
+
+    def action_save(self) -> None:
+        text = self.editor.text
+        path = self.pp.config_path
+        try:
+            parse_config_text(text, str(path))
+        except ConfigError as e:
+            self._show_issues([i.as_dict() for i in e.issues])
+            self._set_result(f"Not saved: {len(e.issues)} problem(s). F8 jumps to the next one.", bad=True)
+            self.action_next_error()
+            return
+        self._show_issues([])
+        self._loaded_text = text
+        self._set_result("Saving…")
+        self.pp.save_config(text)
+
+    def action_next_error(self) -> None:
+        lines = [i for i in self._issues if i.get("line")]
+        if not lines:
+            return
+        self._issue_index = (self._issue_index + 1) % len(lines)
+        self.jump_to_line(int(lines[self._issue_index]["line"]))
+
+    def jump_to_line(self, line: int) -> None:
+        editor = self.editor
+        row = max(0, min(line - 1, editor.document.line_count - 1))
+        editor.move_cursor((row, 0), center=True)
+        editor.focus()
+
+    @on(OptionList.OptionSelected, "#config-errors")
+    def _issue_chosen(self, event: OptionList.OptionSelected) -> None:
+        issue = self._issues[event.option_index]
+        if issue.get("line"):
+            self.jump_to_line(int(issue["line"]))
+
+    def _show_issues(self, issues: list[dict[str, Any]]) -> None:
+        self._issues = issues
+        self._issue_index = -1
+        errors = self.query_one("#config-errors", OptionList)
+        errors.clear_options()
+        errors.add_options([Option(issue_label(i)) for i in issues])
+        errors.display = bool(issues)
+        if issues:
+            errors.highlighted = 0
+
+    def _set_result(self, text: str, bad: bool = False) -> None:
+        result = self.query_one("#config-result", Static)
+        result.update(text)
+        result.set_class(bad, "bad")
+
+    def redraw(self) -> None:
+        outcome = self.pp.config_outcome
+        if outcome is None or outcome.version == self._result_version:
+            return
+        self._result_version = outcome.version
+        self._set_result(outcome.summary, bad=not outcome.ok)
+        if not outcome.ok:
+            self._show_issues(outcome.errors)
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Save config", "Validate and save the config file", self.action_save)
+        yield SystemCommand("Reload config from disk", "Discard edits in the editor", self.action_revert)

@@ -1,0 +1,192 @@
+"""Requests: the live feed, filter, pause/resume, and a detail pane for the highlighted request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Static
+
+from proxypal_tui.core import formatting as fmt
+from proxypal_tui.core.feed import FeedFilter, RequestRecord
+from proxypal_tui.screens.base import ProxyPalScreen
+from proxypal_tui.widgets.feed_view import RequestFeedView
+
+
+def detail_text(rec: RequestRecord | None, error_style: Style | str = "bold") -> Text:
+    if rec is None:
+        return Text("No request selected. ↑/↓ move through the feed.", style="italic")
+    status = "in flight" if rec.status is None else str(rec.status)
+    cost = fmt.money(rec.cost_usd) if rec.cost_usd is not None else "unknown"
+    lines = [
+        Text.assemble(
+            ("Request ", "bold"),
+            rec.id,
+            "  ",
+            ("status ", "bold"),
+            status,
+            "  ",
+            ("client ", "bold"),
+            rec.client or "—",
+        ),
+        Text(
+            f"model {rec.model_requested or '—'} → {rec.provider or '?'}/{rec.model or '?'}   "
+            f"dialect {rec.dialect_in or '?'} → {rec.dialect_out or '?'}   "
+            + ("stream" if rec.stream else "no stream")
+        ),
+        Text(
+            f"started {fmt.clock_time(rec.ts_start)}   latency {fmt.millis(rec.latency_ms)}   "
+            f"ttfb {fmt.millis(rec.ttfb_ms)}   attempts {rec.attempts}"
+        ),
+        Text(
+            f"tokens in {rec.input_tokens} (cache read {rec.cache_read_tokens}, "
+            f"write {rec.cache_write_tokens})"
+            f"   out {rec.output_tokens}   cost {cost}"
+        ),
+    ]
+    if rec.error:
+        lines.append(
+            Text(
+                f"error {rec.error.get('code', '')}: {rec.error.get('message', '')}",
+                style=error_style,
+            )
+        )
+    return Text("\n").join(lines)
+
+
+class RequestsScreen(ProxyPalScreen):
+    TITLE_TEXT = "Requests"
+    BINDINGS = [
+        Binding(
+            "space",
+            "toggle_pause",
+            "Pause",
+            id="requests.pause",
+            tooltip="Freeze the feed; press again to resume.",
+        ),
+        Binding(
+            "slash",
+            "focus_filter",
+            "Filter",
+            id="requests.filter",
+            tooltip="Filter: provider:NAME model:NAME status:5xx|ok|error client:NAME, or any text.",
+        ),
+        Binding(
+            "x",
+            "clear_filter",
+            "Clear filter",
+            show=False,
+            id="requests.clear_filter",
+            tooltip="Show every request again.",
+        ),
+        Binding(
+            "escape",
+            "focus_feed",
+            "Feed",
+            show=False,
+            id="requests.focus_feed",
+            tooltip="Leave the filter and move through the feed.",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = FeedFilter()
+        self._drawn_version = -1
+        self._selected: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="filter-row"):
+            yield Input(placeholder="filter: provider:… model:… status:5xx text  (/)", id="filter")
+            yield Label("", id="feed-state")
+        yield RequestFeedView(id="feed")
+        yield Static(detail_text(None), id="detail")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.feed_view.focus()
+
+    @property
+    def feed_view(self) -> RequestFeedView:
+        return self.query_one("#feed", RequestFeedView)
+
+    @property
+    def paused(self) -> bool:
+        return self.pp.feed_paused
+
+    def action_toggle_pause(self) -> None:
+        self.pp.feed_paused = not self.pp.feed_paused
+        self._drawn_version = -1
+        self.redraw_all()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_feed(self) -> None:
+        self.feed_view.focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self.apply_filter("")
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.action_focus_feed()
+
+    def apply_filter(self, query: str) -> None:
+        self.filter = FeedFilter.parse(query)
+        self._drawn_version = -1
+        self.redraw()
+
+    @on(RequestFeedView.Highlighted, "#feed")
+    def _highlighted(self, event: RequestFeedView.Highlighted) -> None:
+        self._selected = event.request_id
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        rec = self.pp.live.feed.get(self._selected) if self._selected else None
+        error = Style(color=self.app.theme_variables.get("error"), bold=True)
+        self.query_one("#detail", Static).update(detail_text(rec, error))
+
+    def visible_records(self) -> list[RequestRecord]:
+        """The whole bounded history, filtered: the view renders only what fits on screen."""
+        return self.pp.live.feed.newest_first(self.filter if self.filter.active else None)
+
+    def redraw(self) -> None:
+        feed = self.pp.live.feed
+        state = "PAUSED" if self.paused else "live"
+        shown = f" {state} · {len(feed)} kept"
+        if self.filter.active:
+            shown += f" · filter {self.filter.describe()}"
+        self.query_one("#feed-state", Label).update(shown)
+        if self.paused or feed.version == self._drawn_version:
+            return
+        self._drawn_version = feed.version
+        self.feed_view.set_rows(self.visible_records())
+        self._show_detail()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        verb = "Resume" if self.paused else "Pause"
+        yield SystemCommand(
+            f"{verb} feed", "Freeze or resume the live request feed", self.action_toggle_pause
+        )
+        yield SystemCommand(
+            "Filter: errors only", "Show failed requests", lambda: self._preset("status:error")
+        )
+        yield SystemCommand(
+            "Filter: in flight", "Requests still running", lambda: self._preset("status:flight")
+        )
+        yield SystemCommand("Filter: clear", "Show every request", self.action_clear_filter)
+
+    def _preset(self, query: str) -> None:
+        self.query_one("#filter", Input).value = query
+        self.apply_filter(query)

@@ -1,0 +1,1 @@
+"""Widgets of the ProxyPal TUI, one concept per module."""

@@ -1,0 +1,241 @@
+"""A scripted stand-in for the engine: the event protocol on a real Unix socket, the management API
+over real HTTP (aiohttp on 127.0.0.1), and a config watcher that answers with `config.reloaded`.
+
+It runs in its own thread and event loop so synchronous snapshot tests (which run the app in
+another loop) can use it too. Scripts are plain data: the hello snapshot, usage rows, auth status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from proxy_engine.config import ConfigError, parse_config_text
+from proxy_engine.paths import Paths
+from proxy_engine.protocol import encode_event
+
+
+@dataclass
+class Script:
+    recent: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    day_rows: list[dict[str, Any]] = field(default_factory=list)
+    hour_rows: list[dict[str, Any]] = field(default_factory=list)
+    providers: list[dict[str, Any]] = field(default_factory=list)
+    uptime_s: float = 754.0
+    pid: int | None = None
+    version: str = "0.1.0"
+    ts: float = 0.0
+    listen: str | None = None  # what hello/status report; defaults to the real address
+
+
+class ScriptedEngine:
+    def __init__(self, paths: Paths, port: int, script: Script, key: str = "mgmt-test-key") -> None:
+        self.paths = paths
+        self.port = port
+        self.script = script
+        self.key = key
+        self.socket_path = paths.events_socket(port)
+        self.requests: list[tuple[str, str]] = []
+        self.subscribers: list[asyncio.StreamWriter] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def listen(self) -> str:
+        return self.script.listen or f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.paths.ensure()
+        key_file = self.paths.management_key_file
+        key_file.write_text(self.key)
+        os.chmod(key_file, 0o600)
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/v0/status", self._status)
+        app.router.add_get("/v0/auth/status", self._auth_status)
+        app.router.add_get("/v0/usage", self._usage)
+        app.router.add_get("/v0/requests", self._recent)
+        app.router.add_get("/v0/config", self._get_config)
+        app.router.add_post("/v0/config/reload", self._reload)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        if self.port == 0:
+            self.port = self._runner.addresses[0][1]
+            self.socket_path = self.paths.events_socket(self.port)
+        self.socket_path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(self._subscriber, path=str(self.socket_path))
+        os.chmod(self.socket_path, 0o600)
+        self._watch = asyncio.ensure_future(self._watch_config())
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        for w in list(self.subscribers):
+            w.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self.socket_path.unlink(missing_ok=True)
+
+    # ---- events -------------------------------------------------------------------------------
+
+    def hello(self) -> bytes:
+        s = self.script
+        fields = {
+            "version": s.version,
+            "pid": s.pid,
+            "listen": self.listen,
+            "config_path": str(self.paths.config_file),
+            "events_socket": str(self.socket_path),
+            "snapshot": {"recent": s.recent, "stats": s.stats},
+        }
+        return encode_event("hello", fields, ts=s.ts or None)
+
+    async def _subscriber(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(self.hello())
+        await writer.drain()
+        self.subscribers.append(writer)
+        try:
+            await reader.read()  # subscribers never send; EOF means they left
+        finally:
+            if writer in self.subscribers:
+                self.subscribers.remove(writer)
+            writer.close()
+
+    async def broadcast(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        data = b"".join(encode_event(t, f, ts=f.pop("ts", None) or self.script.ts or None) for t, f in events)
+        for w in list(self.subscribers):
+            w.write(data)
+            await w.drain()
+
+    async def _watch_config(self) -> None:
+        path = self.paths.config_file
+        last = path.stat().st_mtime_ns if path.exists() else 0
+        while True:
+            await asyncio.sleep(0.05)
+            now = path.stat().st_mtime_ns if path.exists() else 0
+            if now != last:
+                last = now
+                ok, errors = self._validate()
+                await self.broadcast([("config.reloaded", {"ok": ok, "errors": errors, "path": str(path)})])
+
+    def _validate(self) -> tuple[bool, list[dict[str, Any]]]:
+        path = self.paths.config_file
+        try:
+            parse_config_text(path.read_text(), str(path))
+        except ConfigError as e:
+            return False, [i.as_dict() for i in e.issues]
+        return True, []
+
+    # ---- management API -----------------------------------------------------------------------
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path_qs))
+        if request.path != "/healthz":
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not hmac.compare_digest(given.encode(), self.key.encode()):
+                return web.json_response({"error": {"message": "bad management key"}}, status=401)
+        return await handler(request)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "version": self.script.version})
+
+    async def _status(self, request: web.Request) -> web.Response:
+        host, _, port = self.listen.rpartition(":")
+        return web.json_response(
+            {
+                "version": self.script.version,
+                "pid": self.script.pid,
+                "listen": self.listen,
+                "host": host,
+                "port": int(port),
+                "config_path": str(self.paths.config_file),
+                "events_socket": str(self.socket_path),
+                "started_at": self.script.ts - self.script.uptime_s,
+                "uptime_s": self.script.uptime_s,
+                "config_ok": True,
+                "config_errors": [],
+                "stats": self.script.stats,
+            }
+        )
+
+    async def _auth_status(self, request: web.Request) -> web.Response:
+        return web.json_response({"providers": self.script.providers})
+
+    async def _usage(self, request: web.Request) -> web.Response:
+        group = request.query.get("group", "day")
+        rows = {"day": self.script.day_rows, "hour": self.script.hour_rows}.get(group, [])
+        return web.json_response({"group": group, "rows": rows})
+
+    async def _recent(self, request: web.Request) -> web.Response:
+        limit = int(request.query.get("limit", "100"))
+        return web.json_response({"requests": list(reversed(self.script.recent))[:limit]})
+
+    async def _get_config(self, request: web.Request) -> web.Response:
+        ok, errors = self._validate()
+        text = self.paths.config_file.read_text()
+        return web.json_response(
+            {"path": str(self.paths.config_file), "text": text, "ok": ok, "errors": errors}
+        )
+
+    async def _reload(self, request: web.Request) -> web.Response:
+        ok, errors = self._validate()
+        return web.json_response({"ok": ok, "errors": errors}, status=200 if ok else 422)
+
+
+class StandinThread:
+    """Runs a ScriptedEngine in a background thread; `send` is safe from any thread or loop."""
+
+    def __init__(self, engine: ScriptedEngine) -> None:
+        self.engine = engine
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="scripted-engine", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.engine.start())
+        except BaseException as exc:  # re-raised in the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.engine.close())
+        self._loop.close()
+
+    def start(self) -> ScriptedEngine:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("scripted engine did not start")
+        if self._error is not None:
+            raise RuntimeError("scripted engine failed to start") from self._error
+        return self.engine
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def send(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        asyncio.run_coroutine_threadsafe(self.engine.broadcast(events), self._loop).result(10)
+
+    def subscribers(self) -> int:
+        return len(self.engine.subscribers)
