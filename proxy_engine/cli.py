@@ -1,0 +1,89 @@
+"""`proxypal-engine serve | check-config | tail | version | login | logout | auth`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from pathlib import Path
+
+from proxy_engine import __version__
+from proxy_engine.config import ConfigError, load_config
+from proxy_engine.paths import resolve_paths
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    path = resolve_paths(args.path or args.config).config_file
+    if not path.exists():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    try:
+        load_config(path)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    paths = resolve_paths(args.config)
+    sock_path = args.socket
+    if not sock_path:
+        try:
+            cfg = load_config(paths.config_file).config
+        except ConfigError as e:
+            print(e, file=sys.stderr)
+            return 2
+        sock_path = cfg.events.socket or str(paths.events_socket(cfg.port))
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sock_path)
+    except OSError as e:
+        print(f"cannot connect to {sock_path}: {e.strerror} (is the engine running?)", file=sys.stderr)
+        return 1
+    try:
+        for line in s.makefile("rb"):
+            if args.json:
+                sys.stdout.write(line.decode())
+            else:
+                ev = json.loads(line)
+                rest = {k: v for k, v in ev.items() if k not in ("v", "type", "ts", "snapshot")}
+                print(f"{ev['type']:<18} {json.dumps(rest, separators=(',', ':'))[:300]}")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from proxy_engine.server import serve
+
+    return serve(resolve_paths(args.config), args.host, args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="proxypal-engine", description="ProxyPal gateway engine")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="config file (default: PROXYPAL_CONFIG or user dir)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the proxy")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(handler=_serve)
+    p = sub.add_parser("check-config", help="validate a config file; exit non-zero with file:line: reason")
+    p.add_argument("path", nargs="?", type=Path, default=None)
+    p.set_defaults(handler=_check_config)
+    p = sub.add_parser("tail", help="print the engine's events")
+    p.add_argument("--json", action="store_true", help="raw JSON lines")
+    p.add_argument("--socket", default=None, help="events socket path (default: from the config)")
+    p.set_defaults(handler=_tail)
+    p = sub.add_parser("version", help="print the version")
+    p.set_defaults(handler=lambda a: print(f"proxypal-engine {__version__}") or 0)
+    from proxy_engine.auth.cli import add_auth_subcommands
+
+    add_auth_subcommands(sub)
+    args = parser.parse_args(argv)
+    return args.handler(args)

@@ -1,0 +1,52 @@
+"""Byte-level edits of a request body, so pass-through keeps every other byte intact."""
+
+from __future__ import annotations
+
+import json
+import re
+
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+
+
+def rewrite_model(body: bytes, old: str, new: str) -> bytes:
+    """Replace the top-level `model` value; nested objects and string contents are untouched."""
+    if old == new:
+        return body
+    value = re.escape(json.dumps(old).encode())
+    pattern = re.compile(rb'"model"\s*:\s*' + value)
+    hits = pattern.findall(body, 0, len(body))
+    if len(hits) == 1:
+        return pattern.sub(
+            lambda m: m.group(0)[: -len(json.dumps(old).encode())] + json.dumps(new).encode(), body
+        )
+    return _rewrite_top_level(body, new)
+
+
+def _rewrite_top_level(body: bytes, new: str) -> bytes:
+    depth, expect_value = 0, False
+    for m in _TOKEN.finditer(body):
+        tok = m.group(0)
+        if tok in (b"{", b"["):
+            depth += 1
+        elif tok in (b"}", b"]"):
+            depth -= 1
+        elif depth == 1 and expect_value:
+            return body[: m.start()] + json.dumps(new).encode() + body[m.end() :]
+        elif depth == 1 and tok == b'"model"':
+            rest = body[m.end() :].lstrip()
+            expect_value = rest.startswith(b":")
+    obj = json.loads(body)
+    obj["model"] = new
+    return json.dumps(obj).encode()
+
+
+def ensure_include_usage(body: bytes, obj: dict) -> bytes:
+    """Ask an OpenAI stream for its usage chunk (the proxy hides it from clients that did not ask)."""
+    opts = obj.get("stream_options")
+    if opts is None:
+        i = body.index(b"{")
+        return body[: i + 1] + b'"stream_options":{"include_usage":true},' + body[i + 1 :]
+    if isinstance(opts, dict) and opts.get("include_usage") is True:
+        return body
+    new = dict(obj, stream_options={**(opts if isinstance(opts, dict) else {}), "include_usage": True})
+    return json.dumps(new).encode()

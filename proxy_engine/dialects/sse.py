@@ -1,0 +1,54 @@
+"""Incremental Server-Sent Events framing.
+
+Upstream chunks split events anywhere; the framer hands back whole event blocks
+(normalised to `\\n` line ends) as soon as each one is complete.
+"""
+
+from __future__ import annotations
+
+
+class SSEFramer:
+    __slots__ = ("_buf", "_cr")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._cr = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if self._cr:
+            chunk = b"\r" + chunk
+            self._cr = False
+        if b"\r" in chunk:
+            if chunk.endswith(b"\r"):
+                # A CRLF may be split across chunks: keep the CR until we see what follows.
+                chunk, self._cr = chunk[:-1], True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\n\n" not in buf:
+            self._buf = buf
+            return []
+        *blocks, self._buf = buf.split(b"\n\n")
+        return [b for b in blocks if b.strip(b"\n")]
+
+    def flush(self) -> list[bytes]:
+        rest, self._buf = self._buf, b""
+        return [rest] if rest.strip() else []
+
+
+def block_data(block: bytes) -> bytes:
+    """The joined `data:` payload of one event block."""
+    if block.startswith(b"data:") and b"\ndata:" not in block:
+        line = block.split(b"\n", 1)[0]
+        return line[6:] if line.startswith(b"data: ") else line[5:]
+    parts = []
+    for line in block.split(b"\n"):
+        if line.startswith(b"data:"):
+            parts.append(line[6:] if line.startswith(b"data: ") else line[5:])
+    return b"\n".join(parts)
+
+
+def block_event(block: bytes) -> bytes | None:
+    for line in block.split(b"\n"):
+        if line.startswith(b"event:"):
+            return line[6:].strip()
+    return None

@@ -1,0 +1,102 @@
+"""The `/v0` management API used by the TUI: status, auth, usage, requests, config."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from aiohttp import web
+
+from proxy_engine.config import ConfigError
+from proxy_engine.reload import apply_config_text, reload_now
+from proxy_engine.state import ENGINE, EngineState
+
+routes = web.RouteTableDef()
+
+
+def _guard(request: web.Request) -> EngineState:
+    state = request.app[ENGINE]
+    remote = request.remote or ""
+    try:
+        local = ipaddress.ip_address(remote.split("%")[0]).is_loopback
+    except ValueError:
+        local = False
+    if not local and not state.runtime.config.management.allow_remote:
+        raise web.HTTPForbidden(text='{"error": "management API answers on loopback only"}',
+                                content_type="application/json")  # fmt: skip
+    auth = request.headers.get("Authorization", "")
+    key = auth[7:].strip().encode() if auth[:7].lower() == "bearer " else b""
+    if not hmac.compare_digest(key, state.management_key):
+        raise web.HTTPUnauthorized(
+            text='{"error": "management key required"}', content_type="application/json"
+        )
+    return state
+
+
+@routes.get("/v0/status")
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(_guard(request).status())
+
+
+@routes.get("/v0/auth/status")
+async def auth_status(request: web.Request) -> web.Response:
+    state = _guard(request)
+    providers = []
+    for p in state.runtime.providers.values():
+        cred = {
+            "id": "api_key",
+            "type": "api_key",
+            "state": "valid" if p.api_key else "missing",
+            "source": p.key_ref,
+        }
+        providers.append({"name": p.name, "kind": p.kind, "base_url": p.base_url, "credentials": [cred]})
+    return web.json_response({"providers": providers})
+
+
+@routes.get("/v0/usage")
+async def usage(request: web.Request) -> web.Response:
+    state = _guard(request)
+    group = request.query.get("group", "day")
+    try:
+        since = float(request.query["since"]) if "since" in request.query else None
+        rows = await state.ledger.usage(group, since)
+    except ValueError as e:
+        return web.json_response({"error": str(e)}, status=400)
+    return web.json_response({"group": group, "rows": rows})
+
+
+@routes.get("/v0/requests")
+async def recent_requests(request: web.Request) -> web.Response:
+    state = _guard(request)
+    try:
+        limit = max(1, min(int(request.query.get("limit", "100")), 5000))
+    except ValueError:
+        return web.json_response({"error": "limit must be a number"}, status=400)
+    return web.json_response({"requests": await state.ledger.recent(limit)})
+
+
+@routes.get("/v0/config")
+async def get_config(request: web.Request) -> web.Response:
+    state = _guard(request)
+    loaded = state.runtime.loaded
+    errors = [i.as_dict() for i in state.config_errors]
+    return web.json_response({"path": str(loaded.path or state.paths.config_file), "text": loaded.text,
+                              "ok": not errors, "errors": errors})  # fmt: skip
+
+
+@routes.put("/v0/config")
+async def put_config(request: web.Request) -> web.Response:
+    state = _guard(request)
+    text = await request.text()
+    try:
+        await apply_config_text(request.app, text)
+    except ConfigError as e:
+        return web.json_response({"ok": False, "errors": [i.as_dict() for i in e.issues]}, status=422)
+    return web.json_response({"ok": True, "errors": [], "path": str(state.paths.config_file)})
+
+
+@routes.post("/v0/config/reload")
+async def post_reload(request: web.Request) -> web.Response:
+    _guard(request)
+    issues = await reload_now(request.app)
+    return web.json_response({"ok": not issues, "errors": [i.as_dict() for i in issues]})

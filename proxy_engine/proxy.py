@@ -1,0 +1,350 @@
+"""The request path: authenticate, resolve, forward with failover, stream back, record.
+
+Headers reach the client only after the first upstream chunk, so a failure before
+that can still fail over and the client always gets an honest status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from proxy_engine.dialects import error_body, stream_error_event
+from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
+from proxy_engine.dialects.sse import SSEFramer, block_data
+from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
+from proxy_engine.record import RequestRecord
+from proxy_engine.routing import Candidate, UnknownModel
+from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.translate import (
+    ESTIMATE_HEADER,
+    TranslationError,
+    count_tokens_response,
+    estimate_input_tokens,
+    get_translator,
+)
+
+log = logging.getLogger("proxy_engine.proxy")
+
+_DROP_REQUEST = frozenset(
+    {"host", "content-length", "authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie",
+     "accept-encoding", "connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding",
+     "upgrade", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
+)  # fmt: skip
+_KEEP_RESPONSE_PREFIX = ("x-ratelimit", "anthropic-", "openai-", "x-request-id", "request-id", "retry-after")
+_FAILOVER = frozenset({401, 403, 408, 429, 500, 502, 503, 504, 529})
+_ERRORS_MAX = 1 << 20
+
+
+class ProxyError(Exception):
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+
+
+def client_key(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return (
+        request.headers.get("x-api-key") or request.headers.get("x-goog-api-key") or request.query.get("key")
+    )
+
+
+def error_response(dialect: str, err: ProxyError) -> web.Response:
+    body = json.dumps(error_body(dialect, err.status, err.message, err.code))
+    return web.Response(status=err.status, text=body, content_type="application/json", headers=err.headers)
+
+
+async def handle(request: web.Request, dialect: str, model: str | None = None, action: str | None = None):
+    """Entry point for every proxied route."""
+    state: EngineState = request.app[ENGINE]
+    rt = state.runtime
+    rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
+    state.started(rec)
+    try:
+        client = rt.client_for(client_key(request))
+        if client is None:
+            raise ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")
+        rec.client = client
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise ProxyError(
+                413, f"request body is larger than max_body_mb ({rt.config.max_body_mb} MB)"
+            ) from None
+        obj = _parse_body(raw)
+        model = model or obj.get("model")
+        if not isinstance(model, str) or not model:
+            raise ProxyError(400, "the request has no `model`")
+        rec.model_requested = model
+        stream = action == "streamGenerateContent" if dialect == "gemini" else obj.get("stream") is True
+        rec.stream = stream
+        opts = obj.get("stream_options")
+        rec.include_usage_requested = isinstance(opts, dict) and opts.get("include_usage") is True
+        try:
+            candidates = rt.router.resolve(model)
+        except UnknownModel as e:
+            known = ", ".join(e.known) or "none configured"
+            raise ProxyError(
+                404, f"unknown model {model!r}; models here: {known}", "model_not_found"
+            ) from None
+        return await _forward(request, state, rec, raw, obj, candidates, action)
+    except ProxyError as e:
+        rec.fail(e.status, e.code or "error", e.message)
+        return error_response(dialect, e)
+    except asyncio.CancelledError:
+        rec.fail(499, "client_closed", "the client went away")
+        raise
+    finally:
+        state.finished(rec)
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(raw) if raw else None
+    except ValueError as e:
+        raise ProxyError(400, f"the request body is not valid JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise ProxyError(400, "the request body must be a JSON object")
+    return obj
+
+
+async def _forward(request, state, rec, raw, obj, candidates: list[Candidate], action):
+    rt = state.runtime
+    last: ProxyError | None = None
+    for cand in candidates[: rt.router.max_attempts]:
+        provider = cand.provider
+        up_dialect = provider.upstream_dialect(rec.dialect_in)
+        translator = None
+        if up_dialect != rec.dialect_in:
+            translator = get_translator(rec.dialect_in, up_dialect)
+            if action in ("count_tokens", "countTokens"):
+                return _estimate_count(rec, obj, provider.name, cand.model)
+        rec.attempt(provider, cand.model, up_dialect)
+        if rec.attempts == 1:
+            state.request_started(rec)
+        try:
+            url, body = _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt)
+        except TranslationError as e:
+            raise ProxyError(e.status, str(e)) from None
+        headers = _forward_headers(request, up_dialect, translator is not None)
+        headers.update(provider.auth_headers(up_dialect))
+        try:
+            resp = await state.session.post(
+                url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
+                params=_forward_query(request, up_dialect, translator),
+            )  # fmt: skip
+        except (aiohttp.ClientError, TimeoutError) as e:
+            last = ProxyError(
+                504 if isinstance(e, TimeoutError) else 502, f"{provider.name}: {e or type(e).__name__}"
+            )
+            continue
+        try:
+            if resp.status >= 400:
+                err = await _upstream_error(rec, resp, provider.name, translator)
+                if resp.status in _FAILOVER:
+                    last = err
+                    continue
+                raise err
+            try:
+                first = await resp.content.readany()
+            except (aiohttp.ClientError, TimeoutError) as e:
+                last = ProxyError(
+                    502, f"{provider.name} failed before the first byte: {e or type(e).__name__}"
+                )
+                continue
+            if not first:
+                last = ProxyError(502, f"{provider.name} closed the connection with an empty reply")
+                continue
+            rec.first_byte()
+            return await _relay(request, rec, resp, first, translator)
+        finally:
+            resp.close()
+    raise last or ProxyError(502, "no upstream could take this request")
+
+
+def _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt) -> tuple[str, bytes]:
+    provider, model = cand.provider, cand.model
+    if translator is not None:
+        up = translator.request(
+            obj, model=model, stream=rec.stream, thinking_budget=rt.config.thinking_budget
+        )
+        return provider.url(up_dialect, model, stream=rec.stream), json.dumps(up).encode()
+    body = raw
+    if up_dialect != "gemini":
+        body = rewrite_model(raw, rec.model_requested, model)
+        if rec.stream and up_dialect in ("openai_chat", "openai_completions"):
+            body = ensure_include_usage(body, obj)
+    return provider.url(up_dialect, model, stream=rec.stream, action=action), body
+
+
+def _forward_headers(request: web.Request, up_dialect: str, translated: bool) -> dict[str, str]:
+    if translated:
+        out = {"Content-Type": "application/json"}
+    else:
+        out = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}
+    if up_dialect == "anthropic" and "anthropic-version" not in request.headers:
+        out["anthropic-version"] = "2023-06-01"
+    return out
+
+
+def _forward_query(request: web.Request, up_dialect: str, translator) -> dict[str, str] | None:
+    if translator is not None or not request.query:
+        return None
+    return {k: v for k, v in request.query.items() if k not in ("key", "alt")} or None
+
+
+async def _upstream_error(rec, resp, provider: str, translator) -> ProxyError:
+    body = await resp.content.read(_ERRORS_MAX)
+    headers = {"Retry-After": resp.headers["Retry-After"]} if "Retry-After" in resp.headers else {}
+    rec.note_attempt_error(resp.status)
+    if translator is not None:
+        status, translated = translator.error(resp.status, body)
+        msg = _error_message(translated) or f"{provider} answered {resp.status}"
+        return ProxyError(status, msg, headers=headers)
+    status = 502 if resp.status >= 500 else resp.status
+    msg = _error_message(body) or body[:300].decode(errors="replace")
+    return ProxyError(status, f"{provider} answered {resp.status}: {msg}", headers=headers)
+
+
+def _error_message(body: bytes) -> str | None:
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    err = obj.get("error") if isinstance(obj, dict) else None
+    if isinstance(err, dict):
+        return str(err.get("message") or "")
+    return str(obj.get("message")) if isinstance(obj, dict) and obj.get("message") else None
+
+
+def _estimate_count(rec, obj, provider: str, model: str) -> web.Response:
+    rec.attempt_name(provider, model)
+    n = estimate_input_tokens(rec.dialect_in, obj)
+    rec.status = 200
+    log.info("count_tokens for %s on %s is a local estimate (%d tokens)", model, provider, n)
+    return web.json_response(count_tokens_response(rec.dialect_in, n), headers={ESTIMATE_HEADER: "true"})
+
+
+async def _relay(request, rec, resp, first: bytes, translator) -> web.StreamResponse:
+    client_sse = rec.dialect_in != "gemini" or request.query.get("alt") == "sse"
+    out = web.StreamResponse(status=resp.status)
+    for k, v in resp.headers.items():
+        if k.lower().startswith(_KEEP_RESPONSE_PREFIX):
+            out.headers[k] = v
+    streaming = rec.stream
+    if translator is not None:
+        conv = _TranslatedStream(translator, rec, client_sse) if streaming else None
+    elif streaming and rec.dialect_in == "gemini" and not client_sse:
+        conv = GeminiArrayTap()
+    elif streaming and rec.dialect_out == "openai_chat" and not rec.include_usage_requested:
+        conv = HiddenUsageTap(rec.dialect_out)
+    else:
+        conv = StreamTap(rec.dialect_out) if streaming else None
+    if streaming:
+        out.content_type = (
+            "application/json" if rec.dialect_in == "gemini" and not client_sse else "text/event-stream"
+        )
+        out.headers["Cache-Control"] = "no-cache"
+    else:
+        out.content_type = "application/json"
+    rec.status = resp.status
+    if conv is None:
+        return await _relay_whole(request, rec, resp, first, out, translator)
+    await out.prepare(request)
+    try:
+        await out.write(conv.feed(first))
+        async for chunk in resp.content.iter_any():
+            data = conv.feed(chunk)
+            if data:
+                await out.write(data)
+        await out.write(conv.finish())
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as e:
+        rec.fail(502, "upstream_disconnected", f"{rec.provider} dropped the stream: {e or type(e).__name__}")
+        await out.write(_stream_failure(conv, rec))
+    rec.usage = conv.usage
+    await out.write_eof()
+    return out
+
+
+def _stream_failure(conv, rec) -> bytes:
+    if isinstance(conv, _TranslatedStream):
+        return conv.fail(rec.error_message)
+    return stream_error_event(rec.dialect_in, 502, rec.error_message, "upstream_disconnected")
+
+
+async def _relay_whole(request, rec, resp, first, out, translator) -> web.StreamResponse:
+    chunks = [first]
+    try:
+        async for chunk in resp.content.iter_any():
+            chunks.append(chunk)
+            if translator is None and len(chunks) == 2:
+                await out.prepare(request)
+                await out.write(chunks[0])
+            if translator is None and len(chunks) >= 2:
+                await out.write(chunk)
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as e:
+        rec.fail(502, "upstream_disconnected", f"{rec.provider} dropped the reply: {e or type(e).__name__}")
+        if out.prepared:
+            request.transport.close()
+            return out
+        raise ProxyError(502, rec.error_message) from None
+    body = b"".join(chunks)
+    rec.usage = usage_from_body(rec.dialect_out, body)
+    if translator is not None:
+        try:
+            client_obj = translator.response(json.loads(body), model_requested=rec.model_requested)
+        except (TranslationError, ValueError) as e:
+            raise ProxyError(502, f"{rec.provider} sent a reply that cannot be translated: {e}") from None
+        keep = {k: v for k, v in out.headers.items() if k.lower() != "content-type"}
+        return web.json_response(client_obj, status=resp.status, headers=keep)
+    if not out.prepared:
+        out.content_length = len(body)
+        await out.prepare(request)
+        await out.write(body)
+    await out.write_eof()
+    return out
+
+
+class _TranslatedStream:
+    """Upstream SSE events in, the client's framing out, one event at a time."""
+
+    def __init__(self, translator, rec, client_sse: bool):
+        self.framer = SSEFramer()
+        self.tap = StreamTap(rec.dialect_out)
+        self.st = translator.stream(rec.model_requested, client_sse=client_sse)
+
+    @property
+    def usage(self):
+        return self.tap.usage
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.tap.feed(chunk)
+        out = []
+        for block in self.framer.feed(chunk):
+            data = block_data(block)
+            if not data or data == b"[DONE]":
+                continue
+            try:
+                event = json.loads(data)
+            except ValueError:
+                continue
+            out.append(self.st.feed(event))
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        self.tap.finish()
+        tail = [self.feed(b"\n\n")]
+        tail.append(self.st.finish())
+        return b"".join(tail)
+
+    def fail(self, message: str) -> bytes:
+        return self.st.fail(message)

@@ -1,0 +1,119 @@
+"""One request's record, filled in along the request path and written once at the end."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from proxy_engine.usage.tokens import Usage
+
+_AGENTS = (
+    ("claude-cli", "claude-code"), ("codex", "codex"), ("geminicli", "gemini-cli"), ("aider", "aider"),
+    ("opencode", "opencode"), ("amp", "amp"), ("continue", "continue"), ("cursor", "cursor"),
+    ("anthropic/python", "anthropic-sdk"), ("openai/python", "openai-sdk"), ("google-genai", "genai-sdk"),
+)  # fmt: skip
+
+
+def agent_of(user_agent: str) -> str:
+    ua = user_agent.lower()
+    for needle, name in _AGENTS:
+        if needle in ua:
+            return name
+    return ua.split("/", 1)[0][:32] if ua else ""
+
+
+class RequestRecord:
+    __slots__ = (
+        "agent",
+        "attempt_errors",
+        "attempts",
+        "client",
+        "cost_usd",
+        "dialect_in",
+        "dialect_out",
+        "error_code",
+        "error_message",
+        "id",
+        "include_usage_requested",
+        "model",
+        "model_requested",
+        "provider",
+        "provider_kind",
+        "status",
+        "stream",
+        "t0",
+        "t_first",
+        "ts_start",
+        "usage",
+    )  # fmt: skip
+
+    def __init__(self, dialect_in: str, user_agent: str):
+        self.id = uuid.uuid4().hex[:16]
+        self.ts_start = time.time()
+        self.t0 = time.perf_counter()
+        self.t_first: float | None = None
+        self.client = ""
+        self.agent = agent_of(user_agent)
+        self.dialect_in = dialect_in
+        self.dialect_out: str | None = None
+        self.model_requested: str | None = None
+        self.provider: str | None = None
+        self.provider_kind = ""
+        self.model: str | None = None
+        self.stream = False
+        self.status = 0
+        self.usage: Usage | None = None
+        self.cost_usd: float | None = None
+        self.attempts = 0
+        self.error_code: str | None = None
+        self.error_message = ""
+        self.include_usage_requested = False
+        self.attempt_errors: list[int] = []
+
+    def attempt(self, provider: Any, model: str, dialect_out: str) -> None:
+        self.attempts += 1
+        self.provider, self.provider_kind, self.model, self.dialect_out = (
+            provider.name,
+            provider.kind,
+            model,
+            dialect_out,
+        )
+
+    def attempt_name(self, provider: str, model: str) -> None:
+        self.provider, self.model = provider, model
+
+    def note_attempt_error(self, status: int) -> None:
+        self.attempt_errors.append(status)
+
+    def first_byte(self) -> None:
+        self.t_first = time.perf_counter()
+
+    def fail(self, status: int, code: str, message: str) -> None:
+        self.status, self.error_code, self.error_message = status, code, message
+
+    def as_dict(self) -> dict[str, Any]:
+        u = self.usage
+        end = time.perf_counter()
+        return {
+            "id": self.id,
+            "ts_start": self.ts_start,
+            "client": self.client,
+            "agent": self.agent,
+            "dialect_in": self.dialect_in,
+            "dialect_out": self.dialect_out,
+            "model_requested": self.model_requested,
+            "provider": self.provider,
+            "model": self.model,
+            "stream": self.stream,
+            "status": self.status or 500,
+            "latency_ms": round((end - self.t0) * 1000, 2),
+            "ttfb_ms": round((self.t_first - self.t0) * 1000, 2) if self.t_first else None,
+            "input_tokens": u.input_tokens if u else 0,
+            "output_tokens": u.output_tokens if u else 0,
+            "cache_read_tokens": u.cache_read_tokens if u else 0,
+            "cache_write_tokens": u.cache_write_tokens if u else 0,
+            "cost_usd": self.cost_usd,
+            "attempts": self.attempts,
+            "error": {"code": self.error_code, "message": self.error_message} if self.error_code else None,
+        }

@@ -1,0 +1,93 @@
+"""Hot reload: watch the config file, validate, and swap the runtime atomically.
+
+An invalid file leaves the last good config serving and says why (file, line, reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import watchfiles
+from aiohttp import web
+
+from proxy_engine.config import ConfigError, ConfigIssue, load_config, parse_config_text
+from proxy_engine.protocol import CONFIG_RELOADED
+from proxy_engine.runtime import build_runtime
+from proxy_engine.state import ENGINE
+
+log = logging.getLogger("proxy_engine.reload")
+_LOCK = web.AppKey("reload_lock", asyncio.Lock)
+
+
+async def reload_now(app: web.Application) -> list[ConfigIssue]:
+    state = app[ENGINE]
+    path = state.paths.config_file
+    async with app[_LOCK]:
+        try:
+            loaded = await asyncio.to_thread(load_config, path)
+            runtime = await asyncio.to_thread(build_runtime, loaded)
+        except ConfigError as e:
+            issues = e.issues
+        else:
+            issues = []
+            cfg, old = runtime.config, state.runtime.config
+            if (cfg.host, cfg.port) != (old.host, old.port):
+                log.warning("host/port changes take effect after a restart of the engine")
+            state.runtime = runtime
+        state.config_errors = issues
+    if issues:
+        log.error("config not applied, the previous one keeps serving: %s", "; ".join(map(str, issues)))
+    else:
+        log.info("config reloaded from %s", path)
+    state.bus.emit(
+        CONFIG_RELOADED, {"ok": not issues, "errors": [i.as_dict() for i in issues], "path": str(path)}
+    )
+    return issues
+
+
+async def apply_config_text(app: web.Application, text: str) -> None:
+    """Validate, write atomically (0600), then reload at once; raises ConfigError without writing."""
+    path = app[ENGINE].paths.config_file
+    parse_config_text(text, str(path))
+    await asyncio.to_thread(_atomic_write, path, text)
+    issues = await reload_now(app)
+    if issues:
+        raise ConfigError(issues)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".yaml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+async def watch_config(app: web.Application) -> None:
+    path = app[ENGINE].paths.config_file
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    last = path.read_text(encoding="utf-8") if path.exists() else None
+    async for changes in watchfiles.awatch(path.parent, debounce=150, step=30, recursive=False):
+        if not any(Path(p) == path for _, p in changes):
+            continue
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        if text == last:
+            continue
+        last = text
+        await reload_now(app)
+
+
+def setup_reload(app: web.Application) -> None:
+    app[_LOCK] = asyncio.Lock()

@@ -1,0 +1,74 @@
+"""Runs the engine: bind, serve until SIGTERM/SIGINT, then drain in-flight streams and flush the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import sys
+
+from aiohttp import web
+
+from proxy_engine.app import build_app
+from proxy_engine.config import ConfigError, is_loopback, load_config
+from proxy_engine.logs import setup_logging, stop_logging
+from proxy_engine.paths import Paths
+from proxy_engine.runtime import build_runtime
+
+log = logging.getLogger("proxy_engine.server")
+
+
+def port_owner(port: int) -> str:
+    """Who holds a port, for a clear message; never used to kill anything."""
+    try:
+        import psutil
+
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+                return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
+    except (ImportError, OSError, psutil.Error):
+        pass
+    return "another program"
+
+
+def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int:
+    try:
+        loaded = load_config(paths.config_file)
+    except ConfigError as e:
+        print(f"proxypal-engine: config refused:\n{e}", file=sys.stderr)
+        return 2
+    cfg = loaded.config
+    host = host or cfg.host
+    port = cfg.port if port is None else port
+    paths.ensure()
+    setup_logging(paths.log_dir, cfg.log_level)
+    runtime = build_runtime(loaded)
+    if not is_loopback(host) and not runtime.client_keys:
+        print(f"proxypal-engine: refusing to bind {host}: a non-loopback address needs client keys "
+              "(add `clients:` to the config)", file=sys.stderr)  # fmt: skip
+        return 2
+    app = build_app(paths, runtime, host, port)
+    runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=cfg.shutdown_grace_s,
+                           handler_cancellation=True, access_log=None)  # fmt: skip
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(runner.setup())
+        try:
+            loop.run_until_complete(web.TCPSite(runner, host, port, reuse_address=True).start())
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                print(f"proxypal-engine: port {port} is in use by {port_owner(port)}", file=sys.stderr)
+            else:
+                print(f"proxypal-engine: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
+            return 3
+        print(f"proxypal-engine listening on http://{host}:{port}", file=sys.stderr, flush=True)
+        loop.run_forever()
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        loop.run_until_complete(runner.cleanup())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        stop_logging()
+    return 0

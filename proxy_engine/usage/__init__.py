@@ -1,0 +1,1 @@
+"""Token usage, prices, the SQLite ledger and rolling aggregates."""

@@ -1,0 +1,57 @@
+"""Cost of a request: `prices:` overrides first, then genai-prices; unknown stays unknown (None), never 0."""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+from genai_prices import Usage as PriceUsage
+from genai_prices import calc_price
+
+from proxy_engine.config import PriceOverride
+from proxy_engine.usage.tokens import Usage
+
+_PRICE_PROVIDER = {"anthropic": "anthropic", "openai": "openai", "gemini": "google"}
+
+
+class PriceBook:
+    def __init__(self, overrides: dict[str, PriceOverride]):
+        self._overrides = overrides
+
+    def cost(self, provider_kind: str, model: str, usage: Usage | None) -> float | None:
+        if usage is None:
+            return None
+        if (o := self._overrides.get(model)) is not None:
+            uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
+            cr = o.cache_read_per_mtok if o.cache_read_per_mtok is not None else o.input_per_mtok
+            cw = o.cache_write_per_mtok if o.cache_write_per_mtok is not None else o.input_per_mtok
+            total = (
+                uncached * o.input_per_mtok
+                + usage.output_tokens * o.output_per_mtok
+                + usage.cache_read_tokens * cr
+                + usage.cache_write_tokens * cw
+            )
+            return total / 1_000_000
+        return _catalogue_cost(
+            _PRICE_PROVIDER.get(provider_kind),
+            model,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+        )
+
+
+@lru_cache(maxsize=8192)
+def _catalogue_cost(
+    provider_id: str | None, model: str, inp: int, out: int, cr: int, cw: int
+) -> float | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            usage = PriceUsage(
+                input_tokens=inp, output_tokens=out, cache_read_tokens=cr, cache_write_tokens=cw
+            )
+            return float(calc_price(usage, model, provider_id=provider_id).total_price)
+    except LookupError:
+        return None
