@@ -209,7 +209,9 @@ async def _upstream_error(rec, resp, provider: str, translator) -> ProxyError:
     if translator is not None:
         status, translated = translator.error(resp.status, body)
         msg = _error_message(translated) or f"{provider} answered {resp.status}"
-        return ProxyError(status, msg, headers=headers)
+        return ProxyError(
+            502 if status >= 500 else status, f"{provider} answered {resp.status}: {msg}", headers=headers
+        )
     status = 502 if resp.status >= 500 else resp.status
     msg = _error_message(body) or body[:300].decode(errors="replace")
     return ProxyError(status, f"{provider} answered {resp.status}: {msg}", headers=headers)
