@@ -9,7 +9,7 @@ lint:
     ruff check . && ruff format --check . && python -m pytest tests/test_import_contract.py
 
 bench:
-    python benchmarks/tui_feed.py
+    python benchmarks/proxy_bench.py && python benchmarks/tui_feed.py
 
 snap-update:
     python -m pytest tests/tui --snapshot-update

@@ -64,16 +64,12 @@ async def list_models(request: web.Request) -> web.Response:
     if isinstance(ids, web.Response):
         return ids
     if "anthropic-version" in request.headers:
-        data = [
-            {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids
-        ]
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids]
         return web.json_response({"data": data, "has_more": False, "first_id": ids[0] if ids else None,
                                   "last_id": ids[-1] if ids else None})  # fmt: skip
     if request.path.startswith("/v1beta") or "x-goog-api-key" in request.headers or "key" in request.query:
         methods = ["generateContent", "streamGenerateContent", "countTokens"]
-        models = [
-            {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": methods} for m in ids
-        ]
+        models = [{"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": methods} for m in ids]
         return web.json_response({"models": models})
     created = int(time.time())
     data = [{"id": m, "object": "model", "created": created, "owned_by": "proxypal"} for m in ids]
@@ -102,12 +98,8 @@ async def _stats_loop(state: EngineState) -> None:
 async def _resources(app: web.Application):
     state = app[ENGINE]
     state.management_key = await asyncio.to_thread(load_management_key, state.paths.management_key_file)
-    connector = aiohttp.TCPConnector(
-        limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True
-    )
-    state.session = aiohttp.ClientSession(
-        connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
-    )
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
+    state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
     await state.ledger.open()
     sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
     await state.bus.start(sock or state.paths.events_socket(state.port))
@@ -115,9 +107,7 @@ async def _resources(app: web.Application):
     logging.getLogger("proxy_engine").addHandler(handler)
     app[_TASKS] = [asyncio.create_task(_stats_loop(state), name="stats"),
                    asyncio.create_task(watch_config(app), name="config-watch")]  # fmt: skip
-    log.info(
-        "engine %s listening on %s:%s, events on %s", __version__, state.host, state.port, state.bus.path
-    )
+    log.info("engine %s listening on %s:%s, events on %s", __version__, state.host, state.port, state.bus.path)
     yield
     for t in app[_TASKS]:
         t.cancel()

@@ -65,18 +65,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="proxypal-engine", description="ProxyPal gateway engine")
-    parser.add_argument(
-        "--config", type=Path, default=None, help="config file (default: PROXYPAL_CONFIG or user dir)"
-    )
+    parser.add_argument("--config", type=Path, default=None, help="config file (default: PROXYPAL_CONFIG or user dir)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("serve", help="run the proxy")
+    # `--config` works before or after the subcommand (`serve --config PATH`, as the TUI runs it).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    p = sub.add_parser("serve", help="run the proxy", parents=[common])
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(handler=_serve)
-    p = sub.add_parser("check-config", help="validate a config file; exit non-zero with file:line: reason")
+    p = sub.add_parser(
+        "check-config", help="validate a config file; exit non-zero with file:line: reason", parents=[common]
+    )
     p.add_argument("path", nargs="?", type=Path, default=None)
     p.set_defaults(handler=_check_config)
-    p = sub.add_parser("tail", help="print the engine's events")
+    p = sub.add_parser("tail", help="print the engine's events", parents=[common])
     p.add_argument("--json", action="store_true", help="raw JSON lines")
     p.add_argument("--socket", default=None, help="events socket path (default: from the config)")
     p.set_defaults(handler=_tail)

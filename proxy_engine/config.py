@@ -65,9 +65,7 @@ class ProviderConfig(_Strict):
     api_key: str | None = None
     models: list[str] = Field(default_factory=list, description="Models served (for bare names and listings)")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent upstream")
-    dialects: list[str] | None = Field(
-        default=None, description="Wire formats an openai_compatible server speaks"
-    )
+    dialects: list[str] | None = Field(default=None, description="Wire formats an openai_compatible server speaks")
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 600.0
 
@@ -153,9 +151,7 @@ class Config(_Strict):
         for friendly, cands in self.models.items():
             for provider, _model in candidate_pairs(cands):
                 if provider not in self.providers:
-                    raise ValueError(
-                        f"models.{friendly} names provider {provider!r}, which is not configured"
-                    )
+                    raise ValueError(f"models.{friendly} names provider {provider!r}, which is not configured")
         return self
 
 
@@ -227,9 +223,7 @@ def parse_config_text(text: str, filename: str = "<config>") -> Config:
     except ValidationError as e:
         issues = []
         for err in e.errors():
-            loc = [
-                p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal")))
-            ]
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal")))]
             where = ".".join(str(p) for p in loc) or "config"
             msg = err["msg"].removeprefix("Value error, ")
             issues.append(ConfigIssue(filename, _line_of(node, loc), f"{where}: {msg}"))

@@ -57,9 +57,7 @@ class EventBus:
             sub.push(line)
 
     async def start(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        await asyncio.to_thread(_clear_socket_path, path)
         old = os.umask(0o177)
         try:
             self._server = await asyncio.start_unix_server(self._serve, path=str(path))
@@ -106,6 +104,12 @@ class EventBus:
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+
+
+def _clear_socket_path(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 class EventLogHandler(logging.Handler):

@@ -46,9 +46,7 @@ def setup_logging(log_dir: Path, level: str) -> logging.Logger:
     global _listener
     level = os.environ.get("PROXYPAL_LOG_LEVEL", level).upper()
     log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    file_handler = logging.handlers.RotatingFileHandler(
-        log_dir / "engine.log", maxBytes=5_000_000, backupCount=3
-    )
+    file_handler = logging.handlers.RotatingFileHandler(log_dir / "engine.log", maxBytes=5_000_000, backupCount=3)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

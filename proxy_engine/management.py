@@ -27,9 +27,7 @@ def _guard(request: web.Request) -> EngineState:
     auth = request.headers.get("Authorization", "")
     key = auth[7:].strip().encode() if auth[:7].lower() == "bearer " else b""
     if not hmac.compare_digest(key, state.management_key):
-        raise web.HTTPUnauthorized(
-            text='{"error": "management key required"}', content_type="application/json"
-        )
+        raise web.HTTPUnauthorized(text='{"error": "management key required"}', content_type="application/json")
     return state
 
 

@@ -42,9 +42,7 @@ _ERRORS_MAX = 1 << 20
 
 
 class ProxyError(Exception):
-    def __init__(
-        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
-    ):
+    def __init__(self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
 
@@ -53,9 +51,7 @@ def client_key(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return (
-        request.headers.get("x-api-key") or request.headers.get("x-goog-api-key") or request.query.get("key")
-    )
+    return request.headers.get("x-api-key") or request.headers.get("x-goog-api-key") or request.query.get("key")
 
 
 def error_response(dialect: str, err: ProxyError) -> web.Response:
@@ -77,9 +73,7 @@ async def handle(request: web.Request, dialect: str, model: str | None = None, a
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise ProxyError(
-                413, f"request body is larger than max_body_mb ({rt.config.max_body_mb} MB)"
-            ) from None
+            raise ProxyError(413, f"request body is larger than max_body_mb ({rt.config.max_body_mb} MB)") from None
         obj = _parse_body(raw)
         model = model or obj.get("model")
         if not isinstance(model, str) or not model:
@@ -93,9 +87,7 @@ async def handle(request: web.Request, dialect: str, model: str | None = None, a
             candidates = rt.router.resolve(model)
         except UnknownModel as e:
             known = ", ".join(e.known) or "none configured"
-            raise ProxyError(
-                404, f"unknown model {model!r}; models here: {known}", "model_not_found"
-            ) from None
+            raise ProxyError(404, f"unknown model {model!r}; models here: {known}", "model_not_found") from None
         return await _forward(request, state, rec, raw, obj, candidates, action)
     except ProxyError as e:
         rec.fail(e.status, e.code or "error", e.message)
@@ -143,9 +135,7 @@ async def _forward(request, state, rec, raw, obj, candidates: list[Candidate], a
                 params=_forward_query(request, up_dialect, translator),
             )  # fmt: skip
         except (aiohttp.ClientError, TimeoutError) as e:
-            last = ProxyError(
-                504 if isinstance(e, TimeoutError) else 502, f"{provider.name}: {e or type(e).__name__}"
-            )
+            last = ProxyError(504 if isinstance(e, TimeoutError) else 502, f"{provider.name}: {e or type(e).__name__}")
             continue
         try:
             if resp.status >= 400:
@@ -157,9 +147,7 @@ async def _forward(request, state, rec, raw, obj, candidates: list[Candidate], a
             try:
                 first = await resp.content.readany()
             except (aiohttp.ClientError, TimeoutError) as e:
-                last = ProxyError(
-                    502, f"{provider.name} failed before the first byte: {e or type(e).__name__}"
-                )
+                last = ProxyError(502, f"{provider.name} failed before the first byte: {e or type(e).__name__}")
                 continue
             if not first:
                 last = ProxyError(502, f"{provider.name} closed the connection with an empty reply")
@@ -174,9 +162,7 @@ async def _forward(request, state, rec, raw, obj, candidates: list[Candidate], a
 def _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt) -> tuple[str, bytes]:
     provider, model = cand.provider, cand.model
     if translator is not None:
-        up = translator.request(
-            obj, model=model, stream=rec.stream, thinking_budget=rt.config.thinking_budget
-        )
+        up = translator.request(obj, model=model, stream=rec.stream, thinking_budget=rt.config.thinking_budget)
         return provider.url(up_dialect, model, stream=rec.stream), json.dumps(up).encode()
     body = raw
     if up_dialect != "gemini":
@@ -252,9 +238,7 @@ async def _relay(request, rec, resp, first: bytes, translator) -> web.StreamResp
     else:
         conv = StreamTap(rec.dialect_out) if streaming else None
     if streaming:
-        out.content_type = (
-            "application/json" if rec.dialect_in == "gemini" and not client_sse else "text/event-stream"
-        )
+        out.content_type = "application/json" if rec.dialect_in == "gemini" and not client_sse else "text/event-stream"
         out.headers["Cache-Control"] = "no-cache"
     else:
         out.content_type = "application/json"

@@ -43,9 +43,7 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
         log.error("config not applied, the previous one keeps serving: %s", "; ".join(map(str, issues)))
     else:
         log.info("config reloaded from %s", path)
-    state.bus.emit(
-        CONFIG_RELOADED, {"ok": not issues, "errors": [i.as_dict() for i in issues], "path": str(path)}
-    )
+    state.bus.emit(CONFIG_RELOADED, {"ok": not issues, "errors": [i.as_dict() for i in issues], "path": str(path)})
     return issues
 
 

@@ -25,8 +25,7 @@ class Router:
         self.providers = providers
         self.max_attempts = config.routing.retries + 1
         self._friendly = {
-            name: [Candidate(providers[p], m) for p, m in candidate_pairs(c)]
-            for name, c in config.models.items()
+            name: [Candidate(providers[p], m) for p, m in candidate_pairs(c)] for name, c in config.models.items()
         }
         self._folded = {k.lower(): v for k, v in self._friendly.items()}
 

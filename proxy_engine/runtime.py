@@ -7,14 +7,18 @@ an in-flight request keeps the runtime it started with.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 from dataclasses import dataclass
 
-from proxy_engine.config import Config, LoadedConfig
+from proxy_engine.config import Config, LoadedConfig, is_loopback
 from proxy_engine.logs import REDACTOR
+from proxy_engine.paths import resolve_paths
 from proxy_engine.providers import Provider, build_provider
 from proxy_engine.routing import Router
 from proxy_engine.usage.prices import PriceBook
+
+log = logging.getLogger("proxy_engine.runtime")
 
 
 def resolve_ref(ref: str | None) -> str | None:
@@ -25,7 +29,13 @@ def resolve_ref(ref: str | None) -> str | None:
         return os.environ.get(name) or None
     from proxy_engine.auth import resolve_secret_ref
 
-    return resolve_secret_ref(ref)
+    value = resolve_secret_ref(ref)
+    if value is None:
+        # Where no keyring exists, `proxypal-tui tools` keeps a tool's client key in a 0600 file.
+        fallback = resolve_paths().data_dir / "client-keys" / name
+        if fallback.is_file():
+            value = fallback.read_text(encoding="utf-8").strip() or None
+    return value
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class Runtime:
     router: Router
     prices: PriceBook
     client_keys: tuple[tuple[str, bytes], ...]
+    keys_required: bool
     max_body: int
 
     @property
@@ -43,7 +54,7 @@ class Runtime:
 
     def client_for(self, key: str | None) -> str | None:
         """The client name for a presented key; constant-time over every configured key."""
-        if not self.client_keys:
+        if not self.keys_required:
             return "local"
         presented = (key or "").encode()
         match = None
@@ -66,11 +77,14 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         if secret:
             REDACTOR.add(secret)
             keys.append((client.name, secret.encode()))
+        else:
+            log.error("client %r: its key %s cannot be read; that client is refused", client.name, client.key)
     return Runtime(
         loaded=loaded,
         providers=providers,
         router=Router(cfg, providers),
         prices=PriceBook(cfg.prices),
         client_keys=tuple(keys),
+        keys_required=bool(cfg.clients) or not is_loopback(cfg.host),
         max_body=int(cfg.max_body_mb * 1024 * 1024),
     )

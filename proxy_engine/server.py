@@ -43,7 +43,7 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
     paths.ensure()
     setup_logging(paths.log_dir, cfg.log_level)
     runtime = build_runtime(loaded)
-    if not is_loopback(host) and not runtime.client_keys:
+    if not is_loopback(host) and not runtime.client_keys:  # none configured, or none readable
         print(f"proxypal-engine: refusing to bind {host}: a non-loopback address needs client keys "
               "(add `clients:` to the config)", file=sys.stderr)  # fmt: skip
         return 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,10 +62,13 @@ def tools_available() -> bool:
         return False
 
 
-def _tools_screen() -> Screen[Any]:
-    from proxypal_tui.tools.screen import ToolsScreen  # lazy: another part of the package owns it
+def _tools_screen_for(config_path: Path) -> Callable[[], Screen[Any]]:
+    def make() -> Screen[Any]:
+        from proxypal_tui.tools.screen import ToolsScreen  # lazy: keeps start-up light
 
-    return ToolsScreen()
+        return ToolsScreen(config_path=config_path)
+
+    return make
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         )
         self.tools_enabled = tools_available()
         if self.tools_enabled:
-            self.add_mode("tools", _tools_screen)
+            self.add_mode("tools", _tools_screen_for(self.options.config_path))
         self._theme_names = self._register_themes()
         wanted = options.settings.theme
         self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
@@ -397,8 +400,9 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from app_commands(self)
-        if isinstance(screen, ProxyPalScreen):
-            yield from screen.palette_commands()
+        palette = getattr(screen, "palette_commands", None)
+        if callable(palette):
+            yield from palette()
         yield from super().get_system_commands(screen)
 
     # ---- themes -----------------------------------------------------------------------------------

@@ -42,9 +42,7 @@ models:
 class EngineProcess:
     """`with EngineProcess(config_text) as eng:` — a running engine with its own PROXYPAL_HOME."""
 
-    def __init__(
-        self, config_text: str, port: int, env: dict[str, str] | None = None, home: str | None = None
-    ):
+    def __init__(self, config_text: str, port: int, env: dict[str, str] | None = None, home: str | None = None):
         self.home = Path(home or tempfile.mkdtemp(prefix="pp-"))
         self.port = port
         self.config_path = self.home / "config.yaml"

@@ -53,9 +53,7 @@ def add_auth_subcommands(subparsers: argparse._SubParsersAction) -> None:
     login.add_argument("--device", action="store_true", help="use the device-code flow (codex)")
     login.add_argument("--label", default="", help="name this login (default: the account's email/login)")
     login.add_argument("--name", default="", help="keyring name for an API key (default: PROVIDER)")
-    login.add_argument(
-        "--service-account", metavar="FILE", help="vertex: service-account key file, '-' = stdin"
-    )
+    login.add_argument("--service-account", metavar="FILE", help="vertex: service-account key file, '-' = stdin")
     login.add_argument("--project", help="gemini-cli: Google Cloud project for Code Assist")
     login.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
     login.set_defaults(handler=cmd_login)
@@ -78,9 +76,7 @@ def add_auth_subcommands(subparsers: argparse._SubParsersAction) -> None:
     cool.add_argument("--model")
     cool.add_argument("--json", action="store_true")
     cool.set_defaults(handler=cmd_auth_cooldowns)
-    keyfile = sub.add_parser(
-        "keyfile", help="encrypted-file store: use a 0600 key file instead of a passphrase"
-    )
+    keyfile = sub.add_parser("keyfile", help="encrypted-file store: use a 0600 key file instead of a passphrase")
     keyfile.set_defaults(handler=cmd_auth_keyfile)
 
 
@@ -96,11 +92,7 @@ def _prompt_passphrase() -> str:
         return ""
     directory = resolve_paths().data_dir / "secrets"
     first = getpass.getpass("Passphrase for the ProxyPal secrets file: ")
-    if (
-        first
-        and not EncryptedFileStore.exists(directory)
-        and getpass.getpass("Repeat the passphrase: ") != first
-    ):
+    if first and not EncryptedFileStore.exists(directory) and getpass.getpass("Repeat the passphrase: ") != first:
         raise SecretStoreError("the passphrases did not match")
     return first
 
@@ -157,9 +149,7 @@ async def _login_oauth(args: argparse.Namespace, store: CredentialStore) -> int:
                 text = await asyncio.to_thread(Path(args.service_account).read_text)
             tokens = await provider.login_service_account(http, text, label=args.label)
         elif args.device and "device" not in provider.flows:
-            raise AuthError(
-                f"{args.provider} has no device-code login; use --no-browser to paste the redirect URL"
-            )
+            raise AuthError(f"{args.provider} has no device-code login; use --no-browser to paste the redirect URL")
         elif args.provider == "codex" and args.device:
             tokens = await codex_device_login(provider, ui, http=http, label=args.label)
         elif "browser" in provider.flows:
@@ -177,9 +167,7 @@ async def _login_oauth(args: argparse.Namespace, store: CredentialStore) -> int:
                 args.timeout + 120,
             )
         else:
-            tokens = await device_login(
-                provider, ui, http=http, pkce=args.provider == "qwen", label=args.label
-            )
+            tokens = await device_login(provider, ui, http=http, pkce=args.provider == "qwen", label=args.label)
     await asyncio.to_thread(save_tokens, store, tokens)
     print(_store_line(store))
     print(f"Logged in to {args.provider} as {tokens.account} (credential {tokens.credential}).")
@@ -245,9 +233,7 @@ def _status_rows(store: CredentialStore) -> tuple[list[dict], list[str]]:
     for prov, cred in list_token_ids(store):
         tokens = load_tokens(store, prov, cred)
         if tokens is None:
-            rows.append(
-                {"provider": prov, "credential": cred, "state": "error", "message": "unreadable login"}
-            )
+            rows.append({"provider": prov, "credential": cred, "state": "error", "message": "unreadable login"})
             continue
         rows.append(
             {
@@ -274,11 +260,7 @@ def cmd_auth_status(args: argparse.Namespace) -> int:
         return 1
     failing = [r for r in rows if r["state"] == "error"]
     if args.json:
-        print(
-            json.dumps(
-                {"backend": store.describe(), "notice": store.notice, "logins": rows, "api_keys": keys}
-            )
-        )
+        print(json.dumps({"backend": store.describe(), "notice": store.notice, "logins": rows, "api_keys": keys}))
         return 1 if failing else 0
     print(_store_line(store))
     if not rows and not keys:
@@ -294,9 +276,7 @@ def cmd_auth_status(args: argparse.Namespace) -> int:
     for name in keys:
         print(f"  api key     keyring:{name}")
     if failing:
-        print(
-            f"{len(failing)} login(s) in error: run `proxypal-engine login PROVIDER` again.", file=sys.stderr
-        )
+        print(f"{len(failing)} login(s) in error: run `proxypal-engine login PROVIDER` again.", file=sys.stderr)
         return 1
     return 0
 

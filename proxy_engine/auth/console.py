@@ -44,12 +44,8 @@ class ConsoleLoginUI:
                 "copy the full URL from its address bar and paste it here, then press Enter:"
             )
         else:
-            self._print(
-                "After logging in, the browser goes to a localhost address that will not load. Copy that"
-            )
-            self._print(
-                "full URL from the address bar (or the code the page shows), paste it here, press Enter:"
-            )
+            self._print("After logging in, the browser goes to a localhost address that will not load. Copy that")
+            self._print("full URL from the address bar (or the code the page shows), paste it here, press Enter:")
 
     def show_device_code(self, verification_uri: str, user_code: str, complete_uri: str | None) -> None:
         self._print(f"Open {verification_uri} and enter the code:\n\n  {user_code}\n")

@@ -79,8 +79,7 @@ class CooldownStore:
             with conn:
                 conn.execute(_SCHEMA)
             rows = conn.execute(
-                "SELECT provider, credential, model, until, reason, status, failures "
-                "FROM credential_cooldowns"
+                "SELECT provider, credential, model, until, reason, status, failures FROM credential_cooldowns"
             ).fetchall()
         finally:
             conn.close()
@@ -108,9 +107,7 @@ class CooldownStore:
                         ),
                     )
                 for key in deletes:
-                    conn.execute(
-                        "DELETE FROM credential_cooldowns WHERE provider=? AND credential=? AND model=?", key
-                    )
+                    conn.execute("DELETE FROM credential_cooldowns WHERE provider=? AND credential=? AND model=?", key)
         finally:
             conn.close()
 
@@ -154,9 +151,7 @@ class CooldownStore:
             key=lambda c: (c.provider, c.credential, c.model),
         )
 
-    async def clear(
-        self, provider: str | None = None, credential: str | None = None, model: str | None = None
-    ) -> int:
+    async def clear(self, provider: str | None = None, credential: str | None = None, model: str | None = None) -> int:
         """Clear matching cooldowns (None = any); returns how many were removed."""
         keys = [
             k

@@ -114,9 +114,7 @@ async def browser_login(
     try:
         redirect = await asyncio.wait_for(_first_redirect(listener, ui), wait_seconds)
     except TimeoutError:
-        raise LoginTimeout(
-            f"{provider.name}: nobody completed the login within {int(wait_seconds)} s"
-        ) from None
+        raise LoginTimeout(f"{provider.name}: nobody completed the login within {int(wait_seconds)} s") from None
     finally:
         if listener is not None:
             await listener.close()
@@ -176,22 +174,16 @@ async def device_login(
             if exc.error == "access_denied":
                 raise LoginDenied(f"{provider.name}: the login was denied") from None
             if exc.error == "expired_token":
-                raise LoginExpired(
-                    f"{provider.name}: the device code expired before the login was approved"
-                ) from None
+                raise LoginExpired(f"{provider.name}: the device code expired before the login was approved") from None
             raise
         return await provider.complete(http, body, label=label)
 
 
 async def _post_json(http: httpx.AsyncClient, url: str, body: dict, what: str) -> httpx.Response:
     try:
-        return await http.post(
-            url, json=body, headers={"Accept": "application/json", "User-Agent": USER_AGENT}
-        )
+        return await http.post(url, json=body, headers={"Accept": "application/json", "User-Agent": USER_AGENT})
     except httpx.HTTPError as exc:
-        raise AuthError(
-            f"{what} failed: cannot reach {urlsplit(url).netloc} ({type(exc).__name__})"
-        ) from None
+        raise AuthError(f"{what} failed: cannot reach {urlsplit(url).netloc} ({type(exc).__name__})") from None
 
 
 async def codex_device_login(

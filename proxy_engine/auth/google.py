@@ -37,9 +37,7 @@ def parse_service_account(text: str) -> dict:
     return info
 
 
-def service_account_assertion(
-    info: dict, *, scopes: tuple[str, ...], token_url: str, lifetime: int = 3600
-) -> str:
+def service_account_assertion(info: dict, *, scopes: tuple[str, ...], token_url: str, lifetime: int = 3600) -> str:
     """A signed RS256 JWT asserting the service account, audience = the token endpoint."""
     now = int(time.time())
     header = {"alg": "RS256", "typ": "JWT"}
@@ -149,9 +147,7 @@ def _project_id(project: object) -> str:
 
 
 def _ineligible(load: dict) -> str:
-    reasons = [
-        str(t.get("reasonMessage", "")) for t in load.get("ineligibleTiers") or [] if t.get("reasonMessage")
-    ]
+    reasons = [str(t.get("reasonMessage", "")) for t in load.get("ineligibleTiers") or [] if t.get("reasonMessage")]
     if reasons:
         return "Code Assist refused this account: " + "; ".join(reasons)[:300]
     return "this account needs a Google Cloud project: log in again with --project PROJECT_ID"

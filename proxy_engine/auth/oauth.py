@@ -141,15 +141,11 @@ async def post_token(
     hdrs = {"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
     try:
         if json_body:
-            resp = await http.post(
-                url, content=json.dumps(data), headers={**hdrs, "Content-Type": "application/json"}
-            )
+            resp = await http.post(url, content=json.dumps(data), headers={**hdrs, "Content-Type": "application/json"})
         else:
             resp = await http.post(url, data=data, headers=hdrs)
     except httpx.HTTPError as exc:
-        raise AuthError(
-            f"{what} failed: cannot reach {urlsplit(url).netloc} ({type(exc).__name__})"
-        ) from None
+        raise AuthError(f"{what} failed: cannot reach {urlsplit(url).netloc} ({type(exc).__name__})") from None
     if resp.status_code >= 400:
         raise error_from_response(what, resp, secrets)
     try:
@@ -163,9 +159,7 @@ async def post_token(
     return body
 
 
-async def get_json(
-    http: httpx.AsyncClient, url: str, *, token: str, what: str, scheme: str = "Bearer"
-) -> dict:
+async def get_json(http: httpx.AsyncClient, url: str, *, token: str, what: str, scheme: str = "Bearer") -> dict:
     """GET a JSON resource with a bearer-style token (userinfo, GitHub /user, Copilot exchange)."""
     try:
         resp = await http.get(
@@ -177,9 +171,7 @@ async def get_json(
             },
         )
     except httpx.HTTPError as exc:
-        raise AuthError(
-            f"{what} failed: cannot reach {urlsplit(url).netloc} ({type(exc).__name__})"
-        ) from None
+        raise AuthError(f"{what} failed: cannot reach {urlsplit(url).netloc} ({type(exc).__name__})") from None
     if resp.status_code >= 400:
         raise error_from_response(what, resp, [token])
     try:

@@ -118,11 +118,7 @@ class CredentialPool:
         self._credentials = list(credentials)
 
     def _available(self, model: str, now: float) -> list[Credential]:
-        return [
-            c
-            for c in self._credentials
-            if self._cooldowns.cooling_until(self.provider, c.id, model, now) is None
-        ]
+        return [c for c in self._credentials if self._cooldowns.cooling_until(self.provider, c.id, model, now) is None]
 
     def pick(self, model: str) -> Credential | None:
         """The credential to use for `model` now, or None when every one is cooling down."""
@@ -169,9 +165,7 @@ class CredentialPool:
         if decision is None:
             return None
         reason, seconds, failures = decision
-        cooldown = Cooldown(
-            self.provider, cred_id, model, self._clock() + seconds, reason, status or 0, failures
-        )
+        cooldown = Cooldown(self.provider, cred_id, model, self._clock() + seconds, reason, status or 0, failures)
         await self._cooldowns.put(cooldown)
         if self._on_cooldown is not None:
             self._on_cooldown(cooldown)

@@ -72,9 +72,7 @@ class ProviderAuth:
             data["client_secret"] = self.ep.client_secret
         if self.ep.token_json:
             data["state"] = state
-        return await post_token(
-            http, self.ep.token_url, data, json_body=self.ep.token_json, what="code exchange"
-        )
+        return await post_token(http, self.ep.token_url, data, json_body=self.ep.token_json, what="code exchange")
 
     async def complete(
         self, http: httpx.AsyncClient, body: dict, *, label: str = "", project: str | None = None
@@ -95,15 +93,11 @@ class ProviderAuth:
         }
         if self.ep.client_secret:
             data["client_secret"] = self.ep.client_secret
-        body = await post_token(
-            http, self.ep.token_url, data, json_body=self.ep.token_json, what="token refresh"
-        )
+        body = await post_token(http, self.ep.token_url, data, json_body=self.ep.token_json, what="token refresh")
         return token_set(self.name, body, previous=tokens)
 
     def upstream(self, tokens: TokenSet) -> UpstreamAuth:
-        return UpstreamAuth(
-            self.ep.api_base, {"Authorization": f"Bearer {tokens.access_token}"}, "openai_chat"
-        )
+        return UpstreamAuth(self.ep.api_base, {"Authorization": f"Bearer {tokens.access_token}"}, "openai_chat")
 
 
 class ClaudeAuth(ProviderAuth):
@@ -176,9 +170,7 @@ class GeminiCliAuth(ProviderAuth):
 
     def upstream(self, tokens: TokenSet) -> UpstreamAuth:
         headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        return UpstreamAuth(
-            self.ep.api_base, headers, "gemini", {"project": str(tokens.extra.get("project_id", ""))}
-        )
+        return UpstreamAuth(self.ep.api_base, headers, "gemini", {"project": str(tokens.extra.get("project_id", ""))})
 
 
 class CopilotAuth(ProviderAuth):
@@ -255,13 +247,9 @@ class VertexAuth(ProviderAuth):
     name = "vertex"
     flows = ("service_account",)
 
-    async def login_service_account(
-        self, http: httpx.AsyncClient, key_json: str, *, label: str = ""
-    ) -> TokenSet:
+    async def login_service_account(self, http: httpx.AsyncClient, key_json: str, *, label: str = "") -> TokenSet:
         info = parse_service_account(key_json)
-        body = await service_account_token(
-            http, info, scopes=self.ep.scopes, default_token_url=self.ep.token_url
-        )
+        body = await service_account_token(http, info, scopes=self.ep.scopes, default_token_url=self.ep.token_url)
         tokens = token_set(
             self.name,
             body,
@@ -275,17 +263,13 @@ class VertexAuth(ProviderAuth):
         if not tokens.refresh_token:
             raise AuthError("vertex: the service-account key is missing; log in again")
         info = parse_service_account(tokens.refresh_token)
-        body = await service_account_token(
-            http, info, scopes=self.ep.scopes, default_token_url=self.ep.token_url
-        )
+        body = await service_account_token(http, info, scopes=self.ep.scopes, default_token_url=self.ep.token_url)
         return token_set(self.name, body, previous=tokens)
 
     def upstream(self, tokens: TokenSet, location: str = "us-central1") -> UpstreamAuth:
         project = str(tokens.extra.get("project_id", ""))
         base = self.ep.api_base.format(location=location) + f"/projects/{project}/locations/{location}"
-        return UpstreamAuth(
-            base, {"Authorization": f"Bearer {tokens.access_token}"}, "gemini", {"project": project}
-        )
+        return UpstreamAuth(base, {"Authorization": f"Bearer {tokens.access_token}"}, "gemini", {"project": project})
 
 
 PROVIDER_CLASSES: dict[str, type[ProviderAuth]] = {

@@ -199,9 +199,7 @@ class TokenRefresher:
         if not rejected and (tokens.expires_at is None or time.time() < tokens.expires_at):
             return tokens
         why = "was rejected by the provider" if rejected else "expired"
-        raise AuthError(
-            f"{tokens.provider}/{tokens.credential}: login {why} and refresh failed: {tokens.error}"
-        )
+        raise AuthError(f"{tokens.provider}/{tokens.credential}: login {why} and refresh failed: {tokens.error}")
 
     async def _do_refresh(self, key: Key, current: TokenSet) -> TokenSet:
         self._last_attempt[key] = time.monotonic()

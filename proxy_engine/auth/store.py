@@ -116,9 +116,7 @@ class KeyringStore(CredentialStore):
             except keyring.errors.PasswordDeleteError:
                 existed = False
             except keyring.errors.KeyringError as exc:
-                raise SecretStoreError(
-                    f"OS keyring failed to delete a secret: {type(exc).__name__}"
-                ) from None
+                raise SecretStoreError(f"OS keyring failed to delete a secret: {type(exc).__name__}") from None
         names = self._index()
         if name in names:
             self._write_index([n for n in names if n != name])

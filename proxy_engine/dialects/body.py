@@ -16,9 +16,7 @@ def rewrite_model(body: bytes, old: str, new: str) -> bytes:
     pattern = re.compile(rb'"model"\s*:\s*' + value)
     hits = pattern.findall(body, 0, len(body))
     if len(hits) == 1:
-        return pattern.sub(
-            lambda m: m.group(0)[: -len(json.dumps(old).encode())] + json.dumps(new).encode(), body
-        )
+        return pattern.sub(lambda m: m.group(0)[: -len(json.dumps(old).encode())] + json.dumps(new).encode(), body)
     return _rewrite_top_level(body, new)
 
 

@@ -24,9 +24,7 @@ def usage_from_obj(dialect: str, obj: Any) -> Usage | None:
         if not isinstance(meta, dict):
             return None
         out = as_int(meta.get("candidatesTokenCount")) + as_int(meta.get("thoughtsTokenCount"))
-        return Usage(
-            as_int(meta.get("promptTokenCount")), out, as_int(meta.get("cachedContentTokenCount")), 0
-        )
+        return Usage(as_int(meta.get("promptTokenCount")), out, as_int(meta.get("cachedContentTokenCount")), 0)
     if dialect == "openai_responses" and isinstance(obj.get("response"), dict):
         obj = obj["response"]
     u = obj.get("usage")
@@ -84,17 +82,10 @@ class StreamTap:
             if b'"usageMetadata"' in block:
                 self._gemini_last = block
         elif d == "anthropic":
-            if (
-                block.startswith((b"event: message_start", b"event: message_delta"))
-                or b'"message_delta"' in block
-            ):
+            if block.startswith((b"event: message_start", b"event: message_delta")) or b'"message_delta"' in block:
                 self._parse_anthropic(block)
         elif d == "openai_responses":
-            if (
-                b"response.completed" in block
-                or b"response.incomplete" in block
-                or b"response.failed" in block
-            ):
+            if b"response.completed" in block or b"response.incomplete" in block or b"response.failed" in block:
                 self._parse(block)
         elif _USAGE_OBJ.search(block):
             self._parse(block)

@@ -76,9 +76,7 @@ class Provider:
 def build_provider(name: str, cfg: ProviderConfig, api_key: str | None) -> Provider:
     kind = provider_kind(name, cfg)
     dialects = tuple(cfg.dialects) if cfg.dialects else NATIVE_DIALECTS[kind]
-    timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=cfg.connect_timeout_s, sock_read=cfg.read_timeout_s
-    )
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout_s, sock_read=cfg.read_timeout_s)
     return Provider(
         name=name,
         kind=kind,

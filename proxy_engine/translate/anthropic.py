@@ -97,9 +97,7 @@ def _media(block: dict) -> Image | Document:
         text = (
             inner
             if isinstance(inner, str)
-            else "".join(
-                b.get("text", "") for b in inner or [] if isinstance(b, dict) and b.get("type") == "text"
-            )
+            else "".join(b.get("text", "") for b in inner or [] if isinstance(b, dict) and b.get("type") == "text")
         )
         return Document(media_type="text/plain", text=text, title=title)
     raise TranslationError(f"Anthropic document source {kind!r} cannot be forwarded to another provider")
@@ -164,9 +162,7 @@ def decode_request(body: dict, ctx: Context) -> Request:
     if isinstance(system, str):
         req.system = [system] if system else []
     elif isinstance(system, list):
-        req.system = [
-            str(b.get("text", "")) for b in system if isinstance(b, dict) and b.get("type") == "text"
-        ]
+        req.system = [str(b.get("text", "")) for b in system if isinstance(b, dict) and b.get("type") == "text"]
     for tool in as_list(body.get("tools")):
         if not isinstance(tool, dict):
             continue
@@ -190,9 +186,7 @@ def decode_request(body: dict, ctx: Context) -> Request:
     req.system, req.messages = hoist_system(req.system, messages)
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
-        mode = {"auto": "auto", "any": "required", "none": "none", "tool": "tool"}.get(
-            str(choice.get("type")), "auto"
-        )
+        mode = {"auto": "auto", "any": "required", "none": "none", "tool": "tool"}.get(str(choice.get("type")), "auto")
         name = ctx.upstream_name(choice["name"]) if isinstance(choice.get("name"), str) else None
         req.tool_choice = ToolChoice(mode=mode, name=name)
         if choice.get("disable_parallel_tool_use") is True:
@@ -248,9 +242,7 @@ def _media_block(p: Image | Document) -> dict:
             raise TranslationError(f"the {p.media_type} document is not valid base64 UTF-8 text") from exc
         block = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": text}}
     else:
-        raise TranslationError(
-            f"Anthropic does not accept {p.media_type or 'this'} documents (PDF and text only)"
-        )
+        raise TranslationError(f"Anthropic does not accept {p.media_type or 'this'} documents (PDF and text only)")
     if p.title:
         block["title"] = p.title
     return block
@@ -265,9 +257,7 @@ def _encode_parts(parts: list) -> list[dict]:
         elif isinstance(p, (Image, Document)):
             out.append(_media_block(p))
         elif isinstance(p, ToolCall):
-            out.append(
-                {"type": "tool_use", "id": safe_id(p.id), "name": p.name, "input": parse_args(p.arguments)}
-            )
+            out.append({"type": "tool_use", "id": safe_id(p.id), "name": p.name, "input": parse_args(p.arguments)})
         elif isinstance(p, ToolResult):
             block: dict[str, Any] = {"type": "tool_result", "tool_use_id": safe_id(p.call_id)}
             content = _encode_parts(p.content)
@@ -310,9 +300,7 @@ def encode_request(req: Request, ctx: Context, *, model: str, stream: bool) -> d
         else:
             messages.append({"role": msg.role, "content": content})
     if not messages or messages[0]["role"] != "user":
-        messages.insert(
-            0, {"role": "user", "content": [{"type": "text", "text": "(conversation continues)"}]}
-        )
+        messages.insert(0, {"role": "user", "content": [{"type": "text", "text": "(conversation continues)"}]})
     body: dict[str, Any] = {"model": model, "messages": messages}
     if req.json_schema is not None:
         system = [
@@ -344,9 +332,7 @@ def encode_request(req: Request, ctx: Context, *, model: str, stream: bool) -> d
         ctx.warn("thinking was turned off: Anthropic does not allow it together with a forced tool choice")
         thinking = False
     if thinking and not thinking_blocks_ok(messages):
-        ctx.warn(
-            "thinking was turned off for this turn: the tool call history has no Anthropic-signed thinking"
-        )
+        ctx.warn("thinking was turned off for this turn: the tool call history has no Anthropic-signed thinking")
         thinking = False
     if thinking:
         budget = max(ANTHROPIC_MIN_BUDGET, resolve_budget(req.reasoning, ctx.thinking_budget))
@@ -391,9 +377,7 @@ def decode_response(body: dict, ctx: Context) -> Response:
         if kind == "text":
             parts.append(Text(text=str(block.get("text", ""))))
         elif kind == "thinking":
-            parts.append(
-                Thinking(text=str(block.get("thinking", "")), signature=block.get("signature"), source=ME)
-            )
+            parts.append(Thinking(text=str(block.get("thinking", "")), signature=block.get("signature"), source=ME))
         elif kind == "redacted_thinking":
             parts.append(Thinking(redacted=str(block.get("data", "")), source=ME))
         elif kind == "tool_use":

@@ -115,9 +115,7 @@ class AnthropicStreamDecoder:
             return [ThinkingSignature(signature=None, source=ME, redacted=str(block.get("data", "")))]
         if btype == "tool_use":
             out: list[Event] = [
-                ToolStart(
-                    key=index, id=str(block.get("id") or new_id("toolu_")), name=str(block.get("name", ""))
-                )
+                ToolStart(key=index, id=str(block.get("id") or new_id("toolu_")), name=str(block.get("name", "")))
             ]
             initial = block.get("input")
             if isinstance(initial, dict) and initial:
@@ -135,9 +133,7 @@ class AnthropicStreamDecoder:
             return [ThinkingDelta(text=str(delta.get("thinking", "")))]
         if dtype == "signature_delta":
             if index in self.blocks:
-                self.blocks[index]["sig"] = (self.blocks[index]["sig"] or "") + str(
-                    delta.get("signature", "")
-                )
+                self.blocks[index]["sig"] = (self.blocks[index]["sig"] or "") + str(delta.get("signature", ""))
             return []
         if dtype == "input_json_delta":
             return [ToolDelta(key=index, arguments=str(delta.get("partial_json", "")))]
@@ -169,9 +165,7 @@ class AnthropicStreamEncoder(BlockEncoder):
 
     def _delta(self, delta: dict, index: int | None = None) -> bytes:
         idx = self.index if index is None else index
-        return self._event(
-            "content_block_delta", {"type": "content_block_delta", "index": idx, "delta": delta}
-        )
+        return self._event("content_block_delta", {"type": "content_block_delta", "index": idx, "delta": delta})
 
     def _stop(self) -> bytes:
         return self._event("content_block_stop", {"type": "content_block_stop", "index": self.index})

@@ -70,9 +70,7 @@ def _media(data: dict, kind: str) -> Image | Document:
             else Document(media_type=mime, data=payload)
         )
     uri = str(get(data, "fileUri", "file_uri", default=""))
-    return (
-        Image(media_type=mime, url=uri) if mime.startswith("image/") else Document(media_type=mime, url=uri)
-    )
+    return Image(media_type=mime, url=uri) if mime.startswith("image/") else Document(media_type=mime, url=uri)
 
 
 def _result_parts(response: Any) -> tuple[list, bool]:
@@ -126,9 +124,7 @@ def decode_contents(contents: Any, ctx: Context) -> list[Message]:
                 if match is not None:
                     pending.remove(match)
                 content_parts, is_error = _result_parts(resp.get("response"))
-                call_id = (
-                    match.id if match else str(resp.get("id") or stable_id("call_", "orphan", turn, j, name))
-                )
+                call_id = match.id if match else str(resp.get("id") or stable_id("call_", "orphan", turn, j, name))
                 parts.append(ToolResult(call_id=call_id, content=content_parts, is_error=is_error, name=name))
             else:
                 ctx.warn("dropped a Gemini part with no equivalent upstream (code execution or similar)")
@@ -234,9 +230,7 @@ def encode_contents(messages: list[Message], model: str) -> list[dict]:
                 if p.text:
                     parts.append({"text": p.text})
             elif isinstance(p, (Image, Document)):
-                parts.append(
-                    {"text": p.text} if isinstance(p, Document) and p.text is not None else _media_part(p)
-                )
+                parts.append({"text": p.text} if isinstance(p, Document) and p.text is not None else _media_part(p))
             elif isinstance(p, Thinking):
                 if not keep_for(p, ME) or p.redacted is not None:
                     continue
@@ -362,9 +356,7 @@ def decode_response(body: dict, ctx: Context) -> Response:
         elif isinstance(get(part, "functionCall", "function_call"), dict):
             parts.append(call_from_part(part, salt, j))
     reason = mapping.gemini_finish(get(candidate, "finishReason", "finish_reason"))
-    if not body.get("candidates") and as_obj(get(body, "promptFeedback", "prompt_feedback")).get(
-        "blockReason"
-    ):
+    if not body.get("candidates") and as_obj(get(body, "promptFeedback", "prompt_feedback")).get("blockReason"):
         reason = "content_filter"
     return Response(
         id=salt,

@@ -63,9 +63,7 @@ class GeminiStreamDecoder:
         reason = get(candidate, "finishReason", "finish_reason")
         if reason:
             out.append(Finish(reason=mapping.gemini_finish(reason)))
-        elif not chunk.get("candidates") and as_obj(get(chunk, "promptFeedback", "prompt_feedback")).get(
-            "blockReason"
-        ):
+        elif not chunk.get("candidates") and as_obj(get(chunk, "promptFeedback", "prompt_feedback")).get("blockReason"):
             out.append(Finish(reason="content_filter"))
         return out
 

@@ -232,15 +232,7 @@ class StreamError:
 
 
 Event = (
-    Start
-    | TextDelta
-    | ThinkingDelta
-    | ThinkingSignature
-    | ToolStart
-    | ToolDelta
-    | UsageUpdate
-    | Finish
-    | StreamError
+    Start | TextDelta | ThinkingDelta | ThinkingSignature | ToolStart | ToolDelta | UsageUpdate | Finish | StreamError
 )
 
 

@@ -75,9 +75,7 @@ def _content_parts(content: Any, role: str) -> list:
                     doc = Document(data=str(spec["file_data"]), title=spec.get("filename"))
                 parts.append(doc)
             else:
-                raise TranslationError(
-                    "file_id references cannot be forwarded to another provider; send file_data"
-                )
+                raise TranslationError("file_id references cannot be forwarded to another provider; send file_data")
         elif kind == "input_audio":
             raise TranslationError("audio input cannot be translated to this provider")
     return parts
@@ -183,11 +181,7 @@ def decode_request(body: dict, ctx: Context) -> Request:
                 content=_content_parts(msg.get("content"), "tool"),
                 name=call_names.get(call_id),
             )
-            if (
-                messages
-                and messages[-1].role == "user"
-                and all(isinstance(p, ToolResult) for p in messages[-1].parts)
-            ):
+            if messages and messages[-1].role == "user" and all(isinstance(p, ToolResult) for p in messages[-1].parts):
                 messages[-1].parts.append(result)
             else:
                 messages.append(Message(role="user", parts=[result]))
@@ -232,9 +226,7 @@ def _encode_user_parts(parts: list) -> list[dict]:
                 out.append({"type": "text", "text": p.text})
             elif p.data is not None:
                 name = p.title or "document.pdf"
-                out.append(
-                    {"type": "file", "file": {"filename": name, "file_data": data_url(p.media_type, p.data)}}
-                )
+                out.append({"type": "file", "file": {"filename": name, "file_data": data_url(p.media_type, p.data)}})
             else:
                 raise TranslationError("OpenAI chat cannot take a document by URL; send it inline (base64)")
     return out
@@ -263,9 +255,7 @@ def encode_messages(req: Request) -> list[dict]:
         out.append({"role": "system", "content": "\n\n".join(req.system)})
     for msg in req.messages:
         if msg.role == "system":
-            out.append(
-                {"role": "system", "content": "".join(p.text for p in msg.parts if isinstance(p, Text))}
-            )
+            out.append({"role": "system", "content": "".join(p.text for p in msg.parts if isinstance(p, Text))})
         elif msg.role == "assistant":
             text = "".join(p.text for p in msg.parts if isinstance(p, Text))
             calls = [_encode_tool_call(p) for p in msg.parts if isinstance(p, ToolCall)]
@@ -310,9 +300,7 @@ def encode_request(req: Request, ctx: Context, *, model: str, stream: bool) -> d
             body["parallel_tool_calls"] = req.parallel_tool_calls
     if req.tool_choice and (req.tools or req.tool_choice.mode == "none"):
         tc = req.tool_choice
-        body["tool_choice"] = (
-            tc.mode if tc.mode != "tool" else {"type": "function", "function": {"name": tc.name}}
-        )
+        body["tool_choice"] = tc.mode if tc.mode != "tool" else {"type": "function", "function": {"name": tc.name}}
     if req.max_tokens is not None:
         key = "max_completion_tokens" if reasoning_model or wants_thinking(req.reasoning) else "max_tokens"
         body[key] = req.max_tokens
@@ -393,9 +381,7 @@ def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
         "object": "chat.completion",
         "created": now(),
         "model": model_requested,
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": resp.finish_for_tools(), "logprobs": None}
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": resp.finish_for_tools(), "logprobs": None}],
     }
     if resp.usage is not None:
         out["usage"] = mapping.usage_to_openai_chat(resp.usage)

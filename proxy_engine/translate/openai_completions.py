@@ -98,9 +98,7 @@ def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
         "object": "text_completion",
         "created": now(),
         "model": model_requested,
-        "choices": [
-            {"text": text, "index": 0, "logprobs": None, "finish_reason": _finish(resp.finish_reason)}
-        ],
+        "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": _finish(resp.finish_reason)}],
     }
     if resp.usage is not None:
         u = mapping.usage_to_openai_chat(resp.usage)

@@ -267,9 +267,7 @@ def _message_items(msg: Message) -> list[dict]:
             if keep_for(p, ME) and p.signature and ":" in p.signature:
                 item_id, enc = p.signature.split(":", 1)
                 summary = [{"type": "summary_text", "text": p.text}] if p.text else []
-                items.append(
-                    {"type": "reasoning", "id": item_id, "summary": summary, "encrypted_content": enc}
-                )
+                items.append({"type": "reasoning", "id": item_id, "summary": summary, "encrypted_content": enc})
         else:
             pending.append(p)
     flush()

@@ -69,9 +69,7 @@ def reasoning_item(text: str, token: str | None, item_id: str | None = None) -> 
     return item
 
 
-def client_token(
-    source: str | None, signature: str | None, text: str, redacted: str | None = None
-) -> str | None:
+def client_token(source: str | None, signature: str | None, text: str, redacted: str | None = None) -> str | None:
     """Foreign signatures (and redacted thinking) travel wrapped, with the text they sign."""
     if source is None or (signature is None and redacted is None):
         return None

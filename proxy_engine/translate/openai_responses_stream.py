@@ -72,9 +72,7 @@ class ResponsesStreamDecoder:
             ]
         if kind == "error":
             return [
-                StreamError(
-                    message=str(event.get("message", "upstream error")), status=502, kind=event.get("code")
-                )
+                StreamError(message=str(event.get("message", "upstream error")), status=502, kind=event.get("code"))
             ]
         return []
 
@@ -151,9 +149,7 @@ class ResponsesStreamEncoder(BlockEncoder):
         return f"event: {name}\ndata: {data}\n\n".encode()
 
     def _response(self, status: str, **extra: Any) -> dict:
-        return response_object(
-            self.ctx, self.model, self.id, self.created, status, list(self.output), **extra
-        )
+        return response_object(self.ctx, self.model, self.id, self.created, status, list(self.output), **extra)
 
     def _add(self, item: dict) -> bytes:
         self.output.append(item)
@@ -295,6 +291,4 @@ class ResponsesStreamEncoder(BlockEncoder):
         code = "rate_limit_exceeded" if status == 429 else "server_error"
         out = self._event("error", {"code": code, "message": message, "param": None})
         error = {"code": code, "message": message}
-        return out + self._event(
-            "response.failed", {"response": self._response("failed", usage=None, error=error)}
-        )
+        return out + self._event("response.failed", {"response": self._response("failed", usage=None, error=error)})

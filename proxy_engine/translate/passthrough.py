@@ -39,23 +39,15 @@ def _anthropic(body: dict) -> bool:
         kept = [
             b
             for b in content
-            if not (
-                isinstance(b, dict)
-                and b.get("type") == "thinking"
-                and _foreign(b.get("signature"), "anthropic")
-            )
-            and not (
-                isinstance(b, dict) and b.get("type") == "redacted_thinking" and is_wrapped(b.get("data"))
-            )
+            if not (isinstance(b, dict) and b.get("type") == "thinking" and _foreign(b.get("signature"), "anthropic"))
+            and not (isinstance(b, dict) and b.get("type") == "redacted_thinking" and is_wrapped(b.get("data")))
         ]
         if len(kept) != len(content):
             msg["content"] = kept or [{"type": "text", "text": "(empty)"}]
             changed = True
     if changed and isinstance(body.get("thinking"), dict) and body["thinking"].get("type") == "enabled":
         messages = [
-            m
-            for m in as_list(body.get("messages"))
-            if isinstance(m, dict) and isinstance(m.get("content"), list)
+            m for m in as_list(body.get("messages")) if isinstance(m, dict) and isinstance(m.get("content"), list)
         ]
         if not thinking_blocks_ok(messages):
             body.pop("thinking")
@@ -69,9 +61,7 @@ def _responses(body: dict) -> bool:
     kept = [
         i
         for i in items
-        if not (
-            isinstance(i, dict) and i.get("type") == "reasoning" and is_wrapped(i.get("encrypted_content"))
-        )
+        if not (isinstance(i, dict) and i.get("type") == "reasoning" and is_wrapped(i.get("encrypted_content")))
     ]
     if len(kept) == len(items):
         return False

@@ -100,9 +100,7 @@ def unwrap(value: str | None, native_source: str) -> Signature | None:
     return Signature(source=data["p"], signature=data.get("s"), redacted=data.get("r"), text=data.get("t"))
 
 
-def client_signature(
-    source: str | None, signature: str | None, client: str, redacted: str | None = None
-) -> str:
+def client_signature(source: str | None, signature: str | None, client: str, redacted: str | None = None) -> str:
     """The token to show a client: bare when the client's own dialect issued it, wrapped otherwise."""
     if source is None or (signature is None and redacted is None):
         return ""

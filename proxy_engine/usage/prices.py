@@ -43,15 +43,11 @@ class PriceBook:
 
 
 @lru_cache(maxsize=8192)
-def _catalogue_cost(
-    provider_id: str | None, model: str, inp: int, out: int, cr: int, cw: int
-) -> float | None:
+def _catalogue_cost(provider_id: str | None, model: str, inp: int, out: int, cr: int, cw: int) -> float | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            usage = PriceUsage(
-                input_tokens=inp, output_tokens=out, cache_read_tokens=cr, cache_write_tokens=cw
-            )
+            usage = PriceUsage(input_tokens=inp, output_tokens=out, cache_read_tokens=cr, cache_write_tokens=cw)
             return float(calc_price(usage, model, provider_id=provider_id).total_price)
     except LookupError:
         return None

@@ -33,9 +33,7 @@ CASES = [(CHAT, "openai_chat"), ("/v1/responses", "openai_responses"), (MSGS, "a
 
 @pytest.mark.parametrize(("path", "dialect"), CASES)
 def test_malformed_json(engine, path, dialect):
-    r = httpx.post(
-        engine.url + path, content=b'{"model": "gpt-4o", ', headers={"content-type": "application/json"}
-    )
+    r = httpx.post(engine.url + path, content=b'{"model": "gpt-4o", ', headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert "not valid JSON" in _shape(dialect, r.json())
 
@@ -69,16 +67,10 @@ def test_upstream_500_is_502_in_dialect_and_recorded(engine, fakes):
     fakes[1].script(status=500, error_message="kaboom")
     client = anthropic.Anthropic(base_url=engine.url, api_key="unused", max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as exc:
-        client.messages.create(
-            model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
-        )
+        client.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert exc.value.status_code == 502 and "kaboom" in str(exc.value)
     row = engine.records(1)[0]
-    assert (
-        row["status"] == 502
-        and row["model_requested"] == "claude-haiku-4-5"
-        and "kaboom" in row["error"]["message"]
-    )
+    assert row["status"] == 502 and row["model_requested"] == "claude-haiku-4-5" and "kaboom" in row["error"]["message"]
 
 
 def test_failover_to_next_candidate_before_first_byte(engine, fakes):
@@ -86,9 +78,7 @@ def test_failover_to_next_candidate_before_first_byte(engine, fakes):
     fo.script(status=429, retry_after=3)
     client = openai.OpenAI(base_url=engine.url + "/v1", api_key="unused", max_retries=0)
     r = client.chat.completions.create(model="Rush", messages=[{"role": "user", "content": "x"}])
-    assert r.choices[0].message.content == "Hello from claude-haiku-4-5!", (
-        "Rush fails over from openai to anthropic"
-    )
+    assert r.choices[0].message.content == "Hello from claude-haiku-4-5!", "Rush fails over from openai to anthropic"
     assert len(fo.requests) == 1 and len(fa.requests) == 1
     row = engine.records(1)[0]
     assert row["attempts"] == 2 and row["provider"] == "anthropic" and row["status"] == 200
@@ -106,14 +96,12 @@ def test_all_candidates_failing_returns_last_error(engine, fakes):
 def test_upstream_400_passes_through_with_its_status(engine, fakes):
     client = anthropic.Anthropic(base_url=engine.url, api_key="unused", max_retries=0)
     with pytest.raises(anthropic.BadRequestError):
-        client.messages.create(
-            model="claude-haiku-4-5", max_tokens=5, messages=[]
-        )  # the fake rejects no messages
+        client.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=[])  # the fake rejects no messages
 
 
 @pytest.mark.parametrize("dialect", ["openai_chat", "anthropic", "gemini", "openai_responses"])
 def test_upstream_drop_mid_stream(engine, fakes, dialect):
-    fo, fa, fg = fakes
+
     for f in fakes:
         f.script(text="a b c d e f g h", chunks=8, drop_after=3)
     if dialect == "openai_chat":

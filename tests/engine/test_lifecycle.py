@@ -46,11 +46,7 @@ def test_hot_reload_valid_then_invalid(fakes):
         eng.config_path.write_text(bad)
         ev = sub.wait_for("config.reloaded", lambda e: not e["ok"])
         err = ev["errors"][0]
-        assert (
-            err["file"] == str(eng.config_path)
-            and err["line"] == bad.count("\n")
-            and "retries" in err["message"]
-        )
+        assert err["file"] == str(eng.config_path) and err["line"] == bad.count("\n") and "retries" in err["message"]
         r = client.chat.completions.create(model="Brainy", messages=[{"role": "user", "content": "x"}])
         assert r.choices[0].message.content == "Hello from gpt-4.1!", "the last good config keeps serving"
         status = eng.api("GET", "/v0/status").json()
@@ -80,9 +76,7 @@ def test_sigterm_lets_a_stream_finish_and_flushes_the_ledger(fakes):
 
     def consume():
         client = openai.OpenAI(base_url=eng.url + "/v1", api_key="x", max_retries=0)
-        s = client.chat.completions.create(
-            model="gpt-4o", messages=[{"role": "user", "content": "x"}], stream=True
-        )
+        s = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}], stream=True)
         got.append("".join(c.choices[0].delta.content or "" for c in s if c.choices))
 
     t = threading.Thread(target=consume)
@@ -187,9 +181,7 @@ def test_stalled_subscriber_does_not_slow_requests(engine, fakes):
 
 def test_tail_prints_events(engine):
     env = dict(os.environ, PROXYPAL_HOME=str(engine.home))
-    p = subprocess.Popen(
-        [sys.executable, "-m", "proxy_engine", "tail", "--json"], env=env, stdout=subprocess.PIPE
-    )
+    p = subprocess.Popen([sys.executable, "-m", "proxy_engine", "tail", "--json"], env=env, stdout=subprocess.PIPE)
     try:
         first = p.stdout.readline()
         assert b'"type":"hello"' in first
@@ -201,3 +193,16 @@ def test_tail_prints_events(engine):
     finally:
         p.terminate()
         p.wait(5)
+
+
+def test_configured_but_unreadable_client_keys_refuse_everyone(fakes):
+    """A client key that cannot be resolved must not leave the proxy open."""
+    port = free_port()
+    cfg = fakes_config(port, *fakes, extra="clients:\n  - {name: laptop, key: env:UNSET_CLIENT_KEY}\n")
+    with EngineProcess(cfg, port) as eng:
+        for headers in ({}, {"Authorization": "Bearer anything"}):
+            r = httpx.post(eng.url + "/v1/chat/completions", headers=headers,
+                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})  # fmt: skip
+            assert r.status_code == 401
+        log = (eng.home / "state" / "logs" / "engine.log").read_text()
+    assert "laptop" in log and "cannot be read" in log

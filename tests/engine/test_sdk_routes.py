@@ -134,10 +134,11 @@ def test_anthropic_count_tokens_and_models(engine, fakes):
 
 
 def test_claude_code_unknown_fields_pass_through_untouched(engine, fakes):
-    """Claude Code's newer fields and mid-list system messages must reach the upstream byte for byte."""
+    """Claude Code's newer fields, nested `model` keys and the beta query must reach the upstream byte for byte."""
     body = (
         b'{"model": "Smart", "max_tokens": 32, "thinking": {"type": "adaptive"}, "output_config": {"effort": "high"},'
-        b' "context_management": {"edits": []}, "messages": [{"role": "user", "content": "a \\"model\\": \\"Smart\\""}],'
+        b' "context_management": {"edits": []},'
+        b' "messages": [{"role": "user", "content": "a \\"model\\": \\"Smart\\""}],'
         b' "metadata": {"model": "Smart"}}'
     )
     r = httpx.post(engine.url + "/v1/messages?beta=true", content=body,
@@ -166,7 +167,7 @@ def test_gemini(engine, fakes, sub, stream, api_version):
     req = fg.last_request
     assert req.headers["x-goog-api-key"] == "AIza-fake-gemini"
     assert req.path.endswith("streamGenerateContent" if stream else ":generateContent")
-    ev, row = _finished(engine, sub, "gemini-2.5-flash")
+    _, row = _finished(engine, sub, "gemini-2.5-flash")
     assert (row["input_tokens"], row["output_tokens"], row["cache_read_tokens"]) == (1200, 300, 200)
     assert row["cost_usd"] is not None and row["cost_usd"] > 0
 

@@ -19,8 +19,6 @@ import pytest
 from tests.fakes.anthropic_fake import FakeAnthropic
 from tests.fakes.thread import FakeServerThread
 
-pytest.importorskip("proxy_engine.cli", reason="the engine's serve command is not built yet")
-
 REPO = Path(__file__).resolve().parents[2]
 CLIENT = Path(__file__).with_name("claude_like_client.py")
 UPSTREAM_MODEL = "claude-sonnet-4-6"
@@ -131,8 +129,9 @@ def test_claude_code_reaches_engine_with_loopback_placeholder_key(
 
 
 def test_claude_code_uses_its_own_enforced_client_key(tmp_path: Path, upstream: FakeAnthropic) -> None:
-    """With `clients:` configured, apply creates keyring:client-claude-code; the engine (a separate process
-    sharing the keyring) accepts it, and rejects a wrong key."""
+    """With `clients:` configured and the engine already running, apply creates keyring:client-claude-code
+    and registers it in the config; the engine reloads, accepts that key (it shares the keyring), and still
+    rejects a wrong one."""
     pp_home, home = tmp_path / "proxypal", tmp_path / "home"
     pp_home.mkdir()
     home.mkdir()
@@ -148,23 +147,62 @@ def test_claude_code_uses_its_own_enforced_client_key(tmp_path: Path, upstream: 
             "PROXYPAL_TEST_KEYRING": str(tmp_path / "keyring.json"),
         },
     )
-    _apply(env, home)
-    key = json.loads((home / ".claude" / "settings.json").read_text())["env"]["ANTHROPIC_AUTH_TOKEN"]
-    assert json.loads((tmp_path / "keyring.json").read_text())["proxypal/client-claude-code"] == key
-    assert "{name: claude-code, key: keyring:client-claude-code}" in config.read_text()
-
     engine = Engine(env, port, tmp_path / "engine.log")
     try:
         engine.wait_ready()
+        _apply(env, home)
+        key = json.loads((home / ".claude" / "settings.json").read_text())["env"]["ANTHROPIC_AUTH_TOKEN"]
+        assert json.loads((tmp_path / "keyring.json").read_text())["proxypal/client-claude-code"] == key
+        assert "{name: claude-code, key: keyring:client-claude-code}" in config.read_text()
+        _wait_accepted(port, key)
         r = _run_client(home)
-        wrong = httpx.post(
-            f"http://127.0.0.1:{port}/v1/messages",
-            headers={"Authorization": "Bearer wrong-key", "anthropic-version": "2023-06-01"},
-            json={"model": "Smart", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]},
-            timeout=10,
-        )
+        wrong = _ask(port, "wrong-key")
     finally:
         engine.stop()
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["text"] == f"Hello from {UPSTREAM_MODEL}!"
     assert wrong.status_code == 401
+
+
+def _ask(port: int, key: str) -> httpx.Response:
+    return httpx.post(
+        f"http://127.0.0.1:{port}/v1/messages",
+        headers={"Authorization": f"Bearer {key}", "anthropic-version": "2023-06-01"},
+        json={"model": "Smart", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+
+
+def _wait_accepted(port: int, key: str, timeout: float = 15.0) -> None:
+    """The engine picks up the new client from the saved config on its own (hot reload)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _ask(port, key).status_code == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the engine never accepted the new client key")
+
+
+def test_enforced_key_without_any_os_keyring(tmp_path: Path, upstream: FakeAnthropic) -> None:
+    pp_home, home = tmp_path / "proxypal", tmp_path / "home"
+    pp_home.mkdir()
+    home.mkdir()
+    port = _free_port()
+    (pp_home / "config.yaml").write_text(_config(upstream, port, "\n  - {name: ci, key: env:CI_CLIENT_KEY}"))
+    env = _base_env(
+        pp_home,
+        {
+            "FAKE_ANTHROPIC_KEY": upstream.api_key,
+            "CI_CLIENT_KEY": "ci-key",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        },
+    )
+    _apply(env, home)
+    assert (pp_home / "data" / "client-keys" / "client-claude-code").exists()
+    engine = Engine(env, port, tmp_path / "engine.log")
+    try:
+        engine.wait_ready()
+        r = _run_client(home)
+    finally:
+        engine.stop()
+    assert r.returncode == 0, r.stderr[-500:]
