@@ -233,7 +233,7 @@ async def _relay(request, rec, resp, first: bytes, translator) -> web.StreamResp
         conv = _TranslatedStream(translator, rec, client_sse) if streaming else None
     elif streaming and rec.dialect_in == "gemini" and not client_sse:
         conv = GeminiArrayTap()
-    elif streaming and rec.dialect_out == "openai_chat" and not rec.include_usage_requested:
+    elif streaming and rec.dialect_out in ("openai_chat", "openai_completions") and not rec.include_usage_requested:
         conv = HiddenUsageTap(rec.dialect_out)
     else:
         conv = StreamTap(rec.dialect_out) if streaming else None

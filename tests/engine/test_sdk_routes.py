@@ -195,3 +195,13 @@ def test_unknown_price_is_recorded_as_unknown(engine, fakes, sub):
 def test_health_and_head(engine):
     assert httpx.head(engine.url + "/").status_code == 200
     assert httpx.get(engine.url + "/healthz").json()["ok"] is True
+
+
+def test_openai_legacy_completions_stream_hides_the_added_usage_chunk(engine, fakes, sub):
+    fakes[0].script(usage=USAGE, text="streamed legacy", chunks=3)
+    client = openai.OpenAI(base_url=engine.url + "/v1", api_key="unused")
+    chunks = list(client.completions.create(model="gpt-3.5-turbo-instruct", prompt="say", stream=True))
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == "streamed legacy"
+    assert all(c.choices for c in chunks), "the usage-only chunk the proxy asked for must stay hidden"
+    ev, _ = _finished(engine, sub, "gpt-3.5-turbo-instruct")
+    assert ev["input_tokens"] == 1200 and ev["stream"] is True
