@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from proxy_engine.dialects import error_body, stream_error_event
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
+from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
 from proxy_engine.record import RequestRecord
@@ -25,6 +25,7 @@ from proxy_engine.translate import (
     ESTIMATE_HEADER,
     TranslationError,
     count_tokens_response,
+    error_body,
     estimate_input_tokens,
     get_translator,
 )
@@ -55,8 +56,8 @@ def client_key(request: web.Request) -> str | None:
 
 
 def error_response(dialect: str, err: ProxyError) -> web.Response:
-    body = json.dumps(error_body(dialect, err.status, err.message, err.code))
-    return web.Response(status=err.status, text=body, content_type="application/json", headers=err.headers)
+    body = error_body(dialect, err.status, err.message, err.code)
+    return web.Response(status=err.status, body=body, content_type="application/json", headers=err.headers)
 
 
 async def handle(request: web.Request, dialect: str, model: str | None = None, action: str | None = None):
@@ -191,7 +192,6 @@ def _forward_query(request: web.Request, up_dialect: str, translator) -> dict[st
 async def _upstream_error(rec, resp, provider: str, translator) -> ProxyError:
     body = await resp.content.read(_ERRORS_MAX)
     headers = {"Retry-After": resp.headers["Retry-After"]} if "Retry-After" in resp.headers else {}
-    rec.note_attempt_error(resp.status)
     if translator is not None:
         status, translated = translator.error(resp.status, body)
         msg = _error_message(translated) or f"{provider} answered {resp.status}"
@@ -268,14 +268,17 @@ def _stream_failure(conv, rec) -> bytes:
 
 
 async def _relay_whole(request, rec, resp, first, out, translator) -> web.StreamResponse:
+    """A non-stream reply: pass-through bytes flow on as they come (a one-chunk reply gets a
+    Content-Length); a translated one is needed whole before it can be converted."""
     chunks = [first]
+    passthrough = translator is None
     try:
         async for chunk in resp.content.iter_any():
-            chunks.append(chunk)
-            if translator is None and len(chunks) == 2:
+            if passthrough and not out.prepared:
                 await out.prepare(request)
-                await out.write(chunks[0])
-            if translator is None and len(chunks) >= 2:
+                await out.write(first)
+            chunks.append(chunk)
+            if passthrough:
                 await out.write(chunk)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as e:
         rec.fail(502, "upstream_disconnected", f"{rec.provider} dropped the reply: {e or type(e).__name__}")
@@ -313,9 +316,17 @@ class _TranslatedStream:
         return self.tap.usage
 
     def feed(self, chunk: bytes) -> bytes:
-        self.tap.feed(chunk)
+        return self._translate(self.framer.feed(chunk))
+
+    def finish(self) -> bytes:
+        out = self._translate(self.framer.flush())
+        self.tap.finish()
+        return out + self.st.finish()
+
+    def _translate(self, blocks: list[bytes]) -> bytes:
         out = []
-        for block in self.framer.feed(chunk):
+        for block in blocks:
+            self.tap.observe(block)  # one framing pass serves both usage and translation
             data = block_data(block)
             if not data or data == b"[DONE]":
                 continue
@@ -325,12 +336,6 @@ class _TranslatedStream:
                 continue
             out.append(self.st.feed(event))
         return b"".join(out)
-
-    def finish(self) -> bytes:
-        self.tap.finish()
-        tail = [self.feed(b"\n\n")]
-        tail.append(self.st.finish())
-        return b"".join(tail)
 
     def fail(self, message: str) -> bytes:
         return self.st.fail(message)

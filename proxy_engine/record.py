@@ -26,7 +26,6 @@ def agent_of(user_agent: str) -> str:
 class RequestRecord:
     __slots__ = (
         "agent",
-        "attempt_errors",
         "attempts",
         "client",
         "cost_usd",
@@ -69,7 +68,6 @@ class RequestRecord:
         self.error_code: str | None = None
         self.error_message = ""
         self.include_usage_requested = False
-        self.attempt_errors: list[int] = []
 
     def attempt(self, provider: Any, model: str, dialect_out: str) -> None:
         self.attempts += 1
@@ -82,9 +80,6 @@ class RequestRecord:
 
     def attempt_name(self, provider: str, model: str) -> None:
         self.provider, self.model = provider, model
-
-    def note_attempt_error(self, status: int) -> None:
-        self.attempt_errors.append(status)
 
     def first_byte(self) -> None:
         self.t_first = time.perf_counter()

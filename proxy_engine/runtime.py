@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from dataclasses import dataclass
 
 from proxy_engine.config import Config, LoadedConfig, is_loopback
@@ -24,13 +23,11 @@ log = logging.getLogger("proxy_engine.runtime")
 def resolve_ref(ref: str | None) -> str | None:
     if not ref:
         return None
-    scheme, _, name = ref.partition(":")
-    if scheme == "env":
-        return os.environ.get(name) or None
     from proxy_engine.auth import resolve_secret_ref
 
     value = resolve_secret_ref(ref)
-    if value is None:
+    scheme, _, name = ref.partition(":")
+    if value is None and scheme == "keyring":
         # Where no keyring exists, `proxypal-tui tools` keeps a tool's client key in a 0600 file.
         fallback = resolve_paths().data_dir / "client-keys" / name
         if fallback.is_file():

@@ -66,17 +66,18 @@ class StreamTap:
 
     def feed(self, chunk: bytes) -> bytes:
         for block in self.framer.feed(chunk):
-            self._sniff(block)
+            self.observe(block)
         return chunk
 
     def finish(self) -> bytes:
         for block in self.framer.flush():
-            self._sniff(block)
+            self.observe(block)
         if self._gemini_last is not None:
             self._parse(self._gemini_last)
         return b""
 
-    def _sniff(self, block: bytes) -> None:
+    def observe(self, block: bytes) -> None:
+        """Look at one complete event block (for callers that frame the stream themselves)."""
         d = self.dialect
         if d == "gemini":
             if b'"usageMetadata"' in block:
@@ -144,7 +145,7 @@ class GeminiArrayTap(StreamTap):
     def feed(self, chunk: bytes) -> bytes:
         out = []
         for block in self.framer.feed(chunk):
-            self._sniff(block)
+            self.observe(block)
             out.append((b",\r\n" if self._started else b"[") + block_data(block))
             self._started = True
         return b"".join(out)

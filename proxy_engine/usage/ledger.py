@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -129,12 +128,3 @@ class CostLedger:
         with _connect(self.path) as conn:
             rows = conn.execute(sql, (since,)).fetchall()
         return [{n: (v if v is not None else 0) for n, v in zip(names, r, strict=True)} for r in rows]
-
-    async def spent_since(self, since: float) -> float:
-        rows = await self.usage("day", since)
-        return sum(r["cost_usd"] for r in rows)
-
-
-def day_start(now: float | None = None) -> float:
-    t = time.localtime(now)
-    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))

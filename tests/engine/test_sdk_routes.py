@@ -205,3 +205,17 @@ def test_openai_legacy_completions_stream_hides_the_added_usage_chunk(engine, fa
     assert all(c.choices for c in chunks), "the usage-only chunk the proxy asked for must stay hidden"
     ev, _ = _finished(engine, sub, "gpt-3.5-turbo-instruct")
     assert ev["input_tokens"] == 1200 and ev["stream"] is True
+
+
+def test_translated_stream_records_upstream_usage(engine, fakes, sub):
+    """An Anthropic client on an OpenAI model: translated chunk by chunk, usage read from the upstream stream."""
+    fakes[0].script(usage=USAGE, text="crossed over", chunks=4)
+    client = anthropic.Anthropic(base_url=engine.url, api_key="unused")
+    with client.messages.stream(model="gpt-4o", max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as s:
+        msg = s.get_final_message()
+    assert msg.content[0].text == "crossed over"
+    assert fakes[0].last_request.json["stream_options"] == {"include_usage": True}
+    ev, row = _finished(engine, sub, "gpt-4o")
+    for rec in (ev, row):
+        assert rec["dialect_in"] == "anthropic" and rec["dialect_out"] == "openai_chat"
+        assert (rec["input_tokens"], rec["output_tokens"], rec["cache_read_tokens"]) == (1200, 300, 200)
