@@ -15,9 +15,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PROVIDER_KINDS = ("anthropic", "openai", "gemini", "openai_compatible")
+ProviderKind = Literal[
+    "anthropic", "openai", "gemini", "openai_compatible", "azure_openai", "qwen",
+    "codex", "gemini_cli", "copilot", "vertex", "bedrock",
+]  # fmt: skip
+PROVIDER_KINDS: tuple[str, ...] = ProviderKind.__args__
 # A provider entry named like a kind (or a familiar alias) needs no `kind:`.
-KIND_ALIASES = {"claude": "anthropic", "google": "gemini", "chatgpt": "openai"}
+KIND_ALIASES = {"claude": "anthropic", "google": "gemini", "chatgpt": "openai", "gemini-cli": "gemini_cli",
+                "azure": "azure_openai", "github-copilot": "copilot"}  # fmt: skip
+# Kinds whose only credentials are stored logins (`proxypal-engine login KIND`).
+LOGIN_ONLY_KINDS = ("codex", "gemini_cli", "copilot", "vertex")
 SECRET_REF = re.compile(r"^(keyring|env):([A-Za-z0-9_.\-]+)$")
 
 DEFAULT_CONFIG_TEXT = """\
@@ -26,12 +33,16 @@ DEFAULT_CONFIG_TEXT = """\
 port: 8317
 host: 127.0.0.1
 
-# Upstream providers. `kind` is one of anthropic, openai, gemini, openai_compatible
-# (it can be left out when the name is the kind). base_url overrides the default endpoint.
+# Upstream providers. `kind` is one of anthropic, openai, gemini, openai_compatible, azure_openai,
+# qwen, codex, gemini_cli, copilot, vertex, bedrock (it can be left out when the name is the kind).
+# base_url overrides the default endpoint. Several keys form a pool: api_keys: [keyring:a, env:B].
+# auth: oauth uses the logins of `proxypal-engine login claude|codex|gemini-cli|copilot|qwen|vertex`.
 providers: {}
 #  anthropic: {api_key: env:ANTHROPIC_API_KEY}
 #  openai:    {api_key: env:OPENAI_API_KEY}
 #  gemini:    {api_key: keyring:gemini}
+#  claude:    {kind: anthropic, auth: oauth}
+#  codex:     {}
 #  work-llm:  {kind: openai_compatible, base_url: https://llm.example/v1, api_key: env:WORK_KEY,
 #              models: [qwen3-coder]}
 
@@ -59,10 +70,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class CredentialConfig(_Strict):
+    """One API key of a provider's pool."""
+
+    key: str
+    id: str | None = Field(default=None, description="Shown in the TUI and events; defaults to the reference")
+    priority: int = Field(default=0, description="Higher is used first; equal priorities rotate")
+
+    _ref = field_validator("key")(classmethod(lambda cls, v: _check_ref(v)))
+
+    @property
+    def cred_id(self) -> str:
+        return self.id or self.key
+
+
 class ProviderConfig(_Strict):
-    kind: Literal["anthropic", "openai", "gemini", "openai_compatible"] | None = None
+    kind: ProviderKind | None = None
     base_url: str | None = None
     api_key: str | None = None
+    api_keys: list[str | CredentialConfig] = Field(default_factory=list, description="A pool of keys")
+    auth: Literal["api_key", "oauth"] | None = Field(
+        default=None, description="oauth: use the logins stored by `proxypal-engine login`"
+    )
+    strategy: Literal["round-robin", "fill-first"] | None = None
+    api_version: str | None = Field(default=None, description="azure_openai: the api-version query parameter")
+    deployments: dict[str, str] = Field(default_factory=dict, description="azure_openai: model -> deployment")
+    location: str | None = Field(default=None, description="vertex: region, e.g. us-central1")
+    project: str | None = Field(default=None, description="vertex / gemini_cli: Google Cloud project override")
+    region: str | None = Field(default=None, description="bedrock: AWS region")
+    profile: str | None = Field(default=None, description="bedrock: AWS profile name")
     models: list[str] = Field(default_factory=list, description="Models served (for bare names and listings)")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent upstream")
     dialects: list[str] | None = Field(default=None, description="Wire formats an openai_compatible server speaks")
@@ -70,6 +106,25 @@ class ProviderConfig(_Strict):
     read_timeout_s: float = 600.0
 
     _ref = field_validator("api_key")(classmethod(lambda cls, v: _check_ref(v)))
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        return v.isoformat() if hasattr(v, "isoformat") else v  # YAML reads 2024-10-21 as a date
+
+    @field_validator("api_keys")
+    @classmethod
+    def _refs(cls, keys: list[str | CredentialConfig]) -> list[str | CredentialConfig]:
+        for k in keys:
+            if isinstance(k, str):
+                _check_ref(k)
+        return keys
+
+    def key_credentials(self) -> list[CredentialConfig]:
+        """`api_key` and `api_keys` as one pool, in declared order, ids unique."""
+        out = [CredentialConfig(key=self.api_key)] if self.api_key else []
+        out += [CredentialConfig(key=k) if isinstance(k, str) else k for k in self.api_keys]
+        return out
 
     @field_validator("base_url")
     @classmethod
@@ -91,6 +146,9 @@ class RoutingConfig(_Strict):
     mode: Literal["mappings"] = "mappings"
     strategy: Literal["round-robin", "fill-first"] = "round-robin"
     retries: int = Field(default=2, ge=0, le=10)
+    max_wait_s: float = Field(
+        default=0.0, ge=0, le=300, description="When every credential cools down, wait this long at most"
+    )
 
 
 class BudgetConfig(_Strict):
@@ -133,6 +191,14 @@ class Config(_Strict):
     management: ManagementConfig = Field(default_factory=ManagementConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    amp_model_mappings: dict[str, str] = Field(
+        default_factory=dict, description="Amp model name -> friendly name or provider/model"
+    )
+    amp_routing_mode: Literal["mappings", "openai"] = "mappings"
+    amp_upstream_url: str | None = Field(default=None, description="Where Amp's own (non-model) API calls go")
+    amp_upstream_api_key: str | None = None
+
+    _amp_ref = field_validator("amp_upstream_api_key")(classmethod(lambda cls, v: _check_ref(v)))
 
     @field_validator("providers")
     @classmethod
@@ -142,8 +208,14 @@ class Config(_Strict):
                 raise ValueError(f"provider name {name!r} must not contain '/'")
             if p.kind is None and KIND_ALIASES.get(name, name) not in PROVIDER_KINDS:
                 raise ValueError(f"provider {name!r} needs `kind:` (one of {', '.join(PROVIDER_KINDS)})")
-            if provider_kind(name, p) == "openai_compatible" and not p.base_url:
-                raise ValueError(f"provider {name!r} is openai_compatible and needs base_url")
+            kind = provider_kind(name, p)
+            if kind in ("openai_compatible", "azure_openai") and not p.base_url:
+                raise ValueError(f"provider {name!r} is {kind} and needs base_url")
+            ids = [c.cred_id for c in p.key_credentials()]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"provider {name!r} lists the same key twice; give each an `id`")
+            if kind in LOGIN_ONLY_KINDS and ids:
+                raise ValueError(f"provider {name!r} ({kind}) uses logins, not API keys: run proxypal-engine login")
         return providers
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,7 @@ from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
 from proxy_engine.record import RequestRecord
 from proxy_engine.routing import Candidate, UnknownModel
+from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, EngineState
 from proxy_engine.translate import (
     ESTIMATE_HEADER,
@@ -60,8 +62,18 @@ def error_response(dialect: str, err: ProxyError) -> web.Response:
     return web.Response(status=err.status, body=body, content_type="application/json", headers=err.headers)
 
 
-async def handle(request: web.Request, dialect: str, model: str | None = None, action: str | None = None):
-    """Entry point for every proxied route."""
+async def handle(
+    request: web.Request,
+    dialect: str,
+    model: str | None = None,
+    action: str | None = None,
+    resolve_as: Callable[[Runtime, str], str] | None = None,
+):
+    """Entry point for every proxied route.
+
+    `resolve_as` lets a route family (Amp) route a model under another name, while the
+    record and the client keep seeing the name that was sent.
+    """
     state: EngineState = request.app[ENGINE]
     rt = state.runtime
     rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
@@ -85,7 +97,7 @@ async def handle(request: web.Request, dialect: str, model: str | None = None, a
         opts = obj.get("stream_options")
         rec.include_usage_requested = isinstance(opts, dict) and opts.get("include_usage") is True
         try:
-            candidates = rt.router.resolve(model)
+            candidates = rt.router.resolve(resolve_as(rt, model) if resolve_as else model)
         except UnknownModel as e:
             known = ", ".join(e.known) or "none configured"
             raise ProxyError(404, f"unknown model {model!r}; models here: {known}", "model_not_found") from None
