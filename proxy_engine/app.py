@@ -101,6 +101,7 @@ async def _resources(app: web.Application):
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
     state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
     await state.ledger.open()
+    await state.credentials.open()
     sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
     await state.bus.start(sock or state.paths.events_socket(state.port))
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())
@@ -113,6 +114,7 @@ async def _resources(app: web.Application):
         t.cancel()
     await asyncio.gather(*app[_TASKS], return_exceptions=True)
     logging.getLogger("proxy_engine").removeHandler(handler)
+    await state.credentials.close()
     await state.bus.close()
     await state.session.close()
     await state.ledger.close()

@@ -12,6 +12,7 @@ from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, EngineState
 
 routes = web.RouteTableDef()
+_FILTERS = ("provider", "credential", "model")
 
 
 def _guard(request: web.Request) -> EngineState:
@@ -38,17 +39,28 @@ async def status(request: web.Request) -> web.Response:
 
 @routes.get("/v0/auth/status")
 async def auth_status(request: web.Request) -> web.Response:
+    return web.json_response(_guard(request).credentials.status())
+
+
+@routes.post("/v0/auth/cooldowns/clear")
+async def clear_cooldowns(request: web.Request) -> web.Response:
     state = _guard(request)
-    providers = []
-    for p in state.runtime.providers.values():
-        cred = {
-            "id": "api_key",
-            "type": "api_key",
-            "state": "valid" if p.api_key else "missing",
-            "source": p.key_ref,
-        }
-        providers.append({"name": p.name, "kind": p.kind, "base_url": p.base_url, "credentials": [cred]})
-    return web.json_response({"providers": providers})
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except ValueError:
+        return web.json_response({"error": "the body must be JSON"}, status=400)
+    if not isinstance(body, dict) or any(not isinstance(body.get(k), str | None) for k in _FILTERS):
+        return web.json_response({"error": "provider, credential and model must be strings"}, status=400)
+    cleared = await state.credentials.clear(*(body.get(k) for k in _FILTERS))
+    return web.json_response({"cleared": cleared})
+
+
+@routes.post("/v0/auth/reload")
+async def reload_logins(request: web.Request) -> web.Response:
+    state = _guard(request)
+    n = await state.credentials.reload_logins()
+    return web.json_response({"ok": state.credentials.store_error is None, "logins": n,
+                              "error": state.credentials.store_error})  # fmt: skip
 
 
 @routes.get("/v0/usage")

@@ -9,20 +9,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from proxy_engine.auth import AuthError, parse_retry_after
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
+from proxy_engine.providers.wire import edits_body, finalize_body, sign_headers, upstream_url
 from proxy_engine.record import RequestRecord
 from proxy_engine.routing import Candidate, UnknownModel
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.token_count import COUNT_ACTIONS, COUNTING_DIALECTS, count_reply, count_request
 from proxy_engine.translate import (
     ESTIMATE_HEADER,
     TranslationError,
@@ -123,66 +128,155 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
 
 
 async def _forward(request, state, rec, raw, obj, candidates: list[Candidate], action):
+    """Try candidates in order and, within each, its credentials; fail over before the first byte."""
     rt = state.runtime
+    creds = state.credentials
+    budget = rt.router.max_attempts
     last: ProxyError | None = None
-    for cand in candidates[: rt.router.max_attempts]:
-        provider = cand.provider
-        up_dialect = provider.upstream_dialect(rec.dialect_in)
-        translator = None
-        if up_dialect != rec.dialect_in:
-            translator = get_translator(rec.dialect_in, up_dialect)
-            if action in ("count_tokens", "countTokens"):
-                return _estimate_count(rec, obj, provider.name, cand.model)
-        rec.attempt(provider, cand.model, up_dialect)
-        if rec.attempts == 1:
-            state.request_started(rec)
-        try:
-            url, body = _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt)
-        except TranslationError as e:
-            raise ProxyError(e.status, str(e)) from None
-        headers = _forward_headers(request, up_dialect, translator is not None)
-        headers.update(provider.auth_headers(up_dialect))
-        try:
-            resp = await state.session.post(
-                url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
-                params=_forward_query(request, up_dialect, translator),
-            )  # fmt: skip
-        except (aiohttp.ClientError, TimeoutError) as e:
-            last = ProxyError(504 if isinstance(e, TimeoutError) else 502, f"{provider.name}: {e or type(e).__name__}")
+    waited = False
+    while True:
+        soonest: float | None = None
+        for cand in candidates:
+            if budget <= 0:
+                break
+            provider = cand.provider
+            up_dialect = provider.upstream_dialect(rec.dialect_in, cand.model)
+            translator = None
+            if up_dialect != rec.dialect_in:
+                translator = get_translator(rec.dialect_in, up_dialect)
+                if action in COUNT_ACTIONS and up_dialect not in COUNTING_DIALECTS:
+                    return _estimate_count(rec, obj, provider.name, cand.model)
+            if not creds.has_credentials(provider):
+                last = last or ProxyError(503, _no_credentials(provider), "no_credentials")
+                continue
+            tried: set[str] = set()
+            while budget > 0:
+                cred = creds.pick(provider, cand.model)
+                if cred is None:
+                    until = creds.soonest(provider, cand.model)
+                    if until is not None and (soonest is None or until < soonest):
+                        soonest = until
+                    break
+                if cred.id in tried:
+                    break
+                tried.add(cred.id)
+                budget -= 1
+                outcome = await _attempt(request, state, rec, raw, obj, cand, cred, up_dialect, translator, action)
+                if not isinstance(outcome, ProxyError):
+                    return outcome
+                last = outcome
+        if last is not None or soonest is None:
+            raise last or ProxyError(502, "no upstream could take this request")
+        wait = soonest - time.time()
+        if not waited and wait <= rt.config.routing.max_wait_s:
+            waited = True
+            log.info("every credential for %s cools down; waiting %.1fs", rec.model_requested, wait)
+            await asyncio.sleep(max(wait, 0.0))
             continue
+        secs = max(1, math.ceil(wait))
+        raise ProxyError(429, f"every credential that serves {rec.model_requested!r} is cooling down after upstream "
+                         f"errors; retry in {secs}s (or clear cooldowns in proxypal-tui)", "credentials_cooling_down",
+                         {"Retry-After": str(secs)})  # fmt: skip
+
+
+def _no_credentials(provider) -> str:
+    if provider.login:
+        return f"{provider.name} has no login: run `proxypal-engine login {provider.login}`"
+    refs = ", ".join(provider.unreadable) or "none configured"
+    return f"{provider.name} has no usable API key ({refs} cannot be read)"
+
+
+async def _attempt(request, state, rec, raw, obj, cand, cred, up_dialect, translator, action):
+    """One upstream call. Returns the client's response, or a ProxyError that allows failover."""
+    rt, creds, provider = state.runtime, state.credentials, cand.provider
+    rec.attempt(provider, cand.model, up_dialect)
+    rec.credential = cred.id
+    if rec.attempts == 1:
+        state.request_started(rec)
+    try:
+        call = await creds.call_for(provider, cred, up_dialect)
+    except AuthError as e:
+        creds.report(provider, cred, cand.model, 401, None)
+        return ProxyError(503, f"{provider.name}: {e}", "login_unusable")
+    try:
+        url, body = _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt, call)
+    except TranslationError as e:
+        raise ProxyError(e.status, str(e)) from None
+    headers = _forward_headers(request, up_dialect, translator is not None)
+    headers.update(provider.extra_headers)
+    _merge_auth(headers, call.headers)
+    headers = sign_headers(provider, call, url, headers, body)
+    try:
+        resp = await state.session.post(
+            url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
+            params=_forward_query(request, up_dialect, translator),
+        )  # fmt: skip
+    except (aiohttp.ClientError, TimeoutError) as e:
+        creds.report(provider, cred, cand.model, None, None)
+        return ProxyError(504 if isinstance(e, TimeoutError) else 502, f"{provider.name}: {e or type(e).__name__}")
+    try:
+        if resp.status >= 400:
+            err = await _upstream_error(rec, resp, provider.name, translator)
+            if resp.status in _FAILOVER:
+                retry = parse_retry_after(resp.headers.get("Retry-After"))
+                creds.report(provider, cred, cand.model, resp.status, retry)
+                return err
+            raise err
         try:
-            if resp.status >= 400:
-                err = await _upstream_error(rec, resp, provider.name, translator)
-                if resp.status in _FAILOVER:
-                    last = err
-                    continue
-                raise err
-            try:
-                first = await resp.content.readany()
-            except (aiohttp.ClientError, TimeoutError) as e:
-                last = ProxyError(502, f"{provider.name} failed before the first byte: {e or type(e).__name__}")
-                continue
-            if not first:
-                last = ProxyError(502, f"{provider.name} closed the connection with an empty reply")
-                continue
-            rec.first_byte()
-            return await _relay(request, rec, resp, first, translator)
-        finally:
-            resp.close()
-    raise last or ProxyError(502, "no upstream could take this request")
+            first = await resp.content.readany()
+        except (aiohttp.ClientError, TimeoutError) as e:
+            creds.report(provider, cred, cand.model, None, None)
+            return ProxyError(502, f"{provider.name} failed before the first byte: {e or type(e).__name__}")
+        if not first:
+            creds.report(provider, cred, cand.model, 502, None)
+            return ProxyError(502, f"{provider.name} closed the connection with an empty reply")
+        rec.first_byte()
+        creds.report(provider, cred, cand.model, resp.status, None)
+        if translator is not None and action in COUNT_ACTIONS:
+            return await _relay_count(rec, resp, first, translator)
+        return await _relay(request, rec, resp, first, translator)
+    finally:
+        resp.close()
 
 
-def _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt) -> tuple[str, bytes]:
+async def _relay_count(rec, resp, first: bytes, translator) -> web.Response:
+    body = first + await resp.content.read(_ERRORS_MAX)
+    rec.status = resp.status
+    try:
+        return web.json_response(count_reply(rec.dialect_in, translator.upstream_dialect, body))
+    except TranslationError as e:
+        raise ProxyError(e.status, f"{rec.provider}: {e}") from None
+
+
+def _merge_auth(headers: dict[str, str], auth: dict[str, str]) -> None:
+    """Credential headers win, except `anthropic-beta`, whose flags are combined."""
+    for k, v in auth.items():
+        if k.lower() == "anthropic-beta":
+            have = next((h for h in headers if h.lower() == "anthropic-beta"), None)
+            if have is not None:
+                flags = [f.strip() for f in headers.pop(have).split(",") if f.strip()]
+                v = ",".join(dict.fromkeys([*flags, *v.split(",")]))
+        headers[k] = v
+
+
+def _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt, call) -> tuple[str, bytes]:
     provider, model = cand.provider, cand.model
+    url = upstream_url(provider, call, up_dialect, model, stream=rec.stream, action=action)
     if translator is not None:
-        up = translator.request(obj, model=model, stream=rec.stream, thinking_budget=rt.config.thinking_budget)
-        return provider.url(up_dialect, model, stream=rec.stream), json.dumps(up).encode()
+        if action in COUNT_ACTIONS:
+            up = count_request(translator, obj, model)
+        else:
+            up = translator.request(obj, model=model, stream=rec.stream, thinking_budget=rt.config.thinking_budget)
+        return url, json.dumps(finalize_body(provider, call, up_dialect, up)).encode()
+    if edits_body(provider, call, up_dialect):
+        edited = {**obj, "model": model} if up_dialect != "gemini" else obj
+        return url, json.dumps(finalize_body(provider, call, up_dialect, edited)).encode()
     body = raw
     if up_dialect != "gemini":
         body = rewrite_model(raw, rec.model_requested, model)
         if rec.stream and up_dialect in ("openai_chat", "openai_completions"):
             body = ensure_include_usage(body, obj)
-    return provider.url(up_dialect, model, stream=rec.stream, action=action), body
+    return url, body
 
 
 def _forward_headers(request: web.Request, up_dialect: str, translated: bool) -> dict[str, str]:

@@ -29,6 +29,7 @@ class RequestRecord:
         "attempts",
         "client",
         "cost_usd",
+        "credential",
         "dialect_in",
         "dialect_out",
         "error_code",
@@ -60,6 +61,7 @@ class RequestRecord:
         self.provider: str | None = None
         self.provider_kind = ""
         self.model: str | None = None
+        self.credential: str | None = None
         self.stream = False
         self.status = 0
         self.usage: Usage | None = None
@@ -100,6 +102,7 @@ class RequestRecord:
             "model_requested": self.model_requested,
             "provider": self.provider,
             "model": self.model,
+            "credential": self.credential,
             "stream": self.stream,
             "status": self.status or 500,
             "latency_ms": round((end - self.t0) * 1000, 2),

@@ -38,6 +38,7 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
             if (cfg.host, cfg.port) != (old.host, old.port):
                 log.warning("host/port changes take effect after a restart of the engine")
             state.runtime = runtime
+            state.credentials.sync()
         state.config_errors = issues
     if issues:
         log.error("config not applied, the previous one keeps serving: %s", "; ".join(map(str, issues)))

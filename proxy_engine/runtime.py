@@ -65,9 +65,16 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     cfg = loaded.config
     providers = {}
     for name, pc in cfg.providers.items():
-        key = resolve_ref(pc.api_key)
-        REDACTOR.add(key)
-        providers[name] = build_provider(name, pc, key)
+        secrets, unreadable = {}, []
+        for cred in pc.key_credentials():
+            value = resolve_ref(cred.key)
+            if value:
+                REDACTOR.add(value)
+                secrets[cred.cred_id] = value
+            else:
+                unreadable.append(cred.key)
+                log.error("provider %r: its key %s cannot be read; that key is left out", name, cred.key)
+        providers[name] = build_provider(name, pc, secrets, tuple(unreadable))
     keys = []
     for client in cfg.clients:
         secret = resolve_ref(client.key)

@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -20,6 +20,9 @@ from proxy_engine.record import RequestRecord
 from proxy_engine.runtime import Runtime
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.stats import RollingStats
+
+if TYPE_CHECKING:
+    from proxy_engine.credentials import CredentialManager
 
 log = logging.getLogger("proxy_engine.state")
 
@@ -37,6 +40,12 @@ class EngineState:
     port: int = 8317
     started_at: float = field(default_factory=time.time)
     config_errors: list[ConfigIssue] = field(default_factory=list)
+    credentials: CredentialManager = field(init=False)
+
+    def __post_init__(self) -> None:
+        from proxy_engine.credentials import CredentialManager
+
+        self.credentials = CredentialManager(self)
 
     def started(self, rec: RequestRecord) -> None:
         self.stats.in_flight += 1

@@ -95,6 +95,12 @@ class EngineProcess:
         headers = {"Authorization": "Bearer " + self.management_key, **kw.pop("headers", {})}
         return httpx.request(method, self.url + path, headers=headers, timeout=10, **kw)
 
+    def clear_cooldowns(self) -> int:
+        """Tests that script upstream errors leave cooldowns behind; a module-scoped engine clears them."""
+        r = self.api("POST", "/v0/auth/cooldowns/clear", json={})
+        r.raise_for_status()
+        return r.json()["cleared"]
+
     def records(self, limit: int = 50) -> list[dict[str, Any]]:
         return self.api("GET", f"/v0/requests?limit={limit}").json()["requests"]
 

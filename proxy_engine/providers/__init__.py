@@ -1,90 +1,108 @@
-"""Upstream providers: where each lives, how it authenticates, and which wire formats it speaks."""
+"""Upstream providers: where each lives, how it authenticates, and which wire formats it speaks.
+
+A `Provider` is built from config once per runtime. Per attempt, the engine's credential
+manager turns one of its credentials into an `UpstreamCall` (base URL, auth headers), and
+`wire.py` builds the URL and the last body touches each kind needs.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from typing import Any
 
 import aiohttp
 
+from proxy_engine.auth.pool import Credential
 from proxy_engine.config import ProviderConfig, provider_kind
+from proxy_engine.providers.kinds import KINDS, kind_spec
 
-DEFAULT_BASE = {
-    "anthropic": "https://api.anthropic.com",
-    "openai": "https://api.openai.com/v1",
-    "gemini": "https://generativelanguage.googleapis.com",
-}
-NATIVE_DIALECTS = {
-    "anthropic": ("anthropic",),
-    "openai": ("openai_chat", "openai_responses", "openai_completions"),
-    "gemini": ("gemini",),
-    "openai_compatible": ("openai_chat", "openai_completions", "openai_responses"),
-}
-_PREFIXES = {
-    "anthropic": ("claude",),
-    "openai": ("gpt-", "o1", "o3", "o4", "chatgpt", "codex", "text-", "davinci", "babbage", "computer-use"),
-    "gemini": ("gemini", "gemma", "learnlm"),
-}
+__all__ = ["KINDS", "Provider", "UpstreamCall", "build_provider", "key_headers"]
+
+
+@dataclass(frozen=True)
+class UpstreamCall:
+    """One attempt's credential, made concrete: where to send it and with which (secret) headers."""
+
+    credential: Credential
+    base_url: str
+    headers: dict[str, str] = field(repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)  # project id, region, AWS credentials...
 
 
 @dataclass(frozen=True)
 class Provider:
     name: str
     kind: str
-    base_url: str
-    api_key: str | None
-    key_ref: str | None
+    base_url: str  # configured or the kind's default; "" = the login's own API base
     dialects: tuple[str, ...]
     models: tuple[str, ...]
+    login: str | None = None  # stored logins of this name are credentials too
+    key_credentials: tuple[Credential, ...] = ()
+    secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    unreadable: tuple[str, ...] = ()  # key references that could not be read
+    strategy: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
     timeout: aiohttp.ClientTimeout = field(default_factory=aiohttp.ClientTimeout)
+    settings: ProviderConfig = field(default_factory=ProviderConfig)
+    base_configured: bool = False
 
     def serves(self, model: str) -> bool:
         if self.models:
             return model in self.models
-        return model.lower().startswith(_PREFIXES.get(self.kind, ()))
+        return model.lower().startswith(kind_spec(self.kind).prefixes)
 
-    def upstream_dialect(self, client_dialect: str) -> str:
+    def upstream_dialect(self, client_dialect: str, model: str = "") -> str:
+        if self.kind == "vertex":
+            return "anthropic" if model.lower().startswith("claude") else "gemini"
         return client_dialect if client_dialect in self.dialects else self.dialects[0]
 
-    def url(self, dialect: str, model: str, *, stream: bool, action: str | None = None) -> str:
-        base = self.base_url
-        if dialect == "anthropic":
-            return base + ("/v1/messages/count_tokens" if action == "count_tokens" else "/v1/messages")
-        if dialect == "gemini":
-            prefix = base if base.endswith(("/v1beta", "/v1")) else base + "/v1beta"
-            act = action or ("streamGenerateContent" if stream else "generateContent")
-            url = f"{prefix}/models/{quote(model, safe='')}:{act}"
-            return url + "?alt=sse" if act == "streamGenerateContent" else url
-        path = {"openai_responses": "/responses", "openai_completions": "/completions"}.get(
-            dialect, "/chat/completions"
-        )
-        return base + path
-
-    def auth_headers(self, dialect: str) -> dict[str, str]:
-        headers = dict(self.extra_headers)
-        if self.api_key:
-            if dialect == "anthropic":
-                headers["x-api-key"] = self.api_key
-            elif dialect == "gemini":
-                headers["x-goog-api-key"] = self.api_key
-            else:
-                headers["Authorization"] = "Bearer " + self.api_key
-        return headers
+    @property
+    def keyless(self) -> bool:
+        """Neither keys nor logins: a local server that needs no auth (one anonymous credential)."""
+        return not self.key_credentials and not self.unreadable and self.login is None
 
 
-def build_provider(name: str, cfg: ProviderConfig, api_key: str | None) -> Provider:
+def key_headers(kind: str, dialect: str, secret: str) -> dict[str, str]:
+    """An API key as the upstream expects it."""
+    style = kind_spec(kind).key_header
+    if kind == "vertex" or style == "none":
+        return {}
+    if style == "api-key":
+        return {"api-key": secret}
+    if dialect == "anthropic":
+        return {"x-api-key": secret}
+    if dialect == "gemini":
+        return {"x-goog-api-key": secret}
+    return {"Authorization": "Bearer " + secret}
+
+
+def build_provider(
+    name: str, cfg: ProviderConfig, secrets: dict[str, str], unreadable: tuple[str, ...] = ()
+) -> Provider:
+    """`secrets` maps credential ids (see `ProviderConfig.key_credentials`) to resolved keys."""
     kind = provider_kind(name, cfg)
-    dialects = tuple(cfg.dialects) if cfg.dialects else NATIVE_DIALECTS[kind]
+    spec = KINDS[kind]
+    dialects = tuple(cfg.dialects) if cfg.dialects else spec.dialects
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout_s, sock_read=cfg.read_timeout_s)
+    creds = tuple(
+        Credential(id=c.cred_id, priority=c.priority, kind="api_key", ref=c.key, label=c.cred_id)
+        for c in cfg.key_credentials()
+        if c.cred_id in secrets
+    )
+    login = spec.login if (spec.login_only or cfg.auth == "oauth") else None
     return Provider(
         name=name,
         kind=kind,
-        base_url=(cfg.base_url or DEFAULT_BASE.get(kind, "")).rstrip("/"),
-        api_key=api_key,
-        key_ref=cfg.api_key,
+        base_url=(cfg.base_url or spec.base_url).rstrip("/"),
         dialects=dialects,
         models=tuple(cfg.models),
+        login=login,
+        key_credentials=creds,
+        secrets=dict(secrets),
+        unreadable=unreadable,
+        strategy=cfg.strategy,
         extra_headers=dict(cfg.headers),
         timeout=timeout,
+        settings=cfg,
+        base_configured=cfg.base_url is not None,
     )

@@ -23,4 +23,6 @@ def _reset_fakes(request):
     if "fakes" in request.fixturenames:
         for f in request.getfixturevalue("fakes"):
             f.reset()
+    if "engine" in request.fixturenames:
+        request.getfixturevalue("engine").clear_cooldowns()
     yield

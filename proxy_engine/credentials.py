@@ -1,0 +1,247 @@
+"""The engine's credentials: API keys, stored logins and AWS profiles, pooled per provider.
+
+Opened once at startup (secret store, token refresher, cooldown table in the ledger's
+database) and re-synced whenever the config or the set of logins changes. The request
+path asks it for a credential (`pick`), turns that into headers (`call_for`, which may
+refresh an OAuth token), and reports the outcome (`report`, off the hot path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from proxy_engine.auth import (
+    AuthError,
+    AuthEvent,
+    Cooldown,
+    CooldownStore,
+    Credential,
+    CredentialPool,
+    SecretStoreError,
+    TokenRefresher,
+    open_credential_store,
+)
+from proxy_engine.logs import REDACTOR
+from proxy_engine.protocol import AUTH_CHANGED, CREDENTIAL_COOLDOWN
+from proxy_engine.providers import Provider, UpstreamCall, key_headers
+from proxy_engine.providers.wire import default_base, vertex_location
+
+if TYPE_CHECKING:
+    from proxy_engine.state import EngineState
+
+log = logging.getLogger("proxy_engine.credentials")
+ANONYMOUS = Credential(id="none", kind="none", label="no key")
+_AWS_TTL = 300.0
+
+
+class NoCredential(Exception):
+    """This provider has nothing to authenticate with (no readable key, no login)."""
+
+
+class CredentialManager:
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
+        self.pools: dict[str, CredentialPool] = {}
+        self.cooldowns: CooldownStore | None = None
+        self.refresher: TokenRefresher | None = None
+        self.store_backend = "unavailable"
+        self.store_notice: str | None = None
+        self.store_error: str | None = None
+        self._logins: dict[str, list[str]] = {}  # login provider -> credential ids
+        self._tasks: set[asyncio.Task] = set()
+        self._aws: dict[str, tuple[float, Any]] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.cooldowns = await CooldownStore.open(self.state.paths.ledger_file)
+        try:
+            store = await asyncio.to_thread(open_credential_store, self.state.paths)
+            await asyncio.to_thread(store.list_names)  # a locked file store fails here, not mid-request
+        except SecretStoreError as e:
+            self.store_error = str(e)
+            log.error("the secret store cannot be opened (%s); stored logins are unavailable", e)
+        else:
+            self.store_backend, self.store_notice = store.describe(), store.notice
+            if store.notice:
+                log.warning("secrets: %s", store.notice)
+            self.refresher = TokenRefresher(store, on_event=self._on_auth_event)
+            await self.reload_logins()
+            self.refresher.start()
+        self.sync()
+
+    async def close(self) -> None:
+        if self.refresher is not None:
+            await self.refresher.aclose()
+        for t in list(self._tasks):
+            await asyncio.gather(t, return_exceptions=True)
+
+    async def reload_logins(self) -> int:
+        if self.refresher is None:
+            return 0
+        try:
+            await self.refresher.reload()
+        except SecretStoreError as e:
+            self.store_error = str(e)
+            log.error("cannot read stored logins: %s", e)
+        self._index_logins()
+        self.sync()
+        return sum(len(v) for v in self._logins.values())
+
+    def _index_logins(self) -> None:
+        logins: dict[str, list[str]] = {}
+        for ev in self.refresher.status() if self.refresher else []:
+            logins.setdefault(ev.provider, []).append(ev.credential)
+        self._logins = logins
+
+    def _on_auth_event(self, ev: AuthEvent) -> None:
+        self.state.bus.emit(AUTH_CHANGED, ev.to_protocol())
+        if ev.state in ("valid", "missing") and self.refresher is not None:
+            self._index_logins()
+            self.sync()
+
+    # -- pools ------------------------------------------------------------------------------------
+
+    def credentials_of(self, p: Provider) -> list[Credential]:
+        creds = list(p.key_credentials)
+        if p.login:
+            kind = "service_account" if p.login == "vertex" else "oauth"
+            ref = f"login:{p.login}"
+            creds += [Credential(id=c, kind=kind, ref=ref, label=c) for c in self._logins.get(p.login, [])]
+        if p.kind == "bedrock":
+            creds = [Credential(id=f"aws:{p.settings.profile or 'default'}", kind="aws", ref="aws")]
+        elif not creds and p.keyless:
+            creds = [ANONYMOUS]
+        return creds
+
+    def sync(self) -> None:
+        """Rebuild the pools for the current runtime; cooldowns and rotation of kept ids stay."""
+        if self.cooldowns is None:
+            return
+        rt = self.state.runtime
+        for name, p in rt.providers.items():
+            strategy = p.strategy or rt.config.routing.strategy
+            pool = self.pools.get(name)
+            if pool is None:
+                pool = CredentialPool(name, [], self.cooldowns, strategy=strategy, on_cooldown=self._on_cooldown)
+                self.pools[name] = pool
+            pool.strategy = strategy
+            pool.set_credentials(self.credentials_of(p))
+        for gone in set(self.pools) - set(rt.providers):
+            del self.pools[gone]
+
+    def _on_cooldown(self, c: Cooldown) -> None:
+        log.warning("%s/%s cools down for %s until %s (%s, status %s)", c.provider, c.credential, c.model,
+                    time.strftime("%H:%M:%S", time.localtime(c.until)), c.reason, c.status)  # fmt: skip
+        self.state.bus.emit(CREDENTIAL_COOLDOWN, c.to_protocol())
+
+    # -- the request path --------------------------------------------------------------------------
+
+    def pick(self, p: Provider, model: str) -> Credential | None:
+        pool = self.pools.get(p.name)
+        return pool.pick(model) if pool is not None else None
+
+    def soonest(self, p: Provider, model: str) -> float | None:
+        pool = self.pools.get(p.name)
+        return pool.soonest_available(model) if pool is not None else None
+
+    def has_credentials(self, p: Provider) -> bool:
+        pool = self.pools.get(p.name)
+        return bool(pool and pool.credentials)
+
+    async def call_for(self, p: Provider, cred: Credential, dialect: str) -> UpstreamCall:
+        """Headers and base URL for one attempt. Raises AuthError when a login cannot be used."""
+        if cred.kind == "api_key":
+            return UpstreamCall(cred, p.base_url, key_headers(p.kind, dialect, p.secrets[cred.id]))
+        if cred.kind == "none":
+            return UpstreamCall(cred, p.base_url, {})
+        if cred.kind == "aws":
+            return UpstreamCall(cred, default_base(p), {}, {"aws": await self._aws_credentials(p)})
+        if self.refresher is None or not p.login:
+            raise AuthError(f"{p.name}: the secret store is not available ({self.store_error or 'not opened'})")
+        if p.kind == "vertex":
+            tokens = await self.refresher.tokens(p.login, cred.id)
+            REDACTOR.add(tokens.access_token)
+            project = p.settings.project or str(tokens.extra.get("project_id", ""))
+            headers = {"Authorization": f"Bearer {tokens.access_token}"}
+            return UpstreamCall(cred, default_base(p), headers, {"project": project, "location": vertex_location(p)})
+        up = await self.refresher.upstream(p.login, cred.id)
+        for v in up.headers.values():
+            if v.startswith("Bearer "):
+                REDACTOR.add(v[7:])
+        return UpstreamCall(cred, p.base_url if p.base_configured else up.base_url, dict(up.headers), dict(up.extra))
+
+    async def _aws_credentials(self, p: Provider) -> Any:
+        profile = p.settings.profile or "default"
+        cached = self._aws.get(profile)
+        if cached and time.monotonic() - cached[0] < _AWS_TTL:
+            return cached[1]
+        from proxy_engine.providers.sigv4 import load_credentials
+
+        creds = await asyncio.to_thread(load_credentials, p.settings.profile)
+        self._aws[profile] = (time.monotonic(), creds)
+        return creds
+
+    def report(self, p: Provider, cred: Credential, model: str, status: int | None, retry_after: float | None) -> None:
+        """Record an outcome without making the request wait for the SQLite write."""
+        pool = self.pools.get(p.name)
+        if pool is None or self.cooldowns is None:
+            return
+        ok = status is not None and 200 <= status < 400
+        if ok and self.cooldowns.get(p.name, cred.id, model) is None:
+            return  # the common case: nothing to clear, no task
+        if status == 401 and cred.kind in ("oauth", "service_account") and self.refresher is not None and p.login:
+            self.refresher.invalidate(p.login, cred.id)
+        task = asyncio.create_task(pool.report(cred, model, status, retry_after))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- management ---------------------------------------------------------------------------------
+
+    async def clear(self, provider: str | None, credential: str | None, model: str | None) -> int:
+        if self.cooldowns is None:
+            return 0
+        cleared = [c for c in self.cooldowns.list(include_expired=True)
+                   if (provider is None or c.provider == provider)
+                   and (credential is None or c.credential == credential)
+                   and (model is None or c.model == model)]  # fmt: skip
+        n = await self.cooldowns.clear(provider, credential, model)
+        for prov, cred in sorted({(c.provider, c.credential) for c in cleared}):
+            self.state.bus.emit(AUTH_CHANGED, {"provider": prov, "credential": cred, "state": "valid",
+                                               "message": "cooldowns cleared"})  # fmt: skip
+        return n
+
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        logins = {(e.provider, e.credential): e for e in (self.refresher.status() if self.refresher else [])}
+        providers = []
+        for p in self.state.runtime.providers.values():
+            pool = self.pools.get(p.name)
+            active = pool.cooldowns() if pool else []
+            creds = []
+            for c in pool.credentials if pool else []:
+                cools = [{"model": x.model, "until": x.until, "reason": x.reason, "status": x.status}
+                         for x in active if x.credential == c.id]  # fmt: skip
+                login = logins.get((p.login or "", c.id))
+                state = login.state if login else "valid"
+                if state == "valid" and cools:
+                    state = "cooling"
+                creds.append({"id": c.id, "type": c.kind, "state": state, "source": c.ref or None, "label": c.label,
+                              "priority": c.priority, "message": login.message if login else "",
+                              "expires_at": None, "cooldowns": cools})  # fmt: skip
+            for ref in p.unreadable:
+                creds.append({"id": ref, "type": "api_key", "state": "missing", "source": ref, "label": ref,
+                              "priority": 0, "message": f"{ref} cannot be read", "expires_at": None,
+                              "cooldowns": []})  # fmt: skip
+            if p.login and not self._logins.get(p.login) and not p.key_credentials:
+                creds.append({"id": p.login, "type": "oauth", "state": "missing", "source": f"login:{p.login}",
+                              "label": p.login, "priority": 0, "expires_at": None, "cooldowns": [],
+                              "message": f"not logged in: run `proxypal-engine login {p.login}`"})  # fmt: skip
+            providers.append({"name": p.name, "kind": p.kind, "base_url": p.base_url or default_base(p),
+                              "strategy": pool.strategy if pool else None, "login": p.login,
+                              "credentials": creds})  # fmt: skip
+        store = {"backend": self.store_backend, "notice": self.store_notice, "error": self.store_error}
+        return {"store": store, "providers": providers, "now": now}
