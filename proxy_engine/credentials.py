@@ -140,9 +140,9 @@ class CredentialManager:
 
     # -- the request path --------------------------------------------------------------------------
 
-    def pick(self, p: Provider, model: str) -> Credential | None:
+    def pick(self, p: Provider, model: str, exclude: set[str]) -> Credential | None:
         pool = self.pools.get(p.name)
-        return pool.pick(model) if pool is not None else None
+        return pool.pick(model, exclude) if pool is not None else None
 
     def soonest(self, p: Provider, model: str) -> float | None:
         pool = self.pools.get(p.name)

@@ -151,13 +151,11 @@ async def _forward(request, state, rec, raw, obj, candidates: list[Candidate], a
                 continue
             tried: set[str] = set()
             while budget > 0:
-                cred = creds.pick(provider, cand.model)
+                cred = creds.pick(provider, cand.model, tried)
                 if cred is None:
-                    until = creds.soonest(provider, cand.model)
+                    until = None if tried else creds.soonest(provider, cand.model)
                     if until is not None and (soonest is None or until < soonest):
                         soonest = until
-                    break
-                if cred.id in tried:
                     break
                 tried.add(cred.id)
                 budget -= 1

@@ -17,6 +17,9 @@ from typing import Any
 import httpx
 
 FAKE_KEYS = {"OK": "sk-fake-openai", "AK": "sk-ant-fake", "GK": "AIza-fake-gemini"}
+# Engines under test never touch the developer's real keyring: their secrets live in an
+# encrypted file inside their own PROXYPAL_HOME.
+SECRET_ENV = {"PROXYPAL_SECRET_BACKEND": "file", "PROXYPAL_PASSPHRASE": "engine-test-passphrase"}
 
 
 def free_port() -> int:
@@ -47,7 +50,7 @@ class EngineProcess:
         self.port = port
         self.config_path = self.home / "config.yaml"
         self.config_path.write_text(config_text)
-        self.env = dict(os.environ, PROXYPAL_HOME=str(self.home), **FAKE_KEYS, **(env or {}))
+        self.env = dict(os.environ, PROXYPAL_HOME=str(self.home), **FAKE_KEYS, **SECRET_ENV, **(env or {}))
         self.env.pop("PROXYPAL_CONFIG", None)
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from proxy_engine.auth.cooldowns import Cooldown, CooldownStore
@@ -120,9 +120,12 @@ class CredentialPool:
     def _available(self, model: str, now: float) -> list[Credential]:
         return [c for c in self._credentials if self._cooldowns.cooling_until(self.provider, c.id, model, now) is None]
 
-    def pick(self, model: str) -> Credential | None:
-        """The credential to use for `model` now, or None when every one is cooling down."""
-        available = self._available(model, self._clock())
+    def pick(self, model: str, exclude: Collection[str] = ()) -> Credential | None:
+        """The credential to use for `model` now, or None when every one is cooling down.
+
+        `exclude`: ids already tried by this request (their cooldown may not be recorded yet).
+        """
+        available = [c for c in self._available(model, self._clock()) if c.id not in exclude]
         if not available:
             return None
         top = max(c.priority for c in available)

@@ -15,8 +15,10 @@ log = logging.getLogger("proxy_engine.ledger")
 COLUMNS = (
     "id", "ts_start", "client", "agent", "dialect_in", "dialect_out", "model_requested", "provider", "model",
     "stream", "status", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost_usd", "attempts", "error",
+    "cache_write_tokens", "cost_usd", "attempts", "error", "credential",
 )  # fmt: skip
+# Columns added after the first release, created on open in ledgers written before them.
+_ADDED = {"credential": "TEXT"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
   id TEXT PRIMARY KEY, ts_start REAL NOT NULL, client TEXT, agent TEXT, dialect_in TEXT, dialect_out TEXT,
@@ -39,6 +41,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(_SCHEMA)
+    have = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    for name, kind in _ADDED.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
     return conn
 
 
