@@ -112,7 +112,7 @@ def test_rate_limited_key_cools_down_with_retry_after_and_is_skipped(engine, fak
 
 
 def test_every_key_cooling_answers_429_with_retry_after_in_each_dialect(engine, fakes):
-    fo, fa = fakes
+    fo = fakes[0]
     fo.script(status=429, retry_after=300)
     with pytest.raises(openai.RateLimitError):
         _chat(engine)
