@@ -214,6 +214,10 @@ class CredentialManager:
                                                "message": "cooldowns cleared"})  # fmt: skip
         return n
 
+    def login_states(self) -> list[dict[str, str]]:
+        """Every stored login's state, for the `hello` snapshot (a late subscriber missed the events)."""
+        return [ev.to_protocol() for ev in self.refresher.status()] if self.refresher else []
+
     def status(self) -> dict[str, Any]:
         now = time.time()
         logins = {(e.provider, e.credential): e for e in (self.refresher.status() if self.refresher else [])}

@@ -75,7 +75,11 @@ class EngineState:
             "listen": f"{self.host}:{self.port}",
             "config_path": str(self.runtime.loaded.path or ""),
             "events_socket": str(self.bus.path or ""),
-            "snapshot": {"recent": list(self.stats.recent), "stats": self.stats.snapshot()},
+            "snapshot": {
+                "recent": list(self.stats.recent),
+                "stats": self.stats.snapshot(),
+                "auth": self.credentials.login_states(),
+            },
         }
 
     def status(self) -> dict[str, Any]:
