@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import anthropic
@@ -218,12 +219,25 @@ providers:
         assert fa.requests == [], "no request goes out without a key"
 
 
-def test_management_answers_carry_no_secret(engine, fakes):
-    fakes[0].queue(key=KEYS["K1"], status=429, retry_after=30)
-    _chat(engine)
-    for path in ("/v0/auth/status", "/v0/status", "/v0/requests", "/v0/config"):
-        text = engine.api("GET", path).text
-        for secret in KEYS.values():
-            assert secret not in text, f"{path} leaks a key"
+def test_no_key_reaches_management_answers_events_logs_or_the_ledger(engine, fakes):
+    sub = engine.subscribe()
+    try:
+        fakes[0].queue(key=KEYS["K1"], status=429, retry_after=30)
+        fakes[0].queue(key=KEYS["K2"], status=401)
+        _chat(engine)
+        sub.wait_for("request.finished")
+        sub.wait_for("credential.cooldown")
+    finally:
+        sub.close()
+    answers = [engine.api("GET", p).text for p in ("/v0/auth/status", "/v0/status", "/v0/requests", "/v0/config")]
+    time.sleep(0.6)  # the ledger writes in batches
+    stored = [p.read_bytes().decode("latin-1") for p in engine.home.rglob("*") if p.is_file()
+              and p.name != "config.yaml" and not p.name.endswith(".enc")]  # fmt: skip
+    assert any("credential_cooldowns" in s for s in stored), "the ledger database was scanned"
+    for secret in KEYS.values():
+        for i, text in enumerate(answers):
+            assert secret not in text, f"management answer {i} leaks a key"
+        assert secret not in json.dumps(sub.events), "an event leaks a key"
+        assert not any(secret in s for s in stored), "a file under PROXYPAL_HOME holds a key in clear"
     r = httpx.get(engine.url + "/v0/auth/status", timeout=5)
     assert r.status_code == 401, "auth status needs the management key"
