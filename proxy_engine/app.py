@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy_engine import __version__, management, proxy
+from proxy_engine.amp import add_amp_routes
 from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.paths import Paths
 from proxy_engine.protocol import STATS
@@ -143,6 +144,7 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
     r.add_get("/healthz", healthz)
     r.add_get("/", healthz)
     r.add_routes(management.routes)
+    add_amp_routes(r)
     app.on_response_prepare.append(_no_server_header)
     return app
 

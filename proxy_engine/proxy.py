@@ -18,6 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy_engine.auth import AuthError, parse_retry_after
+from proxy_engine.browser_guard import browser_refusal
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.sse import SSEFramer, block_data
@@ -84,6 +85,8 @@ async def handle(
     rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
     state.started(rec)
     try:
+        if not rt.keys_required and (why := browser_refusal(request)):
+            raise ProxyError(403, why, "browser_request_refused")
         client = rt.client_for(client_key(request))
         if client is None:
             raise ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import anthropic
@@ -154,3 +155,28 @@ def test_client_disconnect_cancels_upstream(engine, fakes):
 
 def test_worker_survives_all_of_the_above(engine):
     assert httpx.get(engine.url + "/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/v1/chat/completions", {"Origin": "https://evil.example", "Content-Type": "text/plain"}),
+        ("/v1/messages", {"Sec-Fetch-Site": "cross-site", "anthropic-version": "2023-06-01"}),
+        ("/v1/chat/completions", {"Host": "rebound.evil.example:8317"}),
+    ],
+)
+def test_browser_made_requests_to_a_keyless_proxy_are_refused(engine, fakes, path, headers):
+    model = "claude-haiku-4-5" if "messages" in path else "gpt-4o-mini"
+    body = json.dumps({"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
+    r = httpx.post(engine.url + path, content=body, headers=headers, timeout=10)
+    assert r.status_code == 403
+    err = r.json()
+    if "messages" in path:
+        assert err["type"] == "error" and "refused" in err["error"]["message"]
+    else:
+        assert err["error"]["code"] == "browser_request_refused"
+    assert all(not f.requests for f in fakes), "nothing reached an upstream"
+    # a same-origin page (the proxy's own origin) and ordinary tools are fine
+    same = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+    ok = httpx.post(engine.url + "/v1/chat/completions", content=same, headers={"Origin": engine.url}, timeout=10)
+    assert ok.status_code == 200

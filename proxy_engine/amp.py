@@ -1,0 +1,287 @@
+"""Amp (ampcode.com) support: its provider routes, and a relay for its own API.
+
+Amp pointed at the proxy (`amp.url`) sends model calls to `/api/provider/{provider}/...` and
+everything else (user, threads, telemetry, login pages) to the same host. Model calls take the
+normal request path (`proxy.handle`), so they are authenticated, failed over and recorded like
+any other; Amp's own calls are relayed byte for byte to `amp_upstream_url`.
+
+Model routing (`route_name`):
+- `amp_routing_mode: mappings` (default): a model named in `amp_model_mappings` routes by its
+  target (a friendly name or `provider/model`); any other model routes as it would on `/v1`
+  (friendly name, `provider/model`, or a bare name a provider serves).
+- `amp_routing_mode: openai`: the mappings are ignored and the route decides: the model, as
+  sent, goes to the configured provider named like the route's provider segment, else to one of
+  that kind (anthropic -> anthropic; openai -> openai, azure_openai, codex; google -> gemini,
+  vertex, gemini_cli), preferring one that lists or recognises the model. With none configured,
+  the normal router decides. Either way the client and the ledger keep the name Amp sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import yarl
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy_engine import proxy
+from proxy_engine.browser_guard import browser_refusal
+from proxy_engine.config import KIND_ALIASES
+from proxy_engine.logs import REDACTOR
+from proxy_engine.providers import Provider
+from proxy_engine.runtime import Runtime, resolve_ref
+from proxy_engine.state import ENGINE
+
+log = logging.getLogger("proxy_engine.amp")
+
+_P = "/api/provider/{provider}"
+_GEMINI_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
+# Provider kinds that can answer a route's provider segment in `openai` mode, best first.
+SEGMENT_KINDS = {
+    "anthropic": ("anthropic",),
+    "openai": ("openai", "azure_openai", "codex"),
+    "gemini": ("gemini", "vertex", "gemini_cli"),
+}
+# Amp's web pages and login flow live outside /api; they are relayed too.
+_PAGES = ("auth", "threads", "docs", "settings")
+
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+     "trailer", "trailers", "transfer-encoding", "upgrade"}
+)  # fmt: skip
+# Cookies stay home: a browser sends one localhost cookie jar to every local port.
+_DROP_REQUEST = _HOP_BY_HOP | {
+    "host", "expect", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+}  # fmt: skip
+_DROP_RESPONSE = _HOP_BY_HOP | {"set-cookie", "server"}
+_CLIENT_CREDENTIALS = ("authorization", "x-api-key", "x-goog-api-key")
+_UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=600)
+_CHUNK = 64 * 1024
+
+
+def add_amp_routes(router: web.UrlDispatcher) -> None:
+    """Amp's model routes first; then every other `/api/...` path and Amp's pages go to the relay."""
+    for prefix in (_P + "/v1", _P):  # Amp also calls OpenAI-style providers without /v1
+        router.add_post(prefix + "/chat/completions", _model_route("openai_chat"))
+        router.add_post(prefix + "/responses", _model_route("openai_responses"))
+        router.add_post(prefix + "/completions", _model_route("openai_completions"))
+        router.add_get(prefix + "/models", list_models)
+    router.add_post(_P + "/v1/messages", _model_route("anthropic"))
+    router.add_post(_P + "/v1/messages/count_tokens", _model_route("anthropic", "count_tokens"))
+    router.add_get(_P + "/v1beta/models", list_models)
+    router.add_post(_P + "/v1beta/models/{tail:.+}", gemini_post)
+    router.add_post(_P + "/v1/models/{tail:.+}", gemini_post)
+    router.add_post(_P + "/v1beta1/{tail:.+}", vertex_post)
+    router.add_route("*", "/api/{tail:.*}", relay)
+    for page in _PAGES:
+        router.add_route("*", f"/{page}", relay)
+        router.add_route("*", f"/{page}/{{tail:.*}}", relay)
+    router.add_get("/threads.rss", relay)
+    router.add_get("/news.rss", relay)
+
+
+# ----- model routing -----------------------------------------------------------------------------
+
+
+def route_name(rt: Runtime, segment: str, model: str) -> str:
+    """The name the router resolves for `model` sent on Amp's `segment` route (see the module doc)."""
+    cfg = rt.config
+    bare = model.removeprefix("models/")
+    if cfg.amp_routing_mode == "openai":
+        provider = provider_for_segment(rt, segment, bare)
+        return f"{provider.name}/{bare}" if provider else model
+    return _mapped(cfg.amp_model_mappings, bare) or model
+
+
+def provider_for_segment(rt: Runtime, segment: str, model: str) -> Provider | None:
+    seg = segment.lower()
+    if seg in rt.providers:
+        return rt.providers[seg]
+    kinds = SEGMENT_KINDS.get(KIND_ALIASES.get(seg, seg), ())
+    ranked = sorted((p for p in rt.providers.values() if p.kind in kinds), key=lambda p: kinds.index(p.kind))
+    return next((p for p in ranked if p.serves(model)), ranked[0] if ranked else None)
+
+
+def _mapped(mappings: dict[str, str], model: str) -> str | None:
+    if model in mappings:
+        return mappings[model]
+    folded = model.lower()
+    return next((target for name, target in mappings.items() if name.lower() == folded), None)
+
+
+def _resolver(request: web.Request) -> Callable[[Runtime, str], str]:
+    segment = request.match_info["provider"]
+    return lambda rt, model: route_name(rt, segment, model)
+
+
+def _model_route(dialect: str, action: str | None = None):
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await proxy.handle(request, dialect, action=action, resolve_as=_resolver(request))
+
+    return handler
+
+
+async def gemini_post(request: web.Request) -> web.StreamResponse:
+    return await _gemini(request, request.match_info["tail"])
+
+
+async def vertex_post(request: web.Request) -> web.StreamResponse:
+    """Amp's Vertex-style Gemini paths (`.../publishers/google/models/{model}:{method}`); others go upstream."""
+    head, sep, tail = request.match_info["tail"].rpartition("models/")
+    if not sep or (head and not head.endswith("/")):
+        return await relay(request)
+    return await _gemini(request, tail)
+
+
+async def _gemini(request: web.Request, tail: str) -> web.StreamResponse:
+    model, _, action = tail.rpartition(":")
+    if not model or action not in _GEMINI_ACTIONS:
+        return proxy.error_response("gemini", proxy.ProxyError(404, f"unsupported Gemini method {action!r}"))
+    return await proxy.handle(request, "gemini", model=model, action=action, resolve_as=_resolver(request))
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """The models Amp may name here, in the shape of the route's provider."""
+    rt = request.app[ENGINE].runtime
+    segment = KIND_ALIASES.get(request.match_info["provider"].lower(), request.match_info["provider"].lower())
+    anthropic = segment == "anthropic" or "anthropic-version" in request.headers
+    gemini = not anthropic and (segment == "gemini" or "/v1beta/" in request.path)
+    if rt.client_for(proxy.client_key(request)) is None:
+        dialect = "anthropic" if anthropic else "gemini" if gemini else "openai_chat"
+        return proxy.error_response(dialect, proxy.ProxyError(401, "invalid or missing client key"))
+    names = list(rt.config.amp_model_mappings) if rt.config.amp_routing_mode == "mappings" else []
+    ids = list(dict.fromkeys([*names, *rt.router.model_names()]))
+    if anthropic:
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids]
+        return web.json_response({"data": data, "has_more": False, "first_id": ids[0] if ids else None,
+                                  "last_id": ids[-1] if ids else None})  # fmt: skip
+    if gemini:
+        methods = list(_GEMINI_ACTIONS)
+        models = [{"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": methods} for m in ids]
+        return web.json_response({"models": models})
+    created = int(time.time())
+    data = [{"id": m, "object": "model", "created": created, "owned_by": "proxypal"} for m in ids]
+    return web.json_response({"object": "list", "data": data})
+
+
+# ----- relay of Amp's own API --------------------------------------------------------------------
+
+
+class _UpstreamKey:
+    """`amp_upstream_api_key`, read once per runtime in a thread (a keyring read may block)."""
+
+    def __init__(self) -> None:
+        self._runtime: weakref.ref[Runtime] | None = None
+        self._value: str | None = None
+
+    async def get(self, rt: Runtime) -> str | None:
+        if self._runtime is None or self._runtime() is not rt:
+            value = await asyncio.to_thread(resolve_ref, rt.config.amp_upstream_api_key)
+            REDACTOR.add(value)
+            self._runtime, self._value = weakref.ref(rt), value
+        return self._value
+
+
+_UPSTREAM_KEY = _UpstreamKey()
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+async def relay(request: web.Request) -> web.StreamResponse:
+    """Stream one Amp API call to `amp_upstream_url` and its answer back, redirects included."""
+    state = request.app[ENGINE]
+    rt = state.runtime
+    base = rt.config.amp_upstream_url
+    if not base:
+        return _error(503, "amp_upstream_not_configured",
+                      f"{request.path} is Amp's own API, which ProxyPal relays only when `amp_upstream_url` is set "
+                      "in its config (for example https://ampcode.com)")  # fmt: skip
+    refusal = _refusal(request, rt)
+    if refusal:
+        return _error(403, "amp_request_refused", refusal)
+    presented = proxy.client_key(request)
+    if rt.keys_required and rt.client_for(presented) is None:
+        return _error(401, "invalid_api_key", "invalid or missing client key for this proxy")
+    try:
+        url = yarl.URL(str(yarl.URL(base)).rstrip("/") + request.raw_path, encoded=True)
+        if not url.host or url.scheme not in ("http", "https"):
+            raise ValueError("not an http(s) URL")
+    except ValueError as e:
+        return _error(503, "amp_upstream_invalid", f"amp_upstream_url {base!r} is not usable: {e}")
+    headers = _request_headers(request)
+    if rt.keys_required:  # the client's credential was this proxy's key: it never leaves the machine
+        for name in _CLIENT_CREDENTIALS:
+            headers.popall(name, None)
+        if presented and request.query.get("key") == presented:
+            url = url.with_query([(k, v) for k, v in url.query.items() if not (k == "key" and v == presented)])
+    ref = rt.config.amp_upstream_api_key
+    if ref and "authorization" not in headers:
+        key = await _UPSTREAM_KEY.get(rt)
+        if key is None:
+            return _error(503, "amp_upstream_key_unreadable", f"amp_upstream_api_key ({ref}) cannot be read")
+        headers["Authorization"] = "Bearer " + key
+    return await _stream(request, state.session, url, headers)
+
+
+def _refusal(request: web.Request, rt: Runtime) -> str | None:
+    """Why a browser-made request must not get Amp credentials attached (cross-site, DNS rebinding)."""
+    if request.method == "OPTIONS":
+        return "cross-origin requests are not relayed to Amp"
+    return browser_refusal(request, allow_navigation=True, check_host=not rt.keys_required)
+
+
+def _request_headers(request: web.Request) -> CIMultiDict[str]:
+    named = {t.strip().lower() for v in request.headers.getall("Connection", ()) for t in v.split(",")}
+    out: CIMultiDict[str] = CIMultiDict()
+    for k, v in request.headers.items():
+        if k.lower() not in _DROP_REQUEST and k.lower() not in named:
+            out.add(k, v)
+    out.setdefault("Accept-Encoding", "identity")  # bytes pass through undecoded: ask for what the client reads
+    return out
+
+
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(_CHUNK):
+        yield chunk
+
+
+async def _stream(
+    request: web.Request, session: aiohttp.ClientSession, url: yarl.URL, headers: CIMultiDict[str]
+) -> web.StreamResponse:
+    try:
+        resp = await session.request(
+            request.method, url, headers=headers, data=_body(request) if request.body_exists else None,
+            allow_redirects=False, auto_decompress=False, timeout=_UPSTREAM_TIMEOUT,
+        )  # fmt: skip
+    except (aiohttp.ClientError, TimeoutError) as e:
+        log.warning("Amp upstream %s unreachable for %s %s: %s", url.origin(), request.method, request.path,
+                    e or type(e).__name__)  # fmt: skip
+        return _error(502, "amp_upstream_unreachable",
+                      f"amp_upstream_url {url.origin()} cannot be reached: {e or type(e).__name__}")  # fmt: skip
+    try:
+        log.debug("Amp %s %s -> %d", request.method, request.path, resp.status)
+        out = web.StreamResponse(status=resp.status, reason=resp.reason)
+        named = {t.strip().lower() for v in resp.headers.getall("Connection", ()) for t in v.split(",")}
+        for k, v in resp.headers.items():
+            low = k.lower()
+            if low not in _DROP_RESPONSE and low not in named and not low.startswith("access-control-"):
+                out.headers.add(k, v)
+        await out.prepare(request)
+        try:
+            async for chunk in resp.content.iter_any():
+                await out.write(chunk)
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as e:
+            log.warning("Amp upstream dropped %s %s mid-reply: %s", request.method, request.path, e or type(e).__name__)
+            request.transport.close()  # the client must see a cut reply, not a complete one
+            return out
+        await out.write_eof()
+        return out
+    finally:
+        resp.release()
