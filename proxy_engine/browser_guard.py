@@ -9,6 +9,8 @@ With client keys configured a page cannot present one, so these checks are not n
 
 from __future__ import annotations
 
+import ipaddress
+
 import yarl
 from aiohttp import web
 
@@ -29,9 +31,18 @@ def browser_refusal(request: web.Request, *, allow_navigation: bool = False, che
     origin = request.headers.get("Origin")
     if origin and _authority(origin) != request.host:
         return "requests from another origin are refused (configure a client key to allow browser apps)"
-    if check_host and not is_loopback(_hostname(request.host)):
+    if check_host and not _local_name(_hostname(request.host)):
         return f"this proxy answers requests addressed to this machine only, not {request.host!r}"
     return None
+
+
+def _local_name(host: str) -> bool:
+    """An IP literal cannot be rebound; of names, only localhost is this machine for sure."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return is_loopback(host.lower()) or host.lower().endswith(".localhost")
 
 
 def _authority(url: str) -> str | None:
