@@ -177,7 +177,7 @@ class CredentialManager:
     async def _aws_credentials(self, p: Provider) -> Any:
         profile = p.settings.profile or "default"
         cached = self._aws.get(profile)
-        if cached and time.monotonic() - cached[0] < _AWS_TTL:
+        if cached and time.monotonic() - cached[0] < _AWS_TTL and not cached[1].expiring():
             return cached[1]
         from proxy_engine.providers.sigv4 import load_credentials
 
@@ -193,6 +193,8 @@ class CredentialManager:
         ok = status is not None and 200 <= status < 400
         if ok and self.cooldowns.get(p.name, cred.id, model) is None:
             return  # the common case: nothing to clear, no task
+        if cred.kind == "aws" and status in (401, 403):
+            self._aws.clear()  # temporary credentials may have expired early: load them afresh next time
         if status == 401 and cred.kind in ("oauth", "service_account") and self.refresher is not None and p.login:
             self.refresher.invalidate(p.login, cred.id)
         task = asyncio.create_task(pool.report(cred, model, status, retry_after))

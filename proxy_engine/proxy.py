@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 from proxy_engine.auth import AuthError, parse_retry_after
@@ -23,6 +24,7 @@ from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
+from proxy_engine.providers.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.providers.wire import edits_body, finalize_body, sign_headers, upstream_url
 from proxy_engine.record import RequestRecord
 from proxy_engine.routing import Candidate, UnknownModel
@@ -37,6 +39,7 @@ from proxy_engine.translate import (
     estimate_input_tokens,
     get_translator,
 )
+from proxy_engine.usage.tokens import Usage
 
 log = logging.getLogger("proxy_engine.proxy")
 
@@ -207,9 +210,10 @@ async def _attempt(request, state, rec, raw, obj, cand, cred, up_dialect, transl
     headers.update(provider.extra_headers)
     _merge_auth(headers, call.headers)
     headers = sign_headers(provider, call, url, headers, body)
+    target = yarl.URL(url, encoded=True) if provider.kind == "bedrock" else url  # signed exactly as sent
     try:
         resp = await state.session.post(
-            url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
+            target, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
             params=_forward_query(request, up_dialect, translator),
         )  # fmt: skip
     except (aiohttp.ClientError, TimeoutError) as e:
@@ -268,10 +272,10 @@ def _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt, c
             up = count_request(translator, obj, model)
         else:
             up = translator.request(obj, model=model, stream=rec.stream, thinking_budget=rt.config.thinking_budget)
-        return url, json.dumps(finalize_body(provider, call, up_dialect, up)).encode()
+        return url, json.dumps(finalize_body(provider, call, up_dialect, up, model=model, action=action)).encode()
     if edits_body(provider, call, up_dialect):
         edited = {**obj, "model": model} if up_dialect != "gemini" else obj
-        return url, json.dumps(finalize_body(provider, call, up_dialect, edited)).encode()
+        return url, json.dumps(finalize_body(provider, call, up_dialect, edited, model=model, action=action)).encode()
     body = raw
     if up_dialect != "gemini":
         body = rewrite_model(raw, rec.model_requested, model)
@@ -400,6 +404,8 @@ async def _relay_whole(request, rec, resp, first, out, translator) -> web.Stream
             client_obj = translator.response(json.loads(body), model_requested=rec.model_requested)
         except (TranslationError, ValueError) as e:
             raise ProxyError(502, f"{rec.provider} sent a reply that cannot be translated: {e}") from None
+        if translator.usage:
+            rec.usage = _usage(translator.usage)
         keep = {k: v for k, v in out.headers.items() if k.lower() != "content-type"}
         return web.json_response(client_obj, status=resp.status, headers=keep)
     if not out.prepared:
@@ -410,22 +416,42 @@ async def _relay_whole(request, rec, resp, first, out, translator) -> web.Stream
     return out
 
 
+def _usage(ir: dict) -> Usage:
+    return Usage(ir["input_tokens"], ir["output_tokens"], ir["cache_read_tokens"], ir["cache_write_tokens"])
+
+
 class _TranslatedStream:
-    """Upstream SSE events in, the client's framing out, one event at a time."""
+    """Upstream events in, the client's framing out, one event at a time.
+
+    Upstreams speak SSE, except Bedrock, whose streams are binary event-stream frames.
+    """
 
     def __init__(self, translator, rec, client_sse: bool):
-        self.framer = SSEFramer()
-        self.tap = StreamTap(rec.dialect_out)
+        self.binary = translator.upstream_dialect == "bedrock"
+        self.framer = EventStreamFramer() if self.binary else SSEFramer()
+        self.tap = None if self.binary else StreamTap(rec.dialect_out)
         self.st = translator.stream(rec.model_requested, client_sse=client_sse)
 
     @property
     def usage(self):
-        return self.tap.usage
+        if self.tap is not None and self.tap.usage is not None:
+            return self.tap.usage
+        ir = self.st.usage
+        return _usage(ir) if ir else None
 
     def feed(self, chunk: bytes) -> bytes:
+        if self.binary:
+            try:
+                return b"".join(self.st.feed(ev) for ev in self.framer.feed(chunk))
+            except EventStreamError as e:
+                raise aiohttp.ClientPayloadError(f"corrupt event stream: {e}") from None
         return self._translate(self.framer.feed(chunk))
 
     def finish(self) -> bytes:
+        if self.binary:
+            if not self.framer.at_eof():
+                return self.st.fail("the upstream stream was cut off")
+            return self.st.finish()
         out = self._translate(self.framer.flush())
         self.tap.finish()
         return out + self.st.finish()

@@ -16,6 +16,7 @@ CLAUDE_CODE_SYSTEM = "You are Claude Code, Anthropic's official CLI for Claude."
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 DEFAULT_VERTEX_LOCATION = "us-central1"
 DEFAULT_BEDROCK_REGION = "us-east-1"
+_COUNT = ("count_tokens", "countTokens")
 
 
 def _gemini_action(stream: bool, action: str | None) -> str:
@@ -33,7 +34,7 @@ def upstream_url(p: Provider, call: UpstreamCall, dialect: str, model: str, *, s
     if p.kind == "bedrock":
         return f"{base}/model/{quote(model, safe='')}/{'converse-stream' if stream else 'converse'}"
     if dialect == "gemini_code_assist":
-        act = _gemini_action(stream, action)
+        act = "countTokens" if action in _COUNT else _gemini_action(stream, action)
         return f"{base}:{act}?alt=sse" if act == "streamGenerateContent" else f"{base}:{act}"
     if p.kind == "azure_openai":
         deployment = p.settings.deployments.get(model, model)
@@ -60,8 +61,12 @@ def bedrock_region(p: Provider) -> str:
 
 def default_base(p: Provider) -> str:
     """Where a kind without a fixed endpoint goes when config sets no base_url."""
+    if p.base_configured:
+        return p.base_url
     if p.kind == "vertex":
-        return f"https://{vertex_location(p)}-aiplatform.googleapis.com"
+        from proxy_engine.providers.vertex_body import vertex_base
+
+        return vertex_base(vertex_location(p))
     if p.kind == "bedrock":
         return f"https://bedrock-runtime.{bedrock_region(p)}.amazonaws.com"
     return p.base_url
@@ -76,17 +81,21 @@ def edits_body(p: Provider, call: UpstreamCall, dialect: str) -> bool:
     return call.credential.kind == "oauth" and p.kind == "anthropic"
 
 
-def finalize_body(p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any]) -> dict[str, Any]:
+def finalize_body(
+    p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str = "", action: str | None = None
+) -> dict[str, Any]:
     """The kind-specific last touches, on the body already in the upstream's dialect."""
     if dialect == "gemini_code_assist":
-        from proxy_engine.translate.code_assist import set_project
+        from proxy_engine.translate.code_assist import count_tokens_body, set_project
 
+        if action in _COUNT:
+            return count_tokens_body(body, model)
         project = p.settings.project or str(call.extra.get("project", ""))
         return set_project(body, project)
     if p.kind == "vertex" and dialect == "anthropic":
-        from proxy_engine.providers.vertex_body import anthropic_body_for_vertex
+        from proxy_engine.providers.vertex_body import anthropic_body_for_vertex, anthropic_count_body_for_vertex
 
-        return anthropic_body_for_vertex(body)
+        return anthropic_count_body_for_vertex(body, model) if action in _COUNT else anthropic_body_for_vertex(body)
     if p.kind == "codex":
         body = dict(body)
         body["store"] = False  # the ChatGPT backend keeps nothing and refuses store: true
@@ -121,4 +130,7 @@ def sign_headers(p: Provider, call: UpstreamCall, url: str, headers: dict[str, s
         return headers
     from proxy_engine.providers.sigv4 import sign
 
-    return sign("POST", url, headers, body, call.extra["aws"], bedrock_region(p))
+    # Only what travels unchanged is signed; anything a client sent is left out.
+    accept = "application/vnd.amazon.eventstream" if url.endswith("/converse-stream") else "application/json"
+    plain = {"Content-Type": "application/json", "Accept": accept}
+    return sign("POST", url, plain, body, call.extra["aws"], bedrock_region(p))
