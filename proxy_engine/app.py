@@ -102,6 +102,7 @@ async def _resources(app: web.Application):
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
     state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
     await state.ledger.open()
+    await state.load_budgets()
     await state.credentials.open()
     sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
     await state.bus.start(sock or state.paths.events_socket(state.port))

@@ -94,6 +94,8 @@ async def handle(
         if client is None:
             raise ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")
         rec.client = client
+        if state.budgets.limits and (hit := state.budgets.exceeded(client)):
+            _over_budget(state, *hit)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -121,6 +123,14 @@ async def handle(
         raise
     finally:
         state.finished(rec)
+
+
+def _over_budget(state: EngineState, lim, resets_in: float) -> None:
+    spent = state.budgets.spent(lim)
+    secs = max(1, math.ceil(resets_in))
+    raise ProxyError(429, f"budget {lim.scope} is used up (${spent:.2f} of ${lim.limit:.2f}); it resets in "
+                     f"{secs // 3600}h{secs % 3600 // 60:02d}m, or raise it in the config", "budget_exceeded",
+                     {"Retry-After": str(secs)})  # fmt: skip
 
 
 def _parse_body(raw: bytes) -> dict[str, Any]:

@@ -39,6 +39,7 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
                 log.warning("host/port changes take effect after a restart of the engine")
             state.runtime = runtime
             state.credentials.sync()
+            state.budgets.configure(runtime.config)
         state.config_errors = issues
     if issues:
         log.error("config not applied, the previous one keeps serving: %s", "; ".join(map(str, issues)))

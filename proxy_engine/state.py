@@ -15,9 +15,10 @@ from proxy_engine import __version__
 from proxy_engine.config import ConfigIssue
 from proxy_engine.events import EventBus
 from proxy_engine.paths import Paths
-from proxy_engine.protocol import REQUEST_FINISHED, REQUEST_STARTED
+from proxy_engine.protocol import BUDGET_ALERT, REQUEST_FINISHED, REQUEST_STARTED
 from proxy_engine.record import RequestRecord
 from proxy_engine.runtime import Runtime
+from proxy_engine.usage.budgets import BudgetTracker, period_start
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.stats import RollingStats
 
@@ -42,10 +43,21 @@ class EngineState:
     config_errors: list[ConfigIssue] = field(default_factory=list)
     credentials: CredentialManager = field(init=False)
 
+    budgets: BudgetTracker = field(init=False)
+
     def __post_init__(self) -> None:
         from proxy_engine.credentials import CredentialManager
 
         self.credentials = CredentialManager(self)
+        self.budgets = BudgetTracker(lambda alert: self.bus.emit(BUDGET_ALERT, alert))
+        self.budgets.configure(self.runtime.config)
+
+    async def load_budgets(self) -> None:
+        """Rebuild this day's and month's spend from the ledger."""
+        now = time.time()
+        for period in ("day", "month"):
+            start = period_start(period, now)
+            self.budgets.load(period, start, await self.ledger.spend_by_client(start))
 
     def started(self, rec: RequestRecord) -> None:
         self.stats.in_flight += 1
@@ -63,6 +75,7 @@ class EngineState:
         self.stats.in_flight -= 1
         if rec.usage is not None and rec.model:
             rec.cost_usd = self.runtime.prices.cost(rec.provider_kind, rec.model, rec.usage)
+            self.budgets.add(rec.client, rec.cost_usd)
         d = rec.as_dict()
         self.ledger.append(d)
         self.stats.add(d)
@@ -92,6 +105,7 @@ class EngineState:
             "config_ok": not self.config_errors,
             "config_errors": [i.as_dict() for i in self.config_errors],
             "stats": self.stats.snapshot(),
+            "budgets": self.budgets.status(),
         }
 
 

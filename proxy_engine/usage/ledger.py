@@ -134,3 +134,13 @@ class CostLedger:
         with _connect(self.path) as conn:
             rows = conn.execute(sql, (since,)).fetchall()
         return [{n: (v if v is not None else 0) for n, v in zip(names, r, strict=True)} for r in rows]
+
+    async def spend_by_client(self, since: float) -> dict[str, float]:
+        """Priced spend per client since an epoch (budgets are rebuilt from this at startup)."""
+        await self.flush()
+        return await asyncio.to_thread(self._query_spend, since)
+
+    def _query_spend(self, since: float) -> dict[str, float]:
+        sql = "SELECT coalesce(client, ''), sum(cost_usd) FROM requests WHERE ts_start >= ? GROUP BY 1"
+        with _connect(self.path) as conn:
+            return {c: float(v or 0.0) for c, v in conn.execute(sql, (since,)).fetchall()}

@@ -1,0 +1,110 @@
+"""Spending limits: alerts as spend crosses each threshold, and a 429 once a limit is reached.
+
+Scopes are the whole engine per day and per month (`budgets:`) and each client per month
+(`clients[].monthly_budget_usd`). Spend is rebuilt from the ledger at startup, then kept in
+memory as requests finish; periods follow the local calendar, like the usage views.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from proxy_engine.config import Config
+
+log = logging.getLogger("proxy_engine.budgets")
+
+
+def period_start(kind: str, now: float) -> float:
+    d = dt.datetime.fromtimestamp(now)
+    start = d.replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind == "month":
+        start = start.replace(day=1)
+    return start.timestamp()
+
+
+def period_end(kind: str, now: float) -> float:
+    d = dt.datetime.fromtimestamp(period_start(kind, now))
+    if kind == "day":
+        return (d + dt.timedelta(days=1)).timestamp()
+    return d.replace(year=d.year + (d.month == 12), month=d.month % 12 + 1).timestamp()
+
+
+@dataclass(frozen=True)
+class Limit:
+    scope: str  # "daily", "monthly", "client:NAME"
+    period: str  # "day" | "month"
+    limit: float
+    client: str | None = None  # None: every client counts
+
+
+class BudgetTracker:
+    def __init__(self, emit: Callable[[dict], None], clock: Callable[[], float] = time.time) -> None:
+        self._emit = emit
+        self._clock = clock
+        self.limits: list[Limit] = []
+        self.thresholds: tuple[float, ...] = ()
+        self._spend: dict[tuple[str, float], dict[str, float]] = {}  # (period, start) -> client -> usd
+        self._alerted: set[tuple[str, float, float]] = set()  # (scope, period start, threshold)
+
+    def configure(self, cfg: Config) -> None:
+        limits = []
+        if cfg.budgets.daily_usd:
+            limits.append(Limit("daily", "day", cfg.budgets.daily_usd))
+        if cfg.budgets.monthly_usd:
+            limits.append(Limit("monthly", "month", cfg.budgets.monthly_usd))
+        for c in cfg.clients:
+            if c.monthly_budget_usd:
+                limits.append(Limit(f"client:{c.name}", "month", c.monthly_budget_usd, c.name))
+        self.limits = limits
+        self.thresholds = tuple(sorted(set(cfg.budgets.alert_at)))
+
+    def load(self, period: str, start: float, spend: dict[str, float]) -> None:
+        self._spend[(period, start)] = dict(spend)
+        for lim in self.limits:
+            if lim.period == period:
+                self._check(lim, start, quiet=True)  # thresholds passed before a restart are not repeated
+
+    def spent(self, lim: Limit, now: float | None = None) -> float:
+        start = period_start(lim.period, self._clock() if now is None else now)
+        by_client = self._spend.get((lim.period, start), {})
+        return by_client.get(lim.client, 0.0) if lim.client is not None else sum(by_client.values())
+
+    def add(self, client: str, cost: float | None) -> None:
+        if not cost:
+            return
+        now = self._clock()
+        for period in ("day", "month"):
+            key = (period, period_start(period, now))
+            bucket = self._spend.setdefault(key, {})
+            bucket[client] = bucket.get(client, 0.0) + cost
+        for lim in self.limits:
+            self._check(lim, period_start(lim.period, now))
+
+    def _check(self, lim: Limit, start: float, quiet: bool = False) -> None:
+        spent = self.spent(lim, start)
+        for t in self.thresholds:
+            key = (lim.scope, start, t)
+            if spent >= lim.limit * t and key not in self._alerted:
+                self._alerted.add(key)
+                if not quiet:
+                    log.warning("budget %s: $%.2f of $%.2f spent (%d%%)", lim.scope, spent, lim.limit, t * 100)
+                    self._emit({"scope": lim.scope, "spent": round(spent, 6), "limit": lim.limit, "threshold": t})
+
+    def exceeded(self, client: str) -> tuple[Limit, float] | None:
+        """The first limit this client's next request would break, and seconds until it resets."""
+        now = self._clock()
+        for lim in self.limits:
+            if lim.client not in (None, client):
+                continue
+            if self.spent(lim, now) >= lim.limit:
+                return lim, period_end(lim.period, now) - now
+        return None
+
+    def status(self) -> list[dict]:
+        now = self._clock()
+        return [{"scope": lim.scope, "period": lim.period, "limit": lim.limit, "spent": round(self.spent(lim, now), 6),
+                 "resets_at": period_end(lim.period, now)} for lim in self.limits]  # fmt: skip
