@@ -1,8 +1,13 @@
 """Proxy overhead benchmark: the engine against a bare aiohttp pass-through, on one fast local upstream.
 
-Reports per target and scenario: requests/s, proxy CPU ms per request (user+sys of the proxy process
-divided by requests), p50/p99 added latency over calling the upstream directly, streaming time to
-first byte, and peak RSS. Not a test: run `python benchmarks/proxy_bench.py [--requests N]`.
+The upstream answers in three wire formats (OpenAI chat, Anthropic messages, Gemini SSE), each with the
+same 20-token reply. Per scenario and target it reports requests/s, proxy CPU ms per request (on-CPU time
+of all the proxy's threads over the measured requests, warm-up excluded), the engine/bare CPU ratio, p50/p99
+added latency over calling the upstream directly, streaming time to first byte, and peak RSS.
+A translated scenario (client dialect -> upstream dialect) is compared with the bare proxy passing the same
+upstream reply through unchanged: that ratio is what translation costs. Direct, bare and engine requests
+alternate in rounds, so load from other programs on the machine hits all three alike.
+Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING]`.
 """
 
 from __future__ import annotations
@@ -17,15 +22,27 @@ import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import psutil
 
+TOKENS = 20
+TEXT = "hello " * 40
+USAGE_IN, USAGE_OUT = 120, TOKENS
+
+
+def _sse(obj: dict, event: str | None = None, nl: str = "\n") -> bytes:
+    head = f"event: {event}{nl}" if event else ""
+    return f"{head}data: {json.dumps(obj)}{nl}{nl}".encode()
+
+
+# ---- OpenAI chat completions ----
 CHAT_JSON = json.dumps(
     {"id": "c1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello " * 40}, "finish_reason": "stop"}],
-     "usage": {"prompt_tokens": 120, "completion_tokens": 40, "total_tokens": 160}}
+     "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": "stop"}],
+     "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": 40, "total_tokens": 160}}
 ).encode()  # fmt: skip
 
 
@@ -34,34 +51,74 @@ def _chunk(content: str | None, finish: str | None = None, usage: dict | None = 
     obj = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini", "choices": choices}
     if usage:
         obj["usage"] = usage
-    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+    return _sse(obj)
 
 
-STREAM_EVENTS = [_chunk("tok ") for _ in range(20)] + [
+STREAM_EVENTS = [_chunk("tok ") for _ in range(TOKENS)] + [
     _chunk(None, "stop"),
-    _chunk(None, usage={"prompt_tokens": 120, "completion_tokens": 20, "total_tokens": 140}),
+    _chunk(None, usage={"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT, "total_tokens": 140}),
     b"data: [DONE]\n\n",
 ]
+
+# ---- Anthropic messages ----
+_MSG = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5", "stop_sequence": None}
+MESSAGES_JSON = json.dumps(
+    {**_MSG, "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn",
+     "usage": {"input_tokens": USAGE_IN, "output_tokens": 40}}
+).encode()  # fmt: skip
+MESSAGES_EVENTS = [
+    _sse({"type": "message_start", "message": {**_MSG, "content": [], "stop_reason": None,
+          "usage": {"input_tokens": USAGE_IN, "output_tokens": 1}}}, "message_start"),
+    _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+         "content_block_start"),
+    _sse({"type": "ping"}, "ping"),
+    *[_sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "tok "}},
+           "content_block_delta") for _ in range(TOKENS)],
+    _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+    _sse({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+          "usage": {"output_tokens": USAGE_OUT}}, "message_delta"),
+    _sse({"type": "message_stop"}, "message_stop"),
+]  # fmt: skip
+
+
+# ---- Gemini generateContent / streamGenerateContent?alt=sse ----
+def _gemini(text: str, final: bool) -> dict:
+    cand: dict = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    usage: dict = {"promptTokenCount": USAGE_IN, "totalTokenCount": USAGE_IN}
+    if final:
+        cand["finishReason"] = "STOP"
+        usage = {"promptTokenCount": USAGE_IN, "candidatesTokenCount": USAGE_OUT,
+                 "totalTokenCount": USAGE_IN + USAGE_OUT}  # fmt: skip
+    return {"candidates": [cand], "usageMetadata": usage, "modelVersion": "gemini-2.5-flash", "responseId": "r1"}
+
+
+GEMINI_JSON = json.dumps(_gemini(TEXT, True)).encode()
+GEMINI_EVENTS = [_sse(_gemini("tok ", i == TOKENS - 1), nl="\r\n") for i in range(TOKENS)]
 
 UPSTREAM = textwrap.dedent(
     """
     import sys
     from aiohttp import web
     sys.path.insert(0, sys.argv[2])
-    from proxy_bench import CHAT_JSON, STREAM_EVENTS
+    import proxy_bench as b
 
-    async def chat(request):
-        body = await request.json()
-        if not body.get("stream"):
-            return web.Response(body=CHAT_JSON, content_type="application/json")
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        for ev in STREAM_EVENTS:
-            await resp.write(ev)
-        return resp
+    def answer(whole, events):
+        async def handler(request):
+            body = await request.json()
+            streaming = request.path.endswith(":streamGenerateContent") or body.get("stream")
+            if not streaming:
+                return web.Response(body=whole, content_type="application/json")
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            for ev in events:
+                await resp.write(ev)
+            return resp
+        return handler
 
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/v1/chat/completions", answer(b.CHAT_JSON, b.STREAM_EVENTS))
+    app.router.add_post("/v1/messages", answer(b.MESSAGES_JSON, b.MESSAGES_EVENTS))
+    app.router.add_post("/v1beta/models/{tail:.+}", answer(b.GEMINI_JSON, b.GEMINI_EVENTS))
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
     """
 )
@@ -83,7 +140,7 @@ BARE = textwrap.dedent(
     async def proxy(request):
         body = await request.read()
         headers = {"Content-Type": "application/json", "Authorization": "Bearer k"}
-        async with request.app["s"].post(UP + request.path, data=body, headers=headers) as up:
+        async with request.app["s"].post(UP + request.path_qs, data=body, headers=headers) as up:
             resp = web.StreamResponse(status=up.status)
             resp.content_type = up.content_type
             await resp.prepare(request)
@@ -99,6 +156,63 @@ BARE = textwrap.dedent(
     """
 )
 
+PROMPT = "hello " * 50
+# What a client of each dialect sends (model is filled in per scenario).
+CLIENT_REQUESTS = {
+    "openai_chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": PROMPT}]}),
+    "anthropic": ("/v1/messages", {"max_tokens": 100, "messages": [{"role": "user", "content": PROMPT}]}),
+}
+# The upstream each scenario lands on: engine model name, direct path, direct body.
+UPSTREAMS = {
+    "openai_chat": ("openai/gpt-4o-mini", "/v1/chat/completions", "gpt-4o-mini"),
+    "anthropic": ("anthropic/claude-haiku-4-5", "/v1/messages", "claude-haiku-4-5"),
+    "gemini": ("gemini/gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash", None),
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    client: str
+    upstream: str
+    stream: bool
+
+    @property
+    def name(self) -> str:
+        kind = "stream" if self.stream else "json"
+        if self.client == self.upstream:
+            return f"{self.client} {kind}"
+        return f"{self.client}->{self.upstream} {kind}"
+
+    def engine_request(self) -> tuple[str, bytes]:
+        path, body = CLIENT_REQUESTS[self.client]
+        body = {**body, "model": UPSTREAMS[self.upstream][0]}
+        if self.stream:
+            body["stream"] = True
+        return path, json.dumps(body).encode()
+
+    def direct_request(self) -> tuple[str, bytes]:
+        """The upstream's own request: what the bare proxy (and the no-proxy baseline) sends."""
+        _, path, model = UPSTREAMS[self.upstream]
+        if self.upstream == "gemini":
+            path += ":streamGenerateContent?alt=sse" if self.stream else ":generateContent"
+            return path, json.dumps({"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}).encode()
+        body = {**CLIENT_REQUESTS[self.upstream][1], "model": model}
+        if self.stream:
+            body["stream"] = True
+        return path, json.dumps(body).encode()
+
+
+SCENARIOS = [
+    Scenario("openai_chat", "openai_chat", False),
+    Scenario("openai_chat", "openai_chat", True),
+    Scenario("anthropic", "openai_chat", False),
+    Scenario("anthropic", "openai_chat", True),
+    Scenario("openai_chat", "anthropic", False),
+    Scenario("openai_chat", "anthropic", True),
+    Scenario("openai_chat", "gemini", False),
+    Scenario("openai_chat", "gemini", True),
+]
+
 
 def free_port() -> int:
     s = socket.socket()
@@ -108,8 +222,10 @@ def free_port() -> int:
     return port
 
 
-def wait_port(port: int) -> None:
-    for _ in range(200):
+def wait_port(port: int, proc: subprocess.Popen) -> None:
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise RuntimeError(f"process for port {port} exited with {proc.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             return
@@ -118,7 +234,7 @@ def wait_port(port: int) -> None:
     raise RuntimeError(f"port {port} never opened")
 
 
-async def one(session, url, body, stream) -> tuple[float, float]:
+async def one(session, url, body) -> tuple[float, float]:
     t0 = time.perf_counter()
     async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
         first = None
@@ -126,62 +242,117 @@ async def one(session, url, body, stream) -> tuple[float, float]:
             if first is None:
                 first = time.perf_counter()
         if r.status != 200:
-            raise RuntimeError(f"status {r.status}")
+            raise RuntimeError(f"{url}: status {r.status}")
     end = time.perf_counter()
     return (end - t0) * 1000, ((first or end) - t0) * 1000
 
 
-async def load(url: str, body: bytes, stream: bool, n: int, concurrency: int) -> dict:
-    lat, ttfb = [], []
+@dataclass
+class Tally:
+    """One target's measured requests, summed over the rounds."""
+
+    n: int = 0
+    cpu_s: float = 0.0
+    elapsed: float = 0.0
+    lat: list[float] = field(default_factory=list)
+    ttfb: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_s * 1000 / self.n
+
+    @property
+    def rps(self) -> float:
+        return self.n / self.elapsed
+
+
+SCHEDSTAT = Path("/proc/self/schedstat").exists()
+
+
+def cpu_s(proc: psutil.Process | None) -> float:
+    """CPU seconds used so far by all of a process's threads: nanosecond-precise from schedstat on Linux
+    (user+sys times come in 10 ms ticks, too coarse for a batch of sub-millisecond requests)."""
+    if proc is None:
+        return 0.0
+    if not SCHEDSTAT:
+        t = proc.cpu_times()
+        return t.user + t.system
+    total = 0
+    for task in os.listdir(f"/proc/{proc.pid}/task"):
+        try:
+            with open(f"/proc/{proc.pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:  # a thread that just ended
+            continue
+    return total / 1e9
+
+
+async def batch(session, url: str, body: bytes, n: int, concurrency: int, proc, tally: Tally) -> None:
+    queue = iter(range(n))
+
+    async def worker():
+        for _ in queue:
+            a, b = await one(session, url, body)
+            tally.lat.append(a)
+            tally.ttfb.append(b)
+
+    cpu0, t0 = cpu_s(proc), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    tally.elapsed += time.perf_counter() - t0
+    tally.cpu_s += cpu_s(proc) - cpu0
+    tally.n += n
+
+
+async def compare(targets: list[tuple[str, bytes, psutil.Process | None]], n: int, concurrency: int, rounds: int):
+    """Alternate the targets in `rounds` batches, so load from other programs hits them all alike."""
     conn = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=conn) as session:
-        for _ in range(20):  # warm-up
-            await one(session, url, body, stream)
-        queue = iter(range(n))
+        for url, body, _ in targets:
+            for _ in range(20):  # warm-up, not measured
+                await one(session, url, body)
+        tallies = [Tally() for _ in targets]
+        for _ in range(rounds):
+            for (url, body, proc), tally in zip(targets, tallies, strict=True):
+                await batch(session, url, body, max(1, n // rounds), concurrency, proc, tally)
+    for t in tallies:
+        t.lat.sort()
+        t.ttfb.sort()
+    return tallies
 
-        async def worker():
-            for _ in queue:
-                a, b = await one(session, url, body, stream)
-                lat.append(a)
-                ttfb.append(b)
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t0
-    lat.sort()
-    ttfb.sort()
-    return {"rps": n / elapsed, "lat": lat, "ttfb": ttfb}
+def peak_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        hwm = next(line for line in f if line.startswith("VmHWM"))
+    return int(hwm.split()[1]) / 1024
 
 
 def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
-def measure(proc: psutil.Process | None, url, body, stream, n, conc) -> dict:
-    cpu0 = proc.cpu_times() if proc else None
-    res = asyncio.run(load(url, body, stream, n, conc))
-    if proc:
-        cpu1 = proc.cpu_times()
-        res["cpu_ms"] = ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) * 1000 / n
-        res["rss_mib"] = proc.memory_info().rss / 2**20
-        with open(f"/proc/{proc.pid}/status") as f:
-            hwm = next(line for line in f if line.startswith("VmHWM"))
-        res["peak_rss_mib"] = int(hwm.split()[1]) / 1024
-    return res
+def engine_config(port: int, up_port: int) -> str:
+    up = f"http://127.0.0.1:{up_port}"
+    return (
+        f"port: {port}\nproviders:\n"
+        f"  openai: {{base_url: '{up}/v1', api_key: env:BK}}\n"
+        f"  anthropic: {{base_url: '{up}', api_key: env:BK}}\n"
+        f"  gemini: {{base_url: '{up}', api_key: env:BK}}\n"
+        "models:\n  Rush: {openai: gpt-4o-mini}\n"
+    )
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=3000)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=3000, help="measured requests per scenario and target")
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--only", action="append", default=[], help="run scenarios whose name contains this")
+    ap.add_argument("--rounds", type=int, default=4, help="alternate direct/bare/engine in this many batches")
     args = ap.parse_args()
+    scenarios = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only)]
     here = str(Path(__file__).parent)
     up_port, bare_port, eng_port = free_port(), free_port(), free_port()
     home = tempfile.mkdtemp(prefix="pp-bench-")
-    Path(home, "config.yaml").write_text(
-        f"port: {eng_port}\nproviders:\n  openai: {{base_url: 'http://127.0.0.1:{up_port}/v1', api_key: env:BK}}\n"
-        "models:\n  Rush: {openai: gpt-4o-mini}\n"
-    )
+    Path(home, "config.yaml").write_text(engine_config(eng_port, up_port))
     env = dict(os.environ, PROXYPAL_HOME=home, BK="bench-key", PROXYPAL_LOG_LEVEL="warning")
     procs = [
         subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here]),
@@ -189,33 +360,41 @@ def main() -> int:
         subprocess.Popen([sys.executable, "-m", "proxy_engine", "serve"], env=env, stderr=subprocess.DEVNULL),
     ]
     try:
-        for p in (up_port, bare_port, eng_port):
-            wait_port(p)
+        for port, proc in zip((up_port, bare_port, eng_port), procs, strict=True):
+            wait_port(port, proc)
         bare, eng = psutil.Process(procs[1].pid), psutil.Process(procs[2].pid)
-        chat = {"model": "Rush", "messages": [{"role": "user", "content": "hello " * 50}]}
-        scenarios = [
-            ("chat json", "/v1/chat/completions", chat, False),
-            ("chat stream", "/v1/chat/completions", {**chat, "stream": True}, True),
-        ]
-        translated = {"model": "Rush", "max_tokens": 100, "stream": True,
-                      "messages": [{"role": "user", "content": "hello " * 50}]}  # fmt: skip
         n, c = args.requests, args.concurrency
-        print(f"{n} requests per run, concurrency {c}, {os.cpu_count()} cores\n")
-        header = f"{'scenario':<28}{'target':<8}{'req/s':>8}{'cpu ms/req':>12}{'p50 +ms':>9}{'p99 +ms':>9}"
-        print(header + f"{'ttfb +ms':>10}{'peak RSS':>10}")
-        for name, path, body, stream in scenarios:
-            raw = json.dumps(body).encode()
-            direct_body = json.dumps({**body, "model": "gpt-4o-mini"}).encode()
-            direct = measure(None, f"http://127.0.0.1:{up_port}{path}", direct_body, stream, n, c)
-            for label, proc, port, b in (("bare", bare, bare_port, direct_body), ("engine", eng, eng_port, raw)):
-                r = measure(proc, f"http://127.0.0.1:{port}{path}", b, stream, n, c)
-                add50 = pct(r["lat"], 0.5) - pct(direct["lat"], 0.5)
-                add99 = pct(r["lat"], 0.99) - pct(direct["lat"], 0.99)
-                print(f"{name:<28}{label:<8}{r['rps']:>8.0f}{r['cpu_ms']:>12.3f}{add50:>9.2f}{add99:>9.2f}"
-                      f"{pct(r['ttfb'], 0.5) - pct(direct['ttfb'], 0.5):>10.2f}{r['peak_rss_mib']:>9.1f}M")  # fmt: skip
-        r = measure(eng, f"http://127.0.0.1:{eng_port}/v1/messages", json.dumps(translated).encode(), True, n, c)
-        print(f"{'anthropic->openai stream':<28}{'engine':<8}{r['rps']:>8.0f}{r['cpu_ms']:>12.3f}{'':>9}{'':>9}"
-              f"{'':>10}{r['peak_rss_mib']:>9.1f}M  (ttfb p50 {pct(r['ttfb'], 0.5):.2f} ms)")  # fmt: skip
+        print(
+            f"{n} requests per target and scenario in {args.rounds} rounds, concurrency {c}, {os.cpu_count()} cores\n"
+        )
+        print(
+            f"{'scenario':<32}{'target':<8}{'req/s':>8}{'cpu ms/req':>12}{'ratio':>7}"
+            f"{'p50 +ms':>9}{'p99 +ms':>9}{'ttfb +ms':>10}{'peak RSS':>10}"
+        )
+        for sc in scenarios:
+            dpath, dbody = sc.direct_request()
+            epath, ebody = sc.engine_request()
+            direct, bare_t, eng_t = asyncio.run(
+                compare(
+                    [
+                        (f"http://127.0.0.1:{up_port}{dpath}", dbody, None),
+                        (f"http://127.0.0.1:{bare_port}{dpath}", dbody, bare),
+                        (f"http://127.0.0.1:{eng_port}{epath}", ebody, eng),
+                    ],
+                    n,
+                    c,
+                    args.rounds,
+                )
+            )
+            for label, t, proc in (("bare", bare_t, bare), ("engine", eng_t, eng)):
+                ratio = f"{t.cpu_ms / bare_t.cpu_ms:>7.2f}" if label == "engine" else f"{'':>7}"
+                add50 = pct(t.lat, 0.5) - pct(direct.lat, 0.5)
+                add99 = pct(t.lat, 0.99) - pct(direct.lat, 0.99)
+                ttfb = pct(t.ttfb, 0.5) - pct(direct.ttfb, 0.5)
+                print(
+                    f"{sc.name:<32}{label:<8}{t.rps:>8.0f}{t.cpu_ms:>12.3f}{ratio}"
+                    f"{add50:>9.2f}{add99:>9.2f}{ttfb:>10.2f}{peak_rss_mib(proc.pid):>9.1f}M"
+                )
         print(f"\nengine ledger rows: {count_rows(home)}")
     finally:
         for p in procs:

@@ -22,7 +22,7 @@ from proxy_engine.auth import AuthError, parse_retry_after
 from proxy_engine.browser_guard import browser_refusal
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.dialects.errors import stream_error_event
-from proxy_engine.dialects.sse import SSEFramer, block_data
+from proxy_engine.dialects.translated import TranslatedStream
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
 from proxy_engine.providers.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.providers.wire import edits_body, finalize_body, sign_headers, upstream_url
@@ -377,6 +377,9 @@ async def _relay(request, rec, resp, first: bytes, translator) -> web.StreamResp
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as e:
         rec.fail(502, "upstream_disconnected", f"{rec.provider} dropped the stream: {e or type(e).__name__}")
         await out.write(_stream_failure(conv, rec))
+    if isinstance(conv, _TranslatedStream) and conv.error and not rec.error_code:
+        status, message = conv.error  # the upstream's own error event, already sent in the client's dialect
+        rec.fail(502 if status >= 500 else status, "upstream_stream_error", f"{rec.provider}: {message}")
     rec.usage = conv.usage
     await out.write_eof()
     return out
@@ -437,48 +440,36 @@ class _TranslatedStream:
     """
 
     def __init__(self, translator, rec, client_sse: bool):
-        self.binary = translator.upstream_dialect == "bedrock"
-        self.framer = EventStreamFramer() if self.binary else SSEFramer()
-        self.tap = None if self.binary else StreamTap(rec.dialect_out)
         self.st = translator.stream(rec.model_requested, client_sse=client_sse)
+        binary = translator.upstream_dialect == "bedrock"
+        self.framer = EventStreamFramer() if binary else None
+        self.sse = None if binary else TranslatedStream(self.st)  # one framing pass, one JSON parse per event
 
     @property
     def usage(self):
-        if self.tap is not None and self.tap.usage is not None:
-            return self.tap.usage
+        if self.sse is not None:
+            return self.sse.usage
         ir = self.st.usage
         return _usage(ir) if ir else None
 
+    @property
+    def error(self) -> tuple[int, str] | None:
+        return self.st.error
+
     def feed(self, chunk: bytes) -> bytes:
-        if self.binary:
-            try:
-                return b"".join(self.st.feed(ev) for ev in self.framer.feed(chunk))
-            except EventStreamError as e:
-                raise aiohttp.ClientPayloadError(f"corrupt event stream: {e}") from None
-        return self._translate(self.framer.feed(chunk))
+        if self.sse is not None:
+            return self.sse.feed(chunk)
+        try:
+            return b"".join(self.st.feed(ev) for ev in self.framer.feed(chunk))
+        except EventStreamError as e:
+            raise aiohttp.ClientPayloadError(f"corrupt event stream: {e}") from None
 
     def finish(self) -> bytes:
-        if self.binary:
-            if not self.framer.at_eof():
-                return self.st.fail("the upstream stream was cut off")
-            return self.st.finish()
-        out = self._translate(self.framer.flush())
-        self.tap.finish()
-        return out + self.st.finish()
-
-    def _translate(self, blocks: list[bytes]) -> bytes:
-        out = []
-        for block in blocks:
-            self.tap.observe(block)  # one framing pass serves both usage and translation
-            data = block_data(block)
-            if not data or data == b"[DONE]":
-                continue
-            try:
-                event = json.loads(data)
-            except ValueError:
-                continue
-            out.append(self.st.feed(event))
-        return b"".join(out)
+        if self.sse is not None:
+            return self.sse.finish()
+        if not self.framer.at_eof():
+            return self.st.fail("the upstream stream was cut off")
+        return self.st.finish()
 
     def fail(self, message: str) -> bytes:
         return self.st.fail(message)

@@ -22,12 +22,21 @@ class SSEFramer:
             if chunk.endswith(b"\r"):
                 # A CRLF may be split across chunks: keep the CR until we see what follows.
                 chunk, self._cr = chunk[:-1], True
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buf = self._buf + chunk if self._buf else chunk
+            chunk = chunk.replace(b"\r\n", b"\n")
+            if b"\r" in chunk:
+                chunk = chunk.replace(b"\r", b"\n")
+        if self._buf:
+            buf = self._buf + chunk
+        else:
+            buf = chunk
+            end = buf.find(b"\n\n")
+            if end > 0 and end == len(buf) - 2:  # the usual case: exactly one whole event
+                return [buf[:end]]
         if b"\n\n" not in buf:
             self._buf = buf
             return []
-        *blocks, self._buf = buf.split(b"\n\n")
+        blocks = buf.split(b"\n\n")
+        self._buf = blocks.pop()
         return [b for b in blocks if b.strip(b"\n")]
 
     def flush(self) -> list[bytes]:
@@ -37,8 +46,16 @@ class SSEFramer:
 
 def block_data(block: bytes) -> bytes:
     """The joined `data:` payload of one event block."""
-    if block.startswith(b"data:") and b"\ndata:" not in block:
-        line = block.split(b"\n", 1)[0]
+    # Fast path: one `data:` line, first or after an `event:` line (every provider's usual shape).
+    if block.startswith(b"data:"):
+        start = 0
+    else:
+        start = block.find(b"\ndata:") + 1
+        if not start:
+            return b""
+    end = block.find(b"\n", start)
+    if end == -1 or block.find(b"\ndata:", end) == -1:
+        line = block[start:] if end == -1 else block[start:end]
         return line[6:] if line.startswith(b"data: ") else line[5:]
     parts = []
     for line in block.split(b"\n"):

@@ -6,7 +6,7 @@ import json
 
 from . import mapping
 from .anthropic import safe_id
-from .common import as_int, as_obj, new_id
+from .common import as_int, as_obj, dumpb, new_id, quote
 from .context import Context
 from .errors import error_payload
 from .ir import (
@@ -36,6 +36,10 @@ _ERROR_STATUS = {
     "api_error": 500,
     "overloaded_error": 529,
 }
+# One content_block_delta event, filled in by bytes formatting: these are sent once per token.
+_DELTA = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"%s","%s":%s}}\n\n'
+)
 
 
 class AnthropicStreamDecoder:
@@ -62,6 +66,8 @@ class AnthropicStreamDecoder:
 
     def feed(self, event: dict) -> list[Event]:
         kind = event.get("type")
+        if kind == "content_block_delta":  # by far the most frequent event
+            return self._delta(as_int(event.get("index")) or 0, as_obj(event.get("delta")))
         if kind == "message_start":
             msg = as_obj(event.get("message"))
             out: list[Event] = [Start(id=msg.get("id"), model=msg.get("model"))]
@@ -70,8 +76,6 @@ class AnthropicStreamDecoder:
             return out
         if kind == "content_block_start":
             return self._start(as_int(event.get("index")) or 0, as_obj(event.get("content_block")))
-        if kind == "content_block_delta":
-            return self._delta(as_int(event.get("index")) or 0, as_obj(event.get("delta")))
         if kind == "content_block_stop":
             block = self.blocks.pop(as_int(event.get("index")) or 0, None)
             if block and block["type"] == "thinking" and (block["sig"] or block["text"]):
@@ -153,8 +157,7 @@ class AnthropicStreamEncoder(BlockEncoder):
 
     @staticmethod
     def _event(name: str, payload: dict) -> bytes:
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        return f"event: {name}\ndata: {data}\n\n".encode()
+        return b"event: %s\ndata: %s\n\n" % (name.encode(), dumpb(payload))
 
     def _block_start(self, block: dict) -> bytes:
         self.index += 1
@@ -188,7 +191,7 @@ class AnthropicStreamEncoder(BlockEncoder):
         return self._block_start({"type": "text", "text": ""})
 
     def text(self, delta: str) -> bytes:
-        return self._delta({"type": "text_delta", "text": delta})
+        return _DELTA % (self.index, b"text_delta", b"text", quote(delta))
 
     def close_text(self) -> bytes:
         return self._stop()
@@ -202,7 +205,7 @@ class AnthropicStreamEncoder(BlockEncoder):
         if not self.thinking_open:
             self.thinking_open = True
             out = self._block_start({"type": "thinking", "thinking": "", "signature": ""})
-        return out + self._delta({"type": "thinking_delta", "thinking": delta})
+        return out + _DELTA % (self.index, b"thinking_delta", b"thinking", quote(delta))
 
     def close_thinking(self, sig: ThinkingSignature | None) -> bytes:
         if sig is not None and sig.redacted is not None and not self.thinking_open:
@@ -236,7 +239,7 @@ class AnthropicStreamEncoder(BlockEncoder):
         index = self.tool_index.get(key)
         if index is None:
             return b""
-        return self._delta({"type": "input_json_delta", "partial_json": delta}, index)
+        return _DELTA % (index, b"input_json_delta", b"partial_json", quote(delta))
 
     def close_tool(self) -> bytes:
         return self._stop()

@@ -43,7 +43,7 @@ from .ir import (
 )
 from .schema_clean import from_gemini, to_gemini
 from .shape import hoist_system, inline_system
-from .thinking import attach_tool_signatures, client_signature, keep_for, resolve_budget, thinking_from_client
+from .thinking import client_signature, keep_for, resolve_budget, thinking_from_client
 
 ME = "gemini"
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -99,7 +99,7 @@ def decode_contents(contents: Any, ctx: Context) -> list[Message]:
             call = get(part, "functionCall", "function_call")
             resp = get(part, "functionResponse", "function_response")
             if part.get("thought") and isinstance(part.get("text", ""), str):
-                parts.append(thinking_from_client(str(part.get("text", "")), sig, ME))
+                _add_thought(parts, str(part.get("text", "")), sig)
             elif isinstance(part.get("text"), str):
                 if part["text"]:
                     parts.append(Text(text=part["text"]))
@@ -130,8 +130,21 @@ def decode_contents(contents: Any, ctx: Context) -> list[Message]:
                 ctx.warn("dropped a Gemini part with no equivalent upstream (code execution or similar)")
         if role == "assistant":
             pending = calls_here
-        messages.append(Message(role=role, parts=attach_tool_signatures(parts, ME)))
+        messages.append(Message(role=role, parts=parts))
     return messages
+
+
+def _add_thought(parts: list, text: str, sig: Any) -> None:
+    """A streamed thought comes back as one part per chunk, its signature on the last (often empty) one:
+    join the run into one thinking block, so the signature stays with the text it signs. (Gemini has a
+    field for a call's own signature, so an empty signed thought is never a call's signature.)"""
+    thought = thinking_from_client(text, sig, ME)
+    prev = parts[-1] if parts else None
+    if not isinstance(prev, Thinking) or prev.source is not None or prev.redacted is not None:
+        parts.append(thought)
+        return
+    prev.text = prev.text + text if thought.text == text else thought.text  # a wrapped token may hold the text
+    prev.signature, prev.source, prev.redacted = thought.signature, thought.source, thought.redacted
 
 
 def decode_request(body: dict, ctx: Context) -> Request:

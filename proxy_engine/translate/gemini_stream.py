@@ -7,11 +7,10 @@ client is held until its arguments are complete (one call, never the whole strea
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from . import mapping
-from .common import as_list, as_obj, get, new_id
+from .common import as_list, as_obj, dumpb, get, new_id, quote
 from .context import Context
 from .errors import error_payload, upstream_message
 from .gemini import ME, call_from_part, call_part
@@ -40,6 +39,7 @@ class GeminiStreamDecoder:
         self.salt = new_id("")
         self.calls = 0
         self.last: str | None = None  # "thinking" | "text" | "tool"
+        self.last_usage: Any = None  # Gemini repeats usageMetadata on every chunk; read it when it changes
 
     def feed(self, chunk: dict) -> list[Event]:
         if isinstance(chunk.get("error"), dict):
@@ -53,14 +53,26 @@ class GeminiStreamDecoder:
             if rid:
                 self.salt = str(rid)
             out.append(Start(id=rid, model=get(chunk, "modelVersion", "model_version")))
-        usage = mapping.usage_from_gemini(get(chunk, "usageMetadata", "usage_metadata"))
-        if usage is not None:
-            out.append(UsageUpdate(**usage.as_dict()))
+        meta = chunk.get("usageMetadata")
+        if meta is None:
+            meta = chunk.get("usage_metadata")
+        if meta is not None and meta != self.last_usage:
+            self.last_usage = meta
+            usage = mapping.usage_from_gemini(meta)
+            if usage is not None:
+                out.append(UsageUpdate(**usage.as_dict()))
         candidate = as_obj((as_list(chunk.get("candidates")) or [{}])[0])
         for part in as_list(as_obj(candidate.get("content")).get("parts")):
-            if isinstance(part, dict):
-                out.extend(self._part(part))
-        reason = get(candidate, "finishReason", "finish_reason")
+            if not isinstance(part, dict):
+                continue
+            text = part.get("text")
+            if len(part) == 1 and isinstance(text, str):  # a plain text part: the usual chunk
+                if text:
+                    out.append(TextDelta(text=text))
+                    self.last = "text"
+                continue
+            out.extend(self._part(part))
+        reason = candidate.get("finishReason") or candidate.get("finish_reason")
         if reason:
             out.append(Finish(reason=mapping.gemini_finish(reason)))
         elif not chunk.get("candidates") and as_obj(get(chunk, "promptFeedback", "prompt_feedback")).get("blockReason"):
@@ -113,9 +125,13 @@ class GeminiStreamEncoder(BlockEncoder):
         self.response_id = new_id("")
         self.sent = 0
         self.call: ToolCall | None = None
+        self.tail = b',"modelVersion":%s,"responseId":%s}' % (quote(model), quote(self.response_id))
+        self.usage_json: tuple[int, bytes] = (-1, b"")
 
     def _frame(self, payload: dict) -> bytes:
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return self._framed(dumpb(payload))
+
+    def _framed(self, data: bytes) -> bytes:
         self.sent += 1
         if self.sse:
             return b"data: " + data + b"\r\n\r\n"
@@ -132,11 +148,22 @@ class GeminiStreamEncoder(BlockEncoder):
         payload["responseId"] = self.response_id
         return self._frame(payload)
 
+    def _part_chunk(self, part: bytes) -> bytes:
+        """What `_chunk([part])` renders, by concatenation: this runs once per token."""
+        usage = b""
+        if self.saw_usage:
+            rev, usage = self.usage_json
+            if rev != self.usage_rev:
+                usage = b',"usageMetadata":' + dumpb(mapping.usage_to_gemini(self.usage))
+                self.usage_json = (self.usage_rev, usage)
+        head = b'{"candidates":[{"content":{"role":"model","parts":['
+        return self._framed(head + part + b']},"index":0}]' + usage + self.tail)
+
     def text(self, delta: str) -> bytes:
-        return self._chunk([{"text": delta}])
+        return self._part_chunk(b'{"text":' + quote(delta) + b"}")
 
     def thinking(self, delta: str) -> bytes:
-        return self._chunk([{"text": delta, "thought": True}])
+        return self._part_chunk(b'{"text":' + quote(delta) + b',"thought":true}')
 
     def close_thinking(self, sig: ThinkingSignature | None) -> bytes:
         if sig is None or sig.redacted is not None:

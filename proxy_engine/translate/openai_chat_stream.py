@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from . import mapping
-from .common import as_list, as_obj, new_id, now
+from .common import as_list, as_obj, dumpb, new_id, now, quote
 from .context import Context
 from .errors import error_payload, upstream_message
 from .ir import (
@@ -24,6 +23,7 @@ from .ir import (
 from .stream_base import BlockEncoder
 
 DONE = b"data: [DONE]\n\n"
+_TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
 
 
 class ChatStreamDecoder:
@@ -47,19 +47,24 @@ class ChatStreamDecoder:
                 continue
             delta = as_obj(choice.get("delta"))
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if isinstance(reasoning, str) and reasoning:
+            if reasoning and isinstance(reasoning, str):
                 out.append(ThinkingDelta(text=reasoning))
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                out.append(TextDelta(text=delta["content"]))
-            for call in as_list(delta.get("tool_calls")):
-                if isinstance(call, dict):
-                    out.extend(self._tool(call))
+            content = delta.get("content")
+            if content and isinstance(content, str):
+                out.append(TextDelta(text=content))
+            calls = delta.get("tool_calls")
+            if calls:
+                for call in as_list(calls):
+                    if isinstance(call, dict):
+                        out.extend(self._tool(call))
             if choice.get("finish_reason"):
                 out.extend(self._flush())
                 out.append(Finish(reason=mapping.openai_finish(choice["finish_reason"])))
-        usage = mapping.usage_from_openai_chat(chunk.get("usage"))
-        if usage is not None:
-            out.append(UsageUpdate(**usage.as_dict()))
+        raw_usage = chunk.get("usage")
+        if raw_usage is not None:
+            usage = mapping.usage_from_openai_chat(raw_usage)
+            if usage is not None:
+                out.append(UsageUpdate(**usage.as_dict()))
         return out
 
     def _tool(self, call: dict) -> list[Event]:
@@ -124,6 +129,9 @@ class ChatStreamEncoder(BlockEncoder):
         self.id = new_id("chatcmpl-")
         self.created = now()
         self.tool_index: dict[object, int] = {}
+        # Everything of a chunk before its delta, rendered once: tokens are framed by concatenation.
+        head = b'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"choices":[{"index":0,"delta":'
+        self.head = head % (quote(self.id), self.created, quote(model))
 
     def _chunk(self, delta: dict, finish: str | None = None, **extra: Any) -> bytes:
         payload = {
@@ -134,16 +142,16 @@ class ChatStreamEncoder(BlockEncoder):
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
             **extra,
         }
-        return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+        return b"data: " + dumpb(payload) + b"\n\n"
 
     def on_start(self) -> bytes:
         return self._chunk({"role": "assistant", "content": ""})
 
     def text(self, delta: str) -> bytes:
-        return self._chunk({"content": delta})
+        return self.head + b'{"content":' + quote(delta) + b"}" + _TAIL
 
     def thinking(self, delta: str) -> bytes:
-        return self._chunk({"reasoning_content": delta})
+        return self.head + b'{"reasoning_content":' + quote(delta) + b"}" + _TAIL
 
     def open_tool(self, ev: ToolStart) -> bytes:
         index = self.tool_index[ev.key] = len(self.tool_index)
@@ -161,7 +169,8 @@ class ChatStreamEncoder(BlockEncoder):
         index = self.tool_index.get(key)
         if index is None:
             return b""
-        return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": delta}}]})
+        call = b'{"tool_calls":[{"index":%d,"function":{"arguments":%s}}]}' % (index, quote(delta))
+        return self.head + call + _TAIL
 
     def on_end(self, reason: FinishReason) -> bytes:
         out = self._chunk({}, reason)
@@ -174,9 +183,9 @@ class ChatStreamEncoder(BlockEncoder):
                 "choices": [],
                 "usage": mapping.usage_to_openai_chat(self.usage),
             }
-            out += b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+            out += b"data: " + dumpb(payload) + b"\n\n"
         return out + DONE
 
     def on_error(self, message: str, status: int) -> bytes:
         payload = error_payload("openai_chat", status, message)
-        return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+        return b"data: " + dumpb(payload) + b"\n\n"

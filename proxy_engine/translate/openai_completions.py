@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from . import mapping
-from .common import as_float, as_int, as_list, as_obj, new_id, now, str_list
+from .common import as_float, as_int, as_list, as_obj, dumpb, new_id, now, quote, str_list
 from .context import Context
 from .errors import error_payload, upstream_message
 from .ir import (
@@ -25,6 +24,7 @@ from .ir import (
 from .stream_base import BlockEncoder
 
 DONE = b"data: [DONE]\n\n"
+_TAIL = b',"index":0,"logprobs":null,"finish_reason":null}]}\n\n'
 
 
 def decode_request(body: dict, ctx: Context) -> Request:
@@ -140,6 +140,9 @@ class CompletionsStreamEncoder(BlockEncoder):
         super().__init__(ctx, model)
         self.id = new_id("cmpl-")
         self.created = now()
+        # Everything of a chunk before its text, rendered once: tokens are framed by concatenation.
+        head = b'data: {"id":%s,"object":"text_completion","created":%d,"model":%s,"choices":[{"text":'
+        self.head = head % (quote(self.id), self.created, quote(model))
 
     def _chunk(self, text: str, finish: str | None = None) -> bytes:
         payload = {
@@ -149,10 +152,10 @@ class CompletionsStreamEncoder(BlockEncoder):
             "model": self.model,
             "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}],
         }
-        return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+        return b"data: " + dumpb(payload) + b"\n\n"
 
     def text(self, delta: str) -> bytes:
-        return self._chunk(delta)
+        return self.head + quote(delta) + _TAIL
 
     def open_tool(self, ev: Any) -> bytes:
         return b""
@@ -172,8 +175,8 @@ class CompletionsStreamEncoder(BlockEncoder):
                 "choices": [],
                 "usage": {k: u[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")},
             }
-            out += b"data: " + json.dumps(payload).encode() + b"\n\n"
+            out += b"data: " + dumpb(payload) + b"\n\n"
         return out + DONE
 
     def on_error(self, message: str, status: int) -> bytes:
-        return b"data: " + json.dumps(error_payload("openai_completions", status, message)).encode() + b"\n\n"
+        return b"data: " + dumpb(error_payload("openai_completions", status, message)) + b"\n\n"

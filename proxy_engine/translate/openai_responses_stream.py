@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from . import mapping
-from .common import as_list, as_obj, new_id, now
+from .common import as_list, as_obj, dumpb, new_id, now, quote
 from .context import Context
 from .ir import (
     Event,
@@ -25,6 +25,9 @@ from .ir import (
 from .openai_responses import ME, native_signature
 from .openai_responses_out import call_item, client_token, message_item, reasoning_item, response_object
 from .stream_base import BlockEncoder
+
+# Per-token events, filled in by bytes formatting: (event name, sequence number, ids, delta).
+_TOKEN = b'event: %s\ndata: {"type":"%s","sequence_number":%d,%s,"delta":%s%s}\n\n'
 
 
 class ResponsesStreamDecoder:
@@ -145,8 +148,16 @@ class ResponsesStreamEncoder(BlockEncoder):
     def _event(self, name: str, payload: dict) -> bytes:
         payload = {"type": name, "sequence_number": self.seq, **payload}
         self.seq += 1
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        return f"event: {name}\ndata: {data}\n\n".encode()
+        return b"event: %s\ndata: %s\n\n" % (name.encode(), dumpb(payload))
+
+    def _token(self, name: bytes, ids: bytes, delta: str, tail: bytes = b"") -> bytes:
+        """`_event(name, {**ids, "delta": delta, **tail})` without building and dumping a dict."""
+        self.seq += 1
+        return _TOKEN % (name, name, self.seq - 1, ids, quote(delta), tail)
+
+    def _ids_json(self, extra: bytes) -> bytes:
+        assert self.item is not None
+        return b'"item_id":%s,"output_index":%d,%s' % (quote(self.item["id"]), len(self.output) - 1, extra)
 
     def _response(self, status: str, **extra: Any) -> dict:
         return response_object(self.ctx, self.model, self.id, self.created, status, list(self.output), **extra)
@@ -179,9 +190,8 @@ class ResponsesStreamEncoder(BlockEncoder):
 
     def text(self, delta: str) -> bytes:
         self.buffer.append(delta)
-        return self._event(
-            "response.output_text.delta", {**self._ids(), "content_index": 0, "delta": delta, "logprobs": []}
-        )
+        ids = self._ids_json(b'"content_index":0')
+        return self._token(b"response.output_text.delta", ids, delta, b',"logprobs":[]')
 
     def close_text(self) -> bytes:
         text = "".join(self.buffer)
@@ -207,9 +217,8 @@ class ResponsesStreamEncoder(BlockEncoder):
                 "response.reasoning_summary_part.added", {**self._ids(), "summary_index": 0, "part": part}
             )
         self.buffer.append(delta)
-        return out + self._event(
-            "response.reasoning_summary_text.delta", {**self._ids(), "summary_index": 0, "delta": delta}
-        )
+        ids = self._ids_json(b'"summary_index":0')
+        return out + self._token(b"response.reasoning_summary_text.delta", ids, delta)
 
     def close_thinking(self, sig: ThinkingSignature | None) -> bytes:
         assert self.item is not None
@@ -253,10 +262,8 @@ class ResponsesStreamEncoder(BlockEncoder):
         call.arguments += delta
         if item["type"] == "custom_tool_call":
             return b""  # free-form input is JSON-wrapped upstream: sent whole when the call ends
-        return self._event(
-            "response.function_call_arguments.delta",
-            {"item_id": item["id"], "output_index": index, "delta": delta},
-        )
+        ids = b'"item_id":%s,"output_index":%d' % (quote(item["id"]), index)
+        return self._token(b"response.function_call_arguments.delta", ids, delta)
 
     def close_tool(self) -> bytes:
         index, item, call = self.calls[self.tool_key]
@@ -291,4 +298,20 @@ class ResponsesStreamEncoder(BlockEncoder):
         code = "rate_limit_exceeded" if status == 429 else "server_error"
         out = self._event("error", {"code": code, "message": message, "param": None})
         error = {"code": code, "message": message}
-        return out + self._event("response.failed", {"response": self._response("failed", usage=None, error=error)})
+        self._settle_open_item()
+        usage = mapping.usage_to_responses(self.usage) if self.saw_usage else None
+        return out + self._event("response.failed", {"response": self._response("failed", usage=usage, error=error)})
+
+    def _settle_open_item(self) -> None:
+        """The failed response lists what was streamed so far: the item cut short holds its partial
+        text or arguments and is marked incomplete, as its deltas already told the client."""
+        if self.block == "text" and self.item is not None:
+            part = {"type": "output_text", "text": "".join(self.buffer), "annotations": []}
+            self.item.update(status="incomplete", content=[part])
+        elif self.block == "thinking" and self.item is not None and self.buffer:
+            self.item["summary"] = [{"type": "summary_text", "text": "".join(self.buffer)}]
+        elif self.block == "tool" and self.tool_key in self.calls:
+            _, item, call = self.calls[self.tool_key]
+            item["status"] = "incomplete"
+            if item["type"] == "function_call":  # a custom call's input is still JSON-wrapped here
+                item["arguments"] = call.arguments

@@ -34,6 +34,7 @@ class BlockEncoder(ABC):
         self.upstream_id: str | None = None
         self.usage = Usage()
         self.saw_usage = False
+        self.usage_rev = 0  # bumped on every usage update, so encoders can cache its rendering
         self.reason: FinishReason | None = None
         self.stop_sequence: str | None = None
         self.block: str | None = None  # "text" | "thinking" | "tool"
@@ -41,6 +42,7 @@ class BlockEncoder(ABC):
         self.tools_seen = 0
         self.started = False
         self.done = False
+        self.error: tuple[int, str] | None = None  # (status, message) once the stream ended in an error
 
     # ---- framing hooks (subclasses) ----
     def on_start(self) -> bytes:
@@ -83,7 +85,9 @@ class BlockEncoder(ABC):
     def feed(self, events: list[Event]) -> bytes:
         if not events or self.done:
             return b""
-        return b"".join(self._one(ev) for ev in events)
+        if len(events) == 1:  # the usual case: one token in, one event out
+            return self._one(events[0])
+        return b"".join([self._one(ev) for ev in events])
 
     def _ensure_start(self) -> bytes:
         if self.started:
@@ -104,9 +108,18 @@ class BlockEncoder(ABC):
     def _one(self, ev: Event) -> bytes:
         if self.done:
             return b""
+        kind = type(ev)
+        # Fast paths for the per-token events inside an open block of their kind.
+        if kind is TextDelta and self.block == "text":
+            return self.text(ev.text) if ev.text else b""
+        if kind is ToolDelta and self.started:
+            return self.tool_args(ev.key, ev.arguments) if ev.arguments else b""
+        if kind is ThinkingDelta and self.block == "thinking":
+            return self.thinking(ev.text) if ev.text else b""
         if isinstance(ev, UsageUpdate):
             apply_usage(self.usage, ev)
             self.saw_usage = True
+            self.usage_rev += 1
             return b""
         if isinstance(ev, Start):
             self.upstream_id = ev.id or self.upstream_id
@@ -165,4 +178,5 @@ class BlockEncoder(ABC):
         if self.done:
             return b""
         self.done = True
+        self.error = (status, message)
         return self.on_error(message, status)

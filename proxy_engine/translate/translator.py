@@ -7,9 +7,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import anthropic, gemini, openai_chat, openai_completions, openai_responses, openai_responses_out
+from . import (
+    anthropic,
+    bedrock,
+    code_assist,
+    gemini,
+    openai_chat,
+    openai_completions,
+    openai_responses,
+    openai_responses_out,
+)
 from .anthropic_stream import AnthropicStreamDecoder, AnthropicStreamEncoder
-from .common import TranslationError
+from .bedrock_stream import BedrockStreamDecoder
+from .code_assist import CodeAssistStreamDecoder
+from .common import TranslationError, loads
 from .context import Context
 from .errors import translate_error
 from .gemini_stream import GeminiStreamDecoder, GeminiStreamEncoder
@@ -22,7 +33,15 @@ log = logging.getLogger(__name__)
 
 # What a structurally unexpected body raises while being read; reported as a TranslationError.
 _MALFORMED = (AttributeError, KeyError, TypeError, ValueError, IndexError)
-DIALECTS = ("openai_chat", "openai_responses", "openai_completions", "anthropic", "gemini")
+DIALECTS = (
+    "openai_chat",
+    "openai_responses",
+    "openai_completions",
+    "anthropic",
+    "gemini",
+    "bedrock",
+    "gemini_code_assist",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +95,23 @@ _CODECS = {
         GeminiStreamDecoder,
         GeminiStreamEncoder,
     ),
+    # Upstream-only dialects: their client-side slots raise TranslationError.
+    "bedrock": Codec(
+        bedrock.upstream_only,
+        bedrock.encode_request,
+        bedrock.decode_response,
+        bedrock.upstream_only,
+        BedrockStreamDecoder,
+        bedrock.upstream_only,
+    ),
+    "gemini_code_assist": Codec(
+        code_assist.upstream_only,
+        code_assist.encode_request,
+        code_assist.decode_response,
+        code_assist.upstream_only,
+        CodeAssistStreamDecoder,
+        code_assist.upstream_only,
+    ),
 }
 
 
@@ -106,6 +142,16 @@ class StreamTranslator:
             return b""
         return self._encoder.feed(events)
 
+    def feed_data(self, data: bytes) -> bytes:
+        """One SSE event's `data:` payload; `[DONE]`, empty and non-JSON payloads are skipped."""
+        if not data or data == b"[DONE]":
+            return b""
+        try:
+            event = loads(data)
+        except ValueError:
+            return b""
+        return self.feed(event)
+
     def finish(self) -> bytes:
         return self._encoder.feed(self._decoder.finish()) + self._encoder.finish()
 
@@ -115,6 +161,11 @@ class StreamTranslator:
     @property
     def usage(self) -> dict | None:
         return self._encoder.usage.as_dict() if self._encoder.saw_usage else None
+
+    @property
+    def error(self) -> tuple[int, str] | None:
+        """(status, message) when the stream ended in an error event (the upstream's, or `fail`)."""
+        return self._encoder.error
 
     @property
     def finish_reason(self) -> str | None:

@@ -31,6 +31,24 @@ ASSISTANT_BLOCKS = {
 }
 
 
+TOOL_RESULT_BLOCKS = {"text", "image", "document", "search_result"}
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
+BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def _image_source(source: Any, where: str) -> None:
+    if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):
+        raise InvalidRequest(f"{where}: Field required")
+    if source["type"] == "base64":
+        if source.get("media_type") not in IMAGE_TYPES:
+            raise InvalidRequest(f"{where}.media_type: Input should be {', '.join(sorted(IMAGE_TYPES))}")
+        data = source.get("data")
+        if not isinstance(data, str) or not data or not BASE64.match(data):
+            raise InvalidRequest(f"{where}.data: The image data is not valid base64")
+    elif source["type"] == "url" and not str(source.get("url", "")).startswith(("http://", "https://")):
+        raise InvalidRequest(f"{where}.url: an http(s) URL is required")
+
+
 def _text_block(block: dict[str, Any], where: str) -> None:
     text = block.get("text")
     if not isinstance(text, str):
@@ -49,9 +67,7 @@ def _check_block(block: Any, where: str, role: str, tool_ids: set[str]) -> None:
     if btype == "text":
         _text_block(block, where)
     elif btype == "image":
-        source = block.get("source")
-        if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):
-            raise InvalidRequest(f"{where}.source: Field required")
+        _image_source(block.get("source"), f"{where}.source")
     elif btype == "tool_use":
         if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
             raise InvalidRequest(f"{where}: tool_use blocks need `id` and `name`")
@@ -64,6 +80,14 @@ def _check_block(block: Any, where: str, role: str, tool_ids: set[str]) -> None:
         content = block.get("content")
         if content is not None and not isinstance(content, (str, list)):
             raise InvalidRequest(f"{where}.content: Input should be a valid string or list")
+        for k, inner in enumerate(content if isinstance(content, list) else []):
+            kind = inner.get("type") if isinstance(inner, dict) else None
+            if kind not in TOOL_RESULT_BLOCKS:
+                raise InvalidRequest(f"{where}.content.{k}.type: Input tag '{kind}' is not allowed in a tool_result")
+            if kind == "text":
+                _text_block(inner, f"{where}.content.{k}")
+            elif kind == "image":
+                _image_source(inner.get("source"), f"{where}.content.{k}.source")
     elif btype == "thinking":
         if not isinstance(block.get("thinking"), str) or not isinstance(block.get("signature"), str):
             raise InvalidRequest(f"{where}: thinking blocks need `thinking` and `signature`")
@@ -82,17 +106,14 @@ def _check_messages(messages: Any, strict_alternation: bool) -> None:
             raise InvalidRequest(f"{where}.role: Input should be 'user' or 'assistant'")
         role = msg["role"]
         if strict_alternation and (role == previous_role or (i == 0 and role != "user")):
-            raise InvalidRequest(
-                f"{where}: roles must alternate between 'user' and 'assistant', starting with user"
-            )
+            raise InvalidRequest(f"{where}: roles must alternate between 'user' and 'assistant', starting with user")
         previous_role = role
         content = msg.get("content")
         is_final_assistant = role == "assistant" and i == len(messages) - 1
         if isinstance(content, str):
             if not content and not is_final_assistant:
                 raise InvalidRequest(
-                    f"{where}: all messages must have non-empty content except for the optional final "
-                    "assistant message"
+                    f"{where}: all messages must have non-empty content except for the optional final assistant message"
                 )
             blocks: list[Any] = []
         elif isinstance(content, list):
@@ -163,9 +184,7 @@ def _check_thinking(body: dict[str, Any]) -> None:
     if thinking["type"] == "enabled":
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or budget < 1024:
-            raise InvalidRequest(
-                "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
-            )
+            raise InvalidRequest("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
         max_tokens = body.get("max_tokens")
         if isinstance(max_tokens, int) and budget >= max_tokens:
             raise InvalidRequest("`max_tokens` must be greater than `thinking.budget_tokens`.")

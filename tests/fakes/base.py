@@ -309,6 +309,8 @@ class FakeProvider(abc.ABC):
                 if count == script.stream_error_after and error_frame is not None:
                     await resp.write(error_frame)
                     break
+                if count == script.end_after:
+                    break
                 if count and script.chunk_delay and not await self.wait(request, script.chunk_delay):
                     return resp
                 if script.edge_cases and keepalive is not None and count % 2 == 1:

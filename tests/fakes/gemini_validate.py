@@ -66,6 +66,7 @@ SCHEMA_FIELDS = (
     "maximum",
 )
 FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$")
+BASE64 = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
 
 
 def snake(name: str) -> str:
@@ -95,8 +96,7 @@ def _check_part(part: Any, where: str, role: str | None) -> str:
     present = [f for f in DATA_FIELDS if get(part, f) is not None]
     if len(present) != 1:
         raise InvalidRequest(
-            f"* GenerateContentRequest.{where}.data: required oneof field 'data' must have one "
-            "initialized field"
+            f"* GenerateContentRequest.{where}.data: required oneof field 'data' must have one initialized field"
         )
     kind = present[0]
     if kind == "text" and not isinstance(part.get("text"), str):
@@ -105,20 +105,18 @@ def _check_part(part: Any, where: str, role: str | None) -> str:
         data = get(part, "inlineData")
         if not isinstance(data, dict) or not get(data, "mimeType") or not isinstance(data.get("data"), str):
             raise InvalidRequest(f"{where}.inline_data: mime_type and data are required")
+        if not BASE64.match(data["data"]):  # proto JSON bytes: standard or URL-safe base64
+            raise InvalidRequest(f"Invalid value at '{where}.inline_data.data' (TYPE_BYTES), Base64 decoding failed")
     if kind == "functionCall":
         call = get(part, "functionCall")
         if role == "user" or not isinstance(call, dict) or not isinstance(call.get("name"), str):
-            raise InvalidRequest(
-                f"{where}.function_call: a named function call is only valid in a model turn"
-            )
+            raise InvalidRequest(f"{where}.function_call: a named function call is only valid in a model turn")
         if call.get("args") is not None and not isinstance(call["args"], dict):
             raise InvalidRequest(f"{where}.function_call.args: expected an object")
     if kind == "functionResponse":
         resp = get(part, "functionResponse")
         if role == "model" or not isinstance(resp, dict) or not isinstance(resp.get("name"), str):
-            raise InvalidRequest(
-                f"{where}.function_response: a named function response is only valid in a user turn"
-            )
+            raise InvalidRequest(f"{where}.function_response: a named function response is only valid in a user turn")
         if not isinstance(resp.get("response"), dict):
             raise InvalidRequest(f"{where}.function_response.response: expected an object")
     return kind
@@ -134,13 +132,9 @@ def _check_contents(contents: Any) -> None:
             raise InvalidRequest(f"{where}: expected an object")
         role = content.get("role")
         if role is None and len(contents) > 1:
-            raise InvalidRequest(
-                f"* GenerateContentRequest.{where}.role: Please use a valid role: user, model."
-            )
+            raise InvalidRequest(f"* GenerateContentRequest.{where}.role: Please use a valid role: user, model.")
         if role is not None and role not in ("user", "model"):
-            raise InvalidRequest(
-                f"* GenerateContentRequest.{where}.role: Please use a valid role: user, model."
-            )
+            raise InvalidRequest(f"* GenerateContentRequest.{where}.role: Please use a valid role: user, model.")
         parts = content.get("parts")
         if not isinstance(parts, list) or not parts:
             raise InvalidRequest(f"* GenerateContentRequest.{where}.parts: contents.parts must not be empty.")
@@ -200,11 +194,7 @@ def validate_generate(body: dict[str, Any], *, strict: bool = False) -> None:
     system = get(body, "systemInstruction")
     if system is not None:
         parts = system.get("parts") if isinstance(system, dict) else None
-        if (
-            not isinstance(parts, list)
-            or not parts
-            or not all(isinstance(p, dict) and "text" in p for p in parts)
-        ):
+        if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) and "text" in p for p in parts):
             raise InvalidRequest("system_instruction: expected a Content with text parts")
     _check_tools(body.get("tools"), strict)
     config = get(body, "generationConfig")
@@ -212,11 +202,11 @@ def validate_generate(body: dict[str, Any], *, strict: bool = False) -> None:
         raise InvalidRequest("generation_config: expected an object")
     thinking = get(config or {}, "thinkingConfig")
     if thinking is not None:
+        if not isinstance(get(thinking, "includeThoughts"), (bool, type(None))):
+            raise InvalidRequest("generation_config.thinking_config.include_thoughts: expected a boolean")
         budget = get(thinking, "thinkingBudget")
         if budget is not None and (not isinstance(budget, int) or budget < -1):
-            raise InvalidRequest(
-                "generation_config.thinking_config.thinking_budget: expected an integer >= -1"
-            )
+            raise InvalidRequest("generation_config.thinking_config.thinking_budget: expected an integer >= -1")
 
 
 def validate_count_tokens(body: dict[str, Any], *, strict: bool = False) -> None:

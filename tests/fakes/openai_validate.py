@@ -11,6 +11,7 @@ from typing import Any
 from .base import InvalidRequest
 
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+IMAGE_DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,[A-Za-z0-9+/]+={0,2}$")
 CHAT_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 CHAT_PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
 RESP_INPUT_PARTS = {"input_text", "input_image", "input_file", "input_audio"}
@@ -45,8 +46,14 @@ def _check_chat_content(content: Any, where: str, role: str) -> None:
         ptype = part["type"]
         if ptype == "text" and not isinstance(part.get("text"), str):
             raise InvalidRequest(f"Missing required parameter: '{where}.content[{j}].text'.")
-        if ptype == "image_url" and not isinstance((part.get("image_url") or {}).get("url"), str):
-            raise InvalidRequest(f"Missing required parameter: '{where}.content[{j}].image_url.url'.")
+        if ptype == "image_url":
+            url = (part.get("image_url") or {}).get("url")
+            if not isinstance(url, str):
+                raise InvalidRequest(f"Missing required parameter: '{where}.content[{j}].image_url.url'.")
+            if not (url.startswith(("http://", "https://")) or IMAGE_DATA_URL.match(url)):
+                raise InvalidRequest(
+                    f"Invalid '{where}.content[{j}].image_url.url': expected a URL or a base64 image data URL."
+                )
         if role != "user" and ptype not in ("text", "refusal"):
             raise InvalidRequest(f"Invalid '{where}.content[{j}].type': only text is allowed for role {role}")
 

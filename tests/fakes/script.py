@@ -75,6 +75,8 @@ class Script:
     - drop_after: abort the TCP connection after K stream events (non-stream: 0 = no response at all,
       >=1 = headers plus half the body). stall_after: after K events stop sending until the client hangs up.
     - stream_error_after: after K events send the provider's in-stream error event and end the stream.
+    - end_after: after K events end the stream cleanly (a proper end of the HTTP body), leaving out the
+      rest: the finish, usage and stop events a well-behaved upstream sends last.
     - edge_cases: empty deltas, keep-alive comments/pings, SSE frames split across TCP writes.
     - body: a raw JSON body to send instead of the rendered one (non-stream only).
     """
@@ -97,6 +99,7 @@ class Script:
     drop_after: int | None = None
     stall_after: int | None = None
     stream_error_after: int | None = None
+    end_after: int | None = None
     edge_cases: bool = False
     body: Any = None
 
