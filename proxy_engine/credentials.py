@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxy_engine.credentials")
 ANONYMOUS = Credential(id="none", kind="none", label="no key")
 _AWS_TTL = 300.0
+_STORE_WAIT = 5.0
 
 
 class NoCredential(Exception):
@@ -58,26 +59,38 @@ class CredentialManager:
 
     async def open(self) -> None:
         self.cooldowns = await CooldownStore.open(self.state.paths.ledger_file)
+        self.sync()
+        # A desktop keyring may wait for the user to unlock it: serve API keys meanwhile.
+        task = asyncio.create_task(self._open_store(), name="secret-store")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), _STORE_WAIT)
+        except TimeoutError:
+            log.warning("the secret store is slow to open (locked keyring?); logins become usable once it opens")
+
+    async def _open_store(self) -> None:
         try:
             store = await asyncio.to_thread(open_credential_store, self.state.paths)
             await asyncio.to_thread(store.list_names)  # a locked file store fails here, not mid-request
         except SecretStoreError as e:
             self.store_error = str(e)
             log.error("the secret store cannot be opened (%s); stored logins are unavailable", e)
-        else:
-            self.store_backend, self.store_notice = store.describe(), store.notice
-            if store.notice:
-                log.warning("secrets: %s", store.notice)
-            self.refresher = TokenRefresher(store, on_event=self._on_auth_event)
-            await self.reload_logins()
-            self.refresher.start()
-        self.sync()
+            return
+        self.store_backend, self.store_notice = store.describe(), store.notice
+        if store.notice:
+            log.warning("secrets: %s", store.notice)
+        self.refresher = TokenRefresher(store, on_event=self._on_auth_event)
+        await self.reload_logins()
+        self.refresher.start()
 
     async def close(self) -> None:
+        for t in list(self._tasks):
+            if t.get_name() == "secret-store":
+                t.cancel()
+            await asyncio.gather(t, return_exceptions=True)
         if self.refresher is not None:
             await self.refresher.aclose()
-        for t in list(self._tasks):
-            await asyncio.gather(t, return_exceptions=True)
 
     async def reload_logins(self) -> int:
         if self.refresher is None:
