@@ -60,7 +60,16 @@ def _tail(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from proxy_engine.server import serve
 
-    return serve(resolve_paths(args.config), args.host, args.port)
+    paths = resolve_paths(args.config)
+    if args.exit_with_parent is None:
+        return serve(paths, args.host, args.port)
+    from proxy_engine.watchdog import ParentWatch
+
+    watch = ParentWatch(args.exit_with_parent, paths.runtime_dir).start()
+    try:
+        return serve(paths, args.host, args.port)
+    finally:
+        watch.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("serve", help="run the proxy", parents=[common])
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
+    p.add_argument(
+        "--exit-with-parent",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="shut down gracefully when process PID exits (the TUI passes its own pid)",
+    )
     p.set_defaults(handler=_serve)
     p = sub.add_parser(
         "check-config", help="validate a config file; exit non-zero with file:line: reason", parents=[common]

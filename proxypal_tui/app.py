@@ -20,25 +20,24 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from proxy_engine.config import ConfigError, parse_config_text, provider_kind
+from proxy_engine.config import LOGIN_ONLY_KINDS, ConfigError, parse_config_text, provider_kind
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
-from proxypal_tui.core.secrets import keyring_status
 from proxypal_tui.core.settings import save_theme
 from proxypal_tui.core.state import LiveState
 from proxypal_tui.core.supervisor import EngineSupervisor, SupervisorOptions
 from proxypal_tui.messages import (
     ApiFailed,
-    ApiKeyFailed,
-    ApiKeyStored,
     AuthStatusLoaded,
     ConfigReloadResult,
+    CooldownsCleared,
     EngineEvents,
     EngineStatusChanged,
+    LoginFinished,
     ThemesReloaded,
     UsageLoaded,
 )
@@ -53,6 +52,7 @@ from proxypal_tui.screens.requests import RequestsScreen
 from proxypal_tui.themes import DEFAULT_THEME, bundled_theme_dirs, load_themes, user_theme_dir
 
 TOOLS_MODULE = "proxypal_tui.tools.screen"
+KEYLESS_KINDS = frozenset({*LOGIN_ONLY_KINDS, "bedrock"})  # credentials from logins or AWS, never a key
 
 
 def tools_available() -> bool:
@@ -62,11 +62,11 @@ def tools_available() -> bool:
         return False
 
 
-def _tools_screen_for(config_path: Path) -> Callable[[], Screen[Any]]:
+def _tools_screen_for(options: AppOptions) -> Callable[[], Screen[Any]]:
     def make() -> Screen[Any]:
-        from proxypal_tui.tools.screen import ToolsScreen  # lazy: keeps start-up light
+        from proxypal_tui.screens.tools import ToolsPage  # lazy: keeps start-up light
 
-        return ToolsScreen(config_path=config_path)
+        return ToolsPage(options.config_path, options.tools_home, options.tools_search_path)
 
     return make
 
@@ -100,11 +100,11 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.engine_status = EngineStatus(EngineState.LOCATING, config_path=str(options.config_path))
         self.engine_usage: ProcessUsage | None = None
         self.feed_paused = False
-        self.keyring = keyring_status()
         self.config_outcome: ConfigOutcome | None = None
         self.config_version = 0
         self.budgets: dict[str, Any] = {}
         self._providers_kinds: dict[str, str] = {}
+        self._key_providers: list[str] = []
         self._listen = "127.0.0.1:8317"
         self._watch = ProcessWatch()
         self._leaving = False
@@ -116,6 +116,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
                 config_path=options.config_path,
                 paths=options.paths,
                 attach_only=options.attach_only,
+                exit_with_parent=not options.keep_engine,
                 command=options.engine_command,
                 env=options.engine_env,
                 ready_timeout=options.settings.ready_timeout_s,
@@ -129,7 +130,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         )
         self.tools_enabled = tools_available()
         if self.tools_enabled:
-            self.add_mode("tools", _tools_screen_for(self.options.config_path))
+            self.add_mode("tools", _tools_screen_for(self.options))
         self._theme_names = self._register_themes()
         wanted = options.settings.theme
         self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
@@ -159,7 +160,8 @@ class ProxyPalApp(BackgroundWork, App[int]):
         return not self._providers_kinds and len(self.live.feed) == 0
 
     def key_based_providers(self) -> list[str]:
-        return sorted(self._providers_kinds)
+        """Configured providers that take an API key (not the login-only kinds)."""
+        return sorted(self._key_providers)
 
     def read_config_info(self) -> None:
         """Budgets, providers and address from the config file (kept as they were if it is invalid)."""
@@ -169,6 +171,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
             return
         self.budgets = cfg.budgets.model_dump()
         self._providers_kinds = {name: provider_kind(name, p) for name, p in cfg.providers.items()}
+        self._key_providers = [n for n, kind in self._providers_kinds.items() if kind not in KEYLESS_KINDS]
         self._listen = f"{cfg.host}:{cfg.port}"
         self.config_version += 1
 
@@ -179,6 +182,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.set_interval(self.options.redraw_interval, self.redraw_now, name="redraw")
         self.set_interval(1.0, self._sample_engine, name="engine-sample")
         self.set_interval(self.options.usage_interval, self._refresh_usage, name="usage")
+        self.set_interval(self.options.redraw_interval, self._refresh_auth_if_stale, name="auth-stale")
         if self.options.watch_themes:
             user_theme_dir(self.config_path).mkdir(parents=True, exist_ok=True, mode=0o700)
             self.watch_themes()
@@ -202,9 +206,12 @@ class ProxyPalApp(BackgroundWork, App[int]):
         task.add_done_callback(self._signal_tasks.discard)
 
     def redraw_now(self) -> None:
-        """Redraw the visible screen from the stores: the only place views are refreshed."""
-        screen = self.screen
-        if isinstance(screen, ProxyPalScreen) and screen.is_mounted:
+        """Redraw the visible page from the stores: the only place views are refreshed.
+
+        With a dialog open, the page under it (still visible around it) keeps updating.
+        """
+        screen = next((s for s in reversed(self.screen_stack) if isinstance(s, ProxyPalScreen)), None)
+        if screen is not None and screen.is_mounted:
             try:
                 screen.redraw_all()
             except NoMatches:
@@ -232,9 +239,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         if event.state is not WorkerState.ERROR:
             return
         error = worker.error
-        self.live.logs.add(
-            LogLine(self.now(), "error", f"tui.{worker.group}", f"{worker.name} failed: {error!r}")
-        )
+        self.live.logs.add(LogLine(self.now(), "error", f"tui.{worker.group}", f"{worker.name} failed: {error!r}"))
         self.notify(f"{worker.group}: {error}", title="Background task failed", severity="error")
         if worker.group == "engine":
             self.engine_status = EngineStatus(EngineState.FAILED, message=f"supervision failed: {error}")
@@ -250,9 +255,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
             self._refresh_usage()
             self.load_auth_status()
         if message.status.state in (EngineState.FAILED, EngineState.BLOCKED):  # crashes show in the panel
-            self.notify(
-                message.status.message, title=f"Engine {message.status.state.value}", severity="error"
-            )
+            self.notify(message.status.message, title=f"Engine {message.status.state.value}", severity="error")
         self.redraw_now()
 
     @on(EngineEvents)
@@ -285,15 +288,15 @@ class ProxyPalApp(BackgroundWork, App[int]):
     @on(ConfigReloadResult)
     def _config_result(self, message: ConfigReloadResult) -> None:
         self.read_config_info()
+        if message.ok and self.engine_status.state is EngineState.READY:
+            self.load_auth_status()  # the providers (and their keys) may have changed with the config
         version = (self.config_outcome.version + 1) if self.config_outcome else 1
         if message.source == "saved":
             summary = "Saved. The engine is not running; it will use this config when it starts."
         elif message.ok:
             summary = "Saved · the engine reloaded the config ✓"
         else:
-            summary = (
-                f"The engine rejected the config ({len(message.errors)} problem(s)); it keeps the old one."
-            )
+            summary = f"The engine rejected the config ({len(message.errors)} problem(s)); it keeps the old one."
         self.config_outcome = ConfigOutcome(version, message.ok, message.errors, summary)
         if not message.ok:
             self.notify(summary, title="Config", severity="error")
@@ -305,24 +308,28 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     @on(AuthStatusLoaded)
     def _auth_loaded(self, message: AuthStatusLoaded) -> None:
-        self.live.set_auth_status(message.providers)
+        self.live.auth.load(message.answer)
 
     @on(ApiFailed)
     def _api_failed(self, message: ApiFailed) -> None:
         self.live.logs.add(LogLine(self.now(), "warning", "tui.api", f"{message.what}: {message.error}"))
 
-    @on(ApiKeyStored)
-    def _key_stored(self, message: ApiKeyStored) -> None:
-        self.notify(
-            f"Stored the {message.provider} key in the OS keyring; config now says api_key: {message.ref}",
-            title="API key",
-        )
+    @on(CooldownsCleared)
+    def _cooldowns_cleared(self, message: CooldownsCleared) -> None:
+        self.notify(f"Cleared {message.cleared} cooldown(s) of {message.scope}", title="Cooldowns")
+
+    @on(LoginFinished)
+    def _login_finished(self, message: LoginFinished) -> None:
+        """A login, key or logout went through: show the engine's view of it, and edit the config if asked."""
         self.read_config_info()
         self.load_auth_status()
-
-    @on(ApiKeyFailed)
-    def _key_failed(self, message: ApiKeyFailed) -> None:
-        self.notify(message.error, title=f"{message.provider} key not stored", severity="error")
+        if message.reference is not None:
+            provider, ref = message.reference
+            error = self.reference_key(provider, ref)
+            if error:
+                self.notify(error, title=f"Config not changed for {provider}", severity="warning")
+            else:
+                self.notify(f"The config now says providers.{provider}.api_key: {ref}", title="Config")
 
     @on(ThemesReloaded)
     def _themes_reloaded(self, message: ThemesReloaded) -> None:
@@ -385,9 +392,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def action_restart_engine(self) -> None:
         if not self.supervisor.request_restart():
-            self.notify(
-                "Attached engines are not restarted from here; restart it where it runs.", severity="warning"
-            )
+            self.notify("Attached engines are not restarted from here; restart it where it runs.", severity="warning")
 
     def action_clear_feed(self) -> None:
         self.live.feed.clear()
@@ -428,9 +433,12 @@ class ProxyPalApp(BackgroundWork, App[int]):
             try:
                 save_theme(self.options.settings_file, theme.name)
             except (OSError, ValueError) as e:
-                self.live.logs.add(
-                    LogLine(self.now(), "warning", "tui", f"could not save the theme choice: {e}")
-                )
+                self.live.logs.add(LogLine(self.now(), "warning", "tui", f"could not save the theme choice: {e}"))
+
+    def _refresh_auth_if_stale(self) -> None:
+        if self.live.auth.stale and self.engine_status.state is EngineState.READY:
+            self.live.auth.stale = False  # one reload per burst of events
+            self.load_auth_status()
 
     def _refresh_usage(self) -> None:
         if self.engine_status.state is EngineState.READY:

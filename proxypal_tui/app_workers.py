@@ -15,13 +15,13 @@ from proxy_engine.config import ConfigError, parse_config_text
 from proxypal_tui.core.api import ApiError
 from proxypal_tui.core.configfile import ConfigEditError, atomic_write_text, set_provider_api_key
 from proxypal_tui.core.engine_state import EngineState
-from proxypal_tui.core.secrets import SecretStoreError, store_api_key
+from proxypal_tui.core.login import LoginProcess, LoginRequest, engine_cli
 from proxypal_tui.messages import (
     ApiFailed,
-    ApiKeyFailed,
-    ApiKeyStored,
     AuthStatusLoaded,
     ConfigReloadResult,
+    CooldownsCleared,
+    LoginFinished,
     ThemesReloaded,
     UsageLoaded,
     UsageSnapshot,
@@ -61,11 +61,42 @@ class BackgroundWork(_Base):
         if api is None:
             return
         try:
-            providers = list((await api.auth_status()).get("providers") or [])
-        except (ApiError, AttributeError, TypeError) as e:
+            answer = await api.auth_status()
+            if not isinstance(answer, dict):
+                raise TypeError(f"unexpected answer {type(answer).__name__}")
+        except (ApiError, TypeError) as e:
             self.post_message(ApiFailed("auth status", str(e)))
             return
-        self.post_message(AuthStatusLoaded(providers))
+        self.post_message(AuthStatusLoaded(answer))
+
+    @work(exclusive=True, exit_on_error=False, group="cooldowns")
+    async def clear_cooldowns(self, provider: str | None = None, credential: str | None = None) -> None:
+        """POST /v0/auth/cooldowns/clear for one credential, or for all; then reload the states."""
+        api = self.supervisor.api
+        if api is None:
+            self.post_message(ApiFailed("clear cooldowns", "the engine is not running"))
+            return
+        scope = f"{provider}/{credential}" if provider and credential else (provider or "every credential")
+        try:
+            answer = await api.clear_cooldowns(provider, credential)
+            cleared = int(answer.get("cleared") or 0) if isinstance(answer, dict) else 0
+        except (ApiError, TypeError, ValueError) as e:
+            self.post_message(ApiFailed("clear cooldowns", str(e)))
+            return
+        self.post_message(CooldownsCleared(cleared, scope))
+        self.load_auth_status()
+
+    def reference_key(self, provider: str, ref: str) -> str | None:
+        """Put `api_key: ref` on a provider through the config-save path; the error, if it cannot."""
+        try:
+            text = self.config_path.read_text(encoding="utf-8")
+            new_text = set_provider_api_key(text, provider, ref)
+            parse_config_text(new_text, str(self.config_path))
+        except (OSError, ConfigEditError, ConfigError) as e:
+            return str(e)
+        if new_text != text:
+            self.save_config(new_text)
+        return None
 
     @work(exclusive=True, exit_on_error=False, group="config-save")
     async def save_config(self, text: str) -> None:
@@ -94,19 +125,26 @@ class BackgroundWork(_Base):
     def _note_reload_event(self, ev: dict[str, Any]) -> None:
         self.post_message(ConfigReloadResult(bool(ev.get("ok")), list(ev.get("errors") or []), "event"))
 
-    @work(exclusive=True, exit_on_error=False, group="api-key", thread=True)
-    def store_api_key(self, provider: str, secret: str) -> None:
-        """Keyring calls may block (D-Bus), so this runs in a thread and only posts messages."""
+    @work(exclusive=True, exit_on_error=False, group="logout")
+    async def run_logout(self, request: LoginRequest) -> None:
+        """`proxypal-engine logout … --json` (it tells the engine itself); then reload the states."""
+        opts = self.options
+        argv = request.argv(opts.login_cli or engine_cli(), opts.config_path)
         try:
-            text = self.config_path.read_text(encoding="utf-8")
-            new_text = set_provider_api_key(text, provider, f"keyring:{provider}")
-            parse_config_text(new_text, str(self.config_path))
-            ref = store_api_key(provider, secret)
-            atomic_write_text(self.config_path, new_text)
-        except (OSError, ConfigEditError, ConfigError, SecretStoreError) as e:
-            self.post_message(ApiKeyFailed(provider, str(e)))
+            proc = await LoginProcess.start(argv, opts.engine_env, lambda _event: None)
+        except OSError as e:
+            self.notify(f"cannot run proxypal-engine: {e}", title="Log out", severity="error")
             return
-        self.post_message(ApiKeyStored(provider, ref))
+        try:
+            final = await proc.wait()
+        finally:
+            await proc.cancel()
+        if final.type != "done":
+            self.notify(str(final.get("message", "logout failed")), title="Log out", severity="error")
+            return
+        removed = ", ".join(str(r) for r in final.get("removed") or [])
+        self.notify(f"Forgot {final.get('provider')}: {removed}", title="Log out")
+        self.post_message(LoginFinished(final))
 
     @work(exclusive=True, exit_on_error=False, group="themes")
     async def watch_themes(self) -> None:

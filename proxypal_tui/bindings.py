@@ -12,14 +12,12 @@ def _screen_binding(key: str, mode: str, title: str, tooltip: str) -> Binding:
 APP_BINDINGS: list[BindingType] = [
     _screen_binding("d", "dashboard", "Dash", "KPIs, charts, distribution and budgets."),
     _screen_binding("r", "requests", "Reqs", "The live request feed with filter and details."),
-    _screen_binding("p", "providers", "Provs", "Credentials and their state; add API keys."),
+    _screen_binding("p", "providers", "Provs", "Credentials, cooldowns and logins; add API keys."),
     _screen_binding("t", "tools", "Tools", "Point coding tools at the proxy."),
     _screen_binding("c", "config", "Config", "Edit and validate the config file."),
     _screen_binding("l", "logs", "Logs", "Engine log lines, by level."),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key on this screen."),
-    Binding(
-        "q", "quit", "Quit", id="app.quit", tooltip="Quit; stops the engine only if this TUI started it."
-    ),
+    Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit; stops the engine only if this TUI started it."),
     Binding(
         "ctrl+d",
         "detach",

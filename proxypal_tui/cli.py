@@ -17,9 +17,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Control centre for the ProxyPal engine: starts or attaches to it, shows live traffic.",
         epilog="`proxypal-tui tools --help` points coding tools at the proxy.",
     )
-    p.add_argument(
-        "--config", type=Path, default=None, help="config file (default: PROXYPAL_CONFIG or the user dir)"
-    )
+    p.add_argument("--config", type=Path, default=None, help="config file (default: PROXYPAL_CONFIG or the user dir)")
     p.add_argument("--attach", action="store_true", help="only attach to a running engine; never start one")
     p.add_argument("--keep-engine", action="store_true", help="leave the engine running when quitting")
     p.add_argument("--theme", default=None, help="colour theme for this run (e.g. proxypal-light)")

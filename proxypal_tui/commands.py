@@ -24,9 +24,7 @@ SCREENS = (
 def app_commands(app: ProxyPalApp) -> Iterable[SystemCommand]:
     status = app.engine_status
     if status.owned or not status.running:
-        yield SystemCommand(
-            "Start engine", "Start the engine (after a stop or a give-up)", app.action_start_engine
-        )
+        yield SystemCommand("Start engine", "Start the engine (after a stop or a give-up)", app.action_start_engine)
         yield SystemCommand("Stop engine", "Stop the engine this TUI started", app.action_stop_engine)
         yield SystemCommand("Restart engine", "Stop and start the engine again", app.action_restart_engine)
     for mode, title, help_text in SCREENS:

@@ -13,6 +13,7 @@ from typing import Any
 from textual.message import Message
 
 from proxypal_tui.core.engine_state import EngineStatus
+from proxypal_tui.core.login import LoginEvent
 
 
 class EngineStatusChanged(Message, bubble=False):
@@ -53,12 +54,21 @@ class UsageLoaded(Message, bubble=False):
 
 
 class AuthStatusLoaded(Message, bubble=False):
-    def __init__(self, providers: list[dict[str, Any]]) -> None:
+    """The engine's `/v0/auth/status` answer: the secret store and every provider's credentials."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
         super().__init__()
-        self.providers = providers
+        self.answer = answer
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, AuthStatusLoaded)
+
+
+class CooldownsCleared(Message, bubble=False):
+    def __init__(self, cleared: int, scope: str) -> None:
+        super().__init__()
+        self.cleared = cleared
+        self.scope = scope
 
 
 class ApiFailed(Message, bubble=False):
@@ -88,18 +98,21 @@ class ConfigReloadResult(Message, bubble=False):
         self.source = source
 
 
-class ApiKeyStored(Message, bubble=False):
-    def __init__(self, provider: str, ref: str) -> None:
+class LoginProgress(Message, bubble=False):
+    """A line from a running `proxypal-engine login/logout --json` (for the dialog that runs it)."""
+
+    def __init__(self, event: LoginEvent) -> None:
         super().__init__()
-        self.provider = provider
-        self.ref = ref
+        self.event = event
 
 
-class ApiKeyFailed(Message, bubble=False):
-    def __init__(self, provider: str, error: str) -> None:
+class LoginFinished(Message, bubble=False):
+    """A login, key or logout went through (posted to the app: reload states, maybe edit the config)."""
+
+    def __init__(self, event: LoginEvent, reference: tuple[str, str] | None = None) -> None:
         super().__init__()
-        self.provider = provider
-        self.error = error
+        self.event = event
+        self.reference = reference  # (provider, "keyring:NAME") to put in the config, if asked
 
 
 class ThemesReloaded(Message, bubble=False):

@@ -23,7 +23,8 @@ class AppOptions:
     settings_file: Path | None = None
     clock: Callable[[], float] = time.time
     engine_command: list[str] | None = None
-    engine_env: dict[str, str] | None = None
+    engine_env: dict[str, str] | None = None  # also the environment of `login`/`logout` runs
+    login_cli: list[str] | None = None  # `proxypal-engine` for logins (default: this interpreter's)
     backoff: Backoff = field(default_factory=Backoff)
     redraw_interval: float = 0.5
     usage_interval: float = 30.0
@@ -31,3 +32,5 @@ class AppOptions:
     theme_dirs: list[Path] | None = None
     watch_themes: bool = True
     sample_engine: bool = True
+    tools_home: Path | None = None  # where the Tools screen looks for tool settings (default: ~)
+    tools_search_path: str | None = None  # where it looks for tool binaries (default: $PATH)

@@ -10,9 +10,7 @@ from watchfiles import awatch
 from proxypal_tui.themes import load_themes
 
 
-async def watch_theme_dirs(
-    user_dir: Path, all_dirs: list[Path]
-) -> AsyncIterator[tuple[list[str], list[str]]]:
+async def watch_theme_dirs(user_dir: Path, all_dirs: list[Path]) -> AsyncIterator[tuple[list[str], list[str]]]:
     """Yield (theme names, errors) each time a theme file in `user_dir` (which must exist) changes."""
     async for changes in awatch(user_dir, debounce=200, step=100):
         if not any(Path(p).suffix in (".yaml", ".yml") for _, p in changes):

@@ -3,6 +3,11 @@
 Mount with `add_auth_subcommands(subparsers)`; every parser sets `handler`, a function of
 the parsed args returning the exit code. Secrets never travel in argv (keys come from stdin
 or a masked prompt) and are never printed.
+
+`login --json` / `logout --json` talk to a program instead of a person (the TUI runs them as
+subprocesses): one JSON object per line on stdout (`authorize_url`, `device_code`, `status`,
+`store`, `engine`, then `done` or `error`), never a prompt on the terminal. After a change the
+CLI tells a running engine (best effort) so it picks up the new login or key at once.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from proxy_engine.auth.console import ConsoleLoginUI, has_terminal
+from proxy_engine.auth.console import ConsoleLoginUI, JsonLoginUI, emit_json, has_terminal
 from proxy_engine.auth.cooldowns import CooldownStore
 from proxy_engine.auth.endpoints import OAUTH_PROVIDERS
 from proxy_engine.auth.filestore import EncryptedFileStore
@@ -35,6 +40,7 @@ from proxy_engine.auth.tokens import (
     load_tokens,
     save_tokens,
 )
+from proxy_engine.config import ConfigError, load_config
 from proxy_engine.paths import resolve_paths
 
 API_KEY_PROVIDERS = ("anthropic", "openai", "gemini", "openai_compatible", "azure_openai", "qwen")
@@ -56,11 +62,14 @@ def add_auth_subcommands(subparsers: argparse._SubParsersAction) -> None:
     login.add_argument("--service-account", metavar="FILE", help="vertex: service-account key file, '-' = stdin")
     login.add_argument("--project", help="gemini-cli: Google Cloud project for Code Assist")
     login.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
+    login.add_argument("--json", action="store_true", help="JSON lines on stdout for a UI; never prompt")
     login.set_defaults(handler=cmd_login)
 
     logout = subparsers.add_parser("logout", help="forget a provider's logins or API key")
     logout.add_argument("provider")
     logout.add_argument("--label", default="", help="only this login (credential id)")
+    logout.add_argument("--api-key", action="store_true", help="only the API key keyring:PROVIDER, no logins")
+    logout.add_argument("--json", action="store_true", help="JSON lines on stdout for a UI; never prompt")
     logout.set_defaults(handler=cmd_logout)
 
     auth = subparsers.add_parser("auth", help="credential status, cooldowns and the secret store")
@@ -87,6 +96,25 @@ def _err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
 
 
+def _json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+def _say(args: argparse.Namespace, kind: str, text: str, **fields: object) -> None:
+    """One thing to tell the user: a plain line, or with --json one JSON object of type `kind`."""
+    if _json(args):
+        emit_json(sys.stdout, kind, **fields)
+    elif text:
+        print(text, flush=True)
+
+
+def _fail(args: argparse.Namespace, message: str) -> None:
+    if _json(args):
+        emit_json(sys.stdout, "error", message=message)
+    else:
+        _err(message)
+
+
 def _prompt_passphrase() -> str:
     if not has_terminal():
         return ""
@@ -97,13 +125,53 @@ def _prompt_passphrase() -> str:
     return first
 
 
-def _open_store() -> CredentialStore:
-    return open_credential_store(passphrase=_prompt_passphrase)
+def _open_store(interactive: bool = True) -> CredentialStore:
+    # A UI running us (--json) owns the terminal: the passphrase can only come from PROXYPAL_PASSPHRASE.
+    return open_credential_store(passphrase=_prompt_passphrase if interactive else lambda: "")
 
 
 def _store_line(store: CredentialStore) -> str:
     line = f"Secrets: {store.describe()}"
     return f"{line}\nNotice: {store.notice}" if store.notice else line
+
+
+def _say_store(args: argparse.Namespace, store: CredentialStore) -> None:
+    _say(args, "store", _store_line(store), backend=store.describe(), notice=store.notice or None)
+
+
+def notify_engine(config: Path | None, keys_changed: bool) -> str | None:
+    """Tell a running engine to re-read stored logins (and, for API keys, its config's key references).
+
+    Best effort: the address comes from the config, the key from the management key file; no
+    engine, no key file or an unreadable config just mean there is nobody to tell (None).
+    """
+    paths = resolve_paths(config)
+    try:
+        key = paths.management_key_file.read_text(encoding="utf-8").strip()
+        cfg = load_config(paths.config_file).config
+    except (OSError, ConfigError):
+        return None
+    if not key:
+        return None
+    host = "127.0.0.1" if cfg.host in ("0.0.0.0", "", "*") else ("::1" if cfg.host == "::" else cfg.host)
+    base = f"http://[{host}]:{cfg.port}" if ":" in host else f"http://{host}:{cfg.port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    calls = ["/v0/auth/reload"] + (["/v0/config/reload"] if keys_changed else [])
+    try:
+        with httpx.Client(timeout=httpx.Timeout(3.0, connect=1.0), follow_redirects=False) as client:
+            answers = [client.post(base + path, headers=headers) for path in calls]
+    except httpx.HTTPError:
+        return None
+    if all(a.status_code == 200 for a in answers):
+        return f"The running engine at {host}:{cfg.port} picked up the change."
+    codes = ", ".join(str(a.status_code) for a in answers)
+    return f"The engine at {host}:{cfg.port} did not take the change (HTTP {codes}); restart it to be sure."
+
+
+def _tell_engine(args: argparse.Namespace, keys_changed: bool) -> None:
+    message = notify_engine(getattr(args, "config", None), keys_changed)
+    if message:
+        _say(args, "engine", message, message=message)
 
 
 def _http() -> httpx.AsyncClient:
@@ -116,6 +184,8 @@ def _http() -> httpx.AsyncClient:
 def _read_api_key(args: argparse.Namespace) -> str:
     if args.api_key_stdin:
         return sys.stdin.read().strip()
+    if _json(args):
+        raise AuthError("with --json the API key must come on stdin: add --api-key-stdin")
     if not has_terminal():
         raise AuthError("no terminal to prompt on: pipe the key in with --api-key-stdin")
     return getpass.getpass(f"API key for {args.provider} (input hidden): ").strip()
@@ -128,17 +198,29 @@ def _login_api_key(args: argparse.Namespace) -> int:
     if any(c.isspace() for c in key):
         raise AuthError("the API key contains whitespace; paste only the key")
     name = args.name or args.provider
-    store = _open_store()
+    store = _open_store(not _json(args))
     store.set(name, key)
-    print(_store_line(store))
-    print(f"Stored the API key for {args.provider} as keyring:{name}.")
-    print(f"Reference it in config.yaml as:  api_key: keyring:{name}")
+    _say_store(args, store)
+    ref = f"keyring:{name}"
+    _say(args, "status", f"Stored the API key for {args.provider} as {ref}.", message=f"stored as {ref}")
+    _tell_engine(args, keys_changed=True)
+    _say(
+        args,
+        "done",
+        f"Reference it in config.yaml as:  api_key: {ref}",
+        provider=args.provider,
+        credential=ref,
+        account=None,
+        ref=ref,
+    )
     return 0
 
 
 async def _login_oauth(args: argparse.Namespace, store: CredentialStore) -> int:
     provider = provider_auth(args.provider)
-    ui = ConsoleLoginUI()
+    ui = JsonLoginUI() if _json(args) else ConsoleLoginUI()
+    # With --json the UI offers to open the browser itself (it knows whether one is there).
+    opener = None if _json(args) else webbrowser.open
     async with _http() as http:
         if isinstance(provider, VertexAuth):
             if not args.service_account:
@@ -159,7 +241,7 @@ async def _login_oauth(args: argparse.Namespace, store: CredentialStore) -> int:
                     ui,
                     http=http,
                     no_browser=args.no_browser,
-                    open_browser=webbrowser.open,
+                    open_browser=opener,
                     wait_seconds=args.timeout,
                     label=args.label,
                     project=args.project,
@@ -169,10 +251,21 @@ async def _login_oauth(args: argparse.Namespace, store: CredentialStore) -> int:
         else:
             tokens = await device_login(provider, ui, http=http, pkce=args.provider == "qwen", label=args.label)
     await asyncio.to_thread(save_tokens, store, tokens)
-    print(_store_line(store))
-    print(f"Logged in to {args.provider} as {tokens.account} (credential {tokens.credential}).")
-    if tokens.extra.get("project_id"):
-        print(f"Project: {tokens.extra['project_id']}")
+    _say_store(args, store)
+    project = tokens.extra.get("project_id") or None
+    await asyncio.to_thread(_tell_engine, args, False)
+    text = f"Logged in to {args.provider} as {tokens.account} (credential {tokens.credential})."
+    if project:
+        text += f"\nProject: {project}"
+    _say(
+        args,
+        "done",
+        text,
+        provider=args.provider,
+        credential=tokens.credential,
+        account=tokens.account,
+        project=project,
+    )
     return 0
 
 
@@ -180,31 +273,37 @@ def cmd_login(args: argparse.Namespace) -> int:
     try:
         if args.api_key_stdin or args.provider not in OAUTH_PROVIDERS:
             return _login_api_key(args)
-        store = _open_store()
+        store = _open_store(not _json(args))
         store.list_names()  # ask for the passphrase (or fail on a wrong one) before the user logs in
         return asyncio.run(_login_oauth(args, store))
     except (AuthError, SecretStoreError, OSError, ValueError) as exc:
-        _err(str(exc))
+        _fail(args, str(exc))
         return 1
     except KeyboardInterrupt:
-        _err("login cancelled")
+        _fail(args, "login cancelled")
         return 130
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
     try:
-        store = _open_store()
-        removed = delete_tokens(store, args.provider, args.label or None)
-        if not args.label and store.delete(args.provider):
+        store = _open_store(not _json(args))
+        removed = [] if args.api_key else delete_tokens(store, args.provider, args.label or None)
+        key_removed = not args.label and store.delete(args.provider)
+        if key_removed:
             removed.append(f"api key keyring:{args.provider}")
     except SecretStoreError as exc:
-        _err(str(exc))
+        _fail(args, str(exc))
         return 1
     if not removed:
-        print(f"Nothing stored for {args.provider}.")
+        nothing = f"Nothing stored for {args.provider}."
+        if _json(args):
+            _fail(args, nothing)
+        else:
+            print(nothing)
         return 1
-    for what in removed:
-        print(f"Removed {args.provider}: {what}")
+    _tell_engine(args, keys_changed=bool(key_removed))
+    text = "\n".join(f"Removed {args.provider}: {what}" for what in removed)
+    _say(args, "done", text, provider=args.provider, removed=removed)
     return 0
 
 

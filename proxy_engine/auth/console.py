@@ -1,5 +1,8 @@
 """Terminal side of a login: prints URLs and device codes, reads a pasted redirect URL.
 
+`JsonLoginUI` is the same conversation for a program running `login --json` (the TUI): one JSON
+object per line on stdout, the pasted redirect URL still read from stdin.
+
 stdin is read on a daemon thread so the event loop keeps serving the callback listener
 while the user may paste instead (handy over SSH when the browser runs on another machine).
 """
@@ -7,10 +10,11 @@ while the user may paste instead (handy over SSH when the browser runs on anothe
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 
 def has_terminal() -> bool:
@@ -76,3 +80,27 @@ class ConsoleLoginUI:
 
         threading.Thread(target=reader, name="proxypal-paste-reader", daemon=True).start()
         return await fut
+
+
+def emit_json(out: TextIO, kind: str, **fields: Any) -> None:
+    """One line of the `--json` conversation: {"type": kind, ...fields}. Never given a secret."""
+    print(json.dumps({"type": kind, **fields}, separators=(",", ":")), file=out, flush=True)
+
+
+class JsonLoginUI(ConsoleLoginUI):
+    """Lines a UI can parse: authorize_url, device_code, status (then the CLI adds store, done or error)."""
+
+    def show_authorize_url(self, url: str, *, browser_opened: bool, listening: bool) -> None:
+        emit_json(self.out, "authorize_url", url=url, listening=listening, browser_opened=browser_opened)
+
+    def show_device_code(self, verification_uri: str, user_code: str, complete_uri: str | None) -> None:
+        emit_json(
+            self.out,
+            "device_code",
+            verification_uri=verification_uri,
+            user_code=user_code,
+            verification_uri_complete=complete_uri,
+        )
+
+    def status(self, message: str) -> None:
+        emit_json(self.out, "status", message=message)

@@ -47,17 +47,21 @@ class ManagementClient:
         self.key_file = key_file
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def _headers(self) -> dict[str, str]:
         key = read_management_key(self.key_file) if self.key_file else None
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _ensure(self) -> aiohttp.ClientSession:
+        if self._closed:  # a call still in flight when its owner closed us must not open a new session
+            raise ApiError(f"the client for {self.base} is closed")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
     async def close(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -68,6 +72,7 @@ class ManagementClient:
         path: str,
         *,
         data: str | None = None,
+        json: dict[str, Any] | None = None,
         ok: tuple[int, ...] = (200,),
         limit: float | None = None,
     ) -> Any:
@@ -79,7 +84,7 @@ class ManagementClient:
             headers["Content-Type"] = "application/yaml"
         try:
             async with session.request(
-                method, self.base + path, data=data, headers=headers, timeout=timeout
+                method, self.base + path, data=data, json=json, headers=headers, timeout=timeout
             ) as resp:
                 try:
                     payload = await resp.json(content_type=None)
@@ -99,6 +104,18 @@ class ManagementClient:
 
     async def auth_status(self) -> dict[str, Any]:
         return await self.request("GET", "/v0/auth/status")
+
+    async def clear_cooldowns(
+        self, provider: str | None = None, credential: str | None = None, model: str | None = None
+    ) -> dict[str, Any]:
+        """Clear cooldowns; no filter clears every one. Answers {cleared: n}."""
+        wanted = {"provider": provider, "credential": credential, "model": model}
+        body = {k: v for k, v in wanted.items() if v is not None}
+        return await self.request("POST", "/v0/auth/cooldowns/clear", json=body)
+
+    async def reload_auth(self) -> dict[str, Any]:
+        """Ask the engine to re-read stored logins (after a login or logout elsewhere)."""
+        return await self.request("POST", "/v0/auth/reload")
 
     async def usage(self, group: str, since: float | None = None) -> dict[str, Any]:
         query = f"?group={group}" + (f"&since={int(since)}" if since is not None else "")

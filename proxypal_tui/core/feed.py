@@ -113,11 +113,7 @@ class FeedFilter:
             return False
         if self.client and self.client not in rec.client.lower():
             return False
-        if (
-            self.model
-            and self.model not in rec.model.lower()
-            and self.model not in rec.model_requested.lower()
-        ):
+        if self.model and self.model not in rec.model.lower() and self.model not in rec.model_requested.lower():
             return False
         if self.status and not _status_matches(self.status, rec.status):
             return False

@@ -85,9 +85,7 @@ def per_minute_series(stats: dict[str, Any] | None, now: float, span: int = 60) 
     )
 
 
-def latency_per_minute(
-    records: list[RequestRecord], now: float, span: int = 60
-) -> tuple[list[float], list[float]]:
+def latency_per_minute(records: list[RequestRecord], now: float, span: int = 60) -> tuple[list[float], list[float]]:
     """Average and p95 latency per minute over the last `span` minutes (0 where idle)."""
     end = int(now) // 60 * 60
     start = end - 60 * (span - 1)

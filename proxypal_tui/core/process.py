@@ -25,25 +25,36 @@ from proxypal_tui.core.api import connect_host
 TAIL_LINES = 200
 
 
-def engine_command(config_path: Path) -> list[str]:
-    """`proxypal-engine serve --config PATH`, run with this interpreter so venvs just work."""
-    return [sys.executable, "-m", "proxy_engine", "serve", "--config", str(config_path)]
+def engine_command(config_path: Path, parent_pid: int | None = None) -> list[str]:
+    """`proxypal-engine serve --config PATH`, run with this interpreter so venvs just work.
+
+    With `parent_pid` the engine shuts itself down when that process dies, even by SIGKILL.
+    """
+    argv = [sys.executable, "-m", "proxy_engine", "serve", "--config", str(config_path)]
+    if parent_pid is not None:
+        argv += ["--exit-with-parent", str(parent_pid)]
+    return argv
+
+
+def release_note(runtime_dir: Path, engine_pid: int) -> Path:
+    """Where a detaching TUI leaves word that its engine should keep running.
+
+    The same name as `proxy_engine.watchdog.release_note` (a test checks they agree); the TUI
+    may not import engine modules beyond the shared schema ones, so the name lives in both.
+    """
+    return runtime_dir / f"engine-{engine_pid}.released"
 
 
 class EngineProcess:
     """A started engine: its output is drained into a bounded tail so pipes never block it."""
 
-    def __init__(
-        self, proc: asyncio.subprocess.Process, on_line: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, on_line: Callable[[str], None] | None = None) -> None:
         self.proc = proc
         self.pid = proc.pid
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._on_line = on_line
         self._readers = [
-            asyncio.ensure_future(self._drain(stream))
-            for stream in (proc.stdout, proc.stderr)
-            if stream is not None
+            asyncio.ensure_future(self._drain(stream)) for stream in (proc.stdout, proc.stderr) if stream is not None
         ]
 
     @classmethod
@@ -101,6 +112,13 @@ class EngineProcess:
         for task in self._readers:
             task.cancel()
         return self.proc.returncode if self.proc.returncode is not None else -1
+
+    def release(self, runtime_dir: Path) -> None:
+        """Let the engine outlive us: it was started with --exit-with-parent and would follow us out."""
+        if self.proc.returncode is None:
+            note = release_note(runtime_dir, self.pid)
+            note.write_text(f"{os.getpid()}\n", encoding="utf-8")
+            os.chmod(note, 0o600)
 
     def kill_now(self) -> None:
         """Last-resort synchronous stop (interpreter exit with the engine still running)."""

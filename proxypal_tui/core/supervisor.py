@@ -34,6 +34,7 @@ class SupervisorOptions:
     config_path: Path
     paths: Paths
     attach_only: bool = False
+    exit_with_parent: bool = True  # the engine we start follows this process out (off for --keep-engine)
     command: list[str] | None = None
     env: dict[str, str] | None = None
     ready_timeout: float = 30.0
@@ -112,8 +113,12 @@ class EngineSupervisor:
             self._publish(EngineState.STOPPING, message="stopping the engine")
             await proc.stop(self.opts.stop_grace)
             self._publish(EngineState.STOPPED, pid=None, message="engine stopped")
-        if self.api is not None:
-            await self.api.close()
+        elif proc is not None and proc.returncode is None and self.opts.exit_with_parent:
+            try:
+                proc.release(self.opts.paths.runtime_dir)
+            except OSError as e:
+                self._publish(self.status.state, message=f"could not detach from the engine: {e}")
+        await self._close_clients()
 
     def kill_now(self) -> None:
         """Synchronous last resort at interpreter exit (never after a detach)."""
@@ -123,18 +128,29 @@ class EngineSupervisor:
     # ---- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        while not self._closing:
-            if not self._want_running:
-                await self._wait_wake(None)
-                continue
-            plan = await self._locate()
-            if plan.kind == "wait":
-                await self._wait_wake(plan.delay)
-                continue
-            if plan.kind == "spawn" and not await self._spawn():
-                continue
-            outcome = await self._follow(plan)
-            await self._after(outcome)
+        """The loop; whichever way it ends (close, cancellation), its HTTP sessions are closed."""
+        try:
+            while not self._closing:
+                if not self._want_running:
+                    await self._wait_wake(None)
+                    continue
+                plan = await self._locate()
+                if plan.kind == "wait":
+                    await self._wait_wake(plan.delay)
+                    continue
+                if plan.kind == "spawn" and not await self._spawn():
+                    continue
+                outcome = await self._follow(plan)
+                await self._after(outcome)
+        finally:
+            await self._close_clients()
+
+    async def _close_clients(self) -> None:
+        api, self.api = self.api, None
+        if api is not None:
+            await api.close()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _wait_wake(self, delay: float | None) -> None:
         self._wake.clear()
@@ -211,7 +227,8 @@ class EngineSupervisor:
         return _Plan("wait", delay=self.opts.relocate_delay)
 
     async def _spawn(self) -> bool:
-        argv = self.opts.command or engine_command(self.opts.config_path)
+        parent = os.getpid() if self.opts.exit_with_parent else None
+        argv = self.opts.command or engine_command(self.opts.config_path, parent)
         env = self.opts.env if self.opts.env is not None else dict(os.environ)
         try:
             self.process = await EngineProcess.spawn(argv, env, self._on_output)
@@ -295,16 +312,12 @@ class EngineSupervisor:
         if first in ("crashed", "closing", "restart", "stop"):
             return first
         if owned:
-            why = (
-                "did not say hello in time" if first == "timeout" else "closed its event socket before hello"
-            )
+            why = "did not say hello in time" if first == "timeout" else "closed its event socket before hello"
             self._publish(self.status.state, message=f"the engine {why}")
             return "unready"
         return "lost"
 
-    async def _read_events(
-        self, path: Path | None, hello: asyncio.Future[dict[str, Any]], deadline: float
-    ) -> None:
+    async def _read_events(self, path: Path | None, hello: asyncio.Future[dict[str, Any]], deadline: float) -> None:
         stream = EventStream(path or "")
         while True:
             try:

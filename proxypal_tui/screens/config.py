@@ -26,12 +26,8 @@ class ConfigScreen(ProxyPalScreen):
     AUTO_FOCUS = ""  # arrive with screen keys working; `e` starts editing
     BINDINGS = [
         Binding("e", "edit", "Edit", id="config.edit", tooltip="Move into the editor (escape leaves it)."),
-        Binding(
-            "ctrl+s", "save", "Save", id="config.save", tooltip="Validate, then write; the engine reloads it."
-        ),
-        Binding(
-            "ctrl+o", "revert", "Reload", id="config.revert", tooltip="Discard edits and read the file again."
-        ),
+        Binding("ctrl+s", "save", "Save", id="config.save", tooltip="Validate, then write; the engine reloads it."),
+        Binding("ctrl+o", "revert", "Reload", id="config.revert", tooltip="Discard edits and read the file again."),
         Binding(
             "f8",
             "next_error",

@@ -125,18 +125,14 @@ class DashboardScreen(ProxyPalScreen):
 
     def _draw_shares(self) -> None:
         stats = self.pp.live.stats or {}
-        self.query_one("#share-providers", ShareBars).show(
-            "Providers", metrics.distribution(stats.get("by_provider"))
-        )
+        self.query_one("#share-providers", ShareBars).show("Providers", metrics.distribution(stats.get("by_provider")))
         self.query_one("#share-models", ShareBars).show("Models", metrics.distribution(stats.get("by_model")))
 
     def _draw_budgets(self, now: float) -> None:
         app = self.pp
         live = app.live
         today_key = fmt.day_key(now)
-        today_cost = sum(
-            float(r.get("cost_usd") or 0) for r in live.day_rows if str(r.get("key")) == today_key
-        )
+        today_cost = sum(float(r.get("cost_usd") or 0) for r in live.day_rows if str(r.get("key")) == today_key)
         uses = {
             u.label.lower(): u
             for u in metrics.budget_uses(app.budgets, today_cost, metrics.month_cost(live.day_rows, now))

@@ -51,9 +51,7 @@ class LogsScreen(ProxyPalScreen):
         self.redraw()
 
     def redraw(self) -> None:
-        self.query_one("#log-level", Label).update(
-            f"level ≥ {self.min_level}   (f: change · e: errors · a: all)"
-        )
+        self.query_one("#log-level", Label).update(f"level ≥ {self.min_level}   (f: change · e: errors · a: all)")
         logs = self.pp.live.logs
         new = logs.since(self._serial, self.min_level)
         self._serial = logs.serial

@@ -1,22 +1,87 @@
-"""Providers: every provider and credential with its state; add an API key through a masked input."""
+"""Providers: every provider and credential with its state, cooldowns and errors; logins and keys.
+
+States come from `/v0/auth/status` and stay current through `auth.changed` and
+`credential.cooldown` events. Logins, keys and logouts run `proxypal-engine` as a subprocess
+(the dialogs in `screens/login.py` and `screens/add_key.py`); cooldowns are cleared through the
+management API.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.content import Content
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import RowDoesNotExist
 
-from proxypal_tui.core.secrets import KeyringStatus
+from proxypal_tui.core import formatting as fmt
+from proxypal_tui.core.credentials import Credential, CredentialBoard, ProviderRow
+from proxypal_tui.core.login import LOGIN_CHOICES, LoginRequest
+from proxypal_tui.screens.add_key import AddKeyScreen
 from proxypal_tui.screens.base import ProxyPalScreen
+from proxypal_tui.screens.confirm import ConfirmScreen
+from proxypal_tui.screens.login import LoginScreen
 
 KEY_PROVIDERS = ("anthropic", "openai", "gemini")
-COLUMNS = ("Provider", "Kind", "Credential", "Type", "State", "Source", "Cooldown")
+COLUMNS = ("Provider", "Credential", "Type", "State", "Cooldowns")  # the source is in the detail pane
+STATE_WIDTH = len("refreshing")
+STATE_STYLE = {  # theme variables, so every theme colours states its own way
+    "valid": "$text-success",
+    "cooling": "$text-warning",
+    "expiring": "$text-warning",
+    "refreshing": "$text-accent",
+    "expired": "$text-error",
+    "error": "$text-error",
+    "missing": "$text-error",
+}
+
+
+def short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cooldown_cell(cred: Credential, now: float) -> str:
+    active = cred.active_cooldowns(now)
+    if not active:
+        return ""
+    first = active[0]
+    cell = f"{short(first.model or 'all', 14)} {fmt.duration(first.left(now))}"
+    return cell + (f" +{len(active) - 1}" if len(active) > 1 else "")
+
+
+def detail_text(row: ProviderRow | None, cred: Credential | None, now: float) -> Text:
+    """The highlighted credential: what it is, its state and message, and each cooldown with time left."""
+    if row is None:
+        return Text("No provider selected. ↑/↓ move; o logs in, a adds an API key.", style="italic")
+    head = f"{row.name} ({row.kind})" + (f" · {row.strategy}" if row.strategy else "")
+    head += f" · {row.base_url}" if row.base_url else ""
+    if cred is None:
+        return Text.assemble((head, "bold"), "\nNo credential: press a to add an API key or o to log in.")
+    lines = [Text(head, style="bold")]
+    what = f"{cred.label or cred.id} · {cred.type or '?'} · source {cred.source or '—'} · priority {cred.priority}"
+    if cred.expires_at:
+        what += f" · expires {fmt.clock_time(cred.expires_at)}"
+    lines.append(Text(what))
+    state = Text.assemble(("state ", "bold"), cred.shown_state(now))
+    if cred.message:
+        state.append(f" — {cred.message}")
+    lines.append(state)
+    active = cred.active_cooldowns(now)
+    for cd in active:
+        why = cd.reason + (f" (HTTP {cd.status})" if cd.status else "")
+        lines.append(
+            Text(
+                f"cooldown {cd.model or 'every model'}: {why or 'cooling down'}, "
+                f"{fmt.duration(cd.left(now))} left (until {fmt.clock_time(cd.until)})"
+            )
+        )
+    if active:
+        lines.append(Text("x clears this credential's cooldowns, X clears all.", style="italic"))
+    return Text("\n").join(lines)
 
 
 class ProvidersScreen(ProxyPalScreen):
@@ -25,125 +90,181 @@ class ProvidersScreen(ProxyPalScreen):
         Binding(
             "a",
             "add_key",
-            "Add API key",
+            "Add key",
             id="providers.add_key",
-            tooltip="Store a provider's API key in the OS keyring and reference it from the config.",
+            tooltip="Store a provider's API key (masked input) in the secret store; optionally reference it.",
         ),
         Binding(
-            "g", "refresh", "Refresh", id="providers.refresh", tooltip="Ask the engine for credential states."
+            "o",
+            "login",
+            "Log in",
+            id="providers.login",
+            tooltip="Log in with a browser (or by pasting the redirect URL), a device code or a key file.",
+        ),
+        Binding(
+            "x",
+            "clear_cooldowns",
+            "Clear",
+            id="providers.clear",
+            tooltip="Clear the highlighted credential's cooldowns.",
+        ),
+        Binding("X", "clear_all", "Clear all", id="providers.clear_all", tooltip="Clear every cooldown."),
+        Binding(
+            "u",
+            "logout",
+            "Log out",
+            id="providers.logout",
+            show=False,
+            tooltip="Forget the highlighted login or stored API key.",
+        ),
+        Binding(
+            "g",
+            "refresh",
+            "Refresh",
+            show=False,
+            id="providers.refresh",
+            tooltip="Ask the engine for credential states.",
         ),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self._drawn = -1
+        self._drawn: tuple[int, int] | None = None
+        self._selected: str | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="keyring-note")
+        yield Static("", id="store-note")
         yield DataTable(id="providers-table", cursor_type="row", zebra_stripes=True)
-        yield Label("OAuth and device-code logins arrive with the auth feature.", id="providers-hint")
+        yield Static(detail_text(None, None, 0), id="credential-detail")
 
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one(DataTable)
         for label in COLUMNS:
-            table.add_column(label, key=label.lower())
+            # DataTable does not measure Content cells: the styled State column gets its width up front.
+            table.add_column(label, key=label.lower(), width=STATE_WIDTH if label == "State" else None)
         table.focus()
 
+    @property
+    def board(self) -> CredentialBoard:
+        return self.pp.live.auth
+
     def redraw(self) -> None:
-        app = self.pp
-        note = app.keyring.message if app.keyring.usable else f"⚠ {app.keyring.message}"
-        self.query_one("#keyring-note", Static).update(note)
-        self.query_one("#keyring-note").set_class(not app.keyring.usable, "warn")
-        live = app.live
-        if live.providers_version == self._drawn:
-            return
-        self._drawn = live.providers_version
+        board = self.board
+        now = self.pp.now()
+        self._draw_store_note()
+        # Redraw on news, and once a second while a cooldown counts down.
+        key = (board.version, int(now) if board.any_cooling(now) else 0)
+        if key != self._drawn:
+            self._drawn = key
+            self._fill_table(now)
+        self._show_detail()
+
+    def _draw_store_note(self) -> None:
+        store = self.board.store
+        note = self.query_one("#store-note", Static)
+        if not self.board.loaded:
+            text = "Waiting for the engine's credential states…"
+        elif store.error:
+            text = f"⚠ The engine cannot open its secret store: {store.error}"
+        else:
+            text = f"Secrets: {store.backend or 'unknown store'}" + (f" — {store.notice}" if store.notice else "")
+        note.update(Text(text))  # engine-supplied text: never parsed as markup
+        note.set_class(bool(store.error or store.notice), "warn")
+
+    def _fill_table(self, now: float) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        now = app.now()
-        for row in sorted(live.providers.values(), key=lambda r: r.name):
-            creds = row.credentials or []
-            if not creds:
-                table.add_row(row.name, row.kind, "—", "", "missing", "", "", key=f"{row.name}/")
-            for c in creds:
-                cooldown = ""
-                if c.cooldown_until and c.cooldown_until > now:
-                    left = int(c.cooldown_until - now)
-                    cooldown = f"{c.cooldown_model or 'all'} {left}s ({c.cooldown_reason})".strip()
-                state = c.state + (f": {c.message}" if c.message else "")
+        for row in sorted(self.board.providers.values(), key=lambda r: r.name):
+            if not row.credentials:
+                table.add_row(short(row.name, 12), "—", "", Content.styled("none", "italic"), "", key=f"{row.name}/")
+            for c in row.credentials:
                 table.add_row(
-                    row.name, row.kind, c.id, c.type, state, c.source, cooldown, key=f"{row.name}/{c.id}"
+                    short(row.name, 12),
+                    short(c.label or c.id, 20),
+                    c.type,
+                    Content.styled(c.shown_state(now), STATE_STYLE.get(c.shown_state(now), "")),
+                    cooldown_cell(c, now),
+                    key=c.key,
                 )
+        if self._selected is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(self._selected), animate=False)
+            except RowDoesNotExist:  # that credential is gone (logged out, or a new login replaced it)
+                self._selected = None
+
+    @on(DataTable.RowHighlighted, "#providers-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._selected = str(event.row_key.value)
+        self._show_detail()
+
+    def selection(self) -> tuple[ProviderRow | None, Credential | None]:
+        key = self._selected
+        if key is None:
+            return None, None
+        name = key.split("/", 1)[0]
+        return self.board.providers.get(name), self.board.find(key)
+
+    def _show_detail(self) -> None:
+        row, cred = self.selection()
+        self.query_one("#credential-detail", Static).update(detail_text(row, cred, self.pp.now()))
+
+    # ---- actions ----------------------------------------------------------------------------------
 
     def action_add_key(self) -> None:
         app = self.pp
         choices = sorted({*KEY_PROVIDERS, *app.key_based_providers()})
-        app.push_screen(AddKeyScreen(choices, app.keyring), self._key_entered)
+        row, _ = self.selection()
+        first = row.name if row is not None and row.name in choices else None
+        app.push_screen(AddKeyScreen(choices, self.board.store, first))
 
-    def _key_entered(self, result: tuple[str, str] | None) -> None:
-        if result is not None:
-            provider, secret = result
-            self.pp.store_api_key(provider, secret)
+    def action_login(self) -> None:
+        row, _ = self.selection()
+        wanted = row.login if row is not None and row.login else None
+        self.pp.push_screen(LoginScreen(LOGIN_CHOICES, wanted))
+
+    def action_clear_cooldowns(self) -> None:
+        row, cred = self.selection()
+        if row is None or cred is None:
+            self.notify("Highlight a credential first (↑/↓).", severity="warning")
+            return
+        self.pp.clear_cooldowns(row.name, cred.id)
+
+    def action_clear_all(self) -> None:
+        self.pp.clear_cooldowns()
+
+    def action_logout(self) -> None:
+        row, cred = self.selection()
+        request = logout_request(row, cred)
+        if request is None or cred is None or row is None:
+            self.notify("Only stored logins and keyring: keys can be forgotten here.", severity="warning")
+            return
+        question = f"Forget {row.name}'s credential {cred.label or cred.id}? Requests stop using it."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.pp.run_logout(request)
+
+        self.pp.push_screen(ConfirmScreen(question), answered)
 
     def action_refresh(self) -> None:
         self.pp.load_auth_status()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
-        yield SystemCommand("Add API key", "Store a provider key in the OS keyring", self.action_add_key)
+        yield SystemCommand("Add API key", "Store a provider key in the secret store", self.action_add_key)
+        yield SystemCommand("Log in to a provider", "Browser, device code or key file", self.action_login)
+        yield SystemCommand("Clear all cooldowns", "Every credential may be used again", self.action_clear_all)
         yield SystemCommand("Refresh providers", "Ask the engine for credential states", self.action_refresh)
 
 
-class AddKeyScreen(ModalScreen[tuple[str, str] | None]):
-    """Pick a provider and paste its key; the key is masked and never shown again."""
-
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="add_key.cancel", tooltip="Close without storing anything."),
-    ]
-
-    def __init__(self, providers: list[str], keyring: KeyringStatus) -> None:
-        super().__init__()
-        self._providers = providers
-        self._keyring = keyring
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="add-key"):
-            yield Label("Add an API key", id="add-key-title")
-            yield Select(
-                [(p, p) for p in self._providers],
-                prompt="provider",
-                id="add-key-provider",
-                value=self._providers[0] if self._providers else Select.BLANK,
-            )
-            yield Input(placeholder="paste the API key", password=True, id="add-key-secret")
-            note = "Kept in the OS keyring (service 'proxypal'); the config gets api_key: keyring:<provider>."
-            yield Static(note if self._keyring.usable else f"⚠ {self._keyring.message}", id="add-key-note")
-            with Horizontal(id="add-key-buttons"):
-                yield Button(
-                    "Store key", variant="primary", id="add-key-save", disabled=not self._keyring.usable
-                )
-                yield Button("Cancel", id="add-key-cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#add-key-secret", Input).focus()
-
-    @on(Input.Submitted, "#add-key-secret")
-    @on(Button.Pressed, "#add-key-save")
-    def _save(self) -> None:
-        if not self._keyring.usable:
-            self.notify(self._keyring.message, severity="error")
-            return
-        provider = self.query_one("#add-key-provider", Select).value
-        secret = self.query_one("#add-key-secret", Input).value
-        if not isinstance(provider, str) or not secret.strip():
-            self.notify("Choose a provider and paste a key.", severity="warning")
-            return
-        self.dismiss((provider, secret))
-
-    @on(Button.Pressed, "#add-key-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-def cooldown_left(until: float | None, now: float | None = None) -> float:
-    return max(0.0, (until or 0.0) - (now if now is not None else time.time()))
+def logout_request(row: ProviderRow | None, cred: Credential | None) -> LoginRequest | None:
+    """What `proxypal-engine logout` needs to forget this credential; None for env: keys and the like."""
+    if row is None or cred is None:
+        return None
+    if cred.type in ("oauth", "service_account") and cred.source.startswith("login:"):
+        login = cred.source.removeprefix("login:") or row.login
+        label = "" if cred.state == "missing" else cred.id
+        return LoginRequest(login, "logout", label=label) if label else None
+    if cred.source.startswith("keyring:"):
+        return LoginRequest(cred.source.removeprefix("keyring:"), "logout_key")
+    return None

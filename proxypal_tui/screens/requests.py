@@ -36,8 +36,7 @@ def detail_text(rec: RequestRecord | None, error_style: Style | str = "bold") ->
         ),
         Text(
             f"model {rec.model_requested or '—'} → {rec.provider or '?'}/{rec.model or '?'}   "
-            f"dialect {rec.dialect_in or '?'} → {rec.dialect_out or '?'}   "
-            + ("stream" if rec.stream else "no stream")
+            f"dialect {rec.dialect_in or '?'} → {rec.dialect_out or '?'}   " + ("stream" if rec.stream else "no stream")
         ),
         Text(
             f"started {fmt.clock_time(rec.ts_start)}   latency {fmt.millis(rec.latency_ms)}   "
@@ -176,15 +175,9 @@ class RequestsScreen(ProxyPalScreen):
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         verb = "Resume" if self.paused else "Pause"
-        yield SystemCommand(
-            f"{verb} feed", "Freeze or resume the live request feed", self.action_toggle_pause
-        )
-        yield SystemCommand(
-            "Filter: errors only", "Show failed requests", lambda: self._preset("status:error")
-        )
-        yield SystemCommand(
-            "Filter: in flight", "Requests still running", lambda: self._preset("status:flight")
-        )
+        yield SystemCommand(f"{verb} feed", "Freeze or resume the live request feed", self.action_toggle_pause)
+        yield SystemCommand("Filter: errors only", "Show failed requests", lambda: self._preset("status:error"))
+        yield SystemCommand("Filter: in flight", "Requests still running", lambda: self._preset("status:flight"))
         yield SystemCommand("Filter: clear", "Show every request", self.action_clear_filter)
 
     def _preset(self, query: str) -> None:

@@ -37,9 +37,7 @@ def preview(name: str, home: Path, settings: ProxySettings) -> Outcome:
     out = Outcome(tool.name, tool.title, notes=[key.note])
     if tool.manual:
         shown = NEW_KEY_LABEL if key.pending else key.value
-        out.instructions = tool.instructions(
-            make_target(settings.port, shown, settings.models, settings.host)
-        )
+        out.instructions = tool.instructions(make_target(settings.port, shown, settings.models, settings.host))
         return out
     result = apply(tool, home, settings.port, key.value, settings.models, True, host=settings.host)
     out.notes += result.notes
@@ -88,6 +86,4 @@ def restore(name: str, home: Path, force: bool = False) -> Outcome:
     result = undo(tool, home, force=force)
     notes = [f"restored {display_path(p, home)}" for p in result.restored]
     notes += [f"removed {display_path(p, home)} (it did not exist before)" for p in result.removed]
-    return Outcome(
-        tool.name, tool.title, notes=notes, diff=result.diff, changed=result.restored + result.removed
-    )
+    return Outcome(tool.name, tool.title, notes=notes, diff=result.diff, changed=result.restored + result.removed)

@@ -47,9 +47,7 @@ class Tool:
     def instructions(self, target: Target, key_label: str = "") -> str:
         return ""
 
-    def state(
-        self, home: Path, port: int, host: str = "127.0.0.1", search_path: str | None = None
-    ) -> ToolState:
+    def state(self, home: Path, port: int, host: str = "127.0.0.1", search_path: str | None = None) -> ToolState:
         """Status read from the tool's files (never from this process's environment)."""
         files = tuple(self.files(home))
         probe = Target(port=port, client_key="", host=host)

@@ -44,9 +44,7 @@ def _list(args: argparse.Namespace, home: Path) -> list[str]:
     rows = []
     for t in TOOLS:
         files = ", ".join(display_path(f, home) for f in t.files(home)) or "(settings in the app)"
-        rows.append(
-            [t.name, t.title, "yes" if t.installed(home) else "no", "manual" if t.manual else "file", files]
-        )
+        rows.append([t.name, t.title, "yes" if t.installed(home) else "no", "manual" if t.manual else "file", files])
     return [table(["NAME", "TOOL", "INSTALLED", "SETUP", "FILES"], rows)]
 
 

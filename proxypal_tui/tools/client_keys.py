@@ -129,9 +129,7 @@ def client_key_for(tool: str, settings: ProxySettings, *, create: bool) -> Clien
     entry = f"client-{tool}"
     value = secrets.token_urlsafe(32)
     if not create:
-        return ClientKey(
-            value, f"Apply will create client key keyring:{entry} and add it to `clients:`.", True
-        )
+        return ClientKey(value, f"Apply will create client key keyring:{entry} and add it to `clients:`.", True)
     where = store_secret(entry, value, settings.paths)
     add_client_to_config(settings.config_file, tool, f"keyring:{entry}")
     return ClientKey(value, f"Created client key keyring:{entry} in {where}, and added it to `clients:`.")

@@ -40,9 +40,7 @@ class _Parser:
 
     def fail(self, why: str) -> ToolError:
         line = self.text.count("\n", 0, self.pos) + 1
-        return ToolError(
-            f"{self.label} is not valid JSON (line {line}: {why}); fix it, ProxyPal will not overwrite it"
-        )
+        return ToolError(f"{self.label} is not valid JSON (line {line}: {why}); fix it, ProxyPal will not overwrite it")
 
     def skip(self) -> None:
         """Skip whitespace and // or /* */ comments (JSONC, as VS Code-style tools accept)."""

@@ -217,9 +217,7 @@ class YamlDocument:
         out = []
         for i, (line_no, dash, offset, flow) in enumerate(starts):
             end = starts[i + 1][0] if i + 1 < len(starts) else _block_end(lines, line_no + 1, dash)
-            while end > line_no + 1 and (
-                not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")
-            ):
+            while end > line_no + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
                 end -= 1
             out.append((line_no, end, dash, offset, flow))
         return out

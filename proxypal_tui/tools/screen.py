@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TextArea
+from textual.widgets import DataTable, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from proxypal_tui.tools.actions import Outcome, point, preview, restore
@@ -25,6 +25,7 @@ from proxypal_tui.tools.client_keys import proxy_settings
 from proxypal_tui.tools.model import ToolError, ToolState, ToolStatus
 from proxypal_tui.tools.pointing import status
 from proxypal_tui.tools.registry import get_tool
+from proxypal_tui.widgets.key_bar import KeyBar
 
 STATUS_STYLE = {
     ToolStatus.POINTED_HERE: "$text-success",
@@ -53,7 +54,7 @@ def diff_content(diff: str) -> Content:
 class ToolsScreen(Screen[None]):
     """List tools, preview the change for the highlighted one, apply or undo it."""
 
-    CSS_PATH = "screen.tcss"
+    CSS_PATH = str(Path(__file__).with_name("screen.tcss"))  # absolute: subclasses elsewhere find it too
     TITLE = "Tools"
     # Plain letters that the app does not use for screen switching (d r p t c l q are taken there).
     BINDINGS = [
@@ -95,6 +96,11 @@ class ToolsScreen(Screen[None]):
         self.states: list[ToolState] = []
 
     def compose(self) -> ComposeResult:
+        yield from self.compose_tools()
+        yield KeyBar(classes="key-bar")  # not Textual's Footer: that one leaks widgets on screen switches
+
+    def compose_tools(self) -> ComposeResult:
+        """The screen's own widgets, without chrome (the app's page adds header and status bar)."""
         yield Static("Reading tools…", id="tools-proxy")
         table: DataTable[str | Content] = DataTable(id="tools-table", cursor_type="row", zebra_stripes=True)
         table.add_column("Tool")
@@ -106,7 +112,6 @@ class ToolsScreen(Screen[None]):
             with VerticalScroll(id="tools-diff-scroll"):
                 yield Static("", id="tools-diff")
             yield TextArea("", id="tools-instructions", read_only=True, show_line_numbers=False)
-        yield Footer()
 
     def on_mount(self) -> None:
         self.action_refresh()
@@ -211,13 +216,9 @@ class ToolsScreen(Screen[None]):
         for s in self.states:
             manual = get_tool(s.name).manual
             verb, suffix = ("Show setup for", "") if manual else ("Point", " at ProxyPal")
-            yield SystemCommand(
-                f"{verb} {s.title}{suffix}", s.status.value, partial(self.run_action, s.name, "apply")
-            )
+            yield SystemCommand(f"{verb} {s.title}{suffix}", s.status.value, partial(self.run_action, s.name, "apply"))
             if s.status is ToolStatus.POINTED_HERE:
-                yield SystemCommand(
-                    f"Undo {s.title}", "restore its files", partial(self.run_action, s.name, "undo")
-                )
+                yield SystemCommand(f"Undo {s.title}", "restore its files", partial(self.run_action, s.name, "undo"))
 
     # ---- actions --------------------------------------------------------------------------
     def action_refresh(self) -> None:

@@ -77,9 +77,7 @@ class RequestFeedView(ScrollView, can_focus=True):
         Binding("up,k", "move(-1)", "Up", show=False, id="feed.up", tooltip="Previous (newer) request."),
         Binding("down,j", "move(1)", "Down", show=False, id="feed.down", tooltip="Next (older) request."),
         Binding("pageup", "page(-1)", "Page up", show=False, id="feed.page_up", tooltip="One screen newer."),
-        Binding(
-            "pagedown", "page(1)", "Page down", show=False, id="feed.page_down", tooltip="A screen older."
-        ),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="feed.page_down", tooltip="A screen older."),
         Binding("home,g", "first", "Newest", show=False, id="feed.first", tooltip="Newest request; follow."),
         Binding("end,G", "last", "Oldest", show=False, id="feed.last", tooltip="Oldest request kept."),
     ]

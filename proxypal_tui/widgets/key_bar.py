@@ -16,6 +16,17 @@ from textual.widgets import Static
 
 class KeyBar(Static):
     COMPONENT_CLASSES = {"key-bar--key", "key-bar--description", "key-bar--disabled"}
+    # A reusable widget (the Tools screen also runs outside the app), so its look travels with it.
+    DEFAULT_CSS = """
+    KeyBar {
+        height: 1;
+        background: $footer-background;
+        color: $footer-foreground;
+    }
+    KeyBar > .key-bar--key { color: $footer-key-foreground; text-style: bold; }
+    KeyBar > .key-bar--description { color: $footer-description-foreground; }
+    KeyBar > .key-bar--disabled { color: $foreground-disabled; }
+    """
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)

@@ -51,7 +51,7 @@ class EngineNotice(Static):
 ONBOARDING = """\
 [b]Welcome to ProxyPal.[/b] Your config: [b]{path}[/b]
 
-[b]1. Connect a provider:[/b] press [b]p[/b], then [b]a[/b] to add an API key.
+[b]1. Connect a provider:[/b] press [b]p[/b], then [b]a[/b] to add an API key or [b]o[/b] to log in.
 [b]2. Point a tool here:[/b]  press [b]t[/b], or run proxypal-tui tools apply NAME
 [b]3. Watch it work:[/b]      requests show up here and under [b]r[/b].
 

@@ -36,9 +36,7 @@ class EngineStatusBar(Static):
         uptime: float | None,
         paused: bool = False,
     ) -> None:
-        state = Text(
-            f" ● {status.state.value} ", style=self.get_component_rich_style(_STATE_CLASS[status.state])
-        )
+        state = Text(f" ● {status.state.value} ", style=self.get_component_rich_style(_STATE_CLASS[status.state]))
         dim = self.get_component_rich_style("dim")
         parts = [state]
         if status.listen:
@@ -52,9 +50,7 @@ class EngineStatusBar(Static):
         if status.state is EngineState.READY:
             parts.append(Text("own " if status.owned else "attached ", style=dim))
         if dropped:
-            parts.append(
-                Text(f"dropped {fmt.count(dropped)} ", style=self.get_component_rich_style("state-warn"))
-            )
+            parts.append(Text(f"dropped {fmt.count(dropped)} ", style=self.get_component_rich_style("state-warn")))
         if paused:
             parts.append(Text("feed paused ", style=self.get_component_rich_style("state-warn")))
         self.update(Text.assemble(*parts, no_wrap=True, overflow="ellipsis"))

@@ -83,9 +83,7 @@ def app_options(paths: Paths, **overrides: Any) -> AppOptions:
     return AppOptions(**base)
 
 
-def scripted(
-    paths: Paths, script: Script | None = None, port: int = 0, config: str | None = None
-) -> StandinThread:
+def scripted(paths: Paths, script: Script | None = None, port: int = 0, config: str | None = None) -> StandinThread:
     """Start a scripted engine and write a config that points at it."""
     thread = StandinThread(ScriptedEngine(paths, port, script or demo_script()))
     engine = thread.start()

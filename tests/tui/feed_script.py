@@ -26,6 +26,7 @@ providers:
   anthropic: {{api_key: keyring:anthropic}}
   openai: {{api_key: env:OPENAI_API_KEY}}
   gemini: {{api_key: keyring:gemini}}
+  claude: {{kind: anthropic, auth: oauth}}
 models:
   Smart: {{anthropic: claude-opus-4-5, gemini: gemini-2.5-pro}}
   Rush: {{anthropic: claude-haiku-4-5, gemini: gemini-2.5-flash}}
@@ -45,6 +46,8 @@ def record(i: int, now: float = FIXED_NOW, status: int | None = None) -> dict[st
         error = {"code": "rate_limited", "message": "upstream 429: slow down (retry after 20s)"}
     elif st == 502:
         error = {"code": "upstream_error", "message": "upstream closed the connection"}
+    elif st == 500:
+        error = {"code": "upstream_error", "message": "upstream answered 500: internal server error"}
     elif st == 499:
         error = {"code": "client_closed", "message": "the client went away"}
     return {
@@ -149,40 +152,90 @@ def demo_script(n: int = 40, now: float = FIXED_NOW) -> Script:
         }
         for h in range(0, 24)
     ]
-    providers = [
-        {
-            "name": "anthropic",
-            "kind": "anthropic",
-            "base_url": "https://api.anthropic.com",
-            "credentials": [
-                {"id": "keyring:anthropic", "type": "api_key", "state": "valid", "source": "keyring"}
-            ],
-        },
-        {
-            "name": "gemini",
-            "kind": "gemini",
-            "base_url": "https://generativelanguage.googleapis.com",
-            "credentials": [
-                {"id": "keyring:gemini", "type": "api_key", "state": "error", "source": "keyring"}
-            ],
-        },
-        {
-            "name": "openai",
-            "kind": "openai",
-            "base_url": "https://api.openai.com/v1",
-            "credentials": [
-                {"id": "env:OPENAI_API_KEY", "type": "api_key", "state": "valid", "source": "env"}
-            ],
-        },
-    ]
+    providers = demo_providers(now)
     return Script(
         recent=recent,
         stats=stats_for(recent, now),
         day_rows=day_rows,
         hour_rows=hour_rows,
         providers=providers,
+        store=dict(STORE),
         ts=now,
     )
+
+
+STORE = {
+    "backend": "encrypted file (passphrase via scrypt)",
+    "notice": "encrypted file chosen by PROXYPAL_SECRET_BACKEND=file",
+    "error": None,
+}
+
+
+def credential(cid: str, ctype: str, state: str, source: str, **extra: Any) -> dict[str, Any]:
+    """One credential as `/v0/auth/status` lists it."""
+    base = {"id": cid, "type": ctype, "state": state, "source": source, "label": cid, "priority": 0,
+            "message": "", "expires_at": None, "cooldowns": []}  # fmt: skip
+    return {**base, **extra}
+
+
+def demo_providers(now: float = FIXED_NOW) -> list[dict[str, Any]]:
+    """The engine's view after `live_events()`: an expiring login, a rejected key, a cooling key."""
+    return [
+        {
+            "name": "anthropic",
+            "kind": "anthropic",
+            "base_url": "https://api.anthropic.com",
+            "strategy": "round-robin",
+            "login": None,
+            "credentials": [credential("keyring:anthropic", "api_key", "valid", "keyring:anthropic")],
+        },
+        {
+            "name": "claude",
+            "kind": "anthropic",
+            "base_url": "https://api.anthropic.com",
+            "strategy": "round-robin",
+            "login": "claude",
+            "credentials": [
+                credential(
+                    "ann@example.com",
+                    "oauth",
+                    "expiring",
+                    "login:claude",
+                    expires_at=now + 540,
+                    message="refreshing in 4 min",
+                )
+            ],
+        },
+        {
+            "name": "gemini",
+            "kind": "gemini",
+            "base_url": "https://generativelanguage.googleapis.com",
+            "strategy": "round-robin",
+            "login": None,
+            "credentials": [
+                credential("keyring:gemini", "api_key", "error", "keyring:gemini", message="401 from upstream")
+            ],
+        },
+        {
+            "name": "openai",
+            "kind": "openai",
+            "base_url": "https://api.openai.com/v1",
+            "strategy": "round-robin",
+            "login": None,
+            "credentials": [
+                credential(
+                    "env:OPENAI_API_KEY",
+                    "api_key",
+                    "cooling",
+                    "env:OPENAI_API_KEY",
+                    cooldowns=[
+                        {"model": "gpt-4o", "until": now + 45, "reason": "rate limited", "status": 429},
+                        {"model": "gpt-4o-mini", "until": now + 300, "reason": "server error", "status": 503},
+                    ],
+                )
+            ],
+        },
+    ]
 
 
 def live_events(now: float = FIXED_NOW) -> list[tuple[str, dict[str, Any]]]:
@@ -232,7 +285,7 @@ def live_events(now: float = FIXED_NOW) -> list[tuple[str, dict[str, Any]]]:
                 "credential": "env:OPENAI_API_KEY",
                 "model": "gpt-4o",
                 "until": now + 45,
-                "reason": "429",
+                "reason": "rate limited",
             },
         ),
     ]

@@ -28,6 +28,7 @@ class Script:
     day_rows: list[dict[str, Any]] = field(default_factory=list)
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
     providers: list[dict[str, Any]] = field(default_factory=list)
+    store: dict[str, Any] = field(default_factory=lambda: {"backend": "test store", "notice": None, "error": None})
     uptime_s: float = 754.0
     pid: int | None = None
     version: str = "0.1.0"
@@ -63,6 +64,8 @@ class ScriptedEngine:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/v0/status", self._status)
         app.router.add_get("/v0/auth/status", self._auth_status)
+        app.router.add_post("/v0/auth/cooldowns/clear", self._clear_cooldowns)
+        app.router.add_post("/v0/auth/reload", self._reload_auth)
         app.router.add_get("/v0/usage", self._usage)
         app.router.add_get("/v0/requests", self._recent)
         app.router.add_get("/v0/config", self._get_config)
@@ -175,7 +178,31 @@ class ScriptedEngine:
         )
 
     async def _auth_status(self, request: web.Request) -> web.Response:
-        return web.json_response({"providers": self.script.providers})
+        return web.json_response({"store": self.script.store, "providers": self.script.providers})
+
+    async def _clear_cooldowns(self, request: web.Request) -> web.Response:
+        """Like the engine: clear what matches, then one auth.changed per credential touched."""
+        body = await request.json() if request.can_read_body else {}
+        self.requests.append(("clear", str(sorted(body.items()))))
+        cleared, touched = 0, []
+        for p in self.script.providers:
+            for c in p.get("credentials") or []:
+                if body.get("provider") not in (None, p["name"]) or body.get("credential") not in (None, c["id"]):
+                    continue
+                if c.get("cooldowns"):
+                    cleared += len(c["cooldowns"])
+                    c["cooldowns"] = []
+                    c["state"] = "valid" if c.get("state") == "cooling" else c.get("state")
+                    touched.append((p["name"], c["id"]))
+        await self.broadcast(
+            [("auth.changed", {"provider": p, "credential": c, "state": "valid", "message": "cooldowns cleared"})
+             for p, c in touched]
+        )  # fmt: skip
+        return web.json_response({"cleared": cleared})
+
+    async def _reload_auth(self, request: web.Request) -> web.Response:
+        self.requests.append(("reload", ""))
+        return web.json_response({"ok": True, "logins": 0})
 
     async def _usage(self, request: web.Request) -> web.Response:
         group = request.query.get("group", "day")
@@ -189,9 +216,7 @@ class ScriptedEngine:
     async def _get_config(self, request: web.Request) -> web.Response:
         ok, errors = self._validate()
         text = self.paths.config_file.read_text()
-        return web.json_response(
-            {"path": str(self.paths.config_file), "text": text, "ok": ok, "errors": errors}
-        )
+        return web.json_response({"path": str(self.paths.config_file), "text": text, "ok": ok, "errors": errors})
 
     async def _reload(self, request: web.Request) -> web.Response:
         ok, errors = self._validate()

@@ -36,9 +36,7 @@ def spawning_app(paths: Paths, mode: str = "ok", **overrides: Any) -> ProxyPalAp
         port = s.getsockname()[1]
     paths.config_file.write_text(f"port: {port}\nhost: 127.0.0.1\nproviders:\n  openai: {{api_key: env:X}}\n")
     env = dict(os.environ, FAKE_ENGINE_MODE=mode, PYTHONPATH=str(REPO))
-    return ProxyPalApp(
-        app_options(paths, engine_command=[*FAKE, str(paths.config_file)], engine_env=env, **overrides)
-    )
+    return ProxyPalApp(app_options(paths, engine_command=[*FAKE, str(paths.config_file)], engine_env=env, **overrides))
 
 
 def gone(pid: int) -> bool:
@@ -92,17 +90,12 @@ async def test_crash_is_shown_then_restarted_and_restart_command_works(home: Pat
     app = spawning_app(home, mode="crash_after")
     async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
         await wait_for(
-            lambda: (
-                [m.status.state for m in seen if isinstance(m, EngineStatusChanged)].count(EngineState.READY)
-                >= 2
-            ),
+            lambda: [m.status.state for m in seen if isinstance(m, EngineStatusChanged)].count(EngineState.READY) >= 2,
             pilot,
             within=30,
         )
         crash = next(
-            m.status
-            for m in seen
-            if isinstance(m, EngineStatusChanged) and m.status.state is EngineState.CRASHED
+            m.status for m in seen if isinstance(m, EngineStatusChanged) and m.status.state is EngineState.CRASHED
         )
         assert "exited with code 4" in crash.message
         # While it was down the dashboard said so; make it say so again and look.

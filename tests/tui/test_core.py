@@ -45,14 +45,10 @@ def test_filter_fields_status_classes_and_free_text() -> None:
     assert (throttled.status, broken.status) == (429, 502)
     assert FeedFilter.parse("status:4xx").matches(throttled)
     assert not FeedFilter.parse("status:4xx").matches(broken)
-    assert FeedFilter.parse("status:error").matches(broken) and not FeedFilter.parse("status:error").matches(
-        ok
-    )
+    assert FeedFilter.parse("status:error").matches(broken) and not FeedFilter.parse("status:error").matches(ok)
     assert FeedFilter.parse("status:ok").matches(ok)
     assert FeedFilter.parse("status:502").matches(broken)
-    assert FeedFilter.parse("provider:anth").matches(ok) and not FeedFilter.parse("provider:openai").matches(
-        ok
-    )
+    assert FeedFilter.parse("provider:anth").matches(ok) and not FeedFilter.parse("provider:openai").matches(ok)
     # model matches the requested name or the resolved one
     assert FeedFilter.parse("model:smart").matches(ok) and FeedFilter.parse("model:opus").matches(ok)
     # free text searches ids, clients, models and error messages; every word must match
@@ -61,9 +57,7 @@ def test_filter_fields_status_classes_and_free_text() -> None:
     assert FeedFilter.parse("provider:openai status:5xx").describe() == "provider:openai status:5xx"
     assert not FeedFilter.parse("").active
     in_flight = RequestRecord.from_event({"id": "x", "ts": 1.0, "model_requested": "Smart"})
-    assert FeedFilter.parse("status:flight").matches(in_flight) and not FeedFilter.parse("status:ok").matches(
-        in_flight
-    )
+    assert FeedFilter.parse("status:flight").matches(in_flight) and not FeedFilter.parse("status:ok").matches(in_flight)
 
 
 def test_feed_is_bounded_and_moves_requests_from_flight_to_done() -> None:
@@ -152,9 +146,7 @@ def test_distribution_budget_and_kpis() -> None:
     k = metrics.kpis_from_usage_row(row, 900.0)
     assert (k.requests, k.tokens, k.error_rate, k.p95_latency_ms) == (10, 12, 0.2, 900.0)
     assert (
-        metrics.month_cost(
-            [{"key": "2025-10-01", "cost_usd": 2}, {"key": "2025-09-30", "cost_usd": 5}], now=FIXED_NOW
-        )
+        metrics.month_cost([{"key": "2025-10-01", "cost_usd": 2}, {"key": "2025-09-30", "cost_usd": 5}], now=FIXED_NOW)
         == 2
     )
 
@@ -213,9 +205,7 @@ def test_settings_from_yaml_with_env_override(tmp_path: Path, monkeypatch: pytes
     assert load_settings(path).theme == "textual-dark"
     save_theme(path, "proxypal-dark")
     monkeypatch.delenv("PROXYPAL_TUI_THEME")
-    assert load_settings(path).theme == "proxypal-dark" and load_settings(path).keymap == {
-        "screen.requests": "f2"
-    }
+    assert load_settings(path).theme == "proxypal-dark" and load_settings(path).keymap == {"screen.requests": "f2"}
 
 
 def test_themes_load_from_yaml_and_user_files_win(tmp_path: Path) -> None:
@@ -256,7 +246,5 @@ def test_core_never_imports_textual() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'rich'))\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -80,9 +80,7 @@ async def test_an_sdk_request_appears_in_the_feed(home: Paths, upstream: FakeOpe
         text = await asyncio.to_thread(ask, app.engine_status.listen)
         assert text == "hello from the fake upstream"
         await wait_for(
-            lambda: any(
-                r.model_requested == "gpt-4o" and r.status == 200 for r in app.live.feed.newest_first()
-            ),
+            lambda: any(r.model_requested == "gpt-4o" and r.status == 200 for r in app.live.feed.newest_first()),
             pilot,
             within=10,
         )
@@ -107,9 +105,7 @@ async def test_kill_9_shows_the_crash_and_the_restart(home: Paths, upstream: Fak
             return [m.status.state for m in seen if isinstance(m, EngineStatusChanged)]
 
         await wait_for(lambda: EngineState.CRASHED in states(), pilot, within=15)
-        crash = next(
-            m.status for m in seen if isinstance(m, EngineStatusChanged) and m.status.state.value == "crashed"
-        )
+        crash = next(m.status for m in seen if isinstance(m, EngineStatusChanged) and m.status.state.value == "crashed")
         assert "code -9" in crash.message
         await wait_for(lambda: states().count(EngineState.READY) >= 2, pilot, within=60)
         assert app.engine_status.pid != first

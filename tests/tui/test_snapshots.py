@@ -14,13 +14,25 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
+from textual.screen import Screen
+from textual.widgets import Input, Static, TextArea
 
 from proxy_engine.config import DEFAULT_CONFIG_TEXT
 from proxy_engine.paths import Paths
 from proxypal_tui.app import ProxyPalApp
 from proxypal_tui.core.engine_state import EngineState
-from tests.tui.conftest import app_options, scripted, until_ready, wait_for
+from proxypal_tui.screens.add_key import AddKeyScreen
+from proxypal_tui.screens.config import ConfigScreen
+from proxypal_tui.screens.confirm import ConfirmScreen
+from proxypal_tui.screens.dashboard import DashboardScreen
+from proxypal_tui.screens.help import HelpScreen
+from proxypal_tui.screens.login import LoginScreen
+from proxypal_tui.screens.logs import LogsScreen
+from proxypal_tui.screens.providers import ProvidersScreen
+from proxypal_tui.screens.requests import RequestsScreen
+from proxypal_tui.screens.tools import ToolsPage
+from tests.tools.conftest import GOLDEN, copy_tree
+from tests.tui.conftest import SNAP_HOME, app_options, scripted, until_ready, wait_for
 from tests.tui.feed_script import FIXED_NOW, SNAP_PORT, live_events
 from tests.tui.standin import Script, StandinThread
 
@@ -39,8 +51,16 @@ def engine(snap_home: Paths) -> Iterator[StandinThread]:
     thread.stop()
 
 
+TOOLS_HOME = SNAP_HOME / "tools-home"
+
+
 def make_app(paths: Paths, **overrides: Any) -> ProxyPalApp:
     overrides.setdefault("attach_only", True)
+    # The Tools screen reads a fixed HOME (Claude Code pointed elsewhere, Codex installed), no binaries.
+    overrides.setdefault("tools_home", TOOLS_HOME)
+    overrides.setdefault("tools_search_path", str(TOOLS_HOME / ".no-such-bin"))
+    copy_tree(GOLDEN / "claude-code" / "existing" / "before", TOOLS_HOME, 0o644)
+    (TOOLS_HOME / ".codex").mkdir(parents=True, exist_ok=True)
     return ProxyPalApp(app_options(paths, clock=lambda: FIXED_NOW, **overrides))
 
 
@@ -48,23 +68,34 @@ def scene(
     engine: StandinThread | None,
     keys: tuple[str, ...] = (),
     after: Callable[[Pilot], Awaitable[None]] | None = None,
+    shows: type[Screen[Any]] | None = None,
 ) -> Callable[[Pilot], Awaitable[None]]:
-    """Wait for the engine's data and the live events, press `keys`, then draw once."""
+    """Wait for the engine's data and the live events, press `keys`, then draw once.
+
+    `shows` is the screen the picture must be of; the coverage test counts on it.
+    """
 
     async def run_before(pilot: Pilot) -> None:
         app = pilot.app
         assert isinstance(app, ProxyPalApp)
         await until_ready(app, pilot)
-        await wait_for(lambda: app.live.providers_version > 0 and app.live.usage_version > 0, pilot)
+        await wait_for(lambda: app.live.auth.loads > 0 and app.live.usage_version > 0, pilot)
         if engine is not None:
+            loads = app.live.auth.loads
             engine.send(live_events())
-            await wait_for(lambda: len(app.live.feed) == 43 and app.live.logs.serial >= 4, pilot)
+            # auth.changed makes the app reload the states: wait for that, so the picture is settled.
+            await wait_for(
+                lambda: len(app.live.feed) == 43 and app.live.logs.serial >= 4 and app.live.auth.loads > loads,
+                pilot,
+            )
         for key in keys:
             await pilot.press(key)
         if after is not None:
             await after(pilot)
         app.redraw_now()
         await pilot.pause()
+        if shows is not None:
+            assert type(app.screen) is shows, f"expected {shows.__name__}, got {type(app.screen).__name__}"
 
     return run_before
 
@@ -75,7 +106,7 @@ def test_dashboard(snap_compare: Any, snap_home: Paths, engine: StandinThread, s
     values since engine start (43 requests); sparklines for req/tokens/cost/latency per minute; provider
     and model distribution bars (anthropic largest); daily ($18.42/$50) and monthly budget bars. The
     status bar reads "ready 127.0.0.1:28317 up 12m34s" and "attached"."""
-    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=scene(engine))
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=scene(engine, shows=DashboardScreen))
 
 
 def test_dashboard_charts(snap_compare: Any, snap_home: Paths, engine: StandinThread) -> None:
@@ -89,7 +120,19 @@ def test_requests(snap_compare: Any, snap_home: Paths, engine: StandinThread, si
     """Requests feed: newest first, the in-flight request (status "…", Smart→claude-opus-4-5) on top and
     highlighted, then the 500 and the 200 that arrived live, then the hello history with 429/499/502 rows
     in the theme's warning/error colours. The detail pane shows req-0099 "in flight"; "live · 43 kept"."""
-    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=scene(engine, ("r",)))
+    run = scene(engine, ("r",), shows=RequestsScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_requests_error_detail(
+    snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]
+) -> None:
+    """Requests with the cursor one row down, on req-0041 (the live 500): the detail pane shows its
+    model, dialects, timings, tokens and "error upstream_error: upstream answered 500: internal server error"
+    in the error colour."""
+    run = scene(engine, ("r", "down"), shows=RequestsScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 
 def test_requests_filtered_and_paused(snap_compare: Any, snap_home: Paths, engine: StandinThread) -> None:
@@ -106,28 +149,99 @@ def test_requests_filtered_and_paused(snap_compare: Any, snap_home: Paths, engin
 
 @SIZES
 def test_providers(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
-    """Providers: anthropic/gemini/openai with their credentials; gemini "error: 401 from upstream" (from
-    an auth.changed event); openai cooling down on gpt-4o for 45s (429). Above, the keyring note names
-    the backend in use; the footer offers "a Add API key"."""
-    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=scene(engine, ("p",)))
+    """Providers: the secrets line names the encrypted file and why it is used; rows for anthropic
+    (valid key), claude (login ann@example.com, expiring), gemini (error) and openai (cooling, "gpt-4o 45s
+    +1"). The detail pane shows the highlighted anthropic key. Keys: Add key, o Log in, x Clear, X Clear all."""
+    run = scene(engine, ("p",), shows=ProvidersScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 
-def test_add_key_dialog(snap_compare: Any, snap_home: Paths, engine: StandinThread) -> None:
-    """The add-key dialog over Providers at 80x24: provider picker on "anthropic", a masked input
-    showing only dots for the typed key, the keyring note, and Store key / Cancel buttons."""
+@SIZES
+def test_providers_cooldown_detail(
+    snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]
+) -> None:
+    """Providers with the openai key highlighted: its detail lists both cooldowns with reason, HTTP
+    status and time left ("gpt-4o: rate limited (HTTP 429), 45s left", "gpt-4o-mini ... 5m00s left")
+    and the hint that x clears them."""
+    run = scene(engine, ("p", "ctrl+end"), shows=ProvidersScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_add_key_dialog(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """The add-key dialog over Providers: provider picker on "anthropic", a masked input showing only
+    dots for the typed key, the checkbox to reference it from the config, the note naming the secret
+    store, and Store key / Cancel."""
 
     async def settle(pilot: Pilot) -> None:
         pilot.app.screen.query_one("#add-key-secret", Input).cursor_blink = False
 
-    keys = ("p", "a", *"sk-secret")
-    assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=scene(engine, keys, settle))
+    run = scene(engine, ("p", "a", *"sk-secret"), settle, shows=AddKeyScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_login_dialog(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """The login dialog over Providers (opened with the claude row highlighted): the list of logins
+    with "Claude (Pro/Max) — browser" highlighted, and the line saying logins are stored by
+    proxypal-engine, never shown."""
+    run = scene(engine, ("p", "down", "o"), shows=LoginScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_login_device_code(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """A device-code login in progress (the CLI's lines played to the dialog): "Open
+    https://github.com/login/device and enter the code:" with the code WDJB-MJHT in bold, the
+    Copy button, and the status line from the CLI."""
+
+    async def play(pilot: Pilot) -> None:
+        from proxypal_tui.core.login import LoginEvent
+
+        dialog = pilot.app.screen
+        assert isinstance(dialog, LoginScreen)
+        dialog.browser_ok = False  # the picture must not depend on the machine having a browser
+        dialog.choice = dialog.choices[4]
+        dialog.query_one("#login-choices").display = False
+        dialog.query_one("#login-title", Static).update("Log in: GitHub Copilot — device code")
+        dialog.login_device_code(
+            LoginEvent("device_code", {"verification_uri": "https://github.com/login/device", "user_code": "WDJB-MJHT"})
+        )
+        dialog.login_status(LoginEvent("status", {"message": "Waiting for approval…"}))
+        await pilot.pause()
+
+    run = scene(engine, ("p", "o"), play, shows=LoginScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_logout_confirm(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """Asking before a logout (u on the claude login): "Forget claude's credential ann@example.com?
+    Requests stop using it." with Yes (y) / No (n), No focused."""
+    run = scene(engine, ("p", "down", "u"), shows=ConfirmScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_tools(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """Tools inside the app, with the app's header and status bar: the proxy URL 127.0.0.1:28317, the
+    tools with Claude Code "pointed elsewhere" and Codex "installed", the diff that would point Claude
+    Code here, and the key bar (Apply, Undo, ^r Refresh, y Copy setup), no Textual Footer."""
+
+    async def settle(pilot: Pilot) -> None:
+        app = pilot.app
+        await wait_for(lambda: "ANTHROPIC_BASE_URL" in str(app.screen.query_one("#tools-diff", Static).render()), pilot)
+
+    run = scene(engine, ("t",), settle, shows=ToolsPage)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 
 @SIZES
 def test_config(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
     """Config: the file path, the YAML with syntax highlighting and line numbers, not focused (so screen
     keys work), and the footer with e Edit, ^s Save, ^o Reload, f8 Next error."""
-    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=scene(engine, ("c",)))
+    run = scene(engine, ("c",), shows=ConfigScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 
 def test_config_invalid(snap_compare: Any, snap_home: Paths, engine: StandinThread) -> None:
@@ -141,24 +255,23 @@ def test_config_invalid(snap_compare: Any, snap_home: Paths, engine: StandinThre
         editor.load_text(editor.text.replace("host: 127.0.0.1", "host: 127.0.0.1\nrouting: {retries: 99}"))
         await pilot.press("ctrl+s")
 
-    assert snap_compare(
-        make_app(snap_home), terminal_size=(80, 24), run_before=scene(engine, ("c",), break_it)
-    )
+    assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=scene(engine, ("c",), break_it))
 
 
 @SIZES
 def test_logs(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
     """Logs at level info and above: the engine's info, warning and error lines with time, level and
     logger (the debug line is hidden); the header line explains f/e/a."""
-    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=scene(engine, ("l",)))
+    run = scene(engine, ("l",), shows=LogsScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 
-def test_help(snap_compare: Any, snap_home: Paths, engine: StandinThread) -> None:
-    """Help over the Requests screen at 80x24: a framed table of keys (space Pause, / Filter, x Clear
+@SIZES
+def test_help(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """Help over the Requests screen: a framed table of keys (space Pause, / Filter, x Clear
     filter, d/r/p/t/c/l screens, ? Help, q Quit...) with what each does."""
-    assert snap_compare(
-        make_app(snap_home), terminal_size=(80, 24), run_before=scene(engine, ("r", "question_mark"))
-    )
+    run = scene(engine, ("r", "question_mark"), shows=HelpScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 
 def test_light_theme(snap_compare: Any, snap_home: Paths, engine: StandinThread) -> None:
@@ -167,13 +280,15 @@ def test_light_theme(snap_compare: Any, snap_home: Paths, engine: StandinThread)
     assert snap_compare(make_app(snap_home), terminal_size=(120, 40), run_before=scene(engine, ("ctrl+t",)))
 
 
-def test_onboarding(snap_compare: Any, snap_home: Paths) -> None:
-    """First run at 80x24 (the default config, no providers, no traffic): the onboarding panel explains
-    how to connect a provider (p, a), point a tool (t) and where the proxy listens (127.0.0.1:28317)."""
+@SIZES
+def test_onboarding(snap_compare: Any, snap_home: Paths, size: tuple[int, int]) -> None:
+    """First run (the default config, no providers, no traffic): the onboarding panel explains how to
+    connect a provider (p, then a or o), point a tool (t) and where the proxy listens (127.0.0.1:28317)."""
     config = DEFAULT_CONFIG_TEXT.replace("port: 8317", f"port: {SNAP_PORT}")
     thread = scripted(snap_home, Script(ts=FIXED_NOW), port=SNAP_PORT, config=config)
     try:
-        assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=scene(None))
+        run = scene(None, shows=DashboardScreen)
+        assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
     finally:
         thread.stop()
 

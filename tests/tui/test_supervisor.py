@@ -155,9 +155,7 @@ async def test_detach_leaves_the_engine_running(home: Paths, running: list) -> N
     await proc.stop(2.0)  # the test started it (through the supervisor): the test cleans up
 
 
-async def test_attaches_to_an_engine_serving_this_config_and_never_stops_it(
-    home: Paths, running: list
-) -> None:
+async def test_attaches_to_an_engine_serving_this_config_and_never_stops_it(home: Paths, running: list) -> None:
     thread = scripted(home)
     try:
         sup, rec = make(home)

@@ -61,7 +61,5 @@ class ClaudeCode(Tool):
         notes = ["Restart Claude Code (or open a new session) to pick up the new settings."]
         text = self.read(self.settings(home))
         if text and JsonDocument(text).get("env", "ANTHROPIC_API_KEY"):
-            notes.append(
-                "settings.json also sets ANTHROPIC_API_KEY; Claude Code sends it along to the proxy."
-            )
+            notes.append("settings.json also sets ANTHROPIC_API_KEY; Claude Code sends it along to the proxy.")
         return notes

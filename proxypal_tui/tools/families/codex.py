@@ -110,11 +110,7 @@ def _with_root_keys(text: str, values: dict[str, str]) -> Any:
                 parsed = tomlkit.parse(candidate)
             except TOMLKitError:
                 parsed = None
-            if (
-                parsed is not None
-                and parsed.get(key) == value
-                and parsed.unwrap() == {**doc.unwrap(), key: value}
-            ):
+            if parsed is not None and parsed.get(key) == value and parsed.unwrap() == {**doc.unwrap(), key: value}:
                 text, doc = candidate, parsed
                 continue
         doc[key] = value
