@@ -1,7 +1,9 @@
 """The event bus and its Unix-socket server.
 
-`emit` never waits: each subscriber has a bounded queue, and a slow one loses
-its oldest events (and is told how many) instead of slowing the proxy.
+`emit` never waits and does almost nothing: it notes the event, and a flush at most every
+`FLUSH_INTERVAL` encodes the batch once for every subscriber (a `request.started` whose
+request finished within the same batch is left out). Each subscriber has a bounded queue;
+a slow one loses its oldest events (and is told how many) instead of slowing the proxy.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from proxy_engine.protocol import DROPPED, HELLO, LOG, encode_event
+from proxy_engine.protocol import DROPPED, HELLO, LOG, REQUEST_FINISHED, REQUEST_STARTED, encode_event
 
 log = logging.getLogger("proxy_engine.events")
+FLUSH_INTERVAL = 0.05  # seconds; batches wake-ups and writes when traffic is heavy
 
 
 class _Subscriber:
@@ -28,11 +32,13 @@ class _Subscriber:
         self.dropped = 0
         self.ready = asyncio.Event()
 
-    def push(self, line: bytes) -> None:
-        if len(self.queue) >= self.limit:
-            self.queue.popleft()
-            self.dropped += 1
-        self.queue.append(line)
+    def push(self, lines: list[bytes]) -> None:
+        self.queue.extend(lines)
+        over = len(self.queue) - self.limit
+        if over > 0:
+            for _ in range(over):
+                self.queue.popleft()
+            self.dropped += over
         self.ready.set()
 
 
@@ -44,6 +50,8 @@ class EventBus:
         self._server: asyncio.base_events.Server | None = None
         self.hello: Callable[[], dict[str, Any]] = dict
         self.path: Path | None = None
+        self._pending: list[tuple[str, dict[str, Any], float]] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def subscribers(self) -> int:
@@ -52,9 +60,20 @@ class EventBus:
     def emit(self, type_: str, fields: dict[str, Any]) -> None:
         if not self._subs:
             return
-        line = encode_event(type_, fields)
+        self._pending.append((type_, fields, time.time()))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self.flush)
+
+    def flush(self) -> None:
+        """Encode what was emitted since the last flush, once, and queue it for every subscriber."""
+        self._timer = None
+        batch, self._pending = self._pending, []
+        if not batch or not self._subs:
+            return
+        done = {f.get("id") for t, f, _ in batch if t == REQUEST_FINISHED}
+        lines = [encode_event(t, f, ts) for t, f, ts in batch if t != REQUEST_STARTED or f.get("id") not in done]
         for sub in self._subs:
-            sub.push(line)
+            sub.push(lines)
 
     async def start(self, path: Path) -> None:
         await asyncio.to_thread(_clear_socket_path, path)
@@ -71,14 +90,15 @@ class EventBus:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+        eof = asyncio.ensure_future(reader.read())
+        eof.add_done_callback(lambda _: sub.ready.set())  # a hang-up wakes the writer too
         try:
             writer.write(encode_event(HELLO, self.hello()))
             self._subs.add(sub)
-            eof = asyncio.create_task(reader.read())
-            while not eof.done():
-                ready = asyncio.create_task(sub.ready.wait())
-                await asyncio.wait({ready, eof}, return_when=asyncio.FIRST_COMPLETED)
-                ready.cancel()
+            while True:
+                await sub.ready.wait()
+                if eof.done():
+                    break
                 sub.ready.clear()
                 if sub.dropped:
                     writer.write(encode_event(DROPPED, {"count": sub.dropped}))
@@ -86,16 +106,19 @@ class EventBus:
                 lines, sub.queue = sub.queue, deque()
                 writer.write(b"".join(lines))
                 await writer.drain()
-            eof.cancel()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             self._subs.discard(sub)
+            eof.cancel()
             writer.close()
             if task is not None:
                 self._tasks.discard(task)
 
     async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self.flush()
         if self._server is not None:
             self._server.close()
         for t in list(self._tasks):

@@ -57,7 +57,9 @@ async def clear_cooldowns(request: web.Request) -> web.Response:
 
 @routes.post("/v0/auth/reload")
 async def reload_logins(request: web.Request) -> web.Response:
+    """After `login`/`logout` elsewhere: re-read stored logins, and the config so `keyring:` keys are read again."""
     state = _guard(request)
+    await reload_now(request.app)
     n = await state.credentials.reload_logins()
     return web.json_response({"ok": state.credentials.store_error is None, "logins": n,
                               "error": state.credentials.store_error})  # fmt: skip

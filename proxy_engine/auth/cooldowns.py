@@ -48,6 +48,7 @@ class Cooldown:
             "model": self.model,
             "until": self.until,
             "reason": self.reason,
+            "status": self.status,
         }
 
 

@@ -122,7 +122,7 @@ async def test_cooldown_hook_gets_protocol_fields(db: Path) -> None:
     await pool.report(A, "gpt-5", 429, retry_after=3)
     await pool.report(A, "gpt-5", 200)
     assert len(seen) == 1
-    assert set(seen[0].to_protocol()) == {"provider", "credential", "model", "until", "reason"}
+    assert set(seen[0].to_protocol()) == {"provider", "credential", "model", "until", "reason", "status"}
     assert seen[0].to_protocol()["provider"] == "openai"
 
 
