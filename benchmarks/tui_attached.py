@@ -100,6 +100,16 @@ class AttachedTui:
         self.pid = None
 
 
+SINK = """
+import socket, sys
+from proxy_engine.paths import resolve_paths
+s = socket.socket(socket.AF_UNIX)
+s.connect(str(resolve_paths().events_socket(int(sys.argv[1]))))
+while s.recv(1 << 20):
+    pass
+"""
+
+
 @dataclass
 class Engine:
     label: str
@@ -160,6 +170,9 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--size", default="120x40", help="the TUI's terminal size")
     ap.add_argument("--raw", action="store_true", help="also an engine with a bare `tail --json` subscriber")
+    ap.add_argument("--sink", action="store_true",
+                    help="also an engine whose subscriber only reads and discards bytes: the engine-side cost "
+                         "without a second busy process on the machine")  # fmt: skip
     args = ap.parse_args()
     if shutil.which("tmux") is None:
         print("tmux is needed to run the TUI in a real terminal", file=sys.stderr)
@@ -169,11 +182,12 @@ def main() -> int:
     upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), str(HERE)])
     engines: list[Engine] = []
     tail: subprocess.Popen[bytes] | None = None
+    sink: subprocess.Popen[bytes] | None = None
     w, h = (int(x) for x in args.size.split("x"))
     tui: AttachedTui | None = None
     try:
         wait_port(up_port, upstream)
-        labels = ["TUI attached", "no TUI"] + (["raw tail"] if args.raw else [])
+        labels = ["TUI attached", "no TUI"] + (["raw tail"] if args.raw else []) + (["byte sink"] if args.sink else [])
         engines = [start_engine(label, up_port) for label in labels]
         tui = AttachedTui(engines[0].home, (w, h))
         tui.start()
@@ -181,6 +195,10 @@ def main() -> int:
             env = dict(os.environ, PROXYPAL_HOME=engines[2].home)
             cmd = [sys.executable, "-m", "proxy_engine", "tail", "--json"]
             tail = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+        if args.sink:
+            eng = engines[labels.index("byte sink")]
+            env = dict(os.environ, PROXYPAL_HOME=eng.home)
+            sink = subprocess.Popen([sys.executable, "-c", SINK, str(eng.port)], env=env, cwd=REPO)
         path, body = scenario.engine_request()
         print(
             f"{scenario.name}: {args.rounds} rounds x {args.requests} requests per engine, "
@@ -191,7 +209,7 @@ def main() -> int:
     finally:
         if tui is not None:
             tui.stop()
-        for p in [tail, *(e.proc for e in engines), upstream]:
+        for p in [tail, sink, *(e.proc for e in engines), upstream]:
             if p is not None:
                 p.terminate()
                 p.wait(10)
