@@ -31,6 +31,7 @@ class _Subscriber:
         self.limit = limit
         self.dropped = 0
         self.ready = asyncio.Event()
+        self.since = time.time()
 
     def push(self, lines: list[bytes]) -> None:
         self.queue.extend(lines)
@@ -71,9 +72,11 @@ class EventBus:
         if not batch or not self._subs:
             return
         done = {f.get("id") for t, f, _ in batch if t == REQUEST_FINISHED}
-        lines = [encode_event(t, f, ts) for t, f, ts in batch if t != REQUEST_STARTED or f.get("id") not in done]
+        kept = [(ts, encode_event(t, f, ts)) for t, f, ts in batch if t != REQUEST_STARTED or f.get("id") not in done]
+        lines = [line for _, line in kept]
         for sub in self._subs:
-            sub.push(lines)
+            # A subscriber sees only what happened after its hello.
+            sub.push(lines if sub.since <= batch[0][2] else [line for ts, line in kept if ts >= sub.since])
 
     async def start(self, path: Path) -> None:
         await asyncio.to_thread(_clear_socket_path, path)
