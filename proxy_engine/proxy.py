@@ -112,8 +112,7 @@ async def handle(
         try:
             candidates = rt.router.resolve(resolve_as(rt, model) if resolve_as else model)
         except UnknownModel as e:
-            known = ", ".join(e.known) or "none configured"
-            raise ProxyError(404, f"unknown model {model!r}; models here: {known}", "model_not_found") from None
+            raise ProxyError(404, _unknown_model(model, e.known, rt), "model_not_found") from None
         return await _forward(request, state, rec, raw, obj, candidates, action)
     except ProxyError as e:
         rec.fail(e.status, e.code or "error", e.message)
@@ -123,6 +122,13 @@ async def handle(
         raise
     finally:
         state.finished(rec)
+
+
+def _unknown_model(model: str, known: list[str], rt: Runtime) -> str:
+    if known:
+        return f"unknown model {model!r}; models here: {', '.join(known)}"
+    providers = ", ".join(rt.providers) or "none configured yet"
+    return f"unknown model {model!r}; no `models:` are listed, so name one as PROVIDER/MODEL (providers: {providers})"
 
 
 def _over_budget(state: EngineState, lim, resets_in: float) -> None:
