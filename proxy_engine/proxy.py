@@ -22,9 +22,8 @@ from proxy_engine.auth import AuthError, parse_retry_after
 from proxy_engine.browser_guard import browser_refusal
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.dialects.errors import stream_error_event
-from proxy_engine.dialects.translated import TranslatedStream
+from proxy_engine.dialects.translated import TranslatedStream, usage_from_ir
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
-from proxy_engine.providers.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.providers.wire import edits_body, finalize_body, sign_headers, upstream_url
 from proxy_engine.record import RequestRecord
 from proxy_engine.routing import Candidate, UnknownModel
@@ -39,7 +38,6 @@ from proxy_engine.translate import (
     estimate_input_tokens,
     get_translator,
 )
-from proxy_engine.usage.tokens import Usage
 
 log = logging.getLogger("proxy_engine.proxy")
 
@@ -357,7 +355,8 @@ async def _relay(request, rec, resp, first: bytes, translator) -> web.StreamResp
             out.headers[k] = v
     streaming = rec.stream
     if translator is not None:
-        conv = _TranslatedStream(translator, rec, client_sse) if streaming else None
+        st = translator.stream(rec.model_requested, client_sse=client_sse)
+        conv = TranslatedStream(st, binary=translator.upstream_dialect == "bedrock") if streaming else None
     elif streaming and rec.dialect_in == "gemini" and not client_sse:
         conv = GeminiArrayTap()
     elif streaming and rec.dialect_out in ("openai_chat", "openai_completions") and not rec.include_usage_requested:
@@ -383,7 +382,7 @@ async def _relay(request, rec, resp, first: bytes, translator) -> web.StreamResp
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as e:
         rec.fail(502, "upstream_disconnected", f"{rec.provider} dropped the stream: {e or type(e).__name__}")
         await out.write(_stream_failure(conv, rec))
-    if isinstance(conv, _TranslatedStream) and conv.error and not rec.error_code:
+    if isinstance(conv, TranslatedStream) and conv.error and not rec.error_code:
         status, message = conv.error  # the upstream's own error event, already sent in the client's dialect
         rec.fail(502 if status >= 500 else status, "upstream_stream_error", f"{rec.provider}: {message}")
     rec.usage = conv.usage
@@ -392,7 +391,7 @@ async def _relay(request, rec, resp, first: bytes, translator) -> web.StreamResp
 
 
 def _stream_failure(conv, rec) -> bytes:
-    if isinstance(conv, _TranslatedStream):
+    if isinstance(conv, TranslatedStream):
         return conv.fail(rec.error_message)
     return stream_error_event(rec.dialect_in, 502, rec.error_message, "upstream_disconnected")
 
@@ -417,65 +416,18 @@ async def _relay_whole(request, rec, resp, first, out, translator) -> web.Stream
             return out
         raise ProxyError(502, rec.error_message) from None
     body = b"".join(chunks)
-    rec.usage = usage_from_body(rec.dialect_out, body)
     if translator is not None:
         try:
             client_obj = translator.response(json.loads(body), model_requested=rec.model_requested)
         except (TranslationError, ValueError) as e:
             raise ProxyError(502, f"{rec.provider} sent a reply that cannot be translated: {e}") from None
-        if translator.usage:
-            rec.usage = _usage(translator.usage)
+        rec.usage = usage_from_ir(translator.usage)  # read from the translation, not a second parse
         keep = {k: v for k, v in out.headers.items() if k.lower() != "content-type"}
         return web.json_response(client_obj, status=resp.status, headers=keep)
+    rec.usage = usage_from_body(rec.dialect_out, body)
     if not out.prepared:
         out.content_length = len(body)
         await out.prepare(request)
         await out.write(body)
     await out.write_eof()
     return out
-
-
-def _usage(ir: dict) -> Usage:
-    return Usage(ir["input_tokens"], ir["output_tokens"], ir["cache_read_tokens"], ir["cache_write_tokens"])
-
-
-class _TranslatedStream:
-    """Upstream events in, the client's framing out, one event at a time.
-
-    Upstreams speak SSE, except Bedrock, whose streams are binary event-stream frames.
-    """
-
-    def __init__(self, translator, rec, client_sse: bool):
-        self.st = translator.stream(rec.model_requested, client_sse=client_sse)
-        binary = translator.upstream_dialect == "bedrock"
-        self.framer = EventStreamFramer() if binary else None
-        self.sse = None if binary else TranslatedStream(self.st)  # one framing pass, one JSON parse per event
-
-    @property
-    def usage(self):
-        if self.sse is not None:
-            return self.sse.usage
-        ir = self.st.usage
-        return _usage(ir) if ir else None
-
-    @property
-    def error(self) -> tuple[int, str] | None:
-        return self.st.error
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self.sse is not None:
-            return self.sse.feed(chunk)
-        try:
-            return b"".join(self.st.feed(ev) for ev in self.framer.feed(chunk))
-        except EventStreamError as e:
-            raise aiohttp.ClientPayloadError(f"corrupt event stream: {e}") from None
-
-    def finish(self) -> bytes:
-        if self.sse is not None:
-            return self.sse.finish()
-        if not self.framer.at_eof():
-            return self.st.fail("the upstream stream was cut off")
-        return self.st.finish()
-
-    def fail(self, message: str) -> bytes:
-        return self.st.fail(message)

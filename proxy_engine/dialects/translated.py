@@ -1,29 +1,38 @@
-"""A translated SSE stream as the proxy relays it: upstream bytes in, the client's framing out.
+"""A translated stream as the proxy relays it: upstream bytes in, the client's framing out.
 
-One framing pass per chunk; each event's JSON is parsed once, by the translator, and the usage the
-request record needs is read from that same decoding instead of a second parse by a usage tap.
+Upstreams speak SSE, except Bedrock, whose streams are binary event-stream frames. One framing
+pass per chunk; each event's JSON is parsed once, by the translator, and the usage the request
+record needs is read from that same decoding instead of a second parse by a usage tap.
 """
 
 from __future__ import annotations
 
+import aiohttp
+
 from proxy_engine.dialects.sse import SSEFramer, block_data
+from proxy_engine.providers.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.translate import StreamTranslator
 from proxy_engine.usage.tokens import Usage
 
 
-class TranslatedStream:
-    __slots__ = ("_framer", "_st")
+def usage_from_ir(u: dict | None) -> Usage | None:
+    """The record's usage from the translator's (IR) usage."""
+    if not u:
+        return None
+    return Usage(u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"])
 
-    def __init__(self, st: StreamTranslator) -> None:
-        self._framer = SSEFramer()
+
+class TranslatedStream:
+    __slots__ = ("_binary", "_framer", "_st")
+
+    def __init__(self, st: StreamTranslator, *, binary: bool = False) -> None:
+        self._binary = binary
+        self._framer = EventStreamFramer() if binary else SSEFramer()
         self._st = st
 
     @property
     def usage(self) -> Usage | None:
-        u = self._st.usage
-        if u is None:
-            return None
-        return Usage(u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"])
+        return usage_from_ir(self._st.usage)
 
     @property
     def error(self) -> tuple[int, str] | None:
@@ -31,6 +40,11 @@ class TranslatedStream:
         return self._st.error
 
     def feed(self, chunk: bytes) -> bytes:
+        if self._binary:
+            try:
+                return b"".join([self._st.feed(ev) for ev in self._framer.feed(chunk)])
+            except EventStreamError as e:
+                raise aiohttp.ClientPayloadError(f"corrupt event stream: {e}") from None
         blocks = self._framer.feed(chunk)
         if not blocks:
             return b""
@@ -41,6 +55,8 @@ class TranslatedStream:
 
     def finish(self) -> bytes:
         """Whatever the upstream left unterminated, then a valid ending in the client's dialect."""
+        if self._binary:
+            return self._st.finish() if self._framer.at_eof() else self._st.fail("the upstream stream was cut off")
         tail = b"".join([self._st.feed_data(block_data(block)) for block in self._framer.flush()])
         return tail + self._st.finish()
 

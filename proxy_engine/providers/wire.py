@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 from proxy_engine.providers import Provider, UpstreamCall
+from proxy_engine.providers.sigv4 import bedrock_endpoint, bedrock_url
+from proxy_engine.translate.code_assist import code_assist_url
 
 CLAUDE_CODE_SYSTEM = "You are Claude Code, Anthropic's official CLI for Claude."
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
@@ -32,10 +34,10 @@ def upstream_url(p: Provider, call: UpstreamCall, dialect: str, model: str, *, s
         return vertex_url(base, str(call.extra.get("project", "")), vertex_location(p), model, publisher, stream,
                           action)  # fmt: skip
     if p.kind == "bedrock":
-        return f"{base}/model/{quote(model, safe='')}/{'converse-stream' if stream else 'converse'}"
+        return bedrock_url(base, model, stream)
     if dialect == "gemini_code_assist":
         act = "countTokens" if action in _COUNT else _gemini_action(stream, action)
-        return f"{base}:{act}?alt=sse" if act == "streamGenerateContent" else f"{base}:{act}"
+        return code_assist_url(base, act, stream=act == "streamGenerateContent")
     if p.kind == "azure_openai":
         deployment = p.settings.deployments.get(model, model)
         version = p.settings.api_version or DEFAULT_AZURE_API_VERSION
@@ -68,7 +70,7 @@ def default_base(p: Provider) -> str:
 
         return vertex_base(vertex_location(p))
     if p.kind == "bedrock":
-        return f"https://bedrock-runtime.{bedrock_region(p)}.amazonaws.com"
+        return bedrock_endpoint(bedrock_region(p))
     return p.base_url
 
 
