@@ -16,10 +16,8 @@ from proxy_engine.usage.tokens import Usage
 
 
 def usage_from_ir(u: dict | None) -> Usage | None:
-    """The record's usage from the translator's (IR) usage."""
-    if not u:
-        return None
-    return Usage(u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cache_write_tokens"])
+    """The record's usage from the translator's usage (`Usage.as_dict()`, read by `usage.upstream`)."""
+    return Usage(**u) if u else None
 
 
 class TranslatedStream:

@@ -11,46 +11,24 @@ import re
 from typing import Any
 
 from proxy_engine.dialects.sse import SSEFramer, block_data
-from proxy_engine.usage.tokens import Usage, as_int
+from proxy_engine.usage.tokens import Usage
+from proxy_engine.usage.upstream import AnthropicStreamUsage, usage_in_reply
 
 _USAGE_OBJ = re.compile(rb'"usage"\s*:\s*\{')
+# An Anthropic event without an `event:` line is recognised by its type; text inside a content delta
+# cannot match, because its quotes are escaped.
+_ANTHROPIC_USAGE_TYPE = re.compile(rb'"type"\s*:\s*"message_(?:start|delta)"')
 
 
 def usage_from_obj(dialect: str, obj: Any) -> Usage | None:
-    if not isinstance(obj, dict):
-        return None
-    if dialect == "gemini":
-        meta = obj.get("usageMetadata")
-        if not isinstance(meta, dict):
-            return None
-        out = as_int(meta.get("candidatesTokenCount")) + as_int(meta.get("thoughtsTokenCount"))
-        return Usage(as_int(meta.get("promptTokenCount")), out, as_int(meta.get("cachedContentTokenCount")), 0)
-    if dialect == "openai_responses" and isinstance(obj.get("response"), dict):
-        obj = obj["response"]
-    u = obj.get("usage")
-    if not isinstance(u, dict):
-        return None
-    if dialect == "anthropic":
-        cr, cw = as_int(u.get("cache_read_input_tokens")), as_int(u.get("cache_creation_input_tokens"))
-        return Usage(as_int(u.get("input_tokens")) + cr + cw, as_int(u.get("output_tokens")), cr, cw)
-    if dialect == "openai_responses":
-        details = u.get("input_tokens_details") or {}
-        return Usage(
-            as_int(u.get("input_tokens")),
-            as_int(u.get("output_tokens")),
-            as_int(details.get("cached_tokens")),
-        )
-    details = u.get("prompt_tokens_details") or {}
-    return Usage(
-        as_int(u.get("prompt_tokens")),
-        as_int(u.get("completion_tokens")),
-        as_int(details.get("cached_tokens")),
-    )
+    """The usage in one parsed reply or stream event (see `usage.upstream` for what it means)."""
+    return usage_in_reply(dialect, obj)
 
 
 def usage_from_body(dialect: str, body: bytes) -> Usage | None:
+    """The usage of a whole pass-through reply; None when it is not JSON or carries none."""
     try:
-        return usage_from_obj(dialect, json.loads(body))
+        return usage_in_reply(dialect, json.loads(body))
     except ValueError:
         return None
 
@@ -63,6 +41,7 @@ class StreamTap:
         self.framer = SSEFramer()
         self.usage: Usage | None = None
         self._gemini_last: bytes | None = None
+        self._anthropic: AnthropicStreamUsage | None = None
 
     def feed(self, chunk: bytes) -> bytes:
         for block in self.framer.feed(chunk):
@@ -83,7 +62,10 @@ class StreamTap:
             if b'"usageMetadata"' in block:
                 self._gemini_last = block
         elif d == "anthropic":
-            if block.startswith((b"event: message_start", b"event: message_delta")) or b'"message_delta"' in block:
+            if block.startswith(b"event:"):
+                if block.startswith((b"event: message_start", b"event: message_delta")):
+                    self._parse_anthropic(block)
+            elif _ANTHROPIC_USAGE_TYPE.search(block):
                 self._parse_anthropic(block)
         elif d == "openai_responses":
             if b"response.completed" in block or b"response.incomplete" in block or b"response.failed" in block:
@@ -104,18 +86,16 @@ class StreamTap:
             obj = json.loads(block_data(block))
         except ValueError:
             return
-        if obj.get("type") == "message_start":
-            self.usage = usage_from_obj("anthropic", obj.get("message") or {}) or Usage()
-        elif obj.get("type") == "message_delta" and isinstance(obj.get("usage"), dict):
-            u = obj["usage"]
-            cur = self.usage or Usage()
-            cur.output_tokens = as_int(u.get("output_tokens")) or cur.output_tokens
-            if "input_tokens" in u or "cache_read_input_tokens" in u:
-                newer = usage_from_obj("anthropic", {"usage": u})
-                if newer and newer.input_tokens:
-                    cur.input_tokens, cur.cache_read_tokens = newer.input_tokens, newer.cache_read_tokens
-                    cur.cache_write_tokens = newer.cache_write_tokens
-            self.usage = cur
+        if not isinstance(obj, dict):
+            return
+        kind = obj.get("type")
+        carrier = obj.get("message") if kind == "message_start" else obj if kind == "message_delta" else None
+        if not isinstance(carrier, dict):
+            return
+        if self._anthropic is None:
+            self._anthropic = AnthropicStreamUsage()
+        u = carrier.get("usage")
+        self.usage = self._anthropic.update(u if isinstance(u, dict) else {})
 
 
 class HiddenUsageTap(StreamTap):

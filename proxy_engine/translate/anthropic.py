@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+from proxy_engine.usage.upstream import from_anthropic
+
 from . import mapping
 from .common import (
     TranslationError,
@@ -394,7 +396,7 @@ def decode_response(body: dict, ctx: Context) -> Response:
         parts=parts,
         finish_reason=mapping.anthropic_finish(body.get("stop_reason")),
         stop_sequence=body.get("stop_sequence") if isinstance(body.get("stop_sequence"), str) else None,
-        usage=mapping.usage_from_anthropic(body.get("usage")),
+        usage=from_anthropic(body.get("usage")),
     )
 
 

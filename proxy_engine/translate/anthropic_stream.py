@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from proxy_engine.usage.upstream import AnthropicStreamUsage
+
 from . import mapping
 from .anthropic import safe_id
 from .common import as_int, as_obj, dumpb, new_id, quote
@@ -46,23 +48,10 @@ class AnthropicStreamDecoder:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.blocks: dict[int, dict] = {}
-        self.input = 0
-        self.cache_read = 0
-        self.cache_write = 0
+        self.known_usage = AnthropicStreamUsage()  # the same merge the pass-through tap does
 
     def _usage(self, u: dict) -> UsageUpdate:
-        if "input_tokens" in u:
-            self.input = as_int(u.get("input_tokens")) or 0
-        if "cache_read_input_tokens" in u:
-            self.cache_read = as_int(u.get("cache_read_input_tokens")) or 0
-        if "cache_creation_input_tokens" in u:
-            self.cache_write = as_int(u.get("cache_creation_input_tokens")) or 0
-        return UsageUpdate(
-            input_tokens=self.input + self.cache_read + self.cache_write,
-            output_tokens=as_int(u.get("output_tokens")),
-            cache_read_tokens=self.cache_read,
-            cache_write_tokens=self.cache_write,
-        )
+        return UsageUpdate(**self.known_usage.update(u).as_dict())
 
     def feed(self, event: dict) -> list[Event]:
         kind = event.get("type")

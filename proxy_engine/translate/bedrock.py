@@ -13,8 +13,10 @@ import json
 import re
 from typing import Any
 
+from proxy_engine.usage.upstream import from_bedrock
+
 from .anthropic import default_max_tokens, safe_id
-from .common import TranslationError, args_text, as_int, as_list, as_obj, guess_media_type, new_id, parse_args
+from .common import TranslationError, args_text, as_list, as_obj, guess_media_type, new_id, parse_args
 from .context import Context
 from .ir import (
     Document,
@@ -27,7 +29,6 @@ from .ir import (
     Thinking,
     ToolCall,
     ToolResult,
-    Usage,
 )
 from .shape import hoist_system, inline_system
 from .thinking import ANTHROPIC_MIN_BUDGET, keep_for, resolve_budget, wants_thinking
@@ -80,20 +81,6 @@ def is_claude(model: str) -> bool:
 
 def finish_reason(value: Any) -> FinishReason:
     return STOP_REASONS.get(value, "stop") if isinstance(value, str) else "stop"
-
-
-def usage_from_bedrock(u: Any) -> Usage | None:
-    """Bedrock's inputTokens leave out cache reads and writes (as Anthropic's do); the IR's include them."""
-    if not isinstance(u, dict):
-        return None
-    read = as_int(u.get("cacheReadInputTokens")) or 0
-    write = as_int(u.get("cacheWriteInputTokens")) or 0
-    return Usage(
-        input_tokens=(as_int(u.get("inputTokens")) or 0) + read + write,
-        output_tokens=as_int(u.get("outputTokens")) or 0,
-        cache_read_tokens=read,
-        cache_write_tokens=write,
-    )
 
 
 # ---- encode (IR -> Converse) ----
@@ -343,5 +330,5 @@ def decode_response(body: dict, ctx: Context) -> Response:
         parts=parts,
         finish_reason=finish_reason(body.get("stopReason")),
         stop_sequence=stop_sequence if isinstance(stop_sequence, str) else None,
-        usage=usage_from_bedrock(body.get("usage")),
+        usage=from_bedrock(body.get("usage")),
     )

@@ -8,7 +8,9 @@ Exceptions arrive as {"exception": {"type", "message"}} (or keyed by their own t
 
 from __future__ import annotations
 
-from .bedrock import ME, finish_reason, usage_from_bedrock
+from proxy_engine.usage.upstream import from_bedrock
+
+from .bedrock import ME, finish_reason
 from .common import as_int, as_obj, new_id
 from .context import Context
 from .ir import (
@@ -84,7 +86,7 @@ class BedrockStreamDecoder:
                 )
             ]
         if kind == "metadata":
-            usage = usage_from_bedrock(payload.get("usage"))
+            usage = from_bedrock(payload.get("usage"))
             return [UsageUpdate(**usage.as_dict())] if usage is not None else []
         if kind == "exception":
             etype = str(payload.get("type") or "exception")

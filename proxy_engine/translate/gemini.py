@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from proxy_engine.usage import upstream as upstream_usage
+
 from . import mapping
 from .common import (
     args_text,
@@ -376,7 +378,7 @@ def decode_response(body: dict, ctx: Context) -> Response:
         model=str(get(body, "modelVersion", "model_version", default="")),
         parts=parts,
         finish_reason=reason,
-        usage=mapping.usage_from_gemini(get(body, "usageMetadata", "usage_metadata")),
+        usage=upstream_usage.from_gemini(get(body, "usageMetadata", "usage_metadata")),
     )
 
 

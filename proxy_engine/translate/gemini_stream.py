@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy_engine.usage.upstream import from_gemini
+
 from . import mapping
 from .common import as_list, as_obj, dumpb, get, new_id, quote
 from .context import Context
@@ -58,7 +60,7 @@ class GeminiStreamDecoder:
             meta = chunk.get("usage_metadata")
         if meta is not None and meta != self.last_usage:
             self.last_usage = meta
-            usage = mapping.usage_from_gemini(meta)
+            usage = from_gemini(meta)
             if usage is not None:
                 out.append(UsageUpdate(**usage.as_dict()))
         candidate = as_obj((as_list(chunk.get("candidates")) or [{}])[0])

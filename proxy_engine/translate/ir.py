@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from proxy_engine.usage.tokens import Usage  # the one usage type, shared with the request record
+
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 
@@ -123,26 +125,6 @@ class Request:
     metadata: dict[str, str] = field(default_factory=dict)
     json_schema: dict | None = None
     json_mode: bool = False
-
-
-@dataclass(slots=True)
-class Usage:
-    """`input_tokens` is the whole prompt, cached parts included; `output_tokens` includes reasoning."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-        }
 
 
 @dataclass(slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import as_int, as_obj
 from .ir import FinishReason, Usage
 
 OPENAI_FINISH = {
@@ -66,25 +65,6 @@ def gemini_finish(value: Any) -> FinishReason:
 # ---- usage ----
 
 
-def _n(value: Any) -> int:
-    return as_int(value) or 0
-
-
-def usage_from_openai_chat(u: Any) -> Usage | None:
-    if not isinstance(u, dict):
-        return None
-    prompt = as_obj(u.get("prompt_tokens_details"))
-    completion = as_obj(u.get("completion_tokens_details"))
-    cached = _n(prompt.get("cached_tokens")) or _n(u.get("prompt_cache_hit_tokens"))
-    return Usage(
-        input_tokens=_n(u.get("prompt_tokens")),
-        output_tokens=_n(u.get("completion_tokens")),
-        cache_read_tokens=cached,
-        cache_write_tokens=_n(prompt.get("cache_write_tokens") or prompt.get("cache_creation_tokens")),
-        reasoning_tokens=_n(completion.get("reasoning_tokens")),
-    )
-
-
 def usage_to_openai_chat(u: Usage) -> dict:
     return {
         "prompt_tokens": u.input_tokens,
@@ -93,17 +73,6 @@ def usage_to_openai_chat(u: Usage) -> dict:
         "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens},
         "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
     }
-
-
-def usage_from_responses(u: Any) -> Usage | None:
-    if not isinstance(u, dict):
-        return None
-    return Usage(
-        input_tokens=_n(u.get("input_tokens")),
-        output_tokens=_n(u.get("output_tokens")),
-        cache_read_tokens=_n(as_obj(u.get("input_tokens_details")).get("cached_tokens")),
-        reasoning_tokens=_n(as_obj(u.get("output_tokens_details")).get("reasoning_tokens")),
-    )
 
 
 def usage_to_responses(u: Usage) -> dict:
@@ -116,20 +85,6 @@ def usage_to_responses(u: Usage) -> dict:
     }
 
 
-def usage_from_anthropic(u: Any) -> Usage | None:
-    """Anthropic's input_tokens exclude cache reads and writes; the IR's include them."""
-    if not isinstance(u, dict):
-        return None
-    read = _n(u.get("cache_read_input_tokens"))
-    write = _n(u.get("cache_creation_input_tokens"))
-    return Usage(
-        input_tokens=_n(u.get("input_tokens")) + read + write,
-        output_tokens=_n(u.get("output_tokens")),
-        cache_read_tokens=read,
-        cache_write_tokens=write,
-    )
-
-
 def usage_to_anthropic(u: Usage) -> dict:
     return {
         "input_tokens": max(0, u.input_tokens - u.cache_read_tokens - u.cache_write_tokens),
@@ -137,20 +92,6 @@ def usage_to_anthropic(u: Usage) -> dict:
         "cache_creation_input_tokens": u.cache_write_tokens,
         "cache_read_input_tokens": u.cache_read_tokens,
     }
-
-
-def usage_from_gemini(u: Any) -> Usage | None:
-    """Gemini counts thoughts apart from candidates; the IR's output includes them."""
-    if not isinstance(u, dict):
-        return None
-    thoughts = _n(u.get("thoughtsTokenCount", u.get("thoughts_token_count")))
-    return Usage(
-        input_tokens=_n(u.get("promptTokenCount", u.get("prompt_token_count")))
-        + _n(u.get("toolUsePromptTokenCount", u.get("tool_use_prompt_token_count"))),
-        output_tokens=_n(u.get("candidatesTokenCount", u.get("candidates_token_count"))) + thoughts,
-        cache_read_tokens=_n(u.get("cachedContentTokenCount", u.get("cached_content_token_count"))),
-        reasoning_tokens=thoughts,
-    )
 
 
 def usage_to_gemini(u: Usage) -> dict:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy_engine.usage.upstream import from_openai_chat
+
 from . import mapping
 from .common import (
     TranslationError,
@@ -353,7 +355,7 @@ def decode_response(body: dict, ctx: Context) -> Response:
         model=str(body.get("model", "")),
         parts=parts,
         finish_reason=mapping.openai_finish(choice.get("finish_reason")),
-        usage=mapping.usage_from_openai_chat(body.get("usage")),
+        usage=from_openai_chat(body.get("usage")),
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy_engine.usage.upstream import from_openai_chat
+
 from . import mapping
 from .common import as_list, as_obj, dumpb, new_id, now, quote
 from .context import Context
@@ -62,7 +64,7 @@ class ChatStreamDecoder:
                 out.append(Finish(reason=mapping.openai_finish(choice["finish_reason"])))
         raw_usage = chunk.get("usage")
         if raw_usage is not None:
-            usage = mapping.usage_from_openai_chat(raw_usage)
+            usage = from_openai_chat(raw_usage)
             if usage is not None:
                 out.append(UsageUpdate(**usage.as_dict()))
         return out

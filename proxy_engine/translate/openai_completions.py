@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy_engine.usage.upstream import from_openai_completions
+
 from . import mapping
 from .common import as_float, as_int, as_list, as_obj, dumpb, new_id, now, quote, str_list
 from .context import Context
@@ -83,7 +85,7 @@ def decode_response(body: dict, ctx: Context) -> Response:
         model=str(body.get("model", "")),
         parts=[Text(text=text)] if isinstance(text, str) and text else [],
         finish_reason=mapping.openai_finish(choice.get("finish_reason")),
-        usage=mapping.usage_from_openai_chat(body.get("usage")),
+        usage=from_openai_completions(body.get("usage")),
     )
 
 
@@ -124,7 +126,7 @@ class CompletionsStreamDecoder:
                     out.append(TextDelta(text=choice["text"]))
                 if choice.get("finish_reason"):
                     out.append(Finish(reason=mapping.openai_finish(choice["finish_reason"])))
-        usage = mapping.usage_from_openai_chat(chunk.get("usage"))
+        usage = from_openai_completions(chunk.get("usage"))
         if usage is not None:
             out.append(UsageUpdate(**usage.as_dict()))
         return out

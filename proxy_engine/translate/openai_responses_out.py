@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from proxy_engine.usage.upstream import from_openai_responses
+
 from . import mapping
 from .common import args_text, as_list, as_obj, dumps, new_id, now, parse_args
 from .context import Context
@@ -54,7 +56,7 @@ def decode_response(body: dict, ctx: Context) -> Response:
         model=str(body.get("model", "")),
         parts=parts,
         finish_reason=reason,
-        usage=mapping.usage_from_responses(body.get("usage")),
+        usage=from_openai_responses(body.get("usage")),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from proxy_engine.usage.upstream import from_openai_responses
+
 from . import mapping
 from .common import as_list, as_obj, dumpb, new_id, now, quote
 from .context import Context
@@ -117,7 +119,7 @@ class ResponsesStreamDecoder:
 
     def _completed(self, resp: dict) -> list[Event]:
         out: list[Event] = []
-        usage = mapping.usage_from_responses(resp.get("usage"))
+        usage = from_openai_responses(resp.get("usage"))
         if usage is not None:
             out.append(UsageUpdate(**usage.as_dict()))
         reason: FinishReason = "stop"
