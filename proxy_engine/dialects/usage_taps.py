@@ -1,14 +1,14 @@
 """Read token usage out of upstream replies without slowing the bytes down.
 
 A tap sees every upstream chunk, returns the bytes to forward, and parses only
-the few events that carry usage.
+the few events that carry usage; what it finds is read by `usage.upstream`, the
+same readers the translators use.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.usage.tokens import Usage
@@ -18,11 +18,6 @@ _USAGE_OBJ = re.compile(rb'"usage"\s*:\s*\{')
 # An Anthropic event without an `event:` line is recognised by its type; text inside a content delta
 # cannot match, because its quotes are escaped.
 _ANTHROPIC_USAGE_TYPE = re.compile(rb'"type"\s*:\s*"message_(?:start|delta)"')
-
-
-def usage_from_obj(dialect: str, obj: Any) -> Usage | None:
-    """The usage in one parsed reply or stream event (see `usage.upstream` for what it means)."""
-    return usage_in_reply(dialect, obj)
 
 
 def usage_from_body(dialect: str, body: bytes) -> Usage | None:
@@ -75,7 +70,7 @@ class StreamTap:
 
     def _parse(self, block: bytes) -> None:
         try:
-            u = usage_from_obj(self.dialect, json.loads(block_data(block)))
+            u = usage_in_reply(self.dialect, json.loads(block_data(block)))
         except ValueError:
             return
         if u is not None:
