@@ -24,9 +24,10 @@ WHOLE_REPLIES = {
         Usage(1000, 300, 400, 0, 0),
     ),
     "openai_responses": (
-        {"response": {"usage": {"input_tokens": 1000, "input_tokens_details": {"cached_tokens": 400},
+        {"response": {"usage": {"input_tokens": 1000,
+                                "input_tokens_details": {"cached_tokens": 400, "cache_write_tokens": 50},
                                 "output_tokens": 300, "output_tokens_details": {"reasoning_tokens": 120}}}},
-        Usage(1000, 300, 400, 0, 120),
+        Usage(1000, 300, 400, 50, 120),
     ),
     "anthropic": (
         {"usage": {"input_tokens": 100, "cache_read_input_tokens": 400, "cache_creation_input_tokens": 500,

@@ -12,7 +12,8 @@ What the fields mean (what providers bill; genai-prices counts input the same wa
   (Responses: `input_tokens_details.cached_tokens`; DeepSeek: `prompt_cache_hit_tokens`), Anthropic
   `cache_read_input_tokens`, Gemini `cachedContentTokenCount`, Bedrock `cacheReadInputTokens`.
 - `cache_write_tokens`: prompt written to a cache. Anthropic `cache_creation_input_tokens`, Bedrock
-  `cacheWriteInputTokens`, and the `cache_write_tokens` some OpenAI-compatible servers report.
+  `cacheWriteInputTokens`, and the `cache_write_tokens` some OpenAI-compatible servers (OpenRouter, Azure
+  AI) report in the prompt/input details (already inside the OpenAI-style prompt count).
 - `output_tokens`: everything generated, reasoning included. OpenAI `completion_tokens`/`output_tokens`
   and Anthropic `output_tokens` already include it; Gemini's `thoughtsTokenCount` is added to
   `candidatesTokenCount`.
@@ -65,10 +66,12 @@ def from_openai_responses(u: Any) -> Usage | None:
     """Responses API `usage`; `input_tokens` includes cached ones, `output_tokens` reasoning."""
     if not isinstance(u, dict):
         return None
+    details = _obj(u.get("input_tokens_details"))
     return Usage(
         input_tokens=as_int(u.get("input_tokens")),
         output_tokens=as_int(u.get("output_tokens")),
-        cache_read_tokens=as_int(_obj(u.get("input_tokens_details")).get("cached_tokens")),
+        cache_read_tokens=as_int(details.get("cached_tokens")),
+        cache_write_tokens=as_int(details.get("cache_write_tokens")),
         reasoning_tokens=as_int(_obj(u.get("output_tokens_details")).get("reasoning_tokens")),
     )
 
