@@ -1,8 +1,9 @@
 """Upstream providers: where each lives, how it authenticates, and which wire formats it speaks.
 
 A `Provider` is built from config once per runtime. Per attempt, the engine's credential
-manager turns one of its credentials into an `UpstreamCall` (base URL, auth headers), and
-`wire.py` builds the URL and the last body touches each kind needs.
+manager turns one of its credentials into an `UpstreamCall` (base URL, auth headers), and the
+`Provider`'s wire methods (`upstream_url`, `edits_body`, `finalize_body`, `sign_headers`, today
+delegating to `wire.py`) build the URL, the last body touches and the signature each kind needs.
 """
 
 from __future__ import annotations
