@@ -11,7 +11,7 @@ Read it in this order:
   methods), makes the call, maps upstream errors, and waits for the first byte.
 - `relay.py`: streams (or returns whole, or counts) the upstream reply to the client.
 - `errors.py`: `ProxyError` and error replies in the caller's dialect; `headers.py`: which headers
-  travel; `model_lists.py`: the model-list shapes.
+  travel; `model_lists.py`: the model-list shapes; `gemini_paths.py`: `models/{model}:{method}`.
 
 Headers reach the client only after the first upstream chunk, so a failure before that can
 still fail over and the client always gets an honest status.
