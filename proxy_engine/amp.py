@@ -2,8 +2,8 @@
 
 Amp pointed at the proxy (`amp.url`) sends model calls to `/api/provider/{provider}/...` and
 everything else (user, threads, telemetry, login pages) to the same host. Model calls take the
-normal request path (`proxy.handle`), so they are authenticated, failed over and recorded like
-any other; Amp's own calls are relayed byte for byte to `amp_upstream_url`.
+normal request path (`request_path`'s one route table, mounted here too), so they are
+authenticated, failed over and recorded like any other; Amp's own calls are relayed byte for byte to `amp_upstream_url`.
 
 Model routing (`route_name`):
 - `amp_routing_mode: mappings` (default): a model named in `amp_model_mappings` routes by its
@@ -20,27 +20,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import yarl
 from aiohttp import web
 from multidict import CIMultiDict
 
-from proxy_engine import proxy
 from proxy_engine.browser_guard import browser_refusal
 from proxy_engine.config import KIND_ALIASES
 from proxy_engine.logs import REDACTOR
 from proxy_engine.providers import Provider
+from proxy_engine.request_path.exchange import ResolveAs
+from proxy_engine.request_path.headers import (
+    CLIENT_CREDENTIALS,
+    RELAY_REQUEST_DROPPED,
+    RELAY_RESPONSE_DROPPED,
+    client_key,
+)
+from proxy_engine.request_path.routes import mount
 from proxy_engine.runtime import Runtime, resolve_ref
 from proxy_engine.state import ENGINE
 
 log = logging.getLogger("proxy_engine.amp")
 
 _P = "/api/provider/{provider}"
-_GEMINI_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 # Provider kinds that can answer a route's provider segment in `openai` mode, best first.
 SEGMENT_KINDS = {
     "anthropic": ("anthropic",),
@@ -50,33 +55,14 @@ SEGMENT_KINDS = {
 # Amp's web pages and login flow live outside /api; they are relayed too.
 _PAGES = ("auth", "threads", "docs", "settings")
 
-_HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
-     "trailer", "trailers", "transfer-encoding", "upgrade"}
-)  # fmt: skip
-# Cookies stay home: a browser sends one localhost cookie jar to every local port.
-_DROP_REQUEST = _HOP_BY_HOP | {
-    "host", "expect", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
-}  # fmt: skip
-_DROP_RESPONSE = _HOP_BY_HOP | {"set-cookie", "server"}
-_CLIENT_CREDENTIALS = ("authorization", "x-api-key", "x-goog-api-key")
 _UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=600)
 _CHUNK = 64 * 1024
 
 
 def add_amp_routes(router: web.UrlDispatcher) -> None:
-    """Amp's model routes first; then every other `/api/...` path and Amp's pages go to the relay."""
-    for prefix in (_P + "/v1", _P):  # Amp also calls OpenAI-style providers without /v1
-        router.add_post(prefix + "/chat/completions", _model_route("openai_chat"))
-        router.add_post(prefix + "/responses", _model_route("openai_responses"))
-        router.add_post(prefix + "/completions", _model_route("openai_completions"))
-        router.add_get(prefix + "/models", list_models)
-    router.add_post(_P + "/v1/messages", _model_route("anthropic"))
-    router.add_post(_P + "/v1/messages/count_tokens", _model_route("anthropic", "count_tokens"))
-    router.add_get(_P + "/v1beta/models", list_models)
-    router.add_post(_P + "/v1beta/models/{tail:.+}", gemini_post)
-    router.add_post(_P + "/v1/models/{tail:.+}", gemini_post)
-    router.add_post(_P + "/v1beta1/{tail:.+}", vertex_post)
+    """Amp's model routes (the shared route table) first; then every other `/api/...` path and Amp's pages
+    go to the relay."""
+    mount(router, AMP_ROUTES)
     router.add_route("*", "/api/{tail:.*}", relay)
     for page in _PAGES:
         router.add_route("*", f"/{page}", relay)
@@ -114,59 +100,30 @@ def _mapped(mappings: dict[str, str], model: str) -> str | None:
     return next((target for name, target in mappings.items() if name.lower() == folded), None)
 
 
-def _resolver(request: web.Request) -> Callable[[Runtime, str], str]:
-    segment = request.match_info["provider"]
-    return lambda rt, model: route_name(rt, segment, model)
+class AmpRouteFamily:
+    """The route table under `/api/provider/{provider}`: Amp's names, and its segment's list shape."""
 
+    prefix = _P
+    is_amp = True
 
-def _model_route(dialect: str, action: str | None = None):
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await proxy.handle(request, dialect, action=action, resolve_as=_resolver(request))
+    def resolver(self, request: web.Request) -> ResolveAs:
+        segment = request.match_info["provider"]
+        return lambda rt, model: route_name(rt, segment, model)
 
-    return handler
+    def list_hint(self, request: web.Request) -> str:
+        segment = request.match_info["provider"].lower()
+        return KIND_ALIASES.get(segment, segment)
 
+    def listed(self, rt: Runtime) -> list[str]:
+        """Amp may name its mappings too."""
+        names = list(rt.config.amp_model_mappings) if rt.config.amp_routing_mode == "mappings" else []
+        return list(dict.fromkeys([*names, *rt.router.model_names()]))
 
-async def gemini_post(request: web.Request) -> web.StreamResponse:
-    return await _gemini(request, request.match_info["tail"])
-
-
-async def vertex_post(request: web.Request) -> web.StreamResponse:
-    """Amp's Vertex-style Gemini paths (`.../publishers/google/models/{model}:{method}`); others go upstream."""
-    head, sep, tail = request.match_info["tail"].rpartition("models/")
-    if not sep or (head and not head.endswith("/")):
+    async def not_a_model_call(self, request: web.Request) -> web.StreamResponse:
         return await relay(request)
-    return await _gemini(request, tail)
 
 
-async def _gemini(request: web.Request, tail: str) -> web.StreamResponse:
-    model, _, action = tail.rpartition(":")
-    if not model or action not in _GEMINI_ACTIONS:
-        return proxy.error_response("gemini", proxy.ProxyError(404, f"unsupported Gemini method {action!r}"))
-    return await proxy.handle(request, "gemini", model=model, action=action, resolve_as=_resolver(request))
-
-
-async def list_models(request: web.Request) -> web.Response:
-    """The models Amp may name here, in the shape of the route's provider."""
-    rt = request.app[ENGINE].runtime
-    segment = KIND_ALIASES.get(request.match_info["provider"].lower(), request.match_info["provider"].lower())
-    anthropic = segment == "anthropic" or "anthropic-version" in request.headers
-    gemini = not anthropic and (segment == "gemini" or "/v1beta/" in request.path)
-    if rt.client_for(proxy.client_key(request)) is None:
-        dialect = "anthropic" if anthropic else "gemini" if gemini else "openai_chat"
-        return proxy.error_response(dialect, proxy.ProxyError(401, "invalid or missing client key"))
-    names = list(rt.config.amp_model_mappings) if rt.config.amp_routing_mode == "mappings" else []
-    ids = list(dict.fromkeys([*names, *rt.router.model_names()]))
-    if anthropic:
-        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids]
-        return web.json_response({"data": data, "has_more": False, "first_id": ids[0] if ids else None,
-                                  "last_id": ids[-1] if ids else None})  # fmt: skip
-    if gemini:
-        methods = list(_GEMINI_ACTIONS)
-        models = [{"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": methods} for m in ids]
-        return web.json_response({"models": models})
-    created = int(time.time())
-    data = [{"id": m, "object": "model", "created": created, "owned_by": "proxypal"} for m in ids]
-    return web.json_response({"object": "list", "data": data})
+AMP_ROUTES = AmpRouteFamily()
 
 
 # ----- relay of Amp's own API --------------------------------------------------------------------
@@ -206,7 +163,7 @@ async def relay(request: web.Request) -> web.StreamResponse:
     refusal = _refusal(request, rt)
     if refusal:
         return _error(403, "amp_request_refused", refusal)
-    presented = proxy.client_key(request)
+    presented = client_key(request)
     if rt.keys_required and rt.client_for(presented) is None:
         return _error(401, "invalid_api_key", "invalid or missing client key for this proxy")
     try:
@@ -217,7 +174,7 @@ async def relay(request: web.Request) -> web.StreamResponse:
         return _error(503, "amp_upstream_invalid", f"amp_upstream_url {base!r} is not usable: {e}")
     headers = _request_headers(request)
     if rt.keys_required:  # the client's credential was this proxy's key: it never leaves the machine
-        for name in _CLIENT_CREDENTIALS:
+        for name in CLIENT_CREDENTIALS:
             headers.popall(name, None)
         if presented and request.query.get("key") == presented:
             url = url.with_query([(k, v) for k, v in url.query.items() if not (k == "key" and v == presented)])
@@ -241,7 +198,7 @@ def _request_headers(request: web.Request) -> CIMultiDict[str]:
     named = {t.strip().lower() for v in request.headers.getall("Connection", ()) for t in v.split(",")}
     out: CIMultiDict[str] = CIMultiDict()
     for k, v in request.headers.items():
-        if k.lower() not in _DROP_REQUEST and k.lower() not in named:
+        if k.lower() not in RELAY_REQUEST_DROPPED and k.lower() not in named:
             out.add(k, v)
     out.setdefault("Accept-Encoding", "identity")  # bytes pass through undecoded: ask for what the client reads
     return out
@@ -271,7 +228,7 @@ async def _stream(
         named = {t.strip().lower() for v in resp.headers.getall("Connection", ()) for t in v.split(",")}
         for k, v in resp.headers.items():
             low = k.lower()
-            if low not in _DROP_RESPONSE and low not in named and not low.startswith("access-control-"):
+            if low not in RELAY_RESPONSE_DROPPED and low not in named and not low.startswith("access-control-"):
                 out.headers.add(k, v)
         await out.prepare(request)
         try:

@@ -6,18 +6,18 @@ import asyncio
 import logging
 import os
 import secrets
-import time
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from proxy_engine import __version__, management, proxy
+from proxy_engine import __version__, management
 from proxy_engine.amp import add_amp_routes
 from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.paths import Paths
 from proxy_engine.protocol import STATS
 from proxy_engine.reload import setup_reload, watch_config
+from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, EngineState
 from proxy_engine.usage.ledger import CostLedger
@@ -39,53 +39,8 @@ def load_management_key(path: Path) -> bytes:
     return key.encode()
 
 
-def _gemini_route(tail: str) -> tuple[str, str | None]:
-    model, _, action = tail.rpartition(":")
-    return (model, action) if model else (tail, None)
-
-
-async def gemini_post(request: web.Request) -> web.StreamResponse:
-    model, action = _gemini_route(request.match_info["tail"])
-    if action not in ("generateContent", "streamGenerateContent", "countTokens"):
-        err = proxy.ProxyError(404, f"unsupported Gemini method {action!r}")
-        return proxy.error_response("gemini", err)
-    return await proxy.handle(request, "gemini", model=model, action=action)
-
-
-def _model_ids(request: web.Request) -> list[str] | web.Response:
-    rt = request.app[ENGINE].runtime
-    if rt.client_for(proxy.client_key(request)) is None:
-        dialect = "anthropic" if "anthropic-version" in request.headers else "openai_chat"
-        return proxy.error_response(dialect, proxy.ProxyError(401, "invalid or missing client key"))
-    return rt.router.model_names()
-
-
-async def list_models(request: web.Request) -> web.Response:
-    ids = _model_ids(request)
-    if isinstance(ids, web.Response):
-        return ids
-    if "anthropic-version" in request.headers:
-        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids]
-        return web.json_response({"data": data, "has_more": False, "first_id": ids[0] if ids else None,
-                                  "last_id": ids[-1] if ids else None})  # fmt: skip
-    if request.path.startswith("/v1beta") or "x-goog-api-key" in request.headers or "key" in request.query:
-        methods = ["generateContent", "streamGenerateContent", "countTokens"]
-        models = [{"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": methods} for m in ids]
-        return web.json_response({"models": models})
-    created = int(time.time())
-    data = [{"id": m, "object": "model", "created": created, "owned_by": "proxypal"} for m in ids]
-    return web.json_response({"object": "list", "data": data})
-
-
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "version": __version__})
-
-
-def _route(dialect: str, action: str | None = None):
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await proxy.handle(request, dialect, action=action)
-
-    return handler
 
 
 async def _stats_loop(state: EngineState) -> None:
@@ -133,15 +88,7 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
     setup_reload(app)
     app.cleanup_ctx.append(_resources)
     r = app.router
-    r.add_post("/v1/chat/completions", _route("openai_chat"))
-    r.add_post("/v1/responses", _route("openai_responses"))
-    r.add_post("/v1/completions", _route("openai_completions"))
-    r.add_post("/v1/messages", _route("anthropic"))
-    r.add_post("/v1/messages/count_tokens", _route("anthropic", "count_tokens"))
-    r.add_get("/v1/models", list_models)
-    r.add_get("/v1beta/models", list_models)
-    r.add_post("/v1beta/models/{tail:.+}", gemini_post)
-    r.add_post("/v1/models/{tail:.+}", gemini_post)
+    mount(r, ROOT)
     r.add_get("/healthz", healthz)
     r.add_get("/", healthz)
     r.add_routes(management.routes)

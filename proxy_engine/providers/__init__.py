@@ -1,8 +1,9 @@
 """Upstream providers: where each lives, how it authenticates, and which wire formats it speaks.
 
 A `Provider` is built from config once per runtime. Per attempt, the engine's credential
-manager turns one of its credentials into an `UpstreamCall` (base URL, auth headers), and
-`wire.py` builds the URL and the last body touches each kind needs.
+manager turns one of its credentials into an `UpstreamCall` (base URL, auth headers), and the
+`Provider`'s wire methods (`upstream_url`, `edits_body`, `finalize_body`, `sign_headers`, today
+delegating to `wire.py`) build the URL, the last body touches and the signature each kind needs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import yarl
 
 from proxy_engine.auth.pool import Credential
 from proxy_engine.config import ProviderConfig, provider_kind
@@ -55,6 +57,39 @@ class Provider:
         if self.kind == "vertex":
             return "anthropic" if model.lower().startswith("claude") else "gemini"
         return client_dialect if client_dialect in self.dialects else self.dialects[0]
+
+    # Wire behaviour, one call per concern; the request path calls these and never branches on a kind.
+
+    def upstream_url(
+        self, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+    ) -> str | yarl.URL:
+        """Where this attempt goes; an encoded `yarl.URL` where the URL is signed exactly as sent."""
+        from proxy_engine.providers import wire
+
+        url = wire.upstream_url(self, call, dialect, model, stream=stream, action=action)
+        return yarl.URL(url, encoded=True) if self.kind == "bedrock" else url
+
+    def edits_body(self, call: UpstreamCall, dialect: str) -> bool:
+        """Must a same-dialect (pass-through) body be rewritten for this upstream?"""
+        from proxy_engine.providers import wire
+
+        return wire.edits_body(self, call, dialect)
+
+    def finalize_body(
+        self, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+    ) -> dict[str, Any]:
+        """The last touches this upstream needs, on a body already in its dialect."""
+        from proxy_engine.providers import wire
+
+        return wire.finalize_body(self, call, dialect, body, model=model, action=action)
+
+    def sign_headers(
+        self, call: UpstreamCall, url: str | yarl.URL, headers: dict[str, str], body: bytes
+    ) -> dict[str, str]:
+        """Headers that depend on the final URL and body (request signing)."""
+        from proxy_engine.providers import wire
+
+        return wire.sign_headers(self, call, str(url), headers, body)
 
     @property
     def keyless(self) -> bool:

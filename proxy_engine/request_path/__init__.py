@@ -1,0 +1,18 @@
+"""The request path: where a model call goes from the inbound route to the client's reply.
+
+Read it in this order:
+- `routes.py`: the inbound routes, declared once as data and mounted at `/` and under Amp's
+  `/api/provider/{provider}`; each route names a dialect and an action.
+- `handler.py`: `handle` authenticates the client, checks budgets, parses just enough of the body
+  to find the model, resolves it to candidates and builds the `Exchange` (`exchange.py`).
+- `failover.py`: tries candidates in order and, within each, its credentials; waits out a
+  cooldown once when it ends soon, else answers 429.
+- `upstream.py`: one `Attempt`: builds URL, headers and body (through the `Provider`'s wire
+  methods), makes the call, maps upstream errors, and waits for the first byte.
+- `relay.py`: streams (or returns whole, or counts) the upstream reply to the client.
+- `errors.py`: `ProxyError` and error replies in the caller's dialect; `headers.py`: which headers
+  travel; `model_lists.py`: the model-list shapes; `gemini_paths.py`: `models/{model}:{method}`.
+
+Headers reach the client only after the first upstream chunk, so a failure before that can
+still fail over and the client always gets an honest status.
+"""

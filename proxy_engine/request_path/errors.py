@@ -1,0 +1,73 @@
+"""Errors on the request path, answered in the dialect of the API the client called."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from aiohttp import web
+
+from proxy_engine.providers import Provider
+from proxy_engine.runtime import Runtime
+from proxy_engine.translate import error_body
+
+
+class ProxyError(Exception):
+    """A request that cannot be served; `status`, `code` and `headers` go to the client as they are."""
+
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+
+
+def error_response(dialect: str, err: ProxyError) -> web.Response:
+    body = error_body(dialect, err.status, err.message, err.code)
+    return web.Response(status=err.status, body=body, content_type="application/json", headers=err.headers)
+
+
+def unknown_model(model: str, known: list[str], rt: Runtime) -> ProxyError:
+    if known:
+        message = f"unknown model {model!r}; models here: {', '.join(known)}"
+    else:
+        providers = ", ".join(rt.providers) or "none configured yet"
+        message = (
+            f"unknown model {model!r}; no `models:` are listed, so name one as PROVIDER/MODEL (providers: {providers})"
+        )
+    return ProxyError(404, message, "model_not_found")
+
+
+def over_budget(scope: str, spent: float, limit: float, resets_in: float) -> ProxyError:
+    secs = max(1, math.ceil(resets_in))
+    return ProxyError(429, f"budget {scope} is used up (${spent:.2f} of ${limit:.2f}); it resets in "
+                      f"{secs // 3600}h{secs % 3600 // 60:02d}m, or raise it in the config", "budget_exceeded",
+                      {"Retry-After": str(secs)})  # fmt: skip
+
+
+def cooling_down(model: str | None, wait: float) -> ProxyError:
+    secs = max(1, math.ceil(wait))
+    return ProxyError(429, f"every credential that serves {model!r} is cooling down after upstream "
+                      f"errors; retry in {secs}s (or clear cooldowns in proxypal-tui)", "credentials_cooling_down",
+                      {"Retry-After": str(secs)})  # fmt: skip
+
+
+def no_credentials(provider: Provider) -> ProxyError:
+    if provider.login:
+        message = f"{provider.name} has no login: run `proxypal-engine login {provider.login}`"
+    else:
+        refs = ", ".join(provider.unreadable) or "none configured"
+        message = f"{provider.name} has no usable API key ({refs} cannot be read)"
+    return ProxyError(503, message, "no_credentials")
+
+
+def upstream_message(body: bytes) -> str | None:
+    """The human part of an upstream error body, in any of the dialects' error shapes."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    err = obj.get("error") if isinstance(obj, dict) else None
+    if isinstance(err, dict):
+        return str(err.get("message") or "")
+    return str(obj.get("message")) if isinstance(obj, dict) and obj.get("message") else None

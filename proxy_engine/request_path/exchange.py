@@ -1,0 +1,48 @@
+"""The typed objects one request carries along the request path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from proxy_engine.auth.pool import Credential
+from proxy_engine.providers import UpstreamCall
+from proxy_engine.record import RequestRecord
+from proxy_engine.routing import Candidate
+from proxy_engine.runtime import Runtime
+from proxy_engine.state import EngineState
+from proxy_engine.translate.translator import Translator
+
+# Maps the model a client sent to the name the router resolves (Amp's mappings and routing mode).
+ResolveAs = Callable[[Runtime, str], str]
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One inbound model call: what the client sent and the engine state it started with.
+
+    The runtime is captured once, so a config reload mid-request cannot mix two configs.
+    """
+
+    request: web.Request
+    record: RequestRecord
+    state: EngineState
+    runtime: Runtime
+    raw: bytes  # the body as sent; a same-dialect call forwards these bytes
+    body: dict[str, Any]  # the same body, parsed
+    action: str | None = None  # count_tokens, countTokens, generateContent, streamGenerateContent
+    resolve_as: ResolveAs | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try of one candidate with one credential."""
+
+    candidate: Candidate
+    credential: Credential
+    call: UpstreamCall
+    dialect: str  # the upstream's dialect
+    translator: Translator | None  # None: same dialect, bytes pass through

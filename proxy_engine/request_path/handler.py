@@ -1,0 +1,89 @@
+"""Entry for every model call: authenticate, check budgets, parse, resolve, then fail over."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from proxy_engine.browser_guard import browser_refusal
+from proxy_engine.record import RequestRecord
+from proxy_engine.request_path.errors import ProxyError, error_response, over_budget, unknown_model
+from proxy_engine.request_path.exchange import Exchange, ResolveAs
+from proxy_engine.request_path.failover import forward
+from proxy_engine.request_path.headers import client_key
+from proxy_engine.routing import UnknownModel
+from proxy_engine.state import ENGINE, EngineState
+
+
+async def handle(
+    request: web.Request,
+    dialect: str,
+    model: str | None = None,
+    action: str | None = None,
+    resolve_as: ResolveAs | None = None,
+) -> web.StreamResponse:
+    """Serve one model call and record it, whatever happens.
+
+    `model` is set when the path names it (Gemini); `resolve_as` lets a route family (Amp)
+    route a model under another name while the record and the client keep the name that was sent.
+    """
+    state: EngineState = request.app[ENGINE]
+    rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
+    state.started(rec)
+    try:
+        ex = await _admit(request, state, rec, action, resolve_as)
+        model = model or ex.body.get("model")
+        if not isinstance(model, str) or not model:
+            raise ProxyError(400, "the request has no `model`")
+        rec.model_requested = model
+        rec.stream = action == "streamGenerateContent" if dialect == "gemini" else ex.body.get("stream") is True
+        opts = ex.body.get("stream_options")
+        rec.include_usage_requested = isinstance(opts, dict) and opts.get("include_usage") is True
+        rt = ex.runtime
+        try:
+            candidates = rt.router.resolve(resolve_as(rt, model) if resolve_as else model)
+        except UnknownModel as e:
+            raise unknown_model(model, e.known, rt) from None
+        return await forward(ex, candidates)
+    except ProxyError as e:
+        rec.fail(e.status, e.code or "error", e.message)
+        return error_response(dialect, e)
+    except asyncio.CancelledError:
+        rec.fail(499, "client_closed", "the client went away")
+        raise
+    finally:
+        state.finished(rec)
+
+
+async def _admit(
+    request: web.Request, state: EngineState, rec: RequestRecord, action: str | None, resolve_as: ResolveAs | None
+) -> Exchange:
+    """Who is calling, may they, and what did they send."""
+    rt = state.runtime
+    if not rt.keys_required and (why := browser_refusal(request)):
+        raise ProxyError(403, why, "browser_request_refused")
+    client = rt.client_for(client_key(request))
+    if client is None:
+        raise ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")
+    rec.client = client
+    if state.budgets.limits and (hit := state.budgets.exceeded(client)):
+        lim, resets_in = hit
+        raise over_budget(lim.scope, state.budgets.spent(lim), lim.limit, resets_in)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ProxyError(413, f"request body is larger than max_body_mb ({rt.config.max_body_mb} MB)") from None
+    return Exchange(request, rec, state, rt, raw, _parse_body(raw), action, resolve_as)
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(raw) if raw else None
+    except ValueError as e:
+        raise ProxyError(400, f"the request body is not valid JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise ProxyError(400, "the request body must be a JSON object")
+    return obj
