@@ -18,13 +18,13 @@ import aiohttp
 import yarl
 from aiohttp import web
 
-from proxy_engine.auth import AuthError, parse_retry_after
+from proxy_engine.auth import AuthError
 from proxy_engine.browser_guard import browser_refusal
+from proxy_engine.credentials import parse_retry_after
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.translated import TranslatedStream, usage_from_ir
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
-from proxy_engine.providers.wire import edits_body, finalize_body, sign_headers, upstream_url
 from proxy_engine.record import RequestRecord
 from proxy_engine.routing import Candidate, UnknownModel
 from proxy_engine.runtime import Runtime
@@ -223,11 +223,10 @@ async def _attempt(request, state, rec, raw, obj, cand, cred, up_dialect, transl
     headers = _forward_headers(request, up_dialect, translator is not None)
     headers.update(provider.extra_headers)
     _merge_auth(headers, call.headers)
-    headers = sign_headers(provider, call, url, headers, body)
-    target = yarl.URL(url, encoded=True) if provider.kind == "bedrock" else url  # signed exactly as sent
+    headers = provider.sign_headers(call, url, headers, body)
     try:
         resp = await state.session.post(
-            target, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
+            url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
             params=_forward_query(request, up_dialect, translator),
         )  # fmt: skip
     except (aiohttp.ClientError, TimeoutError) as e:
@@ -278,18 +277,18 @@ def _merge_auth(headers: dict[str, str], auth: dict[str, str]) -> None:
         headers[k] = v
 
 
-def _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt, call) -> tuple[str, bytes]:
+def _upstream_request(rec, raw, obj, cand, up_dialect, translator, action, rt, call) -> tuple[str | yarl.URL, bytes]:
     provider, model = cand.provider, cand.model
-    url = upstream_url(provider, call, up_dialect, model, stream=rec.stream, action=action)
+    url = provider.upstream_url(call, up_dialect, model, stream=rec.stream, action=action)
     if translator is not None:
         if action in COUNT_ACTIONS:
             up = count_request(translator, obj, model)
         else:
             up = translator.request(obj, model=model, stream=rec.stream, thinking_budget=rt.config.thinking_budget)
-        return url, json.dumps(finalize_body(provider, call, up_dialect, up, model=model, action=action)).encode()
-    if edits_body(provider, call, up_dialect):
+        return url, json.dumps(provider.finalize_body(call, up_dialect, up, model=model, action=action)).encode()
+    if provider.edits_body(call, up_dialect):
         edited = {**obj, "model": model} if up_dialect != "gemini" else obj
-        return url, json.dumps(finalize_body(provider, call, up_dialect, edited, model=model, action=action)).encode()
+        return url, json.dumps(provider.finalize_body(call, up_dialect, edited, model=model, action=action)).encode()
     body = raw
     if up_dialect != "gemini":
         body = rewrite_model(raw, rec.model_requested, model)
