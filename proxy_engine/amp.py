@@ -46,12 +46,6 @@ from proxy_engine.state import ENGINE
 log = logging.getLogger("proxy_engine.amp")
 
 _P = "/api/provider/{provider}"
-# Provider kinds that can answer a route's provider segment in `openai` mode, best first.
-SEGMENT_KINDS = {
-    "anthropic": ("anthropic",),
-    "openai": ("openai", "azure_openai", "codex"),
-    "gemini": ("gemini", "vertex", "gemini_cli"),
-}
 # Amp's web pages and login flow live outside /api; they are relayed too.
 _PAGES = ("auth", "threads", "docs", "settings")
 
@@ -88,8 +82,9 @@ def provider_for_segment(rt: Runtime, segment: str, model: str) -> Provider | No
     seg = segment.lower()
     if seg in rt.providers:
         return rt.providers[seg]
-    kinds = SEGMENT_KINDS.get(KIND_ALIASES.get(seg, seg), ())
-    ranked = sorted((p for p in rt.providers.values() if p.kind in kinds), key=lambda p: kinds.index(p.kind))
+    wanted = KIND_ALIASES.get(seg, seg)  # the kinds that answer this segment, best first
+    members = (p for p in rt.providers.values() if p.kind_rules.amp_segment == wanted)
+    ranked = sorted(members, key=lambda p: p.kind_rules.amp_rank)
     return next((p for p in ranked if p.serves(model)), ranked[0] if ranked else None)
 
 

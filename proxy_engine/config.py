@@ -15,16 +15,19 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-ProviderKind = Literal[
-    "anthropic", "openai", "gemini", "openai_compatible", "azure_openai", "qwen",
-    "codex", "gemini_cli", "copilot", "vertex", "bedrock",
-]  # fmt: skip
-PROVIDER_KINDS: tuple[str, ...] = ProviderKind.__args__
-# A provider entry named like a kind (or a familiar alias) needs no `kind:`.
-KIND_ALIASES = {"claude": "anthropic", "google": "gemini", "chatgpt": "openai", "gemini-cli": "gemini_cli",
-                "azure": "azure_openai", "github-copilot": "copilot"}  # fmt: skip
-# Kinds whose only credentials are stored logins (`proxypal-engine login KIND`).
-LOGIN_ONLY_KINDS = ("codex", "gemini_cli", "copilot", "vertex")
+from proxy_engine.kind_facts import (  # noqa: F401  (re-exported for the TUI)
+    API_KEY_KINDS,
+    KEY_KINDS_OFFERED,
+    KEYLESS_KINDS,
+    KIND_ALIASES,
+    KIND_FACTS,
+    KIND_NAMES,
+    LOGIN_ONLY_KINDS,
+)
+
+# Kind names and the facts the schema checks come from the pure-data `kind_facts` (the TUI reads them here).
+KindName = Literal[KIND_NAMES]  # type: ignore[valid-type]
+PROVIDER_KINDS: tuple[str, ...] = KIND_NAMES
 SECRET_REF = re.compile(r"^(keyring|env):([A-Za-z0-9_.\-]+)$")
 
 DEFAULT_CONFIG_TEXT = """\
@@ -85,7 +88,7 @@ class CredentialConfig(_Strict):
 
 
 class ProviderConfig(_Strict):
-    kind: ProviderKind | None = None
+    kind: KindName | None = None
     base_url: str | None = None
     api_key: str | None = None
     api_keys: list[str | CredentialConfig] = Field(default_factory=list, description="A pool of keys")
@@ -209,12 +212,13 @@ class Config(_Strict):
             if p.kind is None and KIND_ALIASES.get(name, name) not in PROVIDER_KINDS:
                 raise ValueError(f"provider {name!r} needs `kind:` (one of {', '.join(PROVIDER_KINDS)})")
             kind = provider_kind(name, p)
-            if kind in ("openai_compatible", "azure_openai") and not p.base_url:
+            facts = KIND_FACTS[kind]
+            if facts.needs_base_url and not p.base_url:
                 raise ValueError(f"provider {name!r} is {kind} and needs base_url")
             ids = [c.cred_id for c in p.key_credentials()]
             if len(set(ids)) != len(ids):
                 raise ValueError(f"provider {name!r} lists the same key twice; give each an `id`")
-            if kind in LOGIN_ONLY_KINDS and ids:
+            if facts.login_only and ids:
                 raise ValueError(f"provider {name!r} ({kind}) uses logins, not API keys: run proxypal-engine login")
         return providers
 

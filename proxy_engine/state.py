@@ -6,13 +6,14 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from proxy_engine import __version__
 from proxy_engine.config import ConfigIssue
+from proxy_engine.credentials.broker import CredentialBroker
 from proxy_engine.events import EventBus
 from proxy_engine.paths import Paths
 from proxy_engine.protocol import BUDGET_ALERT, REQUEST_FINISHED, REQUEST_STARTED
@@ -21,9 +22,6 @@ from proxy_engine.runtime import Runtime
 from proxy_engine.usage.budgets import BudgetTracker, period_start
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.stats import RollingStats
-
-if TYPE_CHECKING:
-    from proxy_engine.credentials import CredentialManager
 
 log = logging.getLogger("proxy_engine.state")
 
@@ -41,14 +39,12 @@ class EngineState:
     port: int = 8317
     started_at: float = field(default_factory=time.time)
     config_errors: list[ConfigIssue] = field(default_factory=list)
-    credentials: CredentialManager = field(init=False)
+    credentials: CredentialBroker = field(init=False)
 
     budgets: BudgetTracker = field(init=False)
 
     def __post_init__(self) -> None:
-        from proxy_engine.credentials import CredentialManager
-
-        self.credentials = CredentialManager(self)
+        self.credentials = CredentialBroker(self.paths, lambda: self.runtime, self.bus.emit)
         self.budgets = BudgetTracker(lambda alert: self.bus.emit(BUDGET_ALERT, alert))
         self.budgets.configure(self.runtime.config)
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from proxy_engine.translate import TranslationError, count_tokens_response
 
-COUNTING_DIALECTS = ("anthropic", "gemini")
 _ANTHROPIC_COUNT_KEYS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 COUNT_ACTIONS = ("count_tokens", "countTokens")
 

@@ -20,7 +20,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from proxy_engine.config import LOGIN_ONLY_KINDS, ConfigError, parse_config_text, provider_kind
+from proxy_engine.config import KEYLESS_KINDS, ConfigError, parse_config_text, provider_kind
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
@@ -52,7 +52,6 @@ from proxypal_tui.screens.requests import RequestsScreen
 from proxypal_tui.themes import DEFAULT_THEME, bundled_theme_dirs, load_themes, user_theme_dir
 
 TOOLS_MODULE = "proxypal_tui.tools.screen"
-KEYLESS_KINDS = frozenset({*LOGIN_ONLY_KINDS, "bedrock"})  # credentials from logins or AWS, never a key
 
 
 def tools_available() -> bool:

@@ -13,7 +13,7 @@ from botocore.eventstream import EventStreamBuffer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy_engine.providers.eventstream import (
+from proxy_engine.dialects.eventstream import (
     EventStreamError,
     EventStreamFramer,
     encode_event,

@@ -1,18 +1,15 @@
-"""Provider logins and credential pools: secret store, OAuth flows, token refresh, cooldowns.
+"""Provider logins: secret store, OAuth flows, token refresh (pools and cooldowns are in `credentials`).
 
 Engine-facing API (everything else is an implementation detail):
 - `open_credential_store()`, `resolve_secret_ref("keyring:NAME" | "env:VAR")`
 - `TokenRefresher` (access tokens / upstream headers for OAuth logins, refresh ahead of expiry)
-- `CooldownStore`, `CredentialPool`, `Credential`, `parse_retry_after`
 - `oauth_credentials(store, provider)` to turn stored logins into pool credentials
 - `cli.add_auth_subcommands(subparsers)` for `login`, `logout`, `auth ...`
 """
 
 from __future__ import annotations
 
-from proxy_engine.auth.cooldowns import Cooldown, CooldownStore
 from proxy_engine.auth.oauth import AuthError, LoginDenied, LoginExpired, LoginTimeout
-from proxy_engine.auth.pool import CooldownPolicy, Credential, CredentialPool, parse_retry_after
 from proxy_engine.auth.providers import UpstreamAuth, provider_auth
 from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
 from proxy_engine.auth.store import (
@@ -22,6 +19,8 @@ from proxy_engine.auth.store import (
     resolve_secret_ref,
 )
 from proxy_engine.auth.tokens import TokenSet, list_token_ids, load_tokens, token_name
+from proxy_engine.credentials.pool import Credential
+from proxy_engine.kind_facts import LOGIN_CREDENTIAL_TYPES
 
 
 def oauth_credentials(store: CredentialStore, provider: str, *, priority: int = 0) -> list[Credential]:
@@ -29,7 +28,7 @@ def oauth_credentials(store: CredentialStore, provider: str, *, priority: int = 
     out = []
     for prov, cred in list_token_ids(store, provider):
         tokens = load_tokens(store, prov, cred)
-        kind = "service_account" if prov == "vertex" else "oauth"
+        kind = LOGIN_CREDENTIAL_TYPES.get(prov, "oauth")
         label = tokens.account if tokens else cred
         out.append(Credential(id=cred, priority=priority, kind=kind, ref=token_name(prov, cred), label=label))
     return out
@@ -38,11 +37,7 @@ def oauth_credentials(store: CredentialStore, provider: str, *, priority: int = 
 __all__ = [
     "AuthError",
     "AuthEvent",
-    "Cooldown",
-    "CooldownPolicy",
-    "CooldownStore",
     "Credential",
-    "CredentialPool",
     "CredentialStore",
     "LoginDenied",
     "LoginExpired",
@@ -53,7 +48,6 @@ __all__ = [
     "UpstreamAuth",
     "oauth_credentials",
     "open_credential_store",
-    "parse_retry_after",
     "provider_auth",
     "resolve_secret_ref",
 ]

@@ -24,7 +24,6 @@ from pathlib import Path
 import httpx
 
 from proxy_engine.auth.console import ConsoleLoginUI, JsonLoginUI, emit_json, has_terminal
-from proxy_engine.auth.cooldowns import CooldownStore
 from proxy_engine.auth.endpoints import OAUTH_PROVIDERS
 from proxy_engine.auth.filestore import EncryptedFileStore
 from proxy_engine.auth.flows import browser_login, codex_device_login, device_login
@@ -40,10 +39,9 @@ from proxy_engine.auth.tokens import (
     load_tokens,
     save_tokens,
 )
-from proxy_engine.config import ConfigError, load_config
+from proxy_engine.config import API_KEY_KINDS, ConfigError, load_config
+from proxy_engine.credentials.cooldowns import CooldownStore
 from proxy_engine.paths import resolve_paths
-
-API_KEY_PROVIDERS = ("anthropic", "openai", "gemini", "openai_compatible", "azure_openai", "qwen")
 
 
 def add_auth_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +49,7 @@ def add_auth_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "login",
         help="log in to a provider (OAuth, device code, service account) or store its API key",
         description=f"OAuth logins: {', '.join(OAUTH_PROVIDERS)}. Any other name stores an API key "
-        f"(for example {', '.join(API_KEY_PROVIDERS)}, or your openai_compatible provider's name).",
+        f"(for example {', '.join(API_KEY_KINDS)}, or your openai_compatible provider's name).",
     )
     login.add_argument("provider")
     login.add_argument("--api-key-stdin", action="store_true", help="read an API key from stdin")

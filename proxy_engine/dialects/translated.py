@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import aiohttp
 
+from proxy_engine.dialects.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.dialects.sse import SSEFramer, block_data
-from proxy_engine.providers.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.translate import StreamTranslator
 from proxy_engine.usage.tokens import Usage
 

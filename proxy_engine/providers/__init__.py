@@ -1,9 +1,9 @@
 """Upstream providers: where each lives, how it authenticates, and which wire formats it speaks.
 
-A `Provider` is built from config once per runtime. Per attempt, the engine's credential
-manager turns one of its credentials into an `UpstreamCall` (base URL, auth headers), and the
-`Provider`'s wire methods (`upstream_url`, `edits_body`, `finalize_body`, `sign_headers`, today
-delegating to `wire.py`) build the URL, the last body touches and the signature each kind needs.
+A `Provider` is one configured upstream, built from config once per runtime. Everything that
+differs by kind (URL, key headers, body touches, signing, credentials) is its `ProviderKind`'s
+(`providers/kind.py`, one module per kind, `registry.py`); the request path calls the methods
+here and never asks which kind a provider is.
 """
 
 from __future__ import annotations
@@ -14,21 +14,13 @@ from typing import Any
 import aiohttp
 import yarl
 
-from proxy_engine.auth.pool import Credential
 from proxy_engine.config import ProviderConfig, provider_kind
-from proxy_engine.providers.kinds import KINDS, kind_spec
+from proxy_engine.credentials.call import UpstreamCall
+from proxy_engine.credentials.pool import Credential
+from proxy_engine.providers.kind import ProviderKind
+from proxy_engine.providers.registry import KIND_REGISTRY, kind_of
 
-__all__ = ["KINDS", "Provider", "UpstreamCall", "build_provider", "key_headers"]
-
-
-@dataclass(frozen=True)
-class UpstreamCall:
-    """One attempt's credential, made concrete: where to send it and with which (secret) headers."""
-
-    credential: Credential
-    base_url: str
-    headers: dict[str, str] = field(repr=False)
-    extra: dict[str, Any] = field(default_factory=dict)  # project id, region, AWS credentials...
+__all__ = ["KIND_REGISTRY", "Provider", "ProviderKind", "UpstreamCall", "build_provider", "kind_of"]
 
 
 @dataclass(frozen=True)
@@ -48,87 +40,76 @@ class Provider:
     settings: ProviderConfig = field(default_factory=ProviderConfig)
     base_configured: bool = False
 
-    def serves(self, model: str) -> bool:
-        if self.models:
-            return model in self.models
-        return model.lower().startswith(kind_spec(self.kind).prefixes)
-
-    def upstream_dialect(self, client_dialect: str, model: str = "") -> str:
-        if self.kind == "vertex":
-            return "anthropic" if model.lower().startswith("claude") else "gemini"
-        return client_dialect if client_dialect in self.dialects else self.dialects[0]
-
-    # Wire behaviour, one call per concern; the request path calls these and never branches on a kind.
-
-    def upstream_url(
-        self, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
-    ) -> str | yarl.URL:
-        """Where this attempt goes; an encoded `yarl.URL` where the URL is signed exactly as sent."""
-        from proxy_engine.providers import wire
-
-        url = wire.upstream_url(self, call, dialect, model, stream=stream, action=action)
-        return yarl.URL(url, encoded=True) if self.kind == "bedrock" else url
-
-    def edits_body(self, call: UpstreamCall, dialect: str) -> bool:
-        """Must a same-dialect (pass-through) body be rewritten for this upstream?"""
-        from proxy_engine.providers import wire
-
-        return wire.edits_body(self, call, dialect)
-
-    def finalize_body(
-        self, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
-    ) -> dict[str, Any]:
-        """The last touches this upstream needs, on a body already in its dialect."""
-        from proxy_engine.providers import wire
-
-        return wire.finalize_body(self, call, dialect, body, model=model, action=action)
-
-    def sign_headers(
-        self, call: UpstreamCall, url: str | yarl.URL, headers: dict[str, str], body: bytes
-    ) -> dict[str, str]:
-        """Headers that depend on the final URL and body (request signing)."""
-        from proxy_engine.providers import wire
-
-        return wire.sign_headers(self, call, str(url), headers, body)
+    @property
+    def kind_rules(self) -> ProviderKind:
+        """This provider's kind: everything about it that differs by kind."""
+        return kind_of(self.kind)
 
     @property
     def keyless(self) -> bool:
         """Neither keys nor logins: a local server that needs no auth (one anonymous credential)."""
         return not self.key_credentials and not self.unreadable and self.login is None
 
+    def serves(self, model: str) -> bool:
+        if self.models:
+            return model in self.models
+        return self.kind_rules.serves(model)
 
-def key_headers(kind: str, dialect: str, secret: str) -> dict[str, str]:
-    """An API key as the upstream expects it."""
-    style = kind_spec(kind).key_header
-    if kind == "vertex" or style == "none":
-        return {}
-    if style == "api-key":
-        return {"api-key": secret}
-    if dialect == "anthropic":
-        return {"x-api-key": secret}
-    if dialect == "gemini":
-        return {"x-goog-api-key": secret}
-    return {"Authorization": "Bearer " + secret}
+    def upstream_dialect(self, client_dialect: str, model: str = "") -> str:
+        return self.kind_rules.upstream_dialect(self, client_dialect, model)
+
+    def counts_tokens(self, dialect: str) -> bool:
+        return self.kind_rules.counts_tokens(dialect)
+
+    def default_base(self) -> str:
+        """Where it goes when config sets no base_url (a region's endpoint for the cloud kinds)."""
+        return self.kind_rules.default_base(self)
+
+    def key_call(self, cred: Credential, dialect: str) -> UpstreamCall:
+        """An API key credential as headers, the way this kind sends keys."""
+        return UpstreamCall(cred, self.base_url, self.kind_rules.key_headers(dialect, self.secrets[cred.id]))
+
+    def upstream_url(
+        self, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None = None
+    ) -> str | yarl.URL:
+        """The URL to call; a `yarl.URL` taken as encoded when it was signed exactly as sent (Bedrock)."""
+        url = self.kind_rules.upstream_url(self, call, dialect, model, stream=stream, action=action)
+        return yarl.URL(url, encoded=True) if self.kind_rules.signs_url else url
+
+    def edits_body(self, call: UpstreamCall, dialect: str) -> bool:
+        """Must a same-dialect (pass-through) body be rewritten for this upstream?"""
+        return self.kind_rules.edits_body(self, call, dialect)
+
+    def finalize_body(
+        self, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str = "", action: str | None = None
+    ) -> dict[str, Any]:
+        """The kind's last touches, on the body already in the upstream's dialect."""
+        return self.kind_rules.finalize_body(self, call, dialect, body, model=model, action=action)
+
+    def sign_headers(
+        self, call: UpstreamCall, url: str | yarl.URL, headers: dict[str, str], body: bytes
+    ) -> dict[str, str]:
+        """Headers that depend on the final URL and body (AWS SigV4 for Bedrock)."""
+        return self.kind_rules.sign_headers(self, call, str(url), headers, body)
 
 
 def build_provider(
     name: str, cfg: ProviderConfig, secrets: dict[str, str], unreadable: tuple[str, ...] = ()
 ) -> Provider:
     """`secrets` maps credential ids (see `ProviderConfig.key_credentials`) to resolved keys."""
-    kind = provider_kind(name, cfg)
-    spec = KINDS[kind]
-    dialects = tuple(cfg.dialects) if cfg.dialects else spec.dialects
+    kind = kind_of(provider_kind(name, cfg))
+    dialects = tuple(cfg.dialects) if cfg.dialects else kind.dialects
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout_s, sock_read=cfg.read_timeout_s)
     creds = tuple(
         Credential(id=c.cred_id, priority=c.priority, kind="api_key", ref=c.key, label=c.cred_id)
         for c in cfg.key_credentials()
         if c.cred_id in secrets
     )
-    login = spec.login if (spec.login_only or cfg.auth == "oauth") else None
+    login = kind.login if (kind.login_only or cfg.auth == "oauth") else None
     return Provider(
         name=name,
-        kind=kind,
-        base_url=(cfg.base_url or spec.base_url).rstrip("/"),
+        kind=kind.name,
+        base_url=(cfg.base_url or kind.base_url).rstrip("/"),
         dialects=dialects,
         models=tuple(cfg.models),
         login=login,

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy_engine.auth.pool import Credential
+from proxy_engine.credentials.pool import Credential
 from proxy_engine.providers import UpstreamCall
 from proxy_engine.record import RequestRecord
 from proxy_engine.routing import Candidate

@@ -12,7 +12,7 @@ from proxy_engine.request_path.errors import ProxyError, cooling_down, no_creden
 from proxy_engine.request_path.exchange import Exchange
 from proxy_engine.request_path.upstream import attempt
 from proxy_engine.routing import Candidate
-from proxy_engine.token_count import COUNT_ACTIONS, COUNTING_DIALECTS
+from proxy_engine.token_count import COUNT_ACTIONS
 from proxy_engine.translate import ESTIMATE_HEADER, count_tokens_response, estimate_input_tokens, get_translator
 
 log = logging.getLogger("proxy_engine.request_path")
@@ -38,7 +38,7 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
             translator = None
             if up_dialect != rec.dialect_in:
                 translator = get_translator(rec.dialect_in, up_dialect)
-                if ex.action in COUNT_ACTIONS and up_dialect not in COUNTING_DIALECTS:
+                if ex.action in COUNT_ACTIONS and not provider.counts_tokens(up_dialect):
                     return _estimate_count(ex, cand)
             if not creds.has_credentials(provider):
                 last = last or no_credentials(provider)

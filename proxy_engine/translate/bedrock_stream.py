@@ -1,6 +1,6 @@
 """Bedrock ConverseStream events -> IR events.
 
-The proxy decodes the binary event stream (providers.eventstream) into one dict per event, keyed by
+The proxy decodes the binary event stream (dialects.eventstream) into one dict per event, keyed by
 the event type: {"contentBlockDelta": {"delta": {...}, "contentBlockIndex": 0}}. Text and reasoning
 blocks have no start event; only tool calls do. Usage arrives in `metadata`, after `messageStop`.
 Exceptions arrive as {"exception": {"type", "message"}} (or keyed by their own type).

@@ -9,9 +9,8 @@ from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
 
 from proxy_engine.config import PriceOverride
+from proxy_engine.providers.registry import price_provider
 from proxy_engine.usage.tokens import Usage
-
-_PRICE_PROVIDER = {"anthropic": "anthropic", "openai": "openai", "gemini": "google"}
 
 
 class PriceBook:
@@ -33,7 +32,7 @@ class PriceBook:
             )
             return total / 1_000_000
         return _catalogue_cost(
-            _PRICE_PROVIDER.get(provider_kind),
+            price_provider(provider_kind),
             model,
             usage.input_tokens,
             usage.output_tokens,

@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
+from proxy_engine.config import KEY_KINDS_OFFERED
 from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.credentials import Credential, CredentialBoard, ProviderRow
 from proxypal_tui.core.login import LOGIN_CHOICES, LoginRequest
@@ -26,7 +27,7 @@ from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.confirm import ConfirmScreen
 from proxypal_tui.screens.login import LoginScreen
 
-KEY_PROVIDERS = ("anthropic", "openai", "gemini")
+KEY_PROVIDERS = KEY_KINDS_OFFERED  # offered by name even before config lists them
 COLUMNS = ("Provider", "Credential", "Type", "State", "Cooldowns")  # the source is in the detail pane
 STATE_WIDTH = len("refreshing")
 STATE_STYLE = {  # theme variables, so every theme colours states its own way

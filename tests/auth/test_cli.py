@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy_engine.auth.cooldowns import Cooldown, CooldownStore
 from proxy_engine.auth.filestore import EncryptedFileStore
 from proxy_engine.auth.tokens import load_tokens, save_tokens
+from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 from proxy_engine.paths import resolve_paths
 from tests.auth.helpers import fetch_authorize, rsa_service_account
 from tests.auth.oauth_server import FakeIdP

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from proxy_engine.auth.cooldowns import Cooldown, CooldownStore
-from proxy_engine.auth.pool import CooldownPolicy, Credential, CredentialPool, parse_retry_after
+from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
+from proxy_engine.credentials.pool import CooldownPolicy, Credential, CredentialPool, parse_retry_after
 
 A, B, C = Credential("a", priority=1), Credential("b", priority=1), Credential("c", priority=0)
 

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from proxy_engine.auth import Credential, oauth_credentials
+from proxy_engine.auth import oauth_credentials
 from proxy_engine.auth.endpoints import endpoints_for
 from proxy_engine.auth.flows import browser_login, device_login
 from proxy_engine.auth.oauth import AuthError
@@ -16,6 +16,7 @@ from proxy_engine.auth.providers import provider_auth
 from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
 from proxy_engine.auth.store import KeyringStore
 from proxy_engine.auth.tokens import load_tokens, save_tokens
+from proxy_engine.credentials import Credential
 from tests.auth.helpers import browser_opener, wait_for
 from tests.auth.oauth_server import FakeIdP
 from tests.auth.scripted_ui import ScriptedUI

@@ -23,7 +23,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from proxy_engine.providers.eventstream import CONTENT_TYPE, EventStreamFramer, encode_event, encode_exception
+from proxy_engine.dialects.eventstream import CONTENT_TYPE, EventStreamFramer, encode_event, encode_exception
 
 from .base import RECORD_KEY, FakeProvider, InvalidRequest
 from .script import Script, new_id, split_text

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-ALLOWED_ENGINE = {"proxy_engine", "proxy_engine.config", "proxy_engine.paths"}
+# kind_facts is the pure-data list of provider kinds that config.py re-exports to the TUI.
+ALLOWED_ENGINE = {"proxy_engine", "proxy_engine.config", "proxy_engine.kind_facts", "proxy_engine.paths"}
 
 
 def test_cli_imports_neither_textual_nor_engine_internals() -> None:

@@ -1,9 +1,13 @@
-"""The engine's credentials: API keys, stored logins and AWS profiles, pooled per provider.
+"""The engine's credentials broker: API keys, stored logins and AWS profiles, pooled per provider.
 
 Opened once at startup (secret store, token refresher, cooldown table in the ledger's
 database) and re-synced whenever the config or the set of logins changes. The request
 path asks it for a credential (`pick`), turns that into headers (`call_for`, which may
 refresh an OAuth token), and reports the outcome (`report`, off the hot path).
+
+It is given only what it needs (paths, a runtime getter and an emit callable), not the
+engine state, so `state.py` can own one without an import cycle. What differs by kind
+(which credentials a provider has, how a login becomes headers) is the provider kind's.
 """
 
 from __future__ import annotations
@@ -11,40 +15,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from proxy_engine.auth import (
-    AuthError,
-    AuthEvent,
-    Cooldown,
-    CooldownStore,
-    Credential,
-    CredentialPool,
-    SecretStoreError,
-    TokenRefresher,
-    open_credential_store,
-)
-from proxy_engine.logs import REDACTOR
+from proxy_engine.auth.oauth import AuthError
+from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
+from proxy_engine.auth.store import SecretStoreError, open_credential_store
+from proxy_engine.credentials.call import UpstreamCall
+from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
+from proxy_engine.credentials.pool import Credential, CredentialPool
 from proxy_engine.protocol import AUTH_CHANGED, CREDENTIAL_COOLDOWN
-from proxy_engine.providers import Provider, UpstreamCall, key_headers
-from proxy_engine.providers.wire import default_base, vertex_location
 
 if TYPE_CHECKING:
-    from proxy_engine.state import EngineState
+    from proxy_engine.paths import Paths
+    from proxy_engine.providers import Provider
+    from proxy_engine.runtime import Runtime
 
 log = logging.getLogger("proxy_engine.credentials")
-ANONYMOUS = Credential(id="none", kind="none", label="no key")
+Emit = Callable[[str, dict[str, Any]], None]
 _AWS_TTL = 300.0
 _STORE_WAIT = 5.0
 
 
-class NoCredential(Exception):
-    """This provider has nothing to authenticate with (no readable key, no login)."""
+class CredentialBroker:
+    """One per engine: the pools, the cooldown table, the secret store and the token refresher."""
 
-
-class CredentialManager:
-    def __init__(self, state: EngineState) -> None:
-        self.state = state
+    def __init__(self, paths: Paths, runtime: Callable[[], Runtime], emit: Emit) -> None:
+        self.paths = paths
+        self._runtime = runtime
+        self._emit = emit
         self.pools: dict[str, CredentialPool] = {}
         self.cooldowns: CooldownStore | None = None
         self.refresher: TokenRefresher | None = None
@@ -58,7 +57,7 @@ class CredentialManager:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        self.cooldowns = await CooldownStore.open(self.state.paths.ledger_file)
+        self.cooldowns = await CooldownStore.open(self.paths.ledger_file)
         self.sync()
         # A desktop keyring may wait for the user to unlock it: serve API keys meanwhile.
         task = asyncio.create_task(self._open_store(), name="secret-store")
@@ -71,7 +70,7 @@ class CredentialManager:
 
     async def _open_store(self) -> None:
         try:
-            store = await asyncio.to_thread(open_credential_store, self.state.paths)
+            store = await asyncio.to_thread(open_credential_store, self.paths)
             await asyncio.to_thread(store.list_names)  # a locked file store fails here, not mid-request
         except SecretStoreError as e:
             self.store_error = str(e)
@@ -111,7 +110,7 @@ class CredentialManager:
         self._logins = logins
 
     def _on_auth_event(self, ev: AuthEvent) -> None:
-        self.state.bus.emit(AUTH_CHANGED, ev.to_protocol())
+        self._emit(AUTH_CHANGED, ev.to_protocol())
         if ev.state in ("valid", "missing") and self.refresher is not None:
             self._index_logins()
             self.sync()
@@ -119,22 +118,13 @@ class CredentialManager:
     # -- pools ------------------------------------------------------------------------------------
 
     def credentials_of(self, p: Provider) -> list[Credential]:
-        creds = list(p.key_credentials)
-        if p.login:
-            kind = "service_account" if p.login == "vertex" else "oauth"
-            ref = f"login:{p.login}"
-            creds += [Credential(id=c, kind=kind, ref=ref, label=c) for c in self._logins.get(p.login, [])]
-        if p.kind == "bedrock":
-            creds = [Credential(id=f"aws:{p.settings.profile or 'default'}", kind="aws", ref="aws")]
-        elif not creds and p.keyless:
-            creds = [ANONYMOUS]
-        return creds
+        return p.kind_rules.credentials(p, self._logins.get(p.login, []) if p.login else [])
 
     def sync(self) -> None:
         """Rebuild the pools for the current runtime; cooldowns and rotation of kept ids stay."""
         if self.cooldowns is None:
             return
-        rt = self.state.runtime
+        rt = self._runtime()
         for name, p in rt.providers.items():
             strategy = p.strategy or rt.config.routing.strategy
             pool = self.pools.get(name)
@@ -149,7 +139,7 @@ class CredentialManager:
     def _on_cooldown(self, c: Cooldown) -> None:
         log.warning("%s/%s cools down for %s until %s (%s, status %s)", c.provider, c.credential, c.model,
                     time.strftime("%H:%M:%S", time.localtime(c.until)), c.reason, c.status)  # fmt: skip
-        self.state.bus.emit(CREDENTIAL_COOLDOWN, c.to_protocol())
+        self._emit(CREDENTIAL_COOLDOWN, c.to_protocol())
 
     # -- the request path --------------------------------------------------------------------------
 
@@ -168,24 +158,14 @@ class CredentialManager:
     async def call_for(self, p: Provider, cred: Credential, dialect: str) -> UpstreamCall:
         """Headers and base URL for one attempt. Raises AuthError when a login cannot be used."""
         if cred.kind == "api_key":
-            return UpstreamCall(cred, p.base_url, key_headers(p.kind, dialect, p.secrets[cred.id]))
+            return p.key_call(cred, dialect)
         if cred.kind == "none":
             return UpstreamCall(cred, p.base_url, {})
         if cred.kind == "aws":
-            return UpstreamCall(cred, default_base(p), {}, {"aws": await self._aws_credentials(p)})
+            return UpstreamCall(cred, p.default_base(), {}, {"aws": await self._aws_credentials(p)})
         if self.refresher is None or not p.login:
             raise AuthError(f"{p.name}: the secret store is not available ({self.store_error or 'not opened'})")
-        if p.kind == "vertex":
-            tokens = await self.refresher.tokens(p.login, cred.id)
-            REDACTOR.add(tokens.access_token)
-            project = p.settings.project or str(tokens.extra.get("project_id", ""))
-            headers = {"Authorization": f"Bearer {tokens.access_token}"}
-            return UpstreamCall(cred, default_base(p), headers, {"project": project, "location": vertex_location(p)})
-        up = await self.refresher.upstream(p.login, cred.id)
-        for v in up.headers.values():
-            if v.startswith("Bearer "):
-                REDACTOR.add(v[7:])
-        return UpstreamCall(cred, p.base_url if p.base_configured else up.base_url, dict(up.headers), dict(up.extra))
+        return await p.kind_rules.login_call(p, cred, self.refresher)
 
     async def _aws_credentials(self, p: Provider) -> Any:
         profile = p.settings.profile or "default"
@@ -225,7 +205,7 @@ class CredentialManager:
                    and (model is None or c.model == model)]  # fmt: skip
         n = await self.cooldowns.clear(provider, credential, model)
         for prov, cred in sorted({(c.provider, c.credential) for c in cleared}):
-            self.state.bus.emit(AUTH_CHANGED, {"provider": prov, "credential": cred, "state": "valid",
+            self._emit(AUTH_CHANGED, {"provider": prov, "credential": cred, "state": "valid",
                                                "message": "cooldowns cleared"})  # fmt: skip
         return n
 
@@ -237,7 +217,7 @@ class CredentialManager:
         now = time.time()
         logins = {(e.provider, e.credential): e for e in (self.refresher.status() if self.refresher else [])}
         providers = []
-        for p in self.state.runtime.providers.values():
+        for p in self._runtime().providers.values():
             pool = self.pools.get(p.name)
             active = pool.cooldowns() if pool else []
             creds = []
@@ -259,7 +239,7 @@ class CredentialManager:
                 creds.append({"id": p.login, "type": "oauth", "state": "missing", "source": f"login:{p.login}",
                               "label": p.login, "priority": 0, "expires_at": None, "cooldowns": [],
                               "message": f"not logged in: run `proxypal-engine login {p.login}`"})  # fmt: skip
-            providers.append({"name": p.name, "kind": p.kind, "base_url": p.base_url or default_base(p),
+            providers.append({"name": p.name, "kind": p.kind, "base_url": p.base_url or p.default_base(),
                               "strategy": pool.strategy if pool else None, "login": p.login,
                               "credentials": creds})  # fmt: skip
         store = {"backend": self.store_backend, "notice": self.store_notice, "error": self.store_error}

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from proxy_engine.auth.cooldowns import Cooldown, CooldownStore
+from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 
 STRATEGIES = ("round-robin", "fill-first")
 
@@ -27,6 +27,10 @@ class Credential:
     kind: str = "api_key"  # "api_key" | "oauth" | "service_account"
     ref: str = ""  # "keyring:NAME" / "env:VAR" for keys; "oauth:<provider>:<id>" for logins
     label: str = ""
+
+
+# The one credential of a keyless local server.
+ANONYMOUS = Credential(id="none", kind="none", label="no key")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,32 @@
+"""Azure OpenAI: deployments instead of model names, `api-version` in the query, `api-key` header."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from proxy_engine.credentials.call import UpstreamCall
+from proxy_engine.providers.kind import ProviderKind
+
+if TYPE_CHECKING:
+    from proxy_engine.providers import Provider
+
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+
+
+class AzureOpenAIKind(ProviderKind):
+    name = "azure_openai"
+    dialects = ("openai_chat",)
+    amp_segment = "openai"
+    amp_rank = 1
+
+    def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
+        return {"api-key": secret}
+
+    def upstream_url(
+        self, p: Provider, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+    ) -> str:
+        base = call.base_url.rstrip("/")
+        deployment = p.settings.deployments.get(model, model)
+        version = p.settings.api_version or DEFAULT_AZURE_API_VERSION
+        return f"{base}/openai/deployments/{quote(deployment, safe='')}/chat/completions?api-version={version}"

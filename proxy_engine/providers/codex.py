@@ -1,0 +1,31 @@
+"""The ChatGPT backend that Codex CLI uses, through a ChatGPT (Codex) login: Responses only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from proxy_engine.credentials.call import UpstreamCall
+from proxy_engine.providers.kind import ProviderKind
+
+if TYPE_CHECKING:
+    from proxy_engine.providers import Provider
+
+
+class CodexKind(ProviderKind):
+    name = "codex"
+    dialects = ("openai_responses",)
+    prefixes = ("gpt-5", "codex")
+    amp_segment = "openai"
+    amp_rank = 2
+
+    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+        return True
+
+    def finalize_body(
+        self, p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+    ) -> dict[str, Any]:
+        body = dict(body)
+        body["store"] = False  # the ChatGPT backend keeps nothing and refuses store: true
+        body.setdefault("instructions", "")
+        body.pop("max_output_tokens", None)  # not accepted there
+        return body

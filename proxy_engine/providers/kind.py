@@ -1,0 +1,127 @@
+"""`ProviderKind`: what one kind of upstream is, and everything about it that differs on the wire.
+
+One subclass per kind, one module each (`anthropic.py`, `vertex.py`, ...), one instance each in
+`registry.py`. A `Provider` (one configured upstream) delegates to its kind; the defaults here
+are the plain HTTP API of each dialect with an API key, and a kind overrides only its quirks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
+
+from proxy_engine.credentials.call import UpstreamCall
+from proxy_engine.credentials.pool import ANONYMOUS, Credential
+from proxy_engine.kind_facts import KIND_FACTS, KindFacts
+from proxy_engine.logs import REDACTOR
+
+if TYPE_CHECKING:
+    from proxy_engine.auth.refresher import TokenRefresher
+    from proxy_engine.providers import Provider
+
+COUNT_ACTIONS = ("count_tokens", "countTokens")
+_COUNTING_DIALECTS = ("anthropic", "gemini")
+_OPENAI_PATHS = {"openai_responses": "/responses", "openai_completions": "/completions"}
+
+
+def gemini_action(stream: bool, action: str | None) -> str:
+    """The generateContent method a request asks for."""
+    return action or ("streamGenerateContent" if stream else "generateContent")
+
+
+class ProviderKind:
+    """The defaults: a dialect's own HTTP API, authenticated by an API key."""
+
+    name: ClassVar[str]
+    base_url: ClassVar[str] = ""  # "" = the login's own API base (OAuth kinds) or required in config
+    dialects: ClassVar[tuple[str, ...]]  # wire formats, preferred first
+    prefixes: ClassVar[tuple[str, ...]] = ()  # bare model names it serves when `models:` is empty
+    amp_segment: ClassVar[str | None] = None  # Amp route segment (`openai` mode) it can answer
+    amp_rank: ClassVar[int] = 0  # its place among the kinds of that segment, best first
+    price_provider: ClassVar[str | None] = None  # genai-prices provider id
+    signs_url: ClassVar[bool] = False  # the URL is signed and must be sent exactly as built
+
+    @property
+    def facts(self) -> KindFacts:
+        return KIND_FACTS[self.name]
+
+    @property
+    def login(self) -> str | None:
+        return self.facts.login
+
+    @property
+    def login_only(self) -> bool:
+        return self.facts.login_only
+
+    # -- credentials ------------------------------------------------------------------------------
+
+    def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
+        """An API key as the upstream expects it: by dialect, else as a bearer token."""
+        if dialect == "anthropic":
+            return {"x-api-key": secret}
+        if dialect == "gemini":
+            return {"x-goog-api-key": secret}
+        return {"Authorization": "Bearer " + secret}
+
+    def credentials(self, p: Provider, login_ids: list[str]) -> list[Credential]:
+        """The provider's pool: its keys, its kind's stored logins, or one anonymous credential."""
+        creds = list(p.key_credentials)
+        if p.login:
+            ref = f"login:{p.login}"
+            creds += [Credential(id=c, kind=self.facts.login_credential, ref=ref, label=c) for c in login_ids]
+        if not creds and p.keyless:
+            creds = [ANONYMOUS]
+        return creds
+
+    async def login_call(self, p: Provider, cred: Credential, refresher: TokenRefresher) -> UpstreamCall:
+        """A stored login made concrete: the login's headers and API base (unless config sets one)."""
+        up = await refresher.upstream(p.login or "", cred.id)
+        for v in up.headers.values():
+            if v.startswith("Bearer "):
+                REDACTOR.add(v[7:])
+        return UpstreamCall(cred, p.base_url if p.base_configured else up.base_url, dict(up.headers), dict(up.extra))
+
+    def default_base(self, p: Provider) -> str:
+        """Where the provider goes when config sets no base_url."""
+        return p.base_url
+
+    # -- the wire ---------------------------------------------------------------------------------
+
+    def serves(self, model: str) -> bool:
+        return model.lower().startswith(self.prefixes)
+
+    def upstream_dialect(self, p: Provider, client_dialect: str, model: str) -> str:
+        return client_dialect if client_dialect in p.dialects else p.dialects[0]
+
+    def counts_tokens(self, dialect: str) -> bool:
+        """Can the upstream count tokens itself in this dialect (else the local estimate is used)?"""
+        return dialect in _COUNTING_DIALECTS
+
+    def upstream_url(
+        self, p: Provider, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+    ) -> str:
+        base = call.base_url.rstrip("/")
+        if dialect == "anthropic":
+            return base + ("/v1/messages/count_tokens" if action == "count_tokens" else "/v1/messages")
+        if dialect == "gemini":
+            prefix = base if base.endswith(("/v1beta", "/v1")) else base + "/v1beta"
+            act = gemini_action(stream, action)
+            url = f"{prefix}/models/{quote(model, safe='')}:{act}"
+            return url + "?alt=sse" if act == "streamGenerateContent" else url
+        return base + _OPENAI_PATHS.get(dialect, "/chat/completions")
+
+    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+        """Must a same-dialect (pass-through) body be rewritten for this upstream?"""
+        return False
+
+    def finalize_body(
+        self, p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+    ) -> dict[str, Any]:
+        """The last touches, on the body already in the upstream's dialect."""
+        return body
+
+    def sign_headers(
+        self, p: Provider, call: UpstreamCall, url: str, headers: dict[str, str], body: bytes
+    ) -> dict[str, str]:
+        """Headers that depend on the final URL and body; most kinds need none."""
+        return headers

@@ -1,0 +1,12 @@
+"""Alibaba's DashScope (OpenAI-compatible mode), with an API key or a Qwen login."""
+
+from __future__ import annotations
+
+from proxy_engine.providers.kind import ProviderKind
+
+
+class QwenKind(ProviderKind):
+    name = "qwen"
+    base_url = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+    dialects = ("openai_chat",)
+    prefixes = ("qwen",)

@@ -1,0 +1,73 @@
+"""Vertex AI publisher models (Gemini and Claude) with a service-account login.
+
+The model decides the dialect: Claude models take the Messages body at `rawPredict`, the rest
+take generateContent. The project comes from config or the service account's key file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from proxy_engine.credentials.call import UpstreamCall
+from proxy_engine.credentials.pool import Credential
+from proxy_engine.logs import REDACTOR
+from proxy_engine.providers.kind import COUNT_ACTIONS, ProviderKind
+from proxy_engine.providers.vertex_body import (
+    anthropic_body_for_vertex,
+    anthropic_count_body_for_vertex,
+    vertex_base,
+    vertex_url,
+)
+
+if TYPE_CHECKING:
+    from proxy_engine.auth.refresher import TokenRefresher
+    from proxy_engine.providers import Provider
+
+DEFAULT_VERTEX_LOCATION = "us-central1"
+
+
+def vertex_location(p: Provider) -> str:
+    return p.settings.location or DEFAULT_VERTEX_LOCATION
+
+
+class VertexKind(ProviderKind):
+    name = "vertex"
+    dialects = ("gemini", "anthropic")
+    prefixes = ("gemini", "claude")
+    amp_segment = "gemini"
+    amp_rank = 1
+
+    def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
+        return {}  # service-account tokens only
+
+    async def login_call(self, p: Provider, cred: Credential, refresher: TokenRefresher) -> UpstreamCall:
+        tokens = await refresher.tokens(p.login or "", cred.id)
+        REDACTOR.add(tokens.access_token)
+        project = p.settings.project or str(tokens.extra.get("project_id", ""))
+        headers = {"Authorization": f"Bearer {tokens.access_token}"}
+        return UpstreamCall(cred, self.default_base(p), headers, {"project": project, "location": vertex_location(p)})
+
+    def default_base(self, p: Provider) -> str:
+        return p.base_url if p.base_configured else vertex_base(vertex_location(p))
+
+    def upstream_dialect(self, p: Provider, client_dialect: str, model: str) -> str:
+        return "anthropic" if model.lower().startswith("claude") else "gemini"
+
+    def upstream_url(
+        self, p: Provider, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+    ) -> str:
+        publisher = "anthropic" if dialect == "anthropic" else "google"
+        project = str(call.extra.get("project", ""))
+        return vertex_url(call.base_url.rstrip("/"), project, vertex_location(p), model, publisher, stream, action)
+
+    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+        return dialect == "anthropic"
+
+    def finalize_body(
+        self, p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+    ) -> dict[str, Any]:
+        if dialect != "anthropic":
+            return body
+        if action in COUNT_ACTIONS:
+            return anthropic_count_body_for_vertex(body, model)
+        return anthropic_body_for_vertex(body)
