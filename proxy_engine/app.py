@@ -16,7 +16,6 @@ from proxy_engine import __version__, management, proxy
 from proxy_engine.amp import add_amp_routes
 from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.paths import Paths
-from proxy_engine.protocol import STATS
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, EngineState
@@ -93,7 +92,7 @@ async def _stats_loop(state: EngineState) -> None:
         await asyncio.sleep(0.5)
         if state.stats.dirty and state.bus.subscribers:
             state.stats.dirty = False
-            state.bus.emit(STATS, state.stats.snapshot())
+            state.bus.publish(state.stats.payload())
 
 
 async def _resources(app: web.Application):

@@ -25,7 +25,7 @@ from proxy_engine.auth import (
     open_credential_store,
 )
 from proxy_engine.logs import REDACTOR
-from proxy_engine.protocol import AUTH_CHANGED, CREDENTIAL_COOLDOWN
+from proxy_engine.protocol import AuthChanged
 from proxy_engine.providers import Provider, UpstreamCall, key_headers
 from proxy_engine.providers.wire import default_base, vertex_location
 
@@ -111,7 +111,7 @@ class CredentialManager:
         self._logins = logins
 
     def _on_auth_event(self, ev: AuthEvent) -> None:
-        self.state.bus.emit(AUTH_CHANGED, ev.to_protocol())
+        self.state.bus.publish(ev.to_event())
         if ev.state in ("valid", "missing") and self.refresher is not None:
             self._index_logins()
             self.sync()
@@ -149,7 +149,7 @@ class CredentialManager:
     def _on_cooldown(self, c: Cooldown) -> None:
         log.warning("%s/%s cools down for %s until %s (%s, status %s)", c.provider, c.credential, c.model,
                     time.strftime("%H:%M:%S", time.localtime(c.until)), c.reason, c.status)  # fmt: skip
-        self.state.bus.emit(CREDENTIAL_COOLDOWN, c.to_protocol())
+        self.state.bus.publish(c.to_event())
 
     # -- the request path --------------------------------------------------------------------------
 
@@ -225,13 +225,14 @@ class CredentialManager:
                    and (model is None or c.model == model)]  # fmt: skip
         n = await self.cooldowns.clear(provider, credential, model)
         for prov, cred in sorted({(c.provider, c.credential) for c in cleared}):
-            self.state.bus.emit(AUTH_CHANGED, {"provider": prov, "credential": cred, "state": "valid",
-                                               "message": "cooldowns cleared"})  # fmt: skip
+            self.state.bus.publish(
+                AuthChanged(provider=prov, credential=cred, state="valid", message="cooldowns cleared")
+            )
         return n
 
-    def login_states(self) -> list[dict[str, str]]:
+    def login_states(self) -> list[AuthChanged]:
         """Every stored login's state, for the `hello` snapshot (a late subscriber missed the events)."""
-        return [ev.to_protocol() for ev in self.refresher.status()] if self.refresher else []
+        return [ev.to_event() for ev in self.refresher.status()] if self.refresher else []
 
     def status(self) -> dict[str, Any]:
         now = time.time()

@@ -15,7 +15,7 @@ from proxy_engine import __version__
 from proxy_engine.config import ConfigIssue
 from proxy_engine.events import EventBus
 from proxy_engine.paths import Paths
-from proxy_engine.protocol import BUDGET_ALERT, REQUEST_FINISHED, REQUEST_STARTED
+from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, RequestFinished
 from proxy_engine.record import RequestRecord
 from proxy_engine.runtime import Runtime
 from proxy_engine.usage.budgets import BudgetTracker, period_start
@@ -49,7 +49,7 @@ class EngineState:
         from proxy_engine.credentials import CredentialManager
 
         self.credentials = CredentialManager(self)
-        self.budgets = BudgetTracker(lambda alert: self.bus.emit(BUDGET_ALERT, alert))
+        self.budgets = BudgetTracker(self.bus.publish)
         self.budgets.configure(self.runtime.config)
 
     async def load_budgets(self) -> None:
@@ -64,12 +64,7 @@ class EngineState:
 
     def request_started(self, rec: RequestRecord) -> None:
         if self.bus.subscribers:
-            self.bus.emit(
-                REQUEST_STARTED,
-                {"id": rec.id, "client": rec.client, "agent": rec.agent, "dialect_in": rec.dialect_in,
-                 "model_requested": rec.model_requested, "provider": rec.provider, "model": rec.model,
-                 "stream": rec.stream},
-            )  # fmt: skip
+            self.bus.publish(rec.started_event())
 
     def finished(self, rec: RequestRecord) -> None:
         self.stats.in_flight -= 1
@@ -81,23 +76,23 @@ class EngineState:
         self.stats.add(d)
         self.bus.emit(REQUEST_FINISHED, d)
 
-    def hello(self) -> dict[str, Any]:
-        return {
-            "version": __version__,
-            "pid": os.getpid(),
-            "listen": f"{self.host}:{self.port}",
-            "config_path": str(self.runtime.loaded.path or ""),
-            "events_socket": str(self.bus.path or ""),
-            "snapshot": {
-                "recent": list(self.stats.recent),
-                "stats": self.stats.snapshot(),
-                "auth": self.credentials.login_states(),
-            },
-        }
+    def hello(self) -> Hello:
+        return Hello(
+            version=__version__,
+            pid=os.getpid(),
+            listen=f"{self.host}:{self.port}",
+            config_path=str(self.runtime.loaded.path or ""),
+            events_socket=str(self.bus.path or ""),
+            snapshot=HelloSnapshot(
+                recent=[RequestFinished.from_dict(r) for r in self.stats.recent],
+                stats=self.stats.payload(),
+                auth=self.credentials.login_states(),
+            ),
+        )
 
     def status(self) -> dict[str, Any]:
         return {
-            **{k: v for k, v in self.hello().items() if k != "snapshot"},
+            **{k: v for k, v in self.hello().to_dict().items() if k != "snapshot"},
             "host": self.host,
             "port": self.port,
             "started_at": self.started_at,
