@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from proxy_engine.config import LOGIN_ONLY_KINDS, ConfigError, parse_config_text, provider_kind
+from proxy_engine.protocol import BudgetAlert, ConfigReloaded
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
@@ -109,7 +110,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self._watch = ProcessWatch()
         self._leaving = False
         self._ready_seen_at = 0.0
-        self._reload_waiter: asyncio.Future[dict[str, Any]] | None = None
+        self._reload_waiter: asyncio.Future[ConfigReloaded] | None = None
         self._signal_tasks: set[asyncio.Task[None]] = set()
         self.supervisor = EngineSupervisor(
             SupervisorOptions(
@@ -262,7 +263,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
     def _events(self, message: EngineEvents) -> None:
         try:
             for ev in self.live.apply(message.events):
-                self._urgent.get(ev["type"], lambda _e: None)(ev)
+                self._urgent.get(ev.TYPE, lambda _e: None)(ev)
         finally:
             self.supervisor.pump.done()
 
@@ -270,17 +271,16 @@ class ProxyPalApp(BackgroundWork, App[int]):
     def _urgent(self) -> dict[str, Any]:
         return {"config.reloaded": self._config_reloaded, "budget.alert": self._budget_alert}
 
-    def _config_reloaded(self, ev: dict[str, Any]) -> None:
+    def _config_reloaded(self, ev: ConfigReloaded) -> None:
         waiter = self._reload_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(ev)  # the save worker reports it
         else:
             self._note_reload_event(ev)
 
-    def _budget_alert(self, ev: dict[str, Any]) -> None:
-        spent, limit = float(ev.get("spent") or 0), float(ev.get("limit") or 0)
+    def _budget_alert(self, ev: BudgetAlert) -> None:
         self.notify(
-            f"{ev.get('scope', 'budget')}: ${spent:.2f} of ${limit:.2f} spent",
+            f"{ev.scope}: ${ev.spent:.2f} of ${ev.limit:.2f} spent",
             title="Budget alert",
             severity="warning",
         )

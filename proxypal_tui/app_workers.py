@@ -7,11 +7,12 @@ unexpected kind reach the app's single `Worker.StateChanged` handler.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
 
 from proxy_engine.config import ConfigError, parse_config_text
+from proxy_engine.protocol import ConfigReloaded
 from proxypal_tui.core.api import ApiError
 from proxypal_tui.core.configfile import ConfigEditError, atomic_write_text, set_provider_api_key
 from proxypal_tui.core.engine_state import EngineState
@@ -108,7 +109,7 @@ class BackgroundWork(_Base):
             self.post_message(ConfigReloadResult(True, [], "saved"))
             return
         try:
-            ev: dict[str, Any] | None = await asyncio.wait_for(self._reload_waiter, self.options.reload_wait)
+            ev: ConfigReloaded | None = await asyncio.wait_for(self._reload_waiter, self.options.reload_wait)
         except TimeoutError:
             ev = None  # the engine's watcher did not report: ask it directly
         if ev is not None:
@@ -122,8 +123,8 @@ class BackgroundWork(_Base):
             return
         self.post_message(result)
 
-    def _note_reload_event(self, ev: dict[str, Any]) -> None:
-        self.post_message(ConfigReloadResult(bool(ev.get("ok")), list(ev.get("errors") or []), "event"))
+    def _note_reload_event(self, ev: ConfigReloaded) -> None:
+        self.post_message(ConfigReloadResult(ev.ok, [e.to_dict() for e in ev.errors], "event"))
 
     @work(exclusive=True, exit_on_error=False, group="logout")
     async def run_logout(self, request: LoginRequest) -> None:

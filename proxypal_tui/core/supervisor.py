@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from proxy_engine.paths import Paths
+from proxy_engine.protocol import Hello
 from proxypal_tui.core.api import ApiError, ManagementClient, base_url
 from proxypal_tui.core.engine_state import Backoff, EngineState, EngineStatus
 from proxypal_tui.core.events import EventPump, EventStream
@@ -336,8 +337,9 @@ class EngineSupervisor:
         finally:
             await stream.close()
 
-    async def _check_health(self, base: str, hello: dict[str, Any], owned: bool, deadline: float) -> str:
-        listen = str(hello.get("listen") or "")
+    async def _check_health(self, base: str, hello_event: dict[str, Any], owned: bool, deadline: float) -> str:
+        hello = Hello.from_dict(hello_event)
+        listen = hello.listen
         if not base and ":" in listen:  # port 0 in the config: only the engine knows its port
             host, _, port = listen.rpartition(":")
             base = base_url(host.strip("[]"), int(port))
@@ -358,9 +360,9 @@ class EngineSupervisor:
         self._publish(
             EngineState.READY,
             owned=owned,
-            pid=hello.get("pid"),
+            pid=hello.pid or None,
             listen=listen or None,
-            version=hello.get("version"),
+            version=hello.version or None,
             uptime_s=uptime,
             message="attached to a running engine" if not owned else "engine ready",
             log_tail=(),

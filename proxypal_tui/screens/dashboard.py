@@ -124,9 +124,10 @@ class DashboardScreen(ProxyPalScreen):
         self.query_one("#chart-lat", TimeChart).show(series.minutes, {"avg": lat_avg, "p95": lat_p95})
 
     def _draw_shares(self) -> None:
-        stats = self.pp.live.stats or {}
-        self.query_one("#share-providers", ShareBars).show("Providers", metrics.distribution(stats.get("by_provider")))
-        self.query_one("#share-models", ShareBars).show("Models", metrics.distribution(stats.get("by_model")))
+        stats = self.pp.live.stats
+        by_provider, by_model = (stats.by_provider, stats.by_model) if stats is not None else (None, None)
+        self.query_one("#share-providers", ShareBars).show("Providers", metrics.distribution(by_provider))
+        self.query_one("#share-models", ShareBars).show("Models", metrics.distribution(by_model))
 
     def _draw_budgets(self, now: float) -> None:
         app = self.pp
