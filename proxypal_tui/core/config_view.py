@@ -1,15 +1,18 @@
 """The config file as the TUI sees it: read and checked in this one place.
 
 The app re-reads it after a save, a reload or a login; the Config screen reads its text and
-checks an edit here; adding a key reference reads it here too. It keeps what the screens
-need from the last valid version (budgets, providers, address), so a broken file on disk
-leaves the last good view in place while the engine keeps serving the old config.
+checks an edit here; adding a key reference reads it here too; the supervisor finds the
+engine's address here (`listen_settings`, lenient: even a broken file names a port). The view
+keeps what the screens need from the last valid version (budgets, providers, address), so a
+broken file on disk leaves the last good view while the engine keeps serving the old config.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from proxy_engine.config import LOGIN_ONLY_KINDS, Config, ConfigError, parse_config_text, provider_kind
 
@@ -50,3 +53,20 @@ class ConfigView:
     def key_providers(self) -> list[str]:
         """Configured providers that take an API key (not the login-only kinds), sorted."""
         return sorted(n for n, kind in self.provider_kinds.items() if kind not in KEYLESS_KINDS)
+
+
+def listen_settings(path: Path) -> tuple[str, int, Path | None]:
+    """Host, port and events-socket override, read leniently: the supervisor must find an engine
+    (or start one) even when the file has a mistake the schema rejects, or cannot be read."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    host = str(data.get("host") or "127.0.0.1")
+    port = data.get("port", 8317)
+    port = port if isinstance(port, int) else 8317
+    events = data.get("events") if isinstance(data.get("events"), dict) else {}
+    sock = events.get("socket") if events else None
+    return host, port, Path(sock).expanduser() if sock else None

@@ -11,6 +11,7 @@ import pytest
 
 from proxy_engine.config import ConfigError
 from proxy_engine.paths import resolve_paths
+from proxypal_tui.core.config_view import listen_settings
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.session import Session
 from proxypal_tui.options import AppOptions
@@ -88,3 +89,12 @@ def test_the_config_view_keeps_the_last_valid_file(session: Session) -> None:
         view.check(view.read_text())
     assert session.record_config_outcome(True, [], "saved").version == 1
     assert session.record_config_outcome(False, [{"line": 1}], "rejected").version == 2
+
+
+def test_the_supervisor_finds_the_address_even_in_a_file_the_schema_rejects(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    assert listen_settings(path) == ("127.0.0.1", 8317, None)  # no file: the defaults
+    path.write_text("port: 9444\nhost: ::1\nunknown_key: 1\nevents: {socket: ~/ev.sock}\n")
+    assert listen_settings(path) == ("::1", 9444, Path("~/ev.sock").expanduser())
+    path.write_text("port: [broken\n")
+    assert listen_settings(path) == ("127.0.0.1", 8317, None)
