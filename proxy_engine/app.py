@@ -15,7 +15,6 @@ from proxy_engine import __version__, management
 from proxy_engine.amp import add_amp_routes
 from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.paths import Paths
-from proxy_engine.protocol import STATS
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.runtime import Runtime
@@ -48,7 +47,7 @@ async def _stats_loop(state: EngineState) -> None:
         await asyncio.sleep(0.5)
         if state.stats.dirty and state.bus.subscribers:
             state.stats.dirty = False
-            state.bus.emit(STATS, state.stats.snapshot())
+            state.bus.publish(state.stats.payload())
 
 
 async def _resources(app: web.Application):

@@ -18,7 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from proxy_engine.protocol import DROPPED, HELLO, LOG, REQUEST_FINISHED, REQUEST_STARTED, encode_event
+from proxy_engine.protocol import (
+    REQUEST_FINISHED,
+    REQUEST_STARTED,
+    Dropped,
+    EventPayload,
+    Hello,
+    Log,
+    encode_event,
+    encode_payload,
+)
 
 log = logging.getLogger("proxy_engine.events")
 FLUSH_INTERVAL = 0.05  # seconds; batches wake-ups and writes when traffic is heavy
@@ -49,7 +58,7 @@ class EventBus:
         self._subs: set[_Subscriber] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.base_events.Server | None = None
-        self.hello: Callable[[], dict[str, Any]] = dict
+        self.hello: Callable[[], EventPayload] = Hello
         self.path: Path | None = None
         self._pending: list[tuple[str, dict[str, Any], float]] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -64,6 +73,11 @@ class EventBus:
         self._pending.append((type_, fields, time.time()))
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self.flush)
+
+    def publish(self, payload: EventPayload) -> None:
+        """Emit a protocol payload; it is turned into a dict only when someone listens."""
+        if self._subs:
+            self.emit(payload.TYPE, payload.to_dict())
 
     def flush(self) -> None:
         """Encode what was emitted since the last flush, once, and queue it for every subscriber."""
@@ -96,7 +110,7 @@ class EventBus:
         eof = asyncio.ensure_future(reader.read())
         eof.add_done_callback(lambda _: sub.ready.set())  # a hang-up wakes the writer too
         try:
-            writer.write(encode_event(HELLO, self.hello()))
+            writer.write(encode_payload(self.hello()))
             self._subs.add(sub)
             while True:
                 await sub.ready.wait()
@@ -104,7 +118,7 @@ class EventBus:
                     break
                 sub.ready.clear()
                 if sub.dropped:
-                    writer.write(encode_event(DROPPED, {"count": sub.dropped}))
+                    writer.write(encode_payload(Dropped(count=sub.dropped)))
                     sub.dropped = 0
                 lines, sub.queue = sub.queue, deque()
                 writer.write(b"".join(lines))
@@ -146,12 +160,12 @@ class EventLogHandler(logging.Handler):
         self.bus, self.loop = bus, loop
 
     def emit(self, record: logging.LogRecord) -> None:
-        fields = {"level": record.levelname.lower(), "logger": record.name, "message": self.format(record)}
+        event = Log(level=record.levelname.lower(), logger=record.name, message=self.format(record))
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is self.loop:
-            self.bus.emit(LOG, fields)
+            self.bus.publish(event)
         elif not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.bus.emit, LOG, fields)
+            self.loop.call_soon_threadsafe(self.bus.publish, event)

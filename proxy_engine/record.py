@@ -6,6 +6,7 @@ import time
 import uuid
 from typing import Any
 
+from proxy_engine.protocol import RequestError, RequestFinished, RequestStarted
 from proxy_engine.usage.tokens import Usage
 
 _AGENTS = (
@@ -89,29 +90,39 @@ class RequestRecord:
     def fail(self, status: int, code: str, message: str) -> None:
         self.status, self.error_code, self.error_message = status, code, message
 
-    def as_dict(self) -> dict[str, Any]:
+    def started_event(self) -> RequestStarted:
+        return RequestStarted(
+            id=self.id, ts_start=self.ts_start, client=self.client, agent=self.agent, dialect_in=self.dialect_in,
+            model_requested=self.model_requested, provider=self.provider, model=self.model, stream=self.stream,
+        )  # fmt: skip
+
+    def finished_event(self) -> RequestFinished:
         u = self.usage
         end = time.perf_counter()
-        return {
-            "id": self.id,
-            "ts_start": self.ts_start,
-            "client": self.client,
-            "agent": self.agent,
-            "dialect_in": self.dialect_in,
-            "dialect_out": self.dialect_out,
-            "model_requested": self.model_requested,
-            "provider": self.provider,
-            "model": self.model,
-            "credential": self.credential,
-            "stream": self.stream,
-            "status": self.status or 500,
-            "latency_ms": round((end - self.t0) * 1000, 2),
-            "ttfb_ms": round((self.t_first - self.t0) * 1000, 2) if self.t_first else None,
-            "input_tokens": u.input_tokens if u else 0,
-            "output_tokens": u.output_tokens if u else 0,
-            "cache_read_tokens": u.cache_read_tokens if u else 0,
-            "cache_write_tokens": u.cache_write_tokens if u else 0,
-            "cost_usd": self.cost_usd,
-            "attempts": self.attempts,
-            "error": {"code": self.error_code, "message": self.error_message} if self.error_code else None,
-        }
+        return RequestFinished(
+            id=self.id,
+            ts_start=self.ts_start,
+            client=self.client,
+            agent=self.agent,
+            dialect_in=self.dialect_in,
+            dialect_out=self.dialect_out,
+            model_requested=self.model_requested,
+            provider=self.provider,
+            model=self.model,
+            credential=self.credential,
+            stream=self.stream,
+            status=self.status or 500,
+            latency_ms=round((end - self.t0) * 1000, 2),
+            ttfb_ms=round((self.t_first - self.t0) * 1000, 2) if self.t_first else None,
+            input_tokens=u.input_tokens if u else 0,
+            output_tokens=u.output_tokens if u else 0,
+            cache_read_tokens=u.cache_read_tokens if u else 0,
+            cache_write_tokens=u.cache_write_tokens if u else 0,
+            cost_usd=self.cost_usd,
+            attempts=self.attempts,
+            error=RequestError(code=self.error_code, message=self.error_message) if self.error_code else None,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `request.finished` payload as a dict: the event, the ledger row and the stats input."""
+        return self.finished_event().to_dict()

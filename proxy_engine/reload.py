@@ -15,7 +15,7 @@ import watchfiles
 from aiohttp import web
 
 from proxy_engine.config import ConfigError, ConfigIssue, load_config, parse_config_text
-from proxy_engine.protocol import CONFIG_RELOADED
+from proxy_engine.protocol import ConfigProblem, ConfigReloaded
 from proxy_engine.runtime import build_runtime
 from proxy_engine.state import ENGINE
 
@@ -45,7 +45,8 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
         log.error("config not applied, the previous one keeps serving: %s", "; ".join(map(str, issues)))
     else:
         log.info("config reloaded from %s", path)
-    state.bus.emit(CONFIG_RELOADED, {"ok": not issues, "errors": [i.as_dict() for i in issues], "path": str(path)})
+    problems = [ConfigProblem(file=i.file, line=i.line, message=i.message) for i in issues]
+    state.bus.publish(ConfigReloaded(ok=not issues, errors=problems, path=str(path)))
     return issues
 
 

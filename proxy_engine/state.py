@@ -16,7 +16,7 @@ from proxy_engine.config import ConfigIssue
 from proxy_engine.credentials.broker import CredentialBroker
 from proxy_engine.events import EventBus
 from proxy_engine.paths import Paths
-from proxy_engine.protocol import BUDGET_ALERT, REQUEST_FINISHED, REQUEST_STARTED
+from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, RequestFinished
 from proxy_engine.record import RequestRecord
 from proxy_engine.runtime import Runtime
 from proxy_engine.usage.budgets import BudgetTracker, period_start
@@ -44,8 +44,8 @@ class EngineState:
     budgets: BudgetTracker = field(init=False)
 
     def __post_init__(self) -> None:
-        self.credentials = CredentialBroker(self.paths, lambda: self.runtime, self.bus.emit)
-        self.budgets = BudgetTracker(lambda alert: self.bus.emit(BUDGET_ALERT, alert))
+        self.credentials = CredentialBroker(self.paths, lambda: self.runtime, self.bus.publish)
+        self.budgets = BudgetTracker(self.bus.publish)
         self.budgets.configure(self.runtime.config)
 
     async def load_budgets(self) -> None:
@@ -60,12 +60,7 @@ class EngineState:
 
     def request_started(self, rec: RequestRecord) -> None:
         if self.bus.subscribers:
-            self.bus.emit(
-                REQUEST_STARTED,
-                {"id": rec.id, "client": rec.client, "agent": rec.agent, "dialect_in": rec.dialect_in,
-                 "model_requested": rec.model_requested, "provider": rec.provider, "model": rec.model,
-                 "stream": rec.stream},
-            )  # fmt: skip
+            self.bus.publish(rec.started_event())
 
     def finished(self, rec: RequestRecord) -> None:
         self.stats.in_flight -= 1
@@ -77,23 +72,23 @@ class EngineState:
         self.stats.add(d)
         self.bus.emit(REQUEST_FINISHED, d)
 
-    def hello(self) -> dict[str, Any]:
-        return {
-            "version": __version__,
-            "pid": os.getpid(),
-            "listen": f"{self.host}:{self.port}",
-            "config_path": str(self.runtime.loaded.path or ""),
-            "events_socket": str(self.bus.path or ""),
-            "snapshot": {
-                "recent": list(self.stats.recent),
-                "stats": self.stats.snapshot(),
-                "auth": self.credentials.login_states(),
-            },
-        }
+    def hello(self) -> Hello:
+        return Hello(
+            version=__version__,
+            pid=os.getpid(),
+            listen=f"{self.host}:{self.port}",
+            config_path=str(self.runtime.loaded.path or ""),
+            events_socket=str(self.bus.path or ""),
+            snapshot=HelloSnapshot(
+                recent=[RequestFinished.from_dict(r) for r in self.stats.recent],
+                stats=self.stats.payload(),
+                auth=self.credentials.login_states(),
+            ),
+        )
 
     def status(self) -> dict[str, Any]:
         return {
-            **{k: v for k, v in self.hello().items() if k != "snapshot"},
+            **{k: v for k, v in self.hello().to_dict().items() if k != "snapshot"},
             "host": self.host,
             "port": self.port,
             "started_at": self.started_at,

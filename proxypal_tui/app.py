@@ -10,7 +10,7 @@ import asyncio
 import importlib.util
 import signal
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,14 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from proxy_engine.config import KEYLESS_KINDS, ConfigError, parse_config_text, provider_kind
+from proxy_engine.protocol import BudgetAlert, ConfigReloaded
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
+from proxypal_tui.core.session import ConfigOutcome, Session
 from proxypal_tui.core.settings import save_theme
 from proxypal_tui.core.state import LiveState
 from proxypal_tui.core.supervisor import EngineSupervisor, SupervisorOptions
@@ -61,33 +62,25 @@ def tools_available() -> bool:
         return False
 
 
-def _tools_screen_for(options: AppOptions) -> Callable[[], Screen[Any]]:
+def _tools_screen_for(session: Session) -> Callable[[], Screen[Any]]:
     def make() -> Screen[Any]:
         from proxypal_tui.screens.tools import ToolsPage  # lazy: keeps start-up light
 
-        return ToolsPage(options.config_path, options.tools_home, options.tools_search_path)
+        return ToolsPage(session)
 
     return make
-
-
-@dataclass(frozen=True)
-class ConfigOutcome:
-    version: int
-    ok: bool
-    errors: list[dict[str, Any]]
-    summary: str
 
 
 class ProxyPalApp(BackgroundWork, App[int]):
     TITLE = "ProxyPal"
     CSS_PATH = ["tcss/app.tcss", "tcss/dashboard.tcss", "tcss/screens.tcss"]
-    MODES = {
+    PAGES: dict[str, type[ProxyPalScreen]] = {
         "dashboard": DashboardScreen,
         "requests": RequestsScreen,
         "providers": ProvidersScreen,
         "config": ConfigScreen,
         "logs": LogsScreen,
-    }
+    }  # added as modes, each page built with the session
     DEFAULT_MODE = "dashboard"
     BINDINGS = APP_BINDINGS
 
@@ -95,20 +88,10 @@ class ProxyPalApp(BackgroundWork, App[int]):
         super().__init__()
         self.options = options
         self.config_path = options.config_path
-        self.live = LiveState()
-        self.engine_status = EngineStatus(EngineState.LOCATING, config_path=str(options.config_path))
-        self.engine_usage: ProcessUsage | None = None
-        self.feed_paused = False
-        self.config_outcome: ConfigOutcome | None = None
-        self.config_version = 0
-        self.budgets: dict[str, Any] = {}
-        self._providers_kinds: dict[str, str] = {}
-        self._key_providers: list[str] = []
-        self._listen = "127.0.0.1:8317"
+        self.session = Session(options, lambda: self.supervisor.pump.dropped)
         self._watch = ProcessWatch()
         self._leaving = False
-        self._ready_seen_at = 0.0
-        self._reload_waiter: asyncio.Future[dict[str, Any]] | None = None
+        self._reload_waiter: asyncio.Future[ConfigReloaded] | None = None
         self._signal_tasks: set[asyncio.Task[None]] = set()
         self.supervisor = EngineSupervisor(
             SupervisorOptions(
@@ -127,52 +110,49 @@ class ProxyPalApp(BackgroundWork, App[int]):
             on_events=lambda events: self.post_message(EngineEvents(events)),
             on_output=self._engine_output,
         )
+        for mode, page in self.PAGES.items():
+            self.add_mode(mode, partial(page, self.session))
         self.tools_enabled = tools_available()
         if self.tools_enabled:
-            self.add_mode("tools", _tools_screen_for(self.options))
+            self.add_mode("tools", _tools_screen_for(self.session))
         self._theme_names = self._register_themes()
         wanted = options.settings.theme
         self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
         self.set_keymap(options.settings.keymap)
         self.read_config_info()
 
-    # ---- small queries the screens use --------------------------------------------------------
+    # ---- the session's state, as the app's handlers and the tests use it ----------------------------
 
     def now(self) -> float:
-        return self.options.clock()
+        return self.session.now()
 
     @property
-    def dropped_events(self) -> int:
-        return self.live.dropped_by_engine + self.supervisor.pump.dropped
+    def live(self) -> LiveState:
+        return self.session.live
 
-    def engine_uptime(self) -> float | None:
-        """Seconds the engine has been up, as of the app's clock; None unless it is ready."""
-        status = self.engine_status
-        if status.state is not EngineState.READY or status.uptime_s is None:
-            return None
-        return status.uptime_s + max(0.0, self.now() - self._ready_seen_at)
+    @property
+    def engine_status(self) -> EngineStatus:
+        return self.session.engine_status
 
-    def endpoint_listen(self) -> str:
-        return self.engine_status.listen or self._listen
+    @engine_status.setter
+    def engine_status(self, status: EngineStatus) -> None:
+        self.session.engine_status = status
 
-    def show_onboarding(self) -> bool:
-        return not self._providers_kinds and len(self.live.feed) == 0
+    @property
+    def engine_usage(self) -> ProcessUsage | None:
+        return self.session.engine_usage
 
-    def key_based_providers(self) -> list[str]:
-        """Configured providers that take an API key (not the login-only kinds)."""
-        return sorted(self._key_providers)
+    @property
+    def feed_paused(self) -> bool:
+        return self.session.feed_paused
+
+    @property
+    def config_outcome(self) -> ConfigOutcome | None:
+        return self.session.config_outcome
 
     def read_config_info(self) -> None:
         """Budgets, providers and address from the config file (kept as they were if it is invalid)."""
-        try:
-            cfg = parse_config_text(self.config_path.read_text(encoding="utf-8"), str(self.config_path))
-        except (OSError, ConfigError):
-            return
-        self.budgets = cfg.budgets.model_dump()
-        self._providers_kinds = {name: provider_kind(name, p) for name, p in cfg.providers.items()}
-        self._key_providers = [n for n, kind in self._providers_kinds.items() if kind not in KEYLESS_KINDS]
-        self._listen = f"{cfg.host}:{cfg.port}"
-        self.config_version += 1
+        self.session.config.reload()
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -219,7 +199,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
     def _sample_engine(self) -> None:
         if self.options.sample_engine:
             pid = self.engine_status.pid if self.engine_status.state is EngineState.READY else None
-            self.engine_usage = self._watch.sample(pid)
+            self.session.engine_usage = self._watch.sample(pid)
 
     def _engine_output(self, line: str) -> None:
         # Same event loop as the app: a bounded append, drawn later by the Logs screen.
@@ -247,10 +227,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     @on(EngineStatusChanged)
     def _status_changed(self, message: EngineStatusChanged) -> None:
-        before = self.engine_status.state
-        self.engine_status = message.status
-        if message.status.state is EngineState.READY and before is not EngineState.READY:
-            self._ready_seen_at = self.now()
+        if self.session.set_engine_status(message.status):
             self._refresh_usage()
             self.load_auth_status()
         if message.status.state in (EngineState.FAILED, EngineState.BLOCKED):  # crashes show in the panel
@@ -261,7 +238,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
     def _events(self, message: EngineEvents) -> None:
         try:
             for ev in self.live.apply(message.events):
-                self._urgent.get(ev["type"], lambda _e: None)(ev)
+                self._urgent.get(ev.TYPE, lambda _e: None)(ev)
         finally:
             self.supervisor.pump.done()
 
@@ -269,17 +246,16 @@ class ProxyPalApp(BackgroundWork, App[int]):
     def _urgent(self) -> dict[str, Any]:
         return {"config.reloaded": self._config_reloaded, "budget.alert": self._budget_alert}
 
-    def _config_reloaded(self, ev: dict[str, Any]) -> None:
+    def _config_reloaded(self, ev: ConfigReloaded) -> None:
         waiter = self._reload_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(ev)  # the save worker reports it
         else:
             self._note_reload_event(ev)
 
-    def _budget_alert(self, ev: dict[str, Any]) -> None:
-        spent, limit = float(ev.get("spent") or 0), float(ev.get("limit") or 0)
+    def _budget_alert(self, ev: BudgetAlert) -> None:
         self.notify(
-            f"{ev.get('scope', 'budget')}: ${spent:.2f} of ${limit:.2f} spent",
+            f"{ev.scope}: ${ev.spent:.2f} of ${ev.limit:.2f} spent",
             title="Budget alert",
             severity="warning",
         )
@@ -289,14 +265,13 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.read_config_info()
         if message.ok and self.engine_status.state is EngineState.READY:
             self.load_auth_status()  # the providers (and their keys) may have changed with the config
-        version = (self.config_outcome.version + 1) if self.config_outcome else 1
         if message.source == "saved":
             summary = "Saved. The engine is not running; it will use this config when it starts."
         elif message.ok:
             summary = "Saved · the engine reloaded the config ✓"
         else:
             summary = f"The engine rejected the config ({len(message.errors)} problem(s)); it keeps the old one."
-        self.config_outcome = ConfigOutcome(version, message.ok, message.errors, summary)
+        self.session.record_config_outcome(message.ok, message.errors, summary)
         if not message.ok:
             self.notify(summary, title="Config", severity="error")
         self.redraw_now()
@@ -398,12 +373,12 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.redraw_now()
 
     def action_copy_endpoint(self) -> None:
-        url = f"http://{self.endpoint_listen()}"
+        url = f"http://{self.session.endpoint_listen()}"
         self.copy_to_clipboard(url)
         self.notify(f"Copied {url}", title="Endpoint")
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from app_commands(self)
+        yield from app_commands(self, self.session)
         palette = getattr(screen, "palette_commands", None)
         if callable(palette):
             yield from palette()

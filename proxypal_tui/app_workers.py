@@ -7,15 +7,19 @@ unexpected kind reach the app's single `Worker.StateChanged` handler.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 
-from proxy_engine.config import ConfigError, parse_config_text
+from proxy_engine.config import ConfigError
+from proxy_engine.protocol import ConfigReloaded
 from proxypal_tui.core.api import ApiError
 from proxypal_tui.core.configfile import ConfigEditError, atomic_write_text, set_provider_api_key
-from proxypal_tui.core.engine_state import EngineState
+from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.login import LoginProcess, LoginRequest, engine_cli
+from proxypal_tui.core.session import Session
+from proxypal_tui.core.supervisor import EngineSupervisor
 from proxypal_tui.messages import (
     ApiFailed,
     AuthStatusLoaded,
@@ -26,19 +30,41 @@ from proxypal_tui.messages import (
     UsageLoaded,
     UsageSnapshot,
 )
+from proxypal_tui.options import AppOptions
 from proxypal_tui.theme_watch import watch_theme_dirs
 from proxypal_tui.themes import user_theme_dir
 
 if TYPE_CHECKING:
-    from proxypal_tui.app import ProxyPalApp
+    from textual.app import App
 
-    _Base = ProxyPalApp
+    _Base = App[int]
 else:
     _Base = object
 
 
 class BackgroundWork(_Base):
-    """Mixed into ProxyPalApp; kept apart so the app module stays about screens and messages."""
+    """Mixed into ProxyPalApp; kept apart so the app module stays about screens and messages.
+
+    It names what it uses of the app below instead of importing the app class (no import cycle).
+    """
+
+    options: AppOptions
+    config_path: Path
+    session: Session
+    supervisor: EngineSupervisor
+    _reload_waiter: asyncio.Future[ConfigReloaded] | None
+
+    if TYPE_CHECKING:  # defined by ProxyPalApp
+
+        def now(self) -> float: ...
+
+        def read_config_info(self) -> None: ...
+
+        @property
+        def engine_status(self) -> EngineStatus: ...
+
+        @property
+        def _theme_dirs(self) -> list[Path]: ...
 
     @work(exclusive=True, exit_on_error=False, group="usage")
     async def load_usage(self) -> None:
@@ -88,10 +114,11 @@ class BackgroundWork(_Base):
 
     def reference_key(self, provider: str, ref: str) -> str | None:
         """Put `api_key: ref` on a provider through the config-save path; the error, if it cannot."""
+        config = self.session.config
         try:
-            text = self.config_path.read_text(encoding="utf-8")
+            text = config.read_text()
             new_text = set_provider_api_key(text, provider, ref)
-            parse_config_text(new_text, str(self.config_path))
+            config.check(new_text)
         except (OSError, ConfigEditError, ConfigError) as e:
             return str(e)
         if new_text != text:
@@ -108,7 +135,7 @@ class BackgroundWork(_Base):
             self.post_message(ConfigReloadResult(True, [], "saved"))
             return
         try:
-            ev: dict[str, Any] | None = await asyncio.wait_for(self._reload_waiter, self.options.reload_wait)
+            ev: ConfigReloaded | None = await asyncio.wait_for(self._reload_waiter, self.options.reload_wait)
         except TimeoutError:
             ev = None  # the engine's watcher did not report: ask it directly
         if ev is not None:
@@ -122,8 +149,8 @@ class BackgroundWork(_Base):
             return
         self.post_message(result)
 
-    def _note_reload_event(self, ev: dict[str, Any]) -> None:
-        self.post_message(ConfigReloadResult(bool(ev.get("ok")), list(ev.get("errors") or []), "event"))
+    def _note_reload_event(self, ev: ConfigReloaded) -> None:
+        self.post_message(ConfigReloadResult(ev.ok, [e.to_dict() for e in ev.errors], "event"))
 
     @work(exclusive=True, exit_on_error=False, group="logout")
     async def run_logout(self, request: LoginRequest) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
 
-if TYPE_CHECKING:
-    from proxypal_tui.app import ProxyPalApp
+from proxypal_tui.app_actions import AppActions
+from proxypal_tui.core.session import Session
 
 SCREENS = (
     ("dashboard", "Dashboard", "KPIs, charts and budgets"),
@@ -21,8 +20,8 @@ SCREENS = (
 )
 
 
-def app_commands(app: ProxyPalApp) -> Iterable[SystemCommand]:
-    status = app.engine_status
+def app_commands(app: AppActions, session: Session) -> Iterable[SystemCommand]:
+    status = session.engine_status
     if status.owned or not status.running:
         yield SystemCommand("Start engine", "Start the engine (after a stop or a give-up)", app.action_start_engine)
         yield SystemCommand("Stop engine", "Stop the engine this TUI started", app.action_stop_engine)
@@ -34,6 +33,6 @@ def app_commands(app: ProxyPalApp) -> Iterable[SystemCommand]:
         yield SystemCommand(f"Theme: {name}", "Switch the colour theme", partial(setattr, app, "theme", name))
     yield SystemCommand("Clear feed", "Forget the requests shown so far", app.action_clear_feed)
     yield SystemCommand(
-        "Copy endpoint", f"Copy http://{app.endpoint_listen()} to the clipboard", app.action_copy_endpoint
+        "Copy endpoint", f"Copy http://{session.endpoint_listen()} to the clipboard", app.action_copy_endpoint
     )
     yield SystemCommand("Detach", "Quit and leave the engine running", app.action_detach)

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from proxy_engine.auth.store import CredentialStore, SecretStoreError, _check_name
+from proxy_engine.auth.secret_base import CredentialStore, SecretStoreError, check_secret_name
 
 PASSPHRASE_ENV = "PROXYPAL_PASSPHRASE"
 FILE_NAME = "secrets.enc"
@@ -170,21 +170,21 @@ class EncryptedFileStore(CredentialStore):
     # -- CredentialStore --------------------------------------------------------------------------
 
     def get(self, name: str) -> str | None:
-        _check_name(name)
+        check_secret_name(name)
         if not self.path.exists():
             return None
         with self._locked():
             return self._read()[1].get(name)
 
     def set(self, name: str, value: str) -> None:
-        _check_name(name)
+        check_secret_name(name)
         with self._locked():
             header, secrets = self._read()
             secrets[name] = value
             self._write(header, secrets)
 
     def delete(self, name: str) -> bool:
-        _check_name(name)
+        check_secret_name(name)
         if not self.path.exists():
             return False
         with self._locked():

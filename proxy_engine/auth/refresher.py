@@ -30,6 +30,7 @@ from proxy_engine.auth.tokens import (
     redact,
     save_tokens,
 )
+from proxy_engine.protocol import AuthChanged
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +46,11 @@ class AuthEvent:
     state: str  # valid | expiring | expired | refreshing | error | missing
     message: str = ""
 
+    def to_event(self) -> AuthChanged:
+        return AuthChanged(provider=self.provider, credential=self.credential, state=self.state, message=self.message)
+
     def to_protocol(self) -> dict[str, str]:
-        return {
-            "provider": self.provider,
-            "credential": self.credential,
-            "state": self.state,
-            "message": self.message,
-        }
+        return self.to_event().to_dict()
 
 
 class TokenRefresher:

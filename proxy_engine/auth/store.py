@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,46 +20,14 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import chainer, fail
 
+from proxy_engine.auth.secret_base import INDEX_NAME as _INDEX
+from proxy_engine.auth.secret_base import CredentialStore, SecretStoreError
+from proxy_engine.auth.secret_base import check_secret_name as _check_name
 from proxy_engine.paths import Paths, resolve_paths
 
 SERVICE = "proxypal"
-# Keyring backends cannot enumerate entries, so the store keeps its own list of names.
-_INDEX = "__proxypal_index__"
 
 BACKEND_ENV = "PROXYPAL_SECRET_BACKEND"  # "keyring" | "file" | "auto" (default)
-
-
-class SecretStoreError(RuntimeError):
-    """The secret store cannot be used. Messages never contain secret values."""
-
-
-class CredentialStore(ABC):
-    """get/set/delete/list over named secrets. Names are not secret; values are."""
-
-    #: Why this backend was chosen (e.g. "no usable OS keyring"), shown next to describe().
-    notice: str = ""
-
-    @abstractmethod
-    def get(self, name: str) -> str | None: ...
-
-    @abstractmethod
-    def set(self, name: str, value: str) -> None: ...
-
-    @abstractmethod
-    def delete(self, name: str) -> bool:
-        """Remove a secret; True if it existed."""
-
-    @abstractmethod
-    def list_names(self) -> list[str]: ...
-
-    @abstractmethod
-    def describe(self) -> str:
-        """A one-line, secret-free description of where secrets live."""
-
-
-def _check_name(name: str) -> None:
-    if not name or name == _INDEX or any(c in name for c in "\n\r\0"):
-        raise ValueError(f"invalid secret name {name!r}")
 
 
 class KeyringStore(CredentialStore):

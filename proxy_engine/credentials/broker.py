@@ -24,7 +24,7 @@ from proxy_engine.auth.store import SecretStoreError, open_credential_store
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 from proxy_engine.credentials.pool import Credential, CredentialPool
-from proxy_engine.protocol import AUTH_CHANGED, CREDENTIAL_COOLDOWN
+from proxy_engine.protocol import AuthChanged, EventPayload
 
 if TYPE_CHECKING:
     from proxy_engine.paths import Paths
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from proxy_engine.runtime import Runtime
 
 log = logging.getLogger("proxy_engine.credentials")
-Emit = Callable[[str, dict[str, Any]], None]
+Emit = Callable[[EventPayload], None]
 _AWS_TTL = 300.0
 _STORE_WAIT = 5.0
 
@@ -110,7 +110,7 @@ class CredentialBroker:
         self._logins = logins
 
     def _on_auth_event(self, ev: AuthEvent) -> None:
-        self._emit(AUTH_CHANGED, ev.to_protocol())
+        self._emit(ev.to_event())
         if ev.state in ("valid", "missing") and self.refresher is not None:
             self._index_logins()
             self.sync()
@@ -139,7 +139,7 @@ class CredentialBroker:
     def _on_cooldown(self, c: Cooldown) -> None:
         log.warning("%s/%s cools down for %s until %s (%s, status %s)", c.provider, c.credential, c.model,
                     time.strftime("%H:%M:%S", time.localtime(c.until)), c.reason, c.status)  # fmt: skip
-        self._emit(CREDENTIAL_COOLDOWN, c.to_protocol())
+        self._emit(c.to_event())
 
     # -- the request path --------------------------------------------------------------------------
 
@@ -205,13 +205,12 @@ class CredentialBroker:
                    and (model is None or c.model == model)]  # fmt: skip
         n = await self.cooldowns.clear(provider, credential, model)
         for prov, cred in sorted({(c.provider, c.credential) for c in cleared}):
-            self._emit(AUTH_CHANGED, {"provider": prov, "credential": cred, "state": "valid",
-                                               "message": "cooldowns cleared"})  # fmt: skip
+            self._emit(AuthChanged(provider=prov, credential=cred, state="valid", message="cooldowns cleared"))
         return n
 
-    def login_states(self) -> list[dict[str, str]]:
+    def login_states(self) -> list[AuthChanged]:
         """Every stored login's state, for the `hello` snapshot (a late subscriber missed the events)."""
-        return [ev.to_protocol() for ev in self.refresher.status()] if self.refresher else []
+        return [ev.to_event() for ev in self.refresher.status()] if self.refresher else []
 
     def status(self) -> dict[str, Any]:
         now = time.time()

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from proxy_engine.protocol import CredentialCooldown
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credential_cooldowns (
     provider   TEXT NOT NULL,
@@ -40,16 +42,13 @@ class Cooldown:
     status: int  # HTTP status that caused it (0 for a timeout)
     failures: int  # consecutive failures of this kind (drives the 429 backoff)
 
+    def to_event(self) -> CredentialCooldown:
+        """The `credential.cooldown` event."""
+        return CredentialCooldown(provider=self.provider, credential=self.credential, model=self.model,
+                                  until=self.until, reason=self.reason, status=self.status)  # fmt: skip
+
     def to_protocol(self) -> dict:
-        """Payload of the `credential.cooldown` event."""
-        return {
-            "provider": self.provider,
-            "credential": self.credential,
-            "model": self.model,
-            "until": self.until,
-            "reason": self.reason,
-            "status": self.status,
-        }
+        return self.to_event().to_dict()
 
 
 class CooldownStore:

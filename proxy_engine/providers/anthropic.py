@@ -8,7 +8,7 @@ from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.providers.kind import ProviderKind
 
 if TYPE_CHECKING:
-    from proxy_engine.providers import Provider
+    from proxy_engine.providers.kind import ProviderView
 
 CLAUDE_CODE_SYSTEM = "You are Claude Code, Anthropic's official CLI for Claude."
 
@@ -21,11 +21,11 @@ class AnthropicKind(ProviderKind):
     amp_segment = "anthropic"
     price_provider = "anthropic"
 
-    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+    def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return call.credential.kind == "oauth"
 
     def finalize_body(
-        self, p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
     ) -> dict[str, Any]:
         return with_claude_code_system(body) if call.credential.kind == "oauth" else body
 

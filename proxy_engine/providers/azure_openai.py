@@ -9,7 +9,7 @@ from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.providers.kind import ProviderKind
 
 if TYPE_CHECKING:
-    from proxy_engine.providers import Provider
+    from proxy_engine.providers.kind import ProviderView
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
@@ -24,7 +24,7 @@ class AzureOpenAIKind(ProviderKind):
         return {"api-key": secret}
 
     def upstream_url(
-        self, p: Provider, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
     ) -> str:
         base = call.base_url.rstrip("/")
         deployment = p.settings.deployments.get(model, model)

@@ -14,13 +14,13 @@ from proxy_engine.providers.kind import ProviderKind
 from proxy_engine.providers.sigv4 import bedrock_endpoint, bedrock_url, sign
 
 if TYPE_CHECKING:
-    from proxy_engine.providers import Provider
+    from proxy_engine.providers.kind import ProviderView
 
 DEFAULT_BEDROCK_REGION = "us-east-1"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 
 
-def bedrock_region(p: Provider) -> str:
+def bedrock_region(p: ProviderView) -> str:
     return p.settings.region or DEFAULT_BEDROCK_REGION
 
 
@@ -33,23 +33,23 @@ class BedrockKind(ProviderKind):
     def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
         return {}  # requests are signed instead
 
-    def credentials(self, p: Provider, login_ids: list[str]) -> list[Credential]:
+    def credentials(self, p: ProviderView, login_ids: list[str]) -> list[Credential]:
         """One credential: the AWS profile (its keys are loaded and cached by the broker)."""
         return [Credential(id=f"aws:{p.settings.profile or 'default'}", kind="aws", ref="aws")]
 
-    def default_base(self, p: Provider) -> str:
+    def default_base(self, p: ProviderView) -> str:
         return p.base_url if p.base_configured else bedrock_endpoint(bedrock_region(p))
 
     def upstream_url(
-        self, p: Provider, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
     ) -> str:
         return bedrock_url(call.base_url.rstrip("/"), model, stream)
 
-    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+    def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return True
 
     def sign_headers(
-        self, p: Provider, call: UpstreamCall, url: str, headers: dict[str, str], body: bytes
+        self, p: ProviderView, call: UpstreamCall, url: str, headers: dict[str, str], body: bytes
     ) -> dict[str, str]:
         # Only what travels unchanged is signed; anything a client sent is left out.
         accept = EVENT_STREAM if url.endswith("/converse-stream") else "application/json"

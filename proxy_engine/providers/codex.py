@@ -8,7 +8,7 @@ from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.providers.kind import ProviderKind
 
 if TYPE_CHECKING:
-    from proxy_engine.providers import Provider
+    from proxy_engine.providers.kind import ProviderView
 
 
 class CodexKind(ProviderKind):
@@ -18,11 +18,11 @@ class CodexKind(ProviderKind):
     amp_segment = "openai"
     amp_rank = 2
 
-    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+    def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return True
 
     def finalize_body(
-        self, p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
     ) -> dict[str, Any]:
         body = dict(body)
         body["store"] = False  # the ChatGPT backend keeps nothing and refuses store: true

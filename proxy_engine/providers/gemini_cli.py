@@ -12,7 +12,7 @@ from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.providers.kind import COUNT_ACTIONS, ProviderKind, gemini_action
 
 if TYPE_CHECKING:
-    from proxy_engine.providers import Provider
+    from proxy_engine.providers.kind import ProviderView
 
 CODE_ASSIST = "gemini_code_assist"
 
@@ -25,7 +25,7 @@ class GeminiCLIKind(ProviderKind):
     amp_rank = 2
 
     def upstream_url(
-        self, p: Provider, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
     ) -> str:
         if dialect != CODE_ASSIST:
             return super().upstream_url(p, call, dialect, model, stream=stream, action=action)
@@ -34,11 +34,11 @@ class GeminiCLIKind(ProviderKind):
         act = "countTokens" if action in COUNT_ACTIONS else gemini_action(stream, action)
         return code_assist_url(call.base_url.rstrip("/"), act, stream=act == "streamGenerateContent")
 
-    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+    def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return dialect == CODE_ASSIST
 
     def finalize_body(
-        self, p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
     ) -> dict[str, Any]:
         if dialect != CODE_ASSIST:
             return body

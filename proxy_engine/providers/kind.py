@@ -7,9 +7,10 @@ are the plain HTTP API of each dialect with an API key, and a kind overrides onl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import quote
 
+from proxy_engine.config import ProviderConfig
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.pool import ANONYMOUS, Credential
 from proxy_engine.kind_facts import KIND_FACTS, KindFacts
@@ -17,7 +18,6 @@ from proxy_engine.logs import REDACTOR
 
 if TYPE_CHECKING:
     from proxy_engine.auth.refresher import TokenRefresher
-    from proxy_engine.providers import Provider
 
 COUNT_ACTIONS = ("count_tokens", "countTokens")
 _COUNTING_DIALECTS = ("anthropic", "gemini")
@@ -27,6 +27,21 @@ _OPENAI_PATHS = {"openai_responses": "/responses", "openai_completions": "/compl
 def gemini_action(stream: bool, action: str | None) -> str:
     """The generateContent method a request asks for."""
     return action or ("streamGenerateContent" if stream else "generateContent")
+
+
+class ProviderView(Protocol):
+    """What a kind reads of one configured provider (`providers.Provider` is one); kinds never import it."""
+
+    name: str
+    base_url: str
+    base_configured: bool
+    dialects: tuple[str, ...]
+    key_credentials: tuple[Credential, ...]
+    login: str | None
+    settings: ProviderConfig
+
+    @property
+    def keyless(self) -> bool: ...
 
 
 class ProviderKind:
@@ -63,7 +78,7 @@ class ProviderKind:
             return {"x-goog-api-key": secret}
         return {"Authorization": "Bearer " + secret}
 
-    def credentials(self, p: Provider, login_ids: list[str]) -> list[Credential]:
+    def credentials(self, p: ProviderView, login_ids: list[str]) -> list[Credential]:
         """The provider's pool: its keys, its kind's stored logins, or one anonymous credential."""
         creds = list(p.key_credentials)
         if p.login:
@@ -73,7 +88,7 @@ class ProviderKind:
             creds = [ANONYMOUS]
         return creds
 
-    async def login_call(self, p: Provider, cred: Credential, refresher: TokenRefresher) -> UpstreamCall:
+    async def login_call(self, p: ProviderView, cred: Credential, refresher: TokenRefresher) -> UpstreamCall:
         """A stored login made concrete: the login's headers and API base (unless config sets one)."""
         up = await refresher.upstream(p.login or "", cred.id)
         for v in up.headers.values():
@@ -81,7 +96,7 @@ class ProviderKind:
                 REDACTOR.add(v[7:])
         return UpstreamCall(cred, p.base_url if p.base_configured else up.base_url, dict(up.headers), dict(up.extra))
 
-    def default_base(self, p: Provider) -> str:
+    def default_base(self, p: ProviderView) -> str:
         """Where the provider goes when config sets no base_url."""
         return p.base_url
 
@@ -90,7 +105,7 @@ class ProviderKind:
     def serves(self, model: str) -> bool:
         return model.lower().startswith(self.prefixes)
 
-    def upstream_dialect(self, p: Provider, client_dialect: str, model: str) -> str:
+    def upstream_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str:
         return client_dialect if client_dialect in p.dialects else p.dialects[0]
 
     def counts_tokens(self, dialect: str) -> bool:
@@ -98,7 +113,7 @@ class ProviderKind:
         return dialect in _COUNTING_DIALECTS
 
     def upstream_url(
-        self, p: Provider, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
     ) -> str:
         base = call.base_url.rstrip("/")
         if dialect == "anthropic":
@@ -110,18 +125,18 @@ class ProviderKind:
             return url + "?alt=sse" if act == "streamGenerateContent" else url
         return base + _OPENAI_PATHS.get(dialect, "/chat/completions")
 
-    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+    def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         """Must a same-dialect (pass-through) body be rewritten for this upstream?"""
         return False
 
     def finalize_body(
-        self, p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
     ) -> dict[str, Any]:
         """The last touches, on the body already in the upstream's dialect."""
         return body
 
     def sign_headers(
-        self, p: Provider, call: UpstreamCall, url: str, headers: dict[str, str], body: bytes
+        self, p: ProviderView, call: UpstreamCall, url: str, headers: dict[str, str], body: bytes
     ) -> dict[str, str]:
         """Headers that depend on the final URL and body; most kinds need none."""
         return headers

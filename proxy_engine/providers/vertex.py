@@ -21,12 +21,12 @@ from proxy_engine.providers.vertex_body import (
 
 if TYPE_CHECKING:
     from proxy_engine.auth.refresher import TokenRefresher
-    from proxy_engine.providers import Provider
+    from proxy_engine.providers.kind import ProviderView
 
 DEFAULT_VERTEX_LOCATION = "us-central1"
 
 
-def vertex_location(p: Provider) -> str:
+def vertex_location(p: ProviderView) -> str:
     return p.settings.location or DEFAULT_VERTEX_LOCATION
 
 
@@ -40,31 +40,31 @@ class VertexKind(ProviderKind):
     def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
         return {}  # service-account tokens only
 
-    async def login_call(self, p: Provider, cred: Credential, refresher: TokenRefresher) -> UpstreamCall:
+    async def login_call(self, p: ProviderView, cred: Credential, refresher: TokenRefresher) -> UpstreamCall:
         tokens = await refresher.tokens(p.login or "", cred.id)
         REDACTOR.add(tokens.access_token)
         project = p.settings.project or str(tokens.extra.get("project_id", ""))
         headers = {"Authorization": f"Bearer {tokens.access_token}"}
         return UpstreamCall(cred, self.default_base(p), headers, {"project": project, "location": vertex_location(p)})
 
-    def default_base(self, p: Provider) -> str:
+    def default_base(self, p: ProviderView) -> str:
         return p.base_url if p.base_configured else vertex_base(vertex_location(p))
 
-    def upstream_dialect(self, p: Provider, client_dialect: str, model: str) -> str:
+    def upstream_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str:
         return "anthropic" if model.lower().startswith("claude") else "gemini"
 
     def upstream_url(
-        self, p: Provider, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
     ) -> str:
         publisher = "anthropic" if dialect == "anthropic" else "google"
         project = str(call.extra.get("project", ""))
         return vertex_url(call.base_url.rstrip("/"), project, vertex_location(p), model, publisher, stream, action)
 
-    def edits_body(self, p: Provider, call: UpstreamCall, dialect: str) -> bool:
+    def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return dialect == "anthropic"
 
     def finalize_body(
-        self, p: Provider, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
+        self, p: ProviderView, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
     ) -> dict[str, Any]:
         if dialect != "anthropic":
             return body

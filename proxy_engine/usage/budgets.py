@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy_engine.config import Config
+from proxy_engine.protocol import BudgetAlert
 
 log = logging.getLogger("proxy_engine.budgets")
 
@@ -42,7 +43,7 @@ class Limit:
 
 
 class BudgetTracker:
-    def __init__(self, emit: Callable[[dict], None], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, emit: Callable[[BudgetAlert], None], clock: Callable[[], float] = time.time) -> None:
         self._emit = emit
         self._clock = clock
         self.limits: list[Limit] = []
@@ -92,7 +93,7 @@ class BudgetTracker:
                 self._alerted.add(key)
                 if not quiet:
                     log.warning("budget %s: $%.2f of $%.2f spent (%d%%)", lim.scope, spent, lim.limit, t * 100)
-                    self._emit({"scope": lim.scope, "spent": round(spent, 6), "limit": lim.limit, "threshold": t})
+                    self._emit(BudgetAlert(scope=lim.scope, spent=round(spent, 6), limit=lim.limit, threshold=t))
 
     def exceeded(self, client: str) -> tuple[Limit, float] | None:
         """The first limit this client's next request would break, and seconds until it resets."""

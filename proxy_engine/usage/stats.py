@@ -6,6 +6,8 @@ import time
 from collections import Counter, deque
 from typing import Any
 
+from proxy_engine.protocol import Stats
+
 
 class RollingStats:
     def __init__(self) -> None:
@@ -45,21 +47,25 @@ class RollingStats:
         self.recent.append(rec)
         self.dirty = True
 
-    def snapshot(self) -> dict[str, Any]:
+    def payload(self) -> Stats:
+        """The `stats` event."""
         lat = sorted(self._latencies)
         p95 = lat[min(len(lat) - 1, int(len(lat) * 0.95))] if lat else 0.0
-        return {
-            "since": self.since,
-            "requests": self.requests,
-            "errors": self.errors,
-            "in_flight": self.in_flight,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cost_usd": round(self.cost_usd, 6),
-            "avg_latency_ms": round(self._latency_sum / self.requests, 1) if self.requests else 0.0,
-            "p95_latency_ms": round(p95, 1),
-            "error_rate": round(self.errors / self.requests, 4) if self.requests else 0.0,
-            "by_provider": dict(self.by_provider),
-            "by_model": dict(self.by_model.most_common(20)),
-            "per_minute": [list(b) for b in self._minutes],
-        }
+        return Stats(
+            since=self.since,
+            requests=self.requests,
+            errors=self.errors,
+            in_flight=self.in_flight,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost_usd=round(self.cost_usd, 6),
+            avg_latency_ms=round(self._latency_sum / self.requests, 1) if self.requests else 0.0,
+            p95_latency_ms=round(p95, 1),
+            error_rate=round(self.errors / self.requests, 4) if self.requests else 0.0,
+            by_provider=dict(self.by_provider),
+            by_model=dict(self.by_model.most_common(20)),
+            per_minute=[list(b) for b in self._minutes],
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.payload().to_dict()

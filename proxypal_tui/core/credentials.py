@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy_engine.protocol import AuthChanged, CredentialCooldown
+
 
 @dataclass(frozen=True)
 class Cooldown:
@@ -155,22 +157,22 @@ class CredentialBoard:
             if c.id == cred_id
         ]
 
-    def auth_changed(self, ev: dict[str, Any]) -> None:
-        found = self._matching(str(ev.get("provider", "")), str(ev.get("credential", "")))
+    def auth_changed(self, ev: AuthChanged) -> None:
+        found = self._matching(ev.provider, ev.credential)
         for cred in found:
-            cred.state = str(ev.get("state") or cred.state)
-            cred.message = str(ev.get("message") or "")
+            cred.state = ev.state or cred.state
+            cred.message = ev.message
         # The event says what changed, not everything (a clear does not list the models it
         # cleared): the app reloads the status soon after.
         self.stale = True
         self.version += 1
 
-    def cooldown_started(self, ev: dict[str, Any]) -> None:
-        cd = _cooldown(ev)
-        found = self._matching(str(ev.get("provider", "")), str(ev.get("credential", "")))
-        if cd is None or not found:
+    def cooldown_started(self, ev: CredentialCooldown) -> None:
+        found = self._matching(ev.provider, ev.credential)
+        if not ev.until or not found:
             self.stale = True
             return
+        cd = Cooldown(ev.model, ev.until, ev.reason, ev.status)
         for cred in found:
             cred.cooldowns[cd.model] = cd
         self.version += 1

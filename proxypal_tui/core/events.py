@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from proxy_engine.protocol import decode_event
+from proxy_engine.protocol import HELLO, decode_event
 
 CHUNK = 256 * 1024
 MAX_LINE = 4 * 1024 * 1024
@@ -97,7 +97,7 @@ class EventPump:
         kept: list[dict[str, Any]] = []
         while n > 0 and self._pending:
             ev = self._pending.popleft()
-            if ev.get("type") == "hello":
+            if ev.get("type") == HELLO:
                 kept.append(ev)
             else:
                 n -= 1

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy_engine.protocol import RequestFinished, RequestStarted
+
 HISTORY = 5000
 IN_FLIGHT_MAX = 1000
 
@@ -41,28 +43,42 @@ class RequestRecord:
     error: dict[str, Any] | None = None
 
     @classmethod
-    def from_event(cls, ev: dict[str, Any]) -> RequestRecord:
-        """Build from a `request.finished` record or a `request.started` event (missing fields default)."""
+    def from_started(cls, ev: RequestStarted) -> RequestRecord:
+        """A request in flight, from its `request.started` event."""
         return cls(
-            id=str(ev.get("id", "")),
-            ts_start=float(ev.get("ts_start") or ev.get("ts") or 0.0),
-            client=str(ev.get("client") or ""),
-            dialect_in=str(ev.get("dialect_in") or ""),
-            dialect_out=str(ev.get("dialect_out") or ""),
-            model_requested=str(ev.get("model_requested") or ""),
-            provider=str(ev.get("provider") or ""),
-            model=str(ev.get("model") or ""),
-            stream=bool(ev.get("stream")),
-            status=ev.get("status"),
-            latency_ms=ev.get("latency_ms"),
-            ttfb_ms=ev.get("ttfb_ms"),
-            input_tokens=int(ev.get("input_tokens") or 0),
-            output_tokens=int(ev.get("output_tokens") or 0),
-            cache_read_tokens=int(ev.get("cache_read_tokens") or 0),
-            cache_write_tokens=int(ev.get("cache_write_tokens") or 0),
-            cost_usd=ev.get("cost_usd"),
-            attempts=int(ev.get("attempts") or 1),
-            error=ev.get("error") or None,
+            id=ev.id,
+            ts_start=ev.ts_start,
+            client=ev.client,
+            dialect_in=ev.dialect_in,
+            model_requested=ev.model_requested or "",
+            provider=ev.provider or "",
+            model=ev.model or "",
+            stream=ev.stream,
+        )
+
+    @classmethod
+    def from_finished(cls, ev: RequestFinished) -> RequestRecord:
+        """A finished request, from its `request.finished` event or a `hello` snapshot entry."""
+        return cls(
+            id=ev.id,
+            ts_start=ev.ts_start,
+            client=ev.client,
+            dialect_in=ev.dialect_in,
+            dialect_out=ev.dialect_out or "",
+            model_requested=ev.model_requested or "",
+            provider=ev.provider or "",
+            model=ev.model or "",
+            stream=ev.stream,
+            status=ev.status,
+            latency_ms=ev.latency_ms,
+            ttfb_ms=ev.ttfb_ms,
+            input_tokens=ev.input_tokens,
+            output_tokens=ev.output_tokens,
+            cache_read_tokens=ev.cache_read_tokens,
+            cache_write_tokens=ev.cache_write_tokens,
+            cost_usd=ev.cost_usd,
+            attempts=ev.attempts or 1,
+            error=ev.error.to_dict() if ev.error is not None else None,
         )
 
     @property
@@ -159,23 +175,23 @@ class RequestFeed:
     def __len__(self) -> int:
         return len(self._done) + len(self._open)
 
-    def started(self, ev: dict[str, Any]) -> None:
-        rec = RequestRecord.from_event(ev)
+    def started(self, ev: RequestStarted) -> None:
+        rec = RequestRecord.from_started(ev)
         self._open[rec.id] = rec
         while len(self._open) > self.in_flight_max:
             self._open.popitem(last=False)
         self.version += 1
 
-    def finished(self, ev: dict[str, Any]) -> RequestRecord:
-        rec = RequestRecord.from_event(ev)
+    def finished(self, ev: RequestFinished) -> RequestRecord:
+        rec = RequestRecord.from_finished(ev)
         self._open.pop(rec.id, None)
         self._done.append(rec)
         self.version += 1
         return rec
 
-    def replace_history(self, records: Iterable[dict[str, Any]]) -> None:
+    def replace_history(self, records: Iterable[RequestFinished]) -> None:
         """Load the `hello` snapshot (oldest first after sorting) in place of what we had."""
-        recs = sorted((RequestRecord.from_event(r) for r in records), key=lambda r: r.ts_start)
+        recs = sorted((RequestRecord.from_finished(r) for r in records), key=lambda r: r.ts_start)
         self._done.clear()
         self._done.extend(recs)
         self._open.clear()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+
+from proxy_engine.protocol import Log
 
 LEVELS = ("debug", "info", "warning", "error")
 _RANK = {name: i for i, name in enumerate(LEVELS)} | {"critical": 3, "stderr": 1, "warn": 2}
@@ -18,13 +19,8 @@ class LogLine:
     message: str
 
     @classmethod
-    def from_event(cls, ev: dict[str, Any]) -> LogLine:
-        return cls(
-            ts=float(ev.get("ts") or 0.0),
-            level=str(ev.get("level") or "info").lower(),
-            logger=str(ev.get("logger") or ""),
-            message=str(ev.get("message") or ""),
-        )
+    def from_event(cls, ev: Log) -> LogLine:
+        return cls(ts=ev.ts, level=ev.level, logger=ev.logger, message=ev.message)
 
     @property
     def rank(self) -> int:

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy_engine.protocol import Stats
 from proxypal_tui.core.feed import RequestRecord
 
 
@@ -24,16 +25,16 @@ class Kpis:
     error_rate: float | None = None
 
 
-def kpis_from_stats(stats: dict[str, Any] | None) -> Kpis:
-    if not stats:
+def kpis_from_stats(stats: Stats | None) -> Kpis:
+    if stats is None:
         return Kpis()
     return Kpis(
-        requests=int(stats.get("requests") or 0),
-        tokens=int(stats.get("input_tokens") or 0) + int(stats.get("output_tokens") or 0),
-        cost_usd=stats.get("cost_usd"),
-        avg_latency_ms=stats.get("avg_latency_ms"),
-        p95_latency_ms=stats.get("p95_latency_ms"),
-        error_rate=stats.get("error_rate"),
+        requests=stats.requests,
+        tokens=stats.input_tokens + stats.output_tokens,
+        cost_usd=stats.cost_usd,
+        avg_latency_ms=stats.avg_latency_ms,
+        p95_latency_ms=stats.p95_latency_ms,
+        error_rate=stats.error_rate,
     )
 
 
@@ -70,9 +71,9 @@ class Series:
     cost: list[float] = field(default_factory=list)
 
 
-def per_minute_series(stats: dict[str, Any] | None, now: float, span: int = 60) -> Series:
+def per_minute_series(stats: Stats | None, now: float, span: int = 60) -> Series:
     """Fill the gaps in `stats.per_minute` with zeros so the x axis is regular."""
-    rows = {int(r[0]) // 60 * 60: r for r in (stats or {}).get("per_minute") or [] if len(r) >= 4}
+    rows = {int(r[0]) // 60 * 60: r for r in (stats.per_minute if stats else []) if len(r) >= 4}
     end = int(now) // 60 * 60
     minutes = [float(end - 60 * i) for i in range(span - 1, -1, -1)]
     empty = (0, 0, 0, 0.0)

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from proxy_engine.paths import Paths
+from proxy_engine.protocol import Hello
 from proxypal_tui.core.api import ApiError, ManagementClient, base_url
+from proxypal_tui.core.config_view import listen_settings
 from proxypal_tui.core.engine_state import Backoff, EngineState, EngineStatus
 from proxypal_tui.core.events import EventPump, EventStream
 from proxypal_tui.core.process import EngineProcess, engine_command, port_holder, port_is_free
@@ -163,18 +163,7 @@ class EngineSupervisor:
 
     def _listen_config(self) -> tuple[str, int, Path | None]:
         """Host, port and socket override from the config file, tolerating a broken file."""
-        try:
-            data = yaml.safe_load(self.opts.config_path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
-        host = str(data.get("host") or "127.0.0.1")
-        port = data.get("port", 8317)
-        port = port if isinstance(port, int) else 8317
-        events = data.get("events") if isinstance(data.get("events"), dict) else {}
-        sock = events.get("socket") if events else None
-        return host, port, Path(sock).expanduser() if sock else None
+        return listen_settings(self.opts.config_path)
 
     def _client(self, base: str) -> ManagementClient:
         if self.api is None or self.api.base != base:
@@ -336,8 +325,9 @@ class EngineSupervisor:
         finally:
             await stream.close()
 
-    async def _check_health(self, base: str, hello: dict[str, Any], owned: bool, deadline: float) -> str:
-        listen = str(hello.get("listen") or "")
+    async def _check_health(self, base: str, hello_event: dict[str, Any], owned: bool, deadline: float) -> str:
+        hello = Hello.from_dict(hello_event)
+        listen = hello.listen
         if not base and ":" in listen:  # port 0 in the config: only the engine knows its port
             host, _, port = listen.rpartition(":")
             base = base_url(host.strip("[]"), int(port))
@@ -358,9 +348,9 @@ class EngineSupervisor:
         self._publish(
             EngineState.READY,
             owned=owned,
-            pid=hello.get("pid"),
+            pid=hello.pid or None,
             listen=listen or None,
-            version=hello.get("version"),
+            version=hello.version or None,
             uptime_s=uptime,
             message="attached to a running engine" if not owned else "engine ready",
             log_tail=(),

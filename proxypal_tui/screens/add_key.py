@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from proxypal_tui.core.credentials import SecretStoreInfo
 from proxypal_tui.core.login import LoginEvent, LoginRequest
 from proxypal_tui.messages import LoginFinished
+from proxypal_tui.options import AppOptions
 from proxypal_tui.screens.cli_dialog import CliDialog
 
 
@@ -25,8 +26,10 @@ class AddKeyScreen(CliDialog):
         Binding("escape", "cancel", "Cancel", id="add_key.cancel", tooltip="Close without storing anything."),
     ]
 
-    def __init__(self, providers: list[str], store: SecretStoreInfo, first: str | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, options: AppOptions, providers: list[str], store: SecretStoreInfo, first: str | None = None
+    ) -> None:
+        super().__init__(options)
         self._providers = providers
         self._store = store
         self._first = first if first in providers else (providers[0] if providers else None)
@@ -75,7 +78,7 @@ class AddKeyScreen(CliDialog):
 
     def login_done(self, event: LoginEvent) -> None:
         ref = str(event.get("ref") or event.get("credential") or "")
-        self.pp.post_message(LoginFinished(event, self._reference))
+        self.app.post_message(LoginFinished(event, self._reference))
         self.notify(f"Stored the {event.get('provider')} key as {ref}.", title="API key")
         self.dismiss(None)
 

@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.app import ComposeResult, SystemCommand
 from textual.screen import Screen
 from textual.widgets import Header
 
+from proxypal_tui.app_actions import AppActions
+from proxypal_tui.core.session import Session
 from proxypal_tui.widgets.key_bar import KeyBar
 from proxypal_tui.widgets.notices import EngineNotice
 from proxypal_tui.widgets.status_bar import EngineStatusBar
 
-if TYPE_CHECKING:
-    from proxypal_tui.app import ProxyPalApp
-
 
 class ProxyPalScreen(Screen[None]):
-    """Subclasses compose their body in `compose_body` and draw in `redraw`."""
+    """Subclasses compose their body in `compose_body` and draw in `redraw` from the session."""
 
     TITLE_TEXT = ""
 
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+
     @property
-    def pp(self) -> ProxyPalApp:
-        """The app, typed."""
-        return cast("ProxyPalApp", self.app)
+    def actions(self) -> AppActions:
+        """The app's work this screen can start (logins, saves, cooldown clears)."""
+        return cast(AppActions, self.app)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≋")
@@ -45,10 +48,10 @@ class ProxyPalScreen(Screen[None]):
 
     def redraw_all(self) -> None:
         """Chrome and content, from the stores as they are now."""
-        app = self.pp
-        self.query_one(EngineNotice).show(app.engine_status)
+        s = self.session
+        self.query_one(EngineNotice).show(s.engine_status)
         self.query_one(EngineStatusBar).show(
-            app.engine_status, app.engine_usage, app.dropped_events, app.engine_uptime(), app.feed_paused
+            s.engine_status, s.engine_usage, s.dropped_events, s.engine_uptime(), s.feed_paused
         )
         self.redraw()
 

@@ -7,30 +7,23 @@ messages and are routed by type to the subclass's `login_<type>` methods (login_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from textual import on, work
 from textual.screen import ModalScreen
 
 from proxypal_tui.core.login import LoginEvent, LoginProcess, LoginRequest, engine_cli
 from proxypal_tui.messages import LoginProgress
-
-if TYPE_CHECKING:
-    from proxypal_tui.app import ProxyPalApp
+from proxypal_tui.options import AppOptions
 
 
 class CliDialog(ModalScreen[None]):
-    def __init__(self) -> None:
+    def __init__(self, options: AppOptions) -> None:
         super().__init__()
+        self.options = options
         self.process: LoginProcess | None = None
-
-    @property
-    def pp(self) -> ProxyPalApp:
-        return cast("ProxyPalApp", self.app)
 
     @work(exclusive=True, exit_on_error=False, group="login")
     async def run_cli(self, request: LoginRequest, secret: str | None = None) -> None:
-        opts = self.pp.options
+        opts = self.options
         argv = request.argv(opts.login_cli or engine_cli(), opts.config_path)
         try:
             proc = await LoginProcess.start(argv, opts.engine_env, lambda ev: self.post_message(LoginProgress(ev)))

@@ -12,7 +12,8 @@ from textual.theme import Theme
 from textual.widgets import Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from proxy_engine.config import ConfigError, parse_config_text
+from proxy_engine.config import ConfigError
+from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
 
 
@@ -44,8 +45,8 @@ class ConfigScreen(ProxyPalScreen):
         ),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self._loaded_text = ""
         self._issues: list[dict[str, Any]] = []
         self._issue_index = -1
@@ -79,9 +80,9 @@ class ConfigScreen(ProxyPalScreen):
         return self.editor.text != self._loaded_text
 
     def load_from_disk(self) -> None:
-        path = self.pp.config_path
+        path = self.session.config_path
         try:
-            text = path.read_text(encoding="utf-8")
+            text = self.session.config.read_text()
         except OSError as e:
             text = ""
             self._set_result(f"cannot read {path}: {e}", bad=True)
@@ -111,9 +112,8 @@ class ConfigScreen(ProxyPalScreen):
 
     def action_save(self) -> None:
         text = self.editor.text
-        path = self.pp.config_path
         try:
-            parse_config_text(text, str(path))
+            self.session.config.check(text)
         except ConfigError as e:
             self._show_issues([i.as_dict() for i in e.issues])
             self._set_result(f"Not saved: {len(e.issues)} problem(s). F8 jumps to the next one.", bad=True)
@@ -122,7 +122,7 @@ class ConfigScreen(ProxyPalScreen):
         self._show_issues([])
         self._loaded_text = text
         self._set_result("Saving…")
-        self.pp.save_config(text)
+        self.actions.save_config(text)
 
     def action_next_error(self) -> None:
         lines = [i for i in self._issues if i.get("line")]
@@ -159,7 +159,7 @@ class ConfigScreen(ProxyPalScreen):
         result.set_class(bad, "bad")
 
     def redraw(self) -> None:
-        outcome = self.pp.config_outcome
+        outcome = self.session.config_outcome
         if outcome is None or outcome.version == self._result_version:
             return
         self._result_version = outcome.version

@@ -10,6 +10,7 @@ from textual.widgets import Label, ProgressBar, Sparkline
 
 from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core import metrics
+from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.widgets.charts import TimeChart
 from proxypal_tui.widgets.kpi import KpiTile
@@ -31,8 +32,8 @@ class DashboardScreen(ProxyPalScreen):
     TITLE_TEXT = "Dashboard"
     BINDINGS = []
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self._drawn: tuple[int, int, int, int] | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -63,32 +64,32 @@ class DashboardScreen(ProxyPalScreen):
                 yield TimeChart("Latency / min (ms)", "ms", id="chart-lat")
 
     def redraw(self) -> None:
-        app = self.pp
-        live = app.live
-        now = app.now()
-        key = (live.events_seen, live.usage_version, int(now) // 60, app.config_version)
+        session = self.session
+        live = session.live
+        now = session.now()
+        key = (live.events_seen, live.usage_version, int(now) // 60, session.config.version)
         if key == self._drawn:
             return
         self._drawn = key
-        onboarding = app.show_onboarding()
+        onboarding = session.show_onboarding()
         self.query_one(OnboardingPanel).display = onboarding
         if onboarding:
-            self.query_one(OnboardingPanel).show(str(app.config_path), app.endpoint_listen())
+            self.query_one(OnboardingPanel).show(str(session.config_path), session.endpoint_listen())
         self._draw_kpis(now)
         self._draw_series(now)
         self._draw_shares()
         self._draw_budgets(now)
 
     def _draw_kpis(self, now: float) -> None:
-        app = self.pp
-        live = app.live
+        session = self.session
+        live = session.live
         today_key = fmt.day_key(now)
         row = next((r for r in live.day_rows if str(r.get("key")) == today_key), None)
         midnight = _local_midnight(now)
         today_lat = [r.latency_ms for r in live.feed.finished_since(midnight) if r.latency_ms is not None]
         today = metrics.kpis_from_usage_row(row, metrics.p95(today_lat))
         run = metrics.kpis_from_stats(live.stats)
-        up = app.engine_uptime()
+        up = session.engine_uptime()
         uptime = f"up {fmt.duration(up)}" if up is not None else "engine not running"
         caption = f"Today (top) · since engine start, {uptime} (bottom) · cost is estimated"
         self.query_one("#kpi-caption", Label).update(caption)
@@ -104,7 +105,7 @@ class DashboardScreen(ProxyPalScreen):
             self.query_one(f"#kpi-{key}", KpiTile).show(t, r)
 
     def _draw_series(self, now: float) -> None:
-        live = self.pp.live
+        live = self.session.live
         series = metrics.per_minute_series(live.stats, now)
         lat_avg, lat_p95 = metrics.latency_per_minute(live.feed.finished_since(now - 3600), now)
         data = {"req": series.requests, "tok": series.tokens, "cost": series.cost, "lat": lat_avg}
@@ -124,18 +125,19 @@ class DashboardScreen(ProxyPalScreen):
         self.query_one("#chart-lat", TimeChart).show(series.minutes, {"avg": lat_avg, "p95": lat_p95})
 
     def _draw_shares(self) -> None:
-        stats = self.pp.live.stats or {}
-        self.query_one("#share-providers", ShareBars).show("Providers", metrics.distribution(stats.get("by_provider")))
-        self.query_one("#share-models", ShareBars).show("Models", metrics.distribution(stats.get("by_model")))
+        stats = self.session.live.stats
+        by_provider, by_model = (stats.by_provider, stats.by_model) if stats is not None else (None, None)
+        self.query_one("#share-providers", ShareBars).show("Providers", metrics.distribution(by_provider))
+        self.query_one("#share-models", ShareBars).show("Models", metrics.distribution(by_model))
 
     def _draw_budgets(self, now: float) -> None:
-        app = self.pp
-        live = app.live
+        session = self.session
+        live = session.live
         today_key = fmt.day_key(now)
         today_cost = sum(float(r.get("cost_usd") or 0) for r in live.day_rows if str(r.get("key")) == today_key)
         uses = {
             u.label.lower(): u
-            for u in metrics.budget_uses(app.budgets, today_cost, metrics.month_cost(live.day_rows, now))
+            for u in metrics.budget_uses(session.config.budgets, today_cost, metrics.month_cost(live.day_rows, now))
         }
         self.query_one("#budgets").display = bool(uses)
         for key in ("daily", "monthly"):

@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from proxypal_tui.core.login import LoginChoice, LoginEvent, LoginRequest, can_open_browser, open_in_browser
 from proxypal_tui.messages import LoginFinished
+from proxypal_tui.options import AppOptions
 from proxypal_tui.screens.cli_dialog import CliDialog
 
 WAITING = "Waiting for the login to finish… (escape cancels)"
@@ -35,8 +36,8 @@ class LoginScreen(CliDialog):
         ),
     ]
 
-    def __init__(self, choices: tuple[LoginChoice, ...], preselect: str | None = None) -> None:
-        super().__init__()
+    def __init__(self, options: AppOptions, choices: tuple[LoginChoice, ...], preselect: str | None = None) -> None:
+        super().__init__(options)
         self.choices = choices
         self.preselect = preselect
         self.choice: LoginChoice | None = None
@@ -144,7 +145,7 @@ class LoginScreen(CliDialog):
         self.query_one("#login-open").display = False
         self._status("Done. The engine uses this login now. Escape closes.")
         self.query_one("#login-close", Button).focus()
-        self.pp.post_message(LoginFinished(event))
+        self.app.post_message(LoginFinished(event))
 
     def login_error(self, event: LoginEvent) -> None:
         self._status(f"✗ {escape(str(event.get('message', 'the login failed')))}", bad=True)

@@ -10,6 +10,7 @@ from textual.widgets import Label, Log
 
 from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.logbook import LEVELS, LogLine
+from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
 
 MAX_LINES = 2000
@@ -28,8 +29,8 @@ class LogsScreen(ProxyPalScreen):
         Binding("a", "level('debug')", "All", id="logs.all", tooltip="Show every level."),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.min_level = "info"
         self._serial = 0
 
@@ -52,7 +53,7 @@ class LogsScreen(ProxyPalScreen):
 
     def redraw(self) -> None:
         self.query_one("#log-level", Label).update(f"level ≥ {self.min_level}   (f: change · e: errors · a: all)")
-        logs = self.pp.live.logs
+        logs = self.session.live.logs
         new = logs.since(self._serial, self.min_level)
         self._serial = logs.serial
         if new:

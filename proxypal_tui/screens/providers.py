@@ -22,6 +22,7 @@ from proxy_engine.config import KEY_KINDS_OFFERED
 from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.credentials import Credential, CredentialBoard, ProviderRow
 from proxypal_tui.core.login import LOGIN_CHOICES, LoginRequest
+from proxypal_tui.core.session import Session
 from proxypal_tui.screens.add_key import AddKeyScreen
 from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.confirm import ConfirmScreen
@@ -128,8 +129,8 @@ class ProvidersScreen(ProxyPalScreen):
         ),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self._drawn: tuple[int, int] | None = None
         self._selected: str | None = None
 
@@ -148,11 +149,11 @@ class ProvidersScreen(ProxyPalScreen):
 
     @property
     def board(self) -> CredentialBoard:
-        return self.pp.live.auth
+        return self.session.live.auth
 
     def redraw(self) -> None:
         board = self.board
-        now = self.pp.now()
+        now = self.session.now()
         self._draw_store_note()
         # Redraw on news, and once a second while a cooldown counts down.
         key = (board.version, int(now) if board.any_cooling(now) else 0)
@@ -208,31 +209,30 @@ class ProvidersScreen(ProxyPalScreen):
 
     def _show_detail(self) -> None:
         row, cred = self.selection()
-        self.query_one("#credential-detail", Static).update(detail_text(row, cred, self.pp.now()))
+        self.query_one("#credential-detail", Static).update(detail_text(row, cred, self.session.now()))
 
     # ---- actions ----------------------------------------------------------------------------------
 
     def action_add_key(self) -> None:
-        app = self.pp
-        choices = sorted({*KEY_PROVIDERS, *app.key_based_providers()})
+        choices = sorted({*KEY_PROVIDERS, *self.session.key_based_providers()})
         row, _ = self.selection()
         first = row.name if row is not None and row.name in choices else None
-        app.push_screen(AddKeyScreen(choices, self.board.store, first))
+        self.app.push_screen(AddKeyScreen(self.session.options, choices, self.board.store, first))
 
     def action_login(self) -> None:
         row, _ = self.selection()
         wanted = row.login if row is not None and row.login else None
-        self.pp.push_screen(LoginScreen(LOGIN_CHOICES, wanted))
+        self.app.push_screen(LoginScreen(self.session.options, LOGIN_CHOICES, wanted))
 
     def action_clear_cooldowns(self) -> None:
         row, cred = self.selection()
         if row is None or cred is None:
             self.notify("Highlight a credential first (↑/↓).", severity="warning")
             return
-        self.pp.clear_cooldowns(row.name, cred.id)
+        self.actions.clear_cooldowns(row.name, cred.id)
 
     def action_clear_all(self) -> None:
-        self.pp.clear_cooldowns()
+        self.actions.clear_cooldowns()
 
     def action_logout(self) -> None:
         row, cred = self.selection()
@@ -244,12 +244,12 @@ class ProvidersScreen(ProxyPalScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.pp.run_logout(request)
+                self.actions.run_logout(request)
 
-        self.pp.push_screen(ConfirmScreen(question), answered)
+        self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_refresh(self) -> None:
-        self.pp.load_auth_status()
+        self.actions.load_auth_status()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Add API key", "Store a provider key in the secret store", self.action_add_key)

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, Static
 
 from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.feed import FeedFilter, RequestRecord
+from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.widgets.feed_view import RequestFeedView
 
@@ -93,8 +94,8 @@ class RequestsScreen(ProxyPalScreen):
         ),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.filter = FeedFilter()
         self._drawn_version = -1
         self._selected: str | None = None
@@ -116,10 +117,10 @@ class RequestsScreen(ProxyPalScreen):
 
     @property
     def paused(self) -> bool:
-        return self.pp.feed_paused
+        return self.session.feed_paused
 
     def action_toggle_pause(self) -> None:
-        self.pp.feed_paused = not self.pp.feed_paused
+        self.session.feed_paused = not self.session.feed_paused
         self._drawn_version = -1
         self.redraw_all()
 
@@ -152,16 +153,16 @@ class RequestsScreen(ProxyPalScreen):
         self._show_detail()
 
     def _show_detail(self) -> None:
-        rec = self.pp.live.feed.get(self._selected) if self._selected else None
+        rec = self.session.live.feed.get(self._selected) if self._selected else None
         error = Style(color=self.app.theme_variables.get("error"), bold=True)
         self.query_one("#detail", Static).update(detail_text(rec, error))
 
     def visible_records(self) -> list[RequestRecord]:
         """The whole bounded history, filtered: the view renders only what fits on screen."""
-        return self.pp.live.feed.newest_first(self.filter if self.filter.active else None)
+        return self.session.live.feed.newest_first(self.filter if self.filter.active else None)
 
     def redraw(self) -> None:
-        feed = self.pp.live.feed
+        feed = self.session.live.feed
         state = "PAUSED" if self.paused else "live"
         shown = f" {state} · {len(feed)} kept"
         if self.filter.active:

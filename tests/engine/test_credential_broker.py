@@ -7,14 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from proxy_engine.config import LoadedConfig, parse_config_text
 from proxy_engine.credentials.broker import CredentialBroker
 from proxy_engine.paths import Paths
-from proxy_engine.protocol import CREDENTIAL_COOLDOWN
+from proxy_engine.protocol import CREDENTIAL_COOLDOWN, EventPayload
 from proxy_engine.runtime import build_runtime
 from tests.engine_harness import SECRET_ENV
 
@@ -40,8 +39,8 @@ async def test_the_broker_pools_and_cools_down_without_engine_state(
     paths = Paths(tmp_path / "config.yaml", tmp_path / "data", tmp_path / "state", tmp_path / "run")
     paths.ensure()
     rt = build_runtime(LoadedConfig(parse_config_text(CONFIG), None, CONFIG))
-    events: list[tuple[str, dict[str, Any]]] = []
-    broker = CredentialBroker(paths, lambda: rt, lambda kind, data: events.append((kind, data)))
+    events: list[EventPayload] = []
+    broker = CredentialBroker(paths, lambda: rt, events.append)
     await broker.open()
     try:
         openai, local = rt.providers["openai"], rt.providers["local"]
@@ -57,8 +56,8 @@ async def test_the_broker_pools_and_cools_down_without_engine_state(
         broker.report(openai, first, "gpt-4o", 429, 30.0)
     finally:
         await broker.close()  # also waits for the cooldown write
-    assert [e[0] for e in events] == [CREDENTIAL_COOLDOWN]
-    assert events[0][1]["credential"] == "env:BROKER_K1" and events[0][1]["status"] == 429
+    assert [e.TYPE for e in events] == [CREDENTIAL_COOLDOWN]
+    assert events[0].credential == "env:BROKER_K1" and events[0].status == 429
     assert broker.pick(openai, "gpt-4o", set()).id == "env:BROKER_K2"
     assert broker.cooldowns.get("openai", "env:BROKER_K1", "gpt-4o") is not None
     assert broker.status()["providers"][2]["base_url"] == "https://bedrock-runtime.us-east-1.amazonaws.com"

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from proxy_engine.config import DEFAULT_CONFIG_TEXT, parse_config_text
-from proxy_engine.protocol import encode_event
+from proxy_engine.protocol import RequestFinished, RequestStarted, Stats, encode_event
 from proxypal_tui.core import metrics
 from proxypal_tui.core.configfile import (
     ConfigEditError,
@@ -34,10 +34,14 @@ from tests.tui.feed_script import FIXED_NOW, record
 REPO = Path(__file__).resolve().parents[2]
 
 
+def finished(data: dict[str, object]) -> RequestFinished:
+    return RequestFinished.from_dict(data)
+
+
 def rec(i: int, **changes: object) -> RequestRecord:
     data = record(i)
     data.update(changes)
-    return RequestRecord.from_event(data)
+    return RequestRecord.from_finished(RequestFinished.from_dict(data))
 
 
 def test_filter_fields_status_classes_and_free_text() -> None:
@@ -56,20 +60,20 @@ def test_filter_fields_status_classes_and_free_text() -> None:
     assert not FeedFilter.parse("slow nothing-like-this").matches(throttled)
     assert FeedFilter.parse("provider:openai status:5xx").describe() == "provider:openai status:5xx"
     assert not FeedFilter.parse("").active
-    in_flight = RequestRecord.from_event({"id": "x", "ts": 1.0, "model_requested": "Smart"})
+    in_flight = RequestRecord.from_started(RequestStarted.from_dict({"id": "x", "ts": 1.0, "model_requested": "Smart"}))
     assert FeedFilter.parse("status:flight").matches(in_flight) and not FeedFilter.parse("status:ok").matches(in_flight)
 
 
 def test_feed_is_bounded_and_moves_requests_from_flight_to_done() -> None:
     feed = RequestFeed(history=10, in_flight_max=3)
     for i in range(5):
-        feed.started({"id": f"f{i}", "ts": float(i)})
+        feed.started(RequestStarted(id=f"f{i}", ts_start=float(i)))
     assert [r.id for r in feed.newest_first()] == ["f4", "f3", "f2"]  # oldest in-flight dropped
-    feed.finished(record(1) | {"id": "f4"})
+    feed.finished(finished(record(1) | {"id": "f4"}))
     assert feed.get("f4") is not None and feed.get("f4").status == 200
     assert [r.id for r in feed.newest_first(limit=3)] == ["f3", "f2", "f4"]
     for i in range(30):
-        feed.finished(record(i))
+        feed.finished(finished(record(i)))
     assert len(feed) == 10 + 2  # 10 kept finished, 2 still in flight
     assert feed.newest_first(FeedFilter.parse("status:flight"))[0].id == "f3"
     v = feed.version
@@ -79,8 +83,8 @@ def test_feed_is_bounded_and_moves_requests_from_flight_to_done() -> None:
 
 def test_hello_snapshot_replaces_history_in_start_order() -> None:
     feed = RequestFeed()
-    feed.finished(record(99))
-    feed.replace_history([record(3), record(1), record(2)])
+    feed.finished(finished(record(99)))
+    feed.replace_history([finished(record(3)), finished(record(1)), finished(record(2))])
     assert [r.id for r in feed.newest_first()] == ["req-0003", "req-0002", "req-0001"]
 
 
@@ -126,7 +130,7 @@ async def test_event_stream_reads_lines_split_across_writes(tmp_path: Path) -> N
 def test_series_fill_gaps_and_latency_per_minute() -> None:
     now = FIXED_NOW
     minute = int(now) // 60 * 60
-    stats = {"per_minute": [[minute - 120, 4, 400, 0.5], [minute, 2, 100, 0.1]]}
+    stats = Stats(per_minute=[[minute - 120, 4, 400, 0.5], [minute, 2, 100, 0.1]])
     s = metrics.per_minute_series(stats, now, span=5)
     assert s.requests == [0, 0, 4, 0, 2] and s.tokens[-1] == 100 and s.cost[2] == 0.5
     records = [rec(0, ts_start=minute + 1, latency_ms=100.0), rec(1, ts_start=minute + 2, latency_ms=300.0)]

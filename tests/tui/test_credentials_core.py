@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from proxy_engine.protocol import AuthChanged, CredentialCooldown
 from proxypal_tui.core.credentials import CredentialBoard
 from proxypal_tui.core.login import LoginEvent, LoginRequest
 from proxypal_tui.screens.providers import cooldown_cell, logout_request
@@ -41,20 +42,20 @@ def test_events_update_the_board_and_login_events_reach_the_providers_that_use_t
     b = board()
     version = b.version
     b.cooldown_started(
-        {"provider": "gemini", "credential": "keyring:gemini", "model": "m1", "until": NOW + 10, "reason": "429"}
+        CredentialCooldown(provider="gemini", credential="keyring:gemini", model="m1", until=NOW + 10, reason="429")
     )
     gemini = b.find("gemini/keyring:gemini")
     assert gemini is not None and gemini.cooldowns["m1"].until == NOW + 10 and b.version == version + 1
     assert not b.stale
     # The refresher names the login ("claude"), not the config provider; here they match by `login`.
     b.auth_changed(
-        {"provider": "claude", "credential": "ann@example.com", "state": "error", "message": "refresh failed"}
+        AuthChanged(provider="claude", credential="ann@example.com", state="error", message="refresh failed")
     )
     claude = b.find("claude/ann@example.com")
     assert claude is not None and claude.state == "error" and claude.message == "refresh failed"
     assert b.stale  # the app reloads the whole status after an auth change
     b.stale = False
-    b.cooldown_started({"provider": "nobody", "credential": "x", "model": "m", "until": NOW + 5})
+    b.cooldown_started(CredentialCooldown(provider="nobody", credential="x", model="m", until=NOW + 5))
     assert b.stale and "nobody" not in b.providers  # unknown: reload, never invent a row
 
 
