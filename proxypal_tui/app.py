@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from proxy_engine.config import LOGIN_ONLY_KINDS, ConfigError, parse_config_text, provider_kind
+from proxy_engine.paths import make_private_dirs
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
@@ -184,7 +185,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.set_interval(self.options.usage_interval, self._refresh_usage, name="usage")
         self.set_interval(self.options.redraw_interval, self._refresh_auth_if_stale, name="auth-stale")
         if self.options.watch_themes:
-            user_theme_dir(self.config_path).mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dirs(user_theme_dir(self.config_path))
             self.watch_themes()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         loop = asyncio.get_running_loop()

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from proxy_engine.paths import make_private_dirs, private_sqlite_files
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credential_cooldowns (
     provider   TEXT NOT NULL,
@@ -71,10 +73,11 @@ class CooldownStore:
         conn = sqlite3.connect(self.db_path, timeout=10.0)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=10000")
+        private_sqlite_files(self.db_path)
         return conn
 
     def _open_sync(self) -> list[Cooldown]:
-        self.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self.db_path.parent)
         conn = self._connect()
         try:
             with conn:
