@@ -73,7 +73,6 @@ class CooldownStore:
         conn = sqlite3.connect(self.db_path, timeout=10.0)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=10000")
-        private_sqlite_files(self.db_path)
         return conn
 
     def _open_sync(self) -> list[Cooldown]:
@@ -82,6 +81,7 @@ class CooldownStore:
         try:
             with conn:
                 conn.execute(_SCHEMA)
+            private_sqlite_files(self.db_path)  # SQLite gives -wal/-shm the db's mode
             rows = conn.execute(
                 "SELECT provider, credential, model, until, reason, status, failures FROM credential_cooldowns"
             ).fetchall()

@@ -43,7 +43,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(_SCHEMA)
-    private_sqlite_files(path)
     have = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
     for name, kind in _ADDED.items():
         if name not in have:
@@ -65,6 +64,7 @@ class CostLedger:
 
     async def open(self) -> None:
         self._conn = await asyncio.to_thread(_connect, self.path)
+        await asyncio.to_thread(private_sqlite_files, self.path)  # SQLite gives -wal/-shm the db's mode
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
     def append(self, record: dict[str, Any]) -> None:
