@@ -28,7 +28,7 @@ import yarl
 from aiohttp import web
 from multidict import CIMultiDict
 
-from proxy_engine.browser_guard import browser_refusal
+from proxy_engine.browser_guard import relay_refusal, relay_refused
 from proxy_engine.config import KIND_ALIASES
 from proxy_engine.logs import REDACTOR
 from proxy_engine.providers import Provider
@@ -155,9 +155,9 @@ async def relay(request: web.Request) -> web.StreamResponse:
         return _error(503, "amp_upstream_not_configured",
                       f"{request.path} is Amp's own API, which ProxyPal relays only when `amp_upstream_url` is set "
                       "in its config (for example https://ampcode.com)")  # fmt: skip
-    refusal = _refusal(request, rt)
-    if refusal:
-        return _error(403, "amp_request_refused", refusal)
+    # The middleware checks this too; vertex_post also ends up here for paths that are not model calls.
+    if refusal := relay_refusal(request, rt.keys_required):
+        return relay_refused(refusal)
     presented = client_key(request)
     if rt.keys_required and rt.client_for(presented) is None:
         return _error(401, "invalid_api_key", "invalid or missing client key for this proxy")
@@ -180,13 +180,6 @@ async def relay(request: web.Request) -> web.StreamResponse:
             return _error(503, "amp_upstream_key_unreadable", f"amp_upstream_api_key ({ref}) cannot be read")
         headers["Authorization"] = "Bearer " + key
     return await _stream(request, state.session, url, headers)
-
-
-def _refusal(request: web.Request, rt: Runtime) -> str | None:
-    """Why a browser-made request must not get Amp credentials attached (cross-site, DNS rebinding)."""
-    if request.method == "OPTIONS":
-        return "cross-origin requests are not relayed to Amp"
-    return browser_refusal(request, allow_navigation=True, check_host=not rt.keys_required)
 
 
 def _request_headers(request: web.Request) -> CIMultiDict[str]:

@@ -11,10 +11,12 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from proxy_engine import __version__, management
+from proxy_engine import __version__, amp, management
 from proxy_engine.amp import add_amp_routes
+from proxy_engine.browser_guard import browser_guard
 from proxy_engine.events import EventBus, EventLogHandler
-from proxy_engine.paths import Paths
+from proxy_engine.management import management_safety_net
+from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.runtime import Runtime
@@ -27,7 +29,7 @@ _TASKS = web.AppKey("tasks", list)
 
 def load_management_key(path: Path) -> bytes:
     """Created on first run, 0600; the TUI reads the same file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -43,23 +45,28 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def _stats_loop(state: EngineState) -> None:
+    """Runs for the engine's life: one failed snapshot is logged and the next tick tries again."""
     while True:
         await asyncio.sleep(0.5)
         if state.stats.dirty and state.bus.subscribers:
             state.stats.dirty = False
-            state.bus.publish(state.stats.payload())
+            try:
+                state.bus.publish(state.stats.payload())
+            except Exception:
+                log.exception("stats snapshot failed; the stats loop goes on")
 
 
 async def _resources(app: web.Application):
     state = app[ENGINE]
+    # First, so a refused events socket stops the start before anything else is open.
+    sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
+    await state.bus.start(sock or state.paths.events_socket(state.port))
     state.management_key = await asyncio.to_thread(load_management_key, state.paths.management_key_file)
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
     state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
     await state.ledger.open()
     await state.load_budgets()
     await state.credentials.open()
-    sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
-    await state.bus.start(sock or state.paths.events_socket(state.port))
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())
     logging.getLogger("proxy_engine").addHandler(handler)
     app[_TASKS] = [asyncio.create_task(_stats_loop(state), name="stats"),
@@ -77,7 +84,10 @@ async def _resources(app: web.Application):
 
 
 def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Application:
-    app = web.Application(client_max_size=runtime.max_body)
+    app = web.Application(
+        client_max_size=runtime.max_body,
+        middlewares=[management_safety_net, browser_guard(relay_handlers={amp.relay})],
+    )
     bus = EventBus(runtime.config.events.queue_size)
     state = EngineState(
         paths=paths, runtime=runtime, bus=bus, ledger=CostLedger(paths.ledger_file), host=host, port=port

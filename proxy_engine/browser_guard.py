@@ -5,16 +5,27 @@ on another site can POST there without a CORS preflight (a `text/plain` body), a
 rebinding page can do so under its own host name. Both are recognisable by headers real
 tools never send: `Sec-Fetch-Site`, a foreign `Origin`, or a `Host` that is not this machine.
 With client keys configured a page cannot present one, so these checks are not needed.
+
+`browser_guard` applies this to every route but `/healthz` and `/v0` (which have their own
+guard) as one middleware, so no route can forget it. Amp's relay attaches a credential even
+when client keys are configured, so it gets stricter rules (`relay_refusal`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable, Callable, Collection
 
 import yarl
 from aiohttp import web
 
 from proxy_engine.config import is_loopback
+from proxy_engine.state import ENGINE
+from proxy_engine.translate import error_body
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_EXEMPT_PREFIXES = ("/v0/",)
+_EXEMPT_PATHS = ("/", "/healthz", "/v0")
 
 
 def browser_refusal(request: web.Request, *, allow_navigation: bool = False, check_host: bool = True) -> str | None:
@@ -36,13 +47,56 @@ def browser_refusal(request: web.Request, *, allow_navigation: bool = False, che
     return None
 
 
+def relay_refusal(request: web.Request, keys_required: bool) -> str | None:
+    """Amp's relay attaches a credential: refuse preflights and cross-site calls even with client keys."""
+    if request.method == "OPTIONS":
+        return "cross-origin requests are not relayed to Amp"
+    return browser_refusal(request, allow_navigation=True, check_host=not keys_required)
+
+
+def relay_refused(message: str) -> web.Response:
+    return web.json_response({"error": {"code": "amp_request_refused", "message": message}}, status=403)
+
+
+def error_dialect(request: web.Request) -> str:
+    """The API a refused caller spoke, so its SDK can read the error: OpenAI unless it is plainly another."""
+    path = request.path
+    if "anthropic-version" in request.headers or path.endswith(("/v1/messages", "/v1/messages/count_tokens")):
+        return "anthropic"
+    if "/v1beta" in path or ("/models/" in path and ":" in path.rsplit("/", 1)[-1]):
+        return "gemini"
+    if "x-goog-api-key" in request.headers:
+        return "gemini"
+    return "openai_chat"
+
+
+def browser_guard(relay_handlers: Collection[Handler]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The middleware: one check before every proxied route, model list and Amp call."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path in _EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES):
+            return await handler(request)
+        keys_required = request.app[ENGINE].runtime.keys_required
+        if request.match_info.route.handler in relay_handlers:
+            if why := relay_refusal(request, keys_required):
+                return relay_refused(why)
+        elif not keys_required and (why := browser_refusal(request)):
+            body = error_body(error_dialect(request), 403, why, "browser_request_refused")
+            return web.Response(status=403, body=body, content_type="application/json")
+        return await handler(request)
+
+    return guard
+
+
 def _local_name(host: str) -> bool:
-    """An IP literal cannot be rebound; of names, only localhost is this machine for sure."""
+    """An IP literal cannot be rebound; of names, only localhost and *.localhost are this machine for sure."""
     try:
-        ipaddress.ip_address(host)
+        ipaddress.ip_address(host.split("%")[0])
         return True
     except ValueError:
-        return is_loopback(host.lower()) or host.lower().endswith(".localhost")
+        return is_loopback(host)
 
 
 def _authority(url: str) -> str | None:

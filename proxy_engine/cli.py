@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -105,4 +106,6 @@ def main(argv: list[str] | None = None) -> int:
 
     add_auth_subcommands(sub)
     args = parser.parse_args(argv)
+    # Whatever runs first, the files it makes under ProxyPal's home are the user's alone.
+    os.umask(0o077)
     return args.handler(args)

@@ -6,6 +6,7 @@ stays free of engine runtime state. Errors always carry file, line and reason.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -248,7 +249,19 @@ def candidate_pairs(cands: Candidates) -> Iterable[tuple[str, str]]:
 
 
 def is_loopback(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")
+    """Only a loopback IP literal, `localhost` or `*.localhost` (RFC 6761) is this machine for sure.
+
+    A name that merely starts with `127.` (`127.0.0.1.evil.example`) is anyone's.
+    """
+    name = host.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 # ---- loading ---------------------------------------------------------------------------------
@@ -290,12 +303,16 @@ def parse_config_text(text: str, filename: str = "<config>") -> Config:
         line = mark.line + 1 if mark else None
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError([ConfigIssue(filename, line, f"invalid YAML: {problem}")]) from None
+    except RecursionError:
+        raise ConfigError([ConfigIssue(filename, 1, "invalid YAML: nested too deeply")]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(filename, 1, "the top level must be a mapping of settings")])
     try:
         return Config.model_validate(data)
+    except RecursionError:
+        raise ConfigError([ConfigIssue(filename, 1, "config: nested too deeply")]) from None
     except ValidationError as e:
         issues = []
         for err in e.errors():

@@ -12,13 +12,17 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
+import stat
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from proxy_engine.paths import make_private_dirs
 from proxy_engine.protocol import (
+    HELLO,
     REQUEST_FINISHED,
     REQUEST_STARTED,
     Dropped,
@@ -86,11 +90,27 @@ class EventBus:
         if not batch or not self._subs:
             return
         done = {f.get("id") for t, f, _ in batch if t == REQUEST_FINISHED}
-        kept = [(ts, encode_event(t, f, ts)) for t, f, ts in batch if t != REQUEST_STARTED or f.get("id") not in done]
+        kept = []
+        for t, f, ts in batch:
+            if (t != REQUEST_STARTED or f.get("id") not in done) and (line := _encode(t, f, ts)) is not None:
+                kept.append((ts, line))
         lines = [line for _, line in kept]
         for sub in self._subs:
             # A subscriber sees only what happened after its hello.
             sub.push(lines if sub.since <= batch[0][2] else [line for ts, line in kept if ts >= sub.since])
+
+    def _hello_line(self) -> bytes:
+        """A subscriber always gets its hello; one that cannot be built whole goes without the snapshot."""
+        hello: Hello | None = None
+        try:
+            hello = self.hello()
+            return encode_payload(hello)
+        except Exception:
+            log.exception("hello could not be built whole; sending it without the snapshot")
+        try:
+            return encode_event(HELLO, {k: v for k, v in (hello.to_dict() if hello else {}).items() if k != "snapshot"})
+        except (TypeError, ValueError):
+            return encode_event(HELLO, {})
 
     async def start(self, path: Path) -> None:
         await asyncio.to_thread(_clear_socket_path, path)
@@ -110,7 +130,7 @@ class EventBus:
         eof = asyncio.ensure_future(reader.read())
         eof.add_done_callback(lambda _: sub.ready.set())  # a hang-up wakes the writer too
         try:
-            writer.write(encode_payload(self.hello()))
+            writer.write(self._hello_line())
             self._subs.add(sub)
             while True:
                 await sub.ready.wait()
@@ -146,10 +166,42 @@ class EventBus:
                 self.path.unlink()
 
 
+def _encode(type_: str, fields: dict[str, Any], ts: float) -> bytes | None:
+    """One event's line, or None (logged) when it cannot be encoded: one bad event never costs the batch."""
+    try:
+        return encode_event(type_, fields, ts)
+    except (TypeError, ValueError) as e:
+        log.error("event %s dropped: it cannot be encoded (%s)", type_, e)
+        return None
+
+
+class EventSocketRefused(Exception):
+    """The events socket path holds something that is not ours to delete."""
+
+
 def _clear_socket_path(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    """Remove only a stale socket (one nobody listens on); never a file, nor another engine's live socket."""
+    make_private_dirs(path.parent)
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise EventSocketRefused(f"events socket path {path} exists and is not a socket; move it away or set "
+                                 "events.socket to another path")  # fmt: skip
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    except OSError as e:
+        raise EventSocketRefused(f"events socket {path} cannot be checked: {e.strerror}") from None
+    finally:
+        probe.close()
+    raise EventSocketRefused(f"events socket {path} is in use by another running engine; stop it or set "
+                             "events.socket to another path")  # fmt: skip
 
 
 class EventLogHandler(logging.Handler):

@@ -9,6 +9,8 @@ import queue
 import threading
 from pathlib import Path
 
+from proxy_engine.paths import make_private_dirs
+
 
 class Redactor(logging.Filter):
     """Replaces every known secret value in a record's final message."""
@@ -45,8 +47,8 @@ _listener: logging.handlers.QueueListener | None = None
 def setup_logging(log_dir: Path, level: str) -> logging.Logger:
     global _listener
     level = os.environ.get("PROXYPAL_LOG_LEVEL", level).upper()
-    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    file_handler = logging.handlers.RotatingFileHandler(log_dir / "engine.log", maxBytes=5_000_000, backupCount=3)
+    make_private_dirs(log_dir)
+    file_handler = _PrivateRotatingFile(log_dir / "engine.log", maxBytes=5_000_000, backupCount=3)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -61,8 +63,16 @@ def setup_logging(log_dir: Path, level: str) -> logging.Logger:
         _listener.stop()
     _listener = logging.handlers.QueueListener(q, file_handler, stderr)
     _listener.start()
-    os.chmod(log_dir / "engine.log", 0o600)
+    os.chmod(log_dir / "engine.log", 0o600)  # a log written by an older version
     return root
+
+
+class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+    """Every log file, the one rotation starts afresh included, is 0600 from its first byte."""
+
+    def _open(self):
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 def stop_logging() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -11,8 +13,25 @@ from proxy_engine.config import ConfigError
 from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, EngineState
 
+log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
 _FILTERS = ("provider", "credential", "model")
+
+
+@web.middleware
+async def management_safety_net(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """No /v0 handler answers a traceback: an unexpected error is logged and becomes a JSON 500."""
+    if not request.path.startswith("/v0/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("management call %s %s failed", request.method, request.path)
+        return web.json_response({"error": "internal error in the engine; see its log"}, status=500)
 
 
 def _guard(request: web.Request) -> EngineState:
@@ -99,7 +118,12 @@ async def get_config(request: web.Request) -> web.Response:
 @routes.put("/v0/config")
 async def put_config(request: web.Request) -> web.Response:
     state = _guard(request)
-    text = await request.text()
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as e:
+        return web.json_response({"ok": False, "errors": [{"file": str(state.paths.config_file), "line": None,
+                                  "message": f"the config must be UTF-8 text: {e.reason} at byte {e.start}"}]},
+                                 status=400)  # fmt: skip
     try:
         await apply_config_text(request.app, text)
     except ConfigError as e:

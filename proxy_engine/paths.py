@@ -42,22 +42,49 @@ class Paths:
         return self.runtime_dir / f"events-{port}.sock"
 
     def ensure(self) -> None:
+        for d in (self.config_file.parent, self.data_dir, self.state_dir, self.log_dir, self.runtime_dir):
+            make_private_dirs(d)
         for d in (self.data_dir, self.state_dir, self.log_dir, self.runtime_dir):
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.runtime_dir, 0o700)
+            os.chmod(d, 0o700)
+
+
+def make_private_dirs(path: Path) -> Path:
+    """`mkdir -p` where every directory it creates is 0700.
+
+    `Path.mkdir(parents=True, mode=...)` gives the mode to the last directory only (parents get
+    the umask's 0755), so whichever command runs first would leave the home readable.
+    """
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)
+    return path
+
+
+def private_sqlite_files(db: Path) -> None:
+    """SQLite creates its database, -wal and -shm with the umask's mode: make them 0600."""
+    for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        try:
+            os.chmod(f, 0o600)
+        except FileNotFoundError:
+            continue
 
 
 def _runtime_dir(preferred: Path) -> Path:
     if len(str(preferred)) <= _MAX_SOCKET_DIR:
         return preferred
     # A deep PROXYPAL_HOME would overflow sun_path; fall back to a short private dir.
-    short = Path(tempfile.gettempdir()) / f"proxypal-{os.getuid()}"
-    short.mkdir(mode=0o700, exist_ok=True)
+    short = make_private_dirs(Path(tempfile.gettempdir()) / f"proxypal-{os.getuid()}")
     os.chmod(short, 0o700)
     digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:12]
-    private = short / digest
-    private.mkdir(mode=0o700, exist_ok=True)
-    return private
+    return make_private_dirs(short / digest)
 
 
 def resolve_paths(config_override: str | os.PathLike[str] | None = None) -> Paths:

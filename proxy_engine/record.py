@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -16,6 +17,27 @@ _AGENTS = (
 )  # fmt: skip
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(value: str) -> str:
+    """Lone surrogates (a JSON `"\\ud800"`, or a header byte aiohttp could not decode) become U+FFFD."""
+    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+
+
+class _Text:
+    """A slot for text that came from outside: stored with lone surrogates replaced, so it always encodes."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else getattr(obj, self.slot)
+
+    def __set__(self, obj: Any, value: str | None) -> None:
+        setattr(obj, self.slot, safe_text(value) if isinstance(value, str) else value)
+
+
 def agent_of(user_agent: str) -> str:
     ua = user_agent.lower()
     for needle, name in _AGENTS:
@@ -26,20 +48,20 @@ def agent_of(user_agent: str) -> str:
 
 class RequestRecord:
     __slots__ = (
-        "agent",
+        "_agent",
+        "_client",
+        "_credential",
+        "_error_code",
+        "_error_message",
+        "_model",
+        "_model_requested",
+        "_provider",
         "attempts",
-        "client",
         "cost_usd",
-        "credential",
         "dialect_in",
         "dialect_out",
-        "error_code",
-        "error_message",
         "id",
         "include_usage_requested",
-        "model",
-        "model_requested",
-        "provider",
         "provider_kind",
         "status",
         "stream",
@@ -49,27 +71,36 @@ class RequestRecord:
         "usage",
     )  # fmt: skip
 
+    agent = _Text()
+    client = _Text()
+    credential = _Text()
+    error_code = _Text()
+    error_message = _Text()
+    model = _Text()
+    model_requested = _Text()
+    provider = _Text()
+
     def __init__(self, dialect_in: str, user_agent: str):
         self.id = uuid.uuid4().hex[:16]
         self.ts_start = time.time()
         self.t0 = time.perf_counter()
         self.t_first: float | None = None
-        self.client = ""
-        self.agent = agent_of(user_agent)
+        self._client = ""
+        self._agent = safe_text(agent_of(user_agent))
         self.dialect_in = dialect_in
         self.dialect_out: str | None = None
-        self.model_requested: str | None = None
-        self.provider: str | None = None
+        self._model_requested = None
+        self._provider = None
         self.provider_kind = ""
-        self.model: str | None = None
-        self.credential: str | None = None
+        self._model = None
+        self._credential = None
         self.stream = False
         self.status = 0
         self.usage: Usage | None = None
         self.cost_usd: float | None = None
         self.attempts = 0
-        self.error_code: str | None = None
-        self.error_message = ""
+        self._error_code = None
+        self._error_message = ""
         self.include_usage_requested = False
 
     def attempt(self, provider: Any, model: str, dialect_out: str) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 import watchfiles
 from aiohttp import web
 
-from proxy_engine.config import ConfigError, ConfigIssue, load_config, parse_config_text
+from proxy_engine.config import ConfigError, ConfigIssue, is_loopback, load_config, parse_config_text
+from proxy_engine.paths import make_private_dirs
 from proxy_engine.protocol import ConfigProblem, ConfigReloaded
-from proxy_engine.runtime import build_runtime
+from proxy_engine.runtime import build_runtime, open_bind_issue
 from proxy_engine.state import ENGINE
 
 log = logging.getLogger("proxy_engine.reload")
@@ -29,7 +30,9 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
     async with app[_LOCK]:
         try:
             loaded = await asyncio.to_thread(load_config, path)
-            runtime = await asyncio.to_thread(build_runtime, loaded)
+            runtime = await asyncio.to_thread(build_runtime, loaded, state.host)
+            if issue := open_bind_issue(runtime, state.host):
+                raise ConfigError([issue])
         except ConfigError as e:
             issues = e.issues
         else:
@@ -52,8 +55,12 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
 
 async def apply_config_text(app: web.Application, text: str) -> None:
     """Validate, write atomically (0600), then reload at once; raises ConfigError without writing."""
-    path = app[ENGINE].paths.config_file
-    parse_config_text(text, str(path))
+    state = app[ENGINE]
+    path = state.paths.config_file
+    cfg = parse_config_text(text, str(path))
+    if not cfg.clients and not is_loopback(state.host):  # checked before writing; reload_now checks readability
+        why = f"clients: the engine listens on {state.host}, which is not loopback; it needs `clients:`"
+        raise ConfigError([ConfigIssue(str(path), None, why)])
     await asyncio.to_thread(_atomic_write, path, text)
     issues = await reload_now(app)
     if issues:
@@ -61,7 +68,7 @@ async def apply_config_text(app: web.Application, text: str) -> None:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".yaml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -75,7 +82,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 async def watch_config(app: web.Application) -> None:
     path = app[ENGINE].paths.config_file
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     last = path.read_text(encoding="utf-8") if path.exists() else None
     async for changes in watchfiles.awatch(path.parent, debounce=150, step=30, recursive=False):
         if not any(Path(p) == path for _, p in changes):
@@ -84,10 +91,15 @@ async def watch_config(app: web.Application) -> None:
             text = await asyncio.to_thread(path.read_text, encoding="utf-8")
         except FileNotFoundError:
             continue
+        except (OSError, UnicodeDecodeError):
+            text = None  # unreadable: reload_now reports it
         if text == last:
             continue
         last = text
-        await reload_now(app)
+        try:
+            await reload_now(app)
+        except Exception:  # one bad edit must not end the watch: later edits still apply
+            log.exception("config reload failed; still watching %s", path)
 
 
 def setup_reload(app: web.Application) -> None:

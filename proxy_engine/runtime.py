@@ -10,7 +10,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 
-from proxy_engine.config import Config, LoadedConfig, is_loopback
+from proxy_engine.config import Config, ConfigIssue, LoadedConfig, is_loopback
 from proxy_engine.logs import REDACTOR
 from proxy_engine.paths import resolve_paths
 from proxy_engine.providers import Provider, build_provider
@@ -18,6 +18,24 @@ from proxy_engine.routing import Router
 from proxy_engine.usage.prices import PriceBook
 
 log = logging.getLogger("proxy_engine.runtime")
+
+
+def open_bind_issue(runtime: Runtime, bound_host: str) -> ConfigIssue | None:
+    """A config that would leave a non-loopback listener without a usable client key is refused."""
+    if is_loopback(bound_host) or runtime.client_keys:
+        return None
+    loaded = runtime.loaded
+    why = "has no `clients:`" if not runtime.config.clients else "has no client key that can be read"
+    return ConfigIssue(str(loaded.path or "<config>"), _line_of_key(loaded.text, "clients"),
+                       f"clients: the engine listens on {bound_host}, which is not loopback, and this config {why}; "
+                       "it would let anyone on the network use the proxy")  # fmt: skip
+
+
+def _line_of_key(text: str, key: str) -> int | None:
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith(key + ":"):
+            return n
+    return None
 
 
 def resolve_ref(ref: str | None) -> str | None:
@@ -61,7 +79,9 @@ class Runtime:
         return match
 
 
-def build_runtime(loaded: LoadedConfig) -> Runtime:
+def build_runtime(loaded: LoadedConfig, bound_host: str) -> Runtime:
+    """bound_host: the address the engine actually listens on (`--host` wins over the file, and a reload
+    cannot move the socket), so key enforcement follows it rather than the file's `host`."""
     cfg = loaded.config
     providers = {}
     for name, pc in cfg.providers.items():
@@ -89,6 +109,6 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         router=Router(cfg, providers),
         prices=PriceBook(cfg.prices),
         client_keys=tuple(keys),
-        keys_required=bool(cfg.clients) or not is_loopback(cfg.host),
+        keys_required=bool(cfg.clients) or not is_loopback(bound_host),
         max_body=int(cfg.max_body_mb * 1024 * 1024),
     )

@@ -10,10 +10,11 @@ import sys
 from aiohttp import web
 
 from proxy_engine.app import build_app
-from proxy_engine.config import ConfigError, is_loopback, load_config
+from proxy_engine.config import ConfigError, load_config
+from proxy_engine.events import EventSocketRefused
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
-from proxy_engine.runtime import build_runtime
+from proxy_engine.runtime import build_runtime, open_bind_issue
 
 log = logging.getLogger("proxy_engine.server")
 
@@ -42,8 +43,8 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
     port = cfg.port if port is None else port
     paths.ensure()
     setup_logging(paths.log_dir, cfg.log_level)
-    runtime = build_runtime(loaded)
-    if not is_loopback(host) and not runtime.client_keys:  # none configured, or none readable
+    runtime = build_runtime(loaded, host)
+    if open_bind_issue(runtime, host):  # no client keys configured, or none readable
         print(f"proxypal-engine: refusing to bind {host}: a non-loopback address needs client keys "
               "(add `clients:` to the config)", file=sys.stderr)  # fmt: skip
         return 2
@@ -53,7 +54,11 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(runner.setup())
+        try:
+            loop.run_until_complete(runner.setup())
+        except EventSocketRefused as e:
+            print(f"proxypal-engine: {e}", file=sys.stderr)
+            return 2
         try:
             loop.run_until_complete(web.TCPSite(runner, host, port, reuse_address=True).start())
         except OSError as e:

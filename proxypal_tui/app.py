@@ -20,6 +20,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from proxy_engine.paths import make_private_dirs
 from proxy_engine.protocol import BudgetAlert, ConfigReloaded
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
@@ -163,7 +164,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.set_interval(self.options.usage_interval, self._refresh_usage, name="usage")
         self.set_interval(self.options.redraw_interval, self._refresh_auth_if_stale, name="auth-stale")
         if self.options.watch_themes:
-            user_theme_dir(self.config_path).mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dirs(user_theme_dir(self.config_path))
             self.watch_themes()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         loop = asyncio.get_running_loop()

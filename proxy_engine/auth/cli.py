@@ -156,14 +156,23 @@ def notify_engine(config: Path | None, keys_changed: bool) -> str | None:
     headers = {"Authorization": f"Bearer {key}"}
     calls = ["/v0/auth/reload"] + (["/v0/config/reload"] if keys_changed else [])
     try:
-        with httpx.Client(timeout=httpx.Timeout(3.0, connect=1.0), follow_redirects=False) as client:
+        # trust_env=False: a loopback call never goes through HTTP(S)_PROXY, which would get the management key.
+        with httpx.Client(timeout=httpx.Timeout(3.0, connect=1.0), follow_redirects=False, trust_env=False) as client:
             answers = [client.post(base + path, headers=headers) for path in calls]
     except httpx.HTTPError:
         return None
-    if all(a.status_code == 200 for a in answers):
+    if all(_took_it(a) for a in answers):
         return f"The running engine at {host}:{cfg.port} picked up the change."
     codes = ", ".join(str(a.status_code) for a in answers)
     return f"The engine at {host}:{cfg.port} did not take the change (HTTP {codes}); restart it to be sure."
+
+
+def _took_it(answer: httpx.Response) -> bool:
+    """Only the engine's own `{"ok": true}` counts; any other 200 (a proxy, a stranger on the port) does not."""
+    try:
+        return answer.status_code == 200 and answer.json().get("ok") is True
+    except (ValueError, AttributeError):
+        return False
 
 
 def _tell_engine(args: argparse.Namespace, keys_changed: bool) -> None:

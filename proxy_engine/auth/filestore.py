@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from proxy_engine.auth.secret_base import CredentialStore, SecretStoreError, check_secret_name
+from proxy_engine.paths import make_private_dirs
 
 PASSPHRASE_ENV = "PROXYPAL_PASSPHRASE"
 FILE_NAME = "secrets.enc"
@@ -48,7 +49,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path)
     os.chmod(path, 0o700)
 
 

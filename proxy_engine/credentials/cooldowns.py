@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from proxy_engine.paths import make_private_dirs, private_sqlite_files
 from proxy_engine.protocol import CredentialCooldown
 
 _SCHEMA = """
@@ -73,11 +74,12 @@ class CooldownStore:
         return conn
 
     def _open_sync(self) -> list[Cooldown]:
-        self.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self.db_path.parent)
         conn = self._connect()
         try:
             with conn:
                 conn.execute(_SCHEMA)
+            private_sqlite_files(self.db_path)  # SQLite gives -wal/-shm the db's mode
             rows = conn.execute(
                 "SELECT provider, credential, model, until, reason, status, failures FROM credential_cooldowns"
             ).fetchall()

@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy_engine.browser_guard import browser_refusal
 from proxy_engine.record import RequestRecord
 from proxy_engine.request_path.errors import ProxyError, error_response, over_budget, unknown_model
 from proxy_engine.request_path.exchange import Exchange, ResolveAs
@@ -63,8 +62,6 @@ async def _admit(
 ) -> Exchange:
     """Who is calling, may they, and what did they send."""
     rt = state.runtime
-    if not rt.keys_required and (why := browser_refusal(request)):
-        raise ProxyError(403, why, "browser_request_refused")
     client = rt.client_for(client_key(request))
     if client is None:
         raise ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")

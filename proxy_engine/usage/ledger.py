@@ -10,6 +10,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from proxy_engine.paths import private_sqlite_files
+
 log = logging.getLogger("proxy_engine.ledger")
 
 COLUMNS = (
@@ -62,6 +64,7 @@ class CostLedger:
 
     async def open(self) -> None:
         self._conn = await asyncio.to_thread(_connect, self.path)
+        await asyncio.to_thread(private_sqlite_files, self.path)  # SQLite gives -wal/-shm the db's mode
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
     def append(self, record: dict[str, Any]) -> None:
@@ -78,19 +81,32 @@ class CostLedger:
                 await asyncio.to_thread(self._write, batch)
 
     def _write(self, batch: list[tuple[Any, ...]]) -> None:
+        """One transaction for the batch; if a row cannot be stored, the others still are."""
         assert self._conn is not None
-        with self._conn:
-            self._conn.executemany(_INSERT, batch)
+        try:
+            with self._conn:
+                self._conn.executemany(_INSERT, batch)
+        except sqlite3.OperationalError:
+            raise  # locked or disk trouble: not the rows' fault
+        except (sqlite3.Error, ValueError, OverflowError) as e:
+            log.warning("ledger batch refused (%s); writing its rows one by one", type(e).__name__)
+            for row in batch:
+                try:
+                    with self._conn:
+                        self._conn.execute(_INSERT, row)
+                except (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, OverflowError):
+                    log.exception("ledger row %s cannot be stored; skipped", row[0])
 
     async def _run(self) -> None:
+        """Never ends before close: a failed flush is logged and the next one tries again."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             try:
                 await self.flush()
-            except sqlite3.Error:
-                log.exception("ledger write failed; will retry")
+            except Exception:
+                log.exception("ledger write failed; its rows are lost, the writer goes on")
 
     async def close(self) -> None:
         if self._task is not None:

@@ -57,7 +57,8 @@ class ManagementClient:
         if self._closed:  # a call still in flight when its owner closed us must not open a new session
             raise ApiError(f"the client for {self.base} is closed")
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            # The engine is local: never route its calls (and the management key) through HTTP(S)_PROXY.
+            self._session = aiohttp.ClientSession(timeout=self._timeout, trust_env=False)
         return self._session
 
     async def close(self) -> None:

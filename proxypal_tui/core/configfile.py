@@ -13,6 +13,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from proxy_engine.config import DEFAULT_CONFIG_TEXT, KIND_ALIASES, PROVIDER_KINDS
+from proxy_engine.paths import make_private_dirs
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
@@ -20,7 +21,7 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
 
     A reader (the engine's watcher) sees the old file or the new one, never half of it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

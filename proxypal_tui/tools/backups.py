@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from proxy_engine.paths import make_private_dirs
 from proxypal_tui.tools.model import FileEdit, ToolError
 
 MANIFEST_VERSION = 1
@@ -87,7 +88,7 @@ class BackupStore:
             raise ToolError(f"the backup manifest {self.manifest_path} is unreadable: {e}") from None
 
     def _save(self, manifest: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self.dir)
         atomic_write(self.manifest_path, json.dumps(manifest, indent=2).encode(), 0o600)
 
     def write(self, home: Path, edits: list[FileEdit]) -> Path:
@@ -105,7 +106,8 @@ class BackupStore:
             )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         chain = self.dir / stamp
-        chain.mkdir(parents=True, mode=0o700)
+        make_private_dirs(self.dir)
+        chain.mkdir(mode=0o700)
         copies: dict[str, str] = {}
         for n, edit in enumerate(edits):
             real = _real(edit.path)

@@ -18,7 +18,7 @@ import keyring
 from keyring.errors import KeyringError
 
 from proxy_engine.config import ConfigError, candidate_pairs, is_loopback, load_config, parse_config_text
-from proxy_engine.paths import Paths, resolve_paths
+from proxy_engine.paths import Paths, make_private_dirs, resolve_paths
 from proxypal_tui.tools.backups import atomic_write, read_text
 from proxypal_tui.tools.edit_yaml import YamlDocument
 from proxypal_tui.tools.model import PLACEHOLDER_KEY, ToolError
@@ -90,7 +90,7 @@ def store_secret(name: str, value: str, paths: Paths) -> str:
         return f"the OS keyring (service {KEYRING_SERVICE!r}, entry {name!r})"
     except (KeyringError, OSError):
         path = fallback_key_file(paths, name)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path.parent)
         os.chmod(path.parent, 0o700)
         atomic_write(path, value.encode(), 0o600)
         return f"{path} (mode 0600), because no OS keyring backend is usable here"

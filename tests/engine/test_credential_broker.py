@@ -38,7 +38,7 @@ async def test_the_broker_pools_and_cools_down_without_engine_state(
         monkeypatch.setenv(k, v)
     paths = Paths(tmp_path / "config.yaml", tmp_path / "data", tmp_path / "state", tmp_path / "run")
     paths.ensure()
-    rt = build_runtime(LoadedConfig(parse_config_text(CONFIG), None, CONFIG))
+    rt = build_runtime(LoadedConfig(parse_config_text(CONFIG), None, CONFIG), "127.0.0.1")
     events: list[EventPayload] = []
     broker = CredentialBroker(paths, lambda: rt, events.append)
     await broker.open()
