@@ -19,7 +19,7 @@ from proxy_engine.paths import Paths
 from proxy_engine.protocol import STATS
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.runtime import Runtime
-from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.state import ENGINE, RECORD, EngineState
 from proxy_engine.usage.ledger import CostLedger
 
 log = logging.getLogger("proxy_engine.app")
@@ -89,11 +89,13 @@ def _route(dialect: str, action: str | None = None):
 
 
 async def _stats_loop(state: EngineState) -> None:
+    last_ok = True
     while True:
         await asyncio.sleep(0.5)
-        if state.stats.dirty and state.bus.subscribers:
-            state.stats.dirty = False
-            state.bus.emit(STATS, state.stats.snapshot())
+        ledger_ok = state.ledger.ok
+        if (state.stats.dirty or ledger_ok != last_ok) and state.bus.subscribers:
+            state.stats.dirty, last_ok = False, ledger_ok
+            state.bus.emit(STATS, state.stats_snapshot())
 
 
 async def _resources(app: web.Application):
@@ -125,9 +127,10 @@ async def _resources(app: web.Application):
 def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Application:
     app = web.Application(client_max_size=runtime.max_body)
     bus = EventBus(runtime.config.events.queue_size)
-    state = EngineState(
-        paths=paths, runtime=runtime, bus=bus, ledger=CostLedger(paths.ledger_file), host=host, port=port
+    ledger = CostLedger(
+        paths.ledger_file, paths.data_dir / "journal", max_backlog=runtime.config.ledger.max_backlog_rows
     )
+    state = EngineState(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port)
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)
@@ -152,3 +155,5 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
 
 async def _no_server_header(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.pop("Server", None)
+    if (rec := request.get(RECORD)) is not None:
+        response.headers["X-ProxyPal-Request-Id"] = rec.id  # the id of its ledger row

@@ -28,7 +28,7 @@ from proxy_engine.providers.wire import edits_body, finalize_body, sign_headers,
 from proxy_engine.record import RequestRecord
 from proxy_engine.routing import Candidate, UnknownModel
 from proxy_engine.runtime import Runtime
-from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.state import ENGINE, RECORD, EngineState
 from proxy_engine.token_count import COUNT_ACTIONS, COUNTING_DIALECTS, count_reply, count_request
 from proxy_engine.translate import (
     ESTIMATE_HEADER,
@@ -84,6 +84,7 @@ async def handle(
     state: EngineState = request.app[ENGINE]
     rt = state.runtime
     rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
+    request[RECORD] = rec  # names the request in X-ProxyPal-Request-Id
     state.started(rec)
     try:
         if not rt.keys_required and (why := browser_refusal(request)):
@@ -386,6 +387,7 @@ async def _relay(request, rec, resp, first: bytes, translator) -> web.StreamResp
         status, message = conv.error  # the upstream's own error event, already sent in the client's dialect
         rec.fail(502 if status >= 500 else status, "upstream_stream_error", f"{rec.provider}: {message}")
     rec.usage = conv.usage
+    request.app[ENGINE].finished(rec)  # journaled before the client sees the end of the reply
     await out.write_eof()
     return out
 
@@ -425,6 +427,7 @@ async def _relay_whole(request, rec, resp, first, out, translator) -> web.Stream
         keep = {k: v for k, v in out.headers.items() if k.lower() != "content-type"}
         return web.json_response(client_obj, status=resp.status, headers=keep)
     rec.usage = usage_from_body(rec.dialect_out, body)
+    request.app[ENGINE].finished(rec)  # journaled before the client sees the end of the reply
     if not out.prepared:
         out.content_length = len(body)
         await out.prepare(request)

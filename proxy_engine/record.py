@@ -40,6 +40,7 @@ class RequestRecord:
         "model_requested",
         "provider",
         "provider_kind",
+        "recorded",
         "status",
         "stream",
         "t0",
@@ -70,6 +71,7 @@ class RequestRecord:
         self.error_code: str | None = None
         self.error_message = ""
         self.include_usage_requested = False
+        self.recorded = False  # finished once, before the reply's last byte when it streams
 
     def attempt(self, provider: Any, model: str, dialect_out: str) -> None:
         self.attempts += 1

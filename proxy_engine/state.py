@@ -72,6 +72,10 @@ class EngineState:
             )  # fmt: skip
 
     def finished(self, rec: RequestRecord) -> None:
+        """Record once: a relay calls this before its last write, and the handler's finally again."""
+        if rec.recorded:
+            return
+        rec.recorded = True
         self.stats.in_flight -= 1
         if rec.usage is not None and rec.model:
             rec.cost_usd = self.runtime.prices.cost(rec.provider_kind, rec.model, rec.usage)
@@ -90,7 +94,7 @@ class EngineState:
             "events_socket": str(self.bus.path or ""),
             "snapshot": {
                 "recent": list(self.stats.recent),
-                "stats": self.stats.snapshot(),
+                "stats": self.stats_snapshot(),
                 "auth": self.credentials.login_states(),
             },
         }
@@ -104,9 +108,15 @@ class EngineState:
             "uptime_s": round(time.time() - self.started_at, 1),
             "config_ok": not self.config_errors,
             "config_errors": [i.as_dict() for i in self.config_errors],
-            "stats": self.stats.snapshot(),
+            "stats": self.stats_snapshot(),
             "budgets": self.budgets.status(),
+            "ledger": self.ledger.health(),
         }
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """The `stats` event and snapshots: rolling aggregates plus the ledger's health."""
+        return {**self.stats.snapshot(), "ledger": self.ledger.health()}
 
 
 ENGINE = web.AppKey("engine", EngineState)
+RECORD = web.RequestKey("record", RequestRecord)
