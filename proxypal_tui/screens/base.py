@@ -48,7 +48,12 @@ class ProxyPalScreen(Screen[None]):
         app = self.pp
         self.query_one(EngineNotice).show(app.engine_status)
         self.query_one(EngineStatusBar).show(
-            app.engine_status, app.engine_usage, app.dropped_events, app.engine_uptime(), app.feed_paused
+            app.engine_status,
+            app.engine_usage,
+            app.dropped_events,
+            app.engine_uptime(),
+            app.feed_paused,
+            ledger=(app.live.stats or {}).get("ledger"),
         )
         self.redraw()
 
