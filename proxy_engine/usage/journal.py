@@ -26,9 +26,9 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str
 _LIVE = "live.jsonl"
 
 
-def _lock(path: Path) -> int | None:
+def _lock(path: Path, create: bool = True) -> int | None:
     """An exclusive flock on `path`, or None when another live engine holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -72,15 +72,19 @@ class RecordJournal:
         if run.name.startswith(".") or not run.is_dir():
             return []
         try:
-            fd = _lock(run / "lock")
+            fd = _lock(run / "lock", create=False)
         except FileNotFoundError:
-            return []  # another engine adopted it first
+            return []  # adopted by another engine, or its owner is removing it
         if fd is None:
             return []  # a live engine owns it
+        moved: list[Path] = []
         try:
-            moved = [self._move_in(p) for p in sorted(run.glob("*.jsonl"), key=_segment_order)]
+            for p in sorted(run.glob("*.jsonl"), key=_segment_order):
+                moved.append(self._move_in(p))
             (run / "lock").unlink(missing_ok=True)
             run.rmdir()
+        except OSError as e:
+            log.error("journal of a dead run %s only partly adopted: %s", run, e)  # the rest: next start
         finally:
             os.close(fd)
         return moved
@@ -93,7 +97,8 @@ class RecordJournal:
         return target
 
     def _open_live(self) -> None:
-        assert self.dir is not None
+        if self.dir is None:
+            raise OSError("the journal directory could not be created")
         fd = os.open(self.dir / _LIVE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._fd, self._live_bytes, self._torn = fd, os.fstat(fd).st_size, False
 
@@ -182,14 +187,16 @@ class RecordJournal:
             p.unlink(missing_ok=True)
 
     def close(self, remove: bool) -> None:
-        """Close the live segment; with `remove` (everything committed) the run directory goes too."""
+        """Close the live segment; with `remove` (everything committed) the run directory goes too.
+
+        The lock file is unlinked before its flock is released, so no other engine adopts it meanwhile.
+        """
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if remove and self.dir is not None:
-            try:
-                for p in self.dir.glob("*.jsonl"):
-                    p.unlink(missing_ok=True)
+        if remove and self.dir is not None and not any(self.dir.glob("sealed-*.jsonl")):
+            try:  # (a sealed segment left here was never committed: the next start adopts and replays it)
+                (self.dir / _LIVE).unlink(missing_ok=True)
                 (self.dir / "lock").unlink(missing_ok=True)
                 self.dir.rmdir()
             except OSError as e:

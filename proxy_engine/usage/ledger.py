@@ -93,7 +93,10 @@ class CostLedger:
     async def open(self) -> None:
         """Open SQLite, then replay the journals of engines that died (before budgets are loaded)."""
         self._conn = await asyncio.to_thread(_connect, self.path)
-        self._sealed = await asyncio.to_thread(self.journal.open)
+        try:
+            self._sealed = await asyncio.to_thread(self.journal.open)
+        except OSError as e:  # serve anyway: records are then kept in memory only, and counted
+            log.error("the record journal cannot be opened (%s); a crash would lose uncommitted rows", e)
         if self._sealed:
             rows = await asyncio.to_thread(self._read_segments, self._sealed)
             self._pending = [(r, True) for r in rows[: self.max_backlog]]
