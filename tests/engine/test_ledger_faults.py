@@ -145,12 +145,14 @@ def test_sigterm_under_load_records_every_completed_request(fakes):
     eng, _ = _start(fakes_config(port, *fakes), port, str(home))
     load = Load(eng.url).start()
     assert _wait(lambda: len(load.completed) >= 200, 60)
+    refused = httpx.post(eng.url + "/v1/chat/completions", json={**BODY, "model": "nope"}, timeout=10)
+    assert refused.status_code == 404 and refused.headers["X-ProxyPal-Request-Id"]
     assert eng.stop(signal.SIGTERM) == 0
     load.stop.set()
     load.join()
     completed, rows = set(load.completed), _ledger_ids(home)
     print(f"SIGTERM: completed={len(completed)} rows={len(rows)} completed_with_rows={len(completed & rows)}")
-    assert completed <= rows
+    assert rows == completed | {refused.headers["X-ProxyPal-Request-Id"]}, "an error reply names its row too"
     assert not _run_dirs(home), "a clean shutdown commits everything and removes its journal"
 
 
