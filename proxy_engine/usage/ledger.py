@@ -179,15 +179,17 @@ class CostLedger:
         del self._pending[:excess]
         self._disk_only += kept_on_disk
         self.dropped += lost
-        log.error(
-            "ledger backlog over %d rows: %d moved to the journal only, %d DROPPED (journal unwritable; %d so far)",
-            self.max_backlog, kept_on_disk, lost, self.dropped,
-        )  # fmt: skip
+        if lost:
+            log.error("ledger backlog over %d rows: %d rows DROPPED, never journaled either (%d lost so far); "
+                      "%d moved to the journal only", self.max_backlog, lost, self.dropped, kept_on_disk)  # fmt: skip
+        else:
+            log.warning("ledger backlog over %d rows: %d rows moved to the journal only, written once the ledger "
+                        "recovers", self.max_backlog, kept_on_disk)  # fmt: skip
 
     async def _run(self) -> None:
         while True:
             if self._failures:
-                await asyncio.sleep(min(_MAX_BACKOFF_S, self._interval * 2**self._failures))
+                await asyncio.sleep(min(_MAX_BACKOFF_S, self._interval * 2 ** min(self._failures, 10)))
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._interval)
