@@ -10,7 +10,6 @@ import contextlib
 import signal
 import sqlite3
 import stat
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -106,9 +105,9 @@ def _run_dirs(home: Path) -> list[Path]:
     return [d for d in (home / "data" / "journal").iterdir() if d.is_dir()]
 
 
-def test_kill_9_under_load_loses_no_completed_request(fakes):
+def test_kill_9_under_load_loses_no_completed_request(fakes, tmp_path):
     """Two rounds of load and kill -9 on one home, then a restart: every completed reply has its row."""
-    home = Path(tempfile.mkdtemp(prefix="pp-kill-"))
+    home = tmp_path
     port = free_port()
     cfg = fakes_config(port, *fakes)
     completed: set[str] = set()
@@ -139,8 +138,8 @@ def test_kill_9_under_load_loses_no_completed_request(fakes):
     assert _ledger_ids(home) == after, "a clean stop adds nothing and replays nothing twice"
 
 
-def test_sigterm_under_load_records_every_completed_request(fakes):
-    home = Path(tempfile.mkdtemp(prefix="pp-term-"))
+def test_sigterm_under_load_records_every_completed_request(fakes, tmp_path):
+    home = tmp_path
     port = free_port()
     eng, _ = _start(fakes_config(port, *fakes), port, str(home))
     load = Load(eng.url).start()
@@ -156,8 +155,8 @@ def test_sigterm_under_load_records_every_completed_request(fakes):
     assert not _run_dirs(home), "a clean shutdown commits everything and removes its journal"
 
 
-def test_full_disk_keeps_serving_reports_and_writes_everything_later(fakes):
-    home = Path(tempfile.mkdtemp(prefix="pp-full-"))
+def test_full_disk_keeps_serving_reports_and_writes_everything_later(fakes, tmp_path):
+    home = tmp_path
     data = home / "data"
     port = free_port()
     with small_tmpfs(data, "4m"):
