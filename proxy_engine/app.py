@@ -149,11 +149,12 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
     r.add_get("/", healthz)
     r.add_routes(management.routes)
     add_amp_routes(r)
-    app.on_response_prepare.append(_no_server_header)
+    app.on_response_prepare.append(_response_headers)
     return app
 
 
-async def _no_server_header(request: web.Request, response: web.StreamResponse) -> None:
+async def _response_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No `Server` banner; a proxied reply names its ledger row, so a user can find it."""
     response.headers.pop("Server", None)
     if (rec := request.get(RECORD)) is not None:
-        response.headers["X-ProxyPal-Request-Id"] = rec.id  # the id of its ledger row
+        response.headers["X-ProxyPal-Request-Id"] = rec.id
