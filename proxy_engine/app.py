@@ -20,7 +20,7 @@ from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.runtime import Runtime
-from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.state import ENGINE, RECORD, EngineState
 from proxy_engine.usage.ledger import CostLedger
 
 log = logging.getLogger("proxy_engine.app")
@@ -45,13 +45,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def _stats_loop(state: EngineState) -> None:
-    """Runs for the engine's life: one failed snapshot is logged and the next tick tries again."""
+    """Runs for the engine's life: one failed snapshot is logged and the next tick tries again.
+
+    A change in the ledger's health is sent even when no request finished."""
+    last_ok = True
     while True:
         await asyncio.sleep(0.5)
-        if state.stats.dirty and state.bus.subscribers:
-            state.stats.dirty = False
+        ledger_ok = state.ledger.ok
+        if (state.stats.dirty or ledger_ok != last_ok) and state.bus.subscribers:
+            state.stats.dirty, last_ok = False, ledger_ok
             try:
-                state.bus.publish(state.stats.payload())
+                state.bus.publish(state.stats_payload())
             except Exception:
                 log.exception("stats snapshot failed; the stats loop goes on")
 
@@ -89,9 +93,10 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
         middlewares=[management_safety_net, browser_guard(relay_handlers={amp.relay})],
     )
     bus = EventBus(runtime.config.events.queue_size)
-    state = EngineState(
-        paths=paths, runtime=runtime, bus=bus, ledger=CostLedger(paths.ledger_file), host=host, port=port
+    ledger = CostLedger(
+        paths.ledger_file, paths.data_dir / "journal", max_backlog=runtime.config.ledger.max_backlog_rows
     )
+    state = EngineState(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port)
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)
@@ -102,9 +107,12 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
     r.add_get("/", healthz)
     r.add_routes(management.routes)
     add_amp_routes(r)
-    app.on_response_prepare.append(_no_server_header)
+    app.on_response_prepare.append(_response_headers)
     return app
 
 
-async def _no_server_header(request: web.Request, response: web.StreamResponse) -> None:
+async def _response_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No `Server` banner; a proxied reply names its ledger row, so a user can find it."""
     response.headers.pop("Server", None)
+    if (rec := request.get(RECORD)) is not None:
+        response.headers["X-ProxyPal-Request-Id"] = rec.id

@@ -177,6 +177,12 @@ class EventsConfig(_Strict):
     socket: str | None = None
 
 
+class LedgerConfig(_Strict):
+    max_backlog_rows: int = Field(
+        default=20_000, ge=100, description="Rows held in memory while the ledger cannot be written (at start-up)"
+    )
+
+
 Candidates = dict[str, str] | list[str]
 
 
@@ -194,6 +200,7 @@ class Config(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     management: ManagementConfig = Field(default_factory=ManagementConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     amp_model_mappings: dict[str, str] = Field(
         default_factory=dict, description="Amp model name -> friendly name or provider/model"

@@ -239,6 +239,40 @@ class RequestFinished:
 
 
 @dataclass(slots=True, kw_only=True)
+class LedgerHealth:
+    """Is the ledger keeping up: rows waiting for SQLite, and anything lost (see `usage/ledger.py`)."""
+
+    ok: bool = True
+    backlog: int = 0
+    last_error: str = ""
+    dropped: int = 0
+    journal_failed: int = 0
+    journal_error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "backlog": self.backlog,
+            "last_error": self.last_error,
+            "dropped": self.dropped,
+            "journal_failed": self.journal_failed,
+            "journal_error": self.journal_error,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> LedgerHealth:
+        d = _dict(d)
+        return cls(
+            ok=d.get("ok") is not False,
+            backlog=_int(d.get("backlog")),
+            last_error=_str(d.get("last_error")),
+            dropped=_int(d.get("dropped")),
+            journal_failed=_int(d.get("journal_failed")),
+            journal_error=_str(d.get("journal_error")),
+        )
+
+
+@dataclass(slots=True, kw_only=True)
 class Stats:
     """Rolling aggregates since the engine started; `per_minute` rows are [minute, requests, tokens, cost]."""
 
@@ -256,10 +290,12 @@ class Stats:
     by_provider: dict[str, int] = field(default_factory=dict)
     by_model: dict[str, int] = field(default_factory=dict)
     per_minute: list[list[float]] = field(default_factory=list)
+    ledger: LedgerHealth | None = None
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "ledger": self.ledger.to_dict() if self.ledger is not None else None,
             "since": self.since,
             "requests": self.requests,
             "errors": self.errors,
@@ -291,6 +327,7 @@ class Stats:
             by_provider={str(k): _int(v) for k, v in _dict(d.get("by_provider")).items()},
             by_model={str(k): _int(v) for k, v in _dict(d.get("by_model")).items()},
             per_minute=[list(r) for r in _list(d.get("per_minute")) if isinstance(r, list)],
+            ledger=LedgerHealth.from_dict(d["ledger"]) if isinstance(d.get("ledger"), dict) else None,
             ts=_float(d.get("ts")),
         )
 

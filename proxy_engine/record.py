@@ -63,6 +63,7 @@ class RequestRecord:
         "id",
         "include_usage_requested",
         "provider_kind",
+        "recorded",
         "status",
         "stream",
         "t0",
@@ -102,6 +103,7 @@ class RequestRecord:
         self._error_code = None
         self._error_message = ""
         self.include_usage_requested = False
+        self.recorded = False  # finished once, before the reply's last byte when it streams
 
     def attempt(self, provider: Any, model: str, dialect_out: str) -> None:
         self.attempts += 1

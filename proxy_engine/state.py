@@ -16,7 +16,7 @@ from proxy_engine.config import ConfigIssue
 from proxy_engine.credentials.broker import CredentialBroker
 from proxy_engine.events import EventBus
 from proxy_engine.paths import Paths
-from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, RequestFinished
+from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, LedgerHealth, RequestFinished, Stats
 from proxy_engine.record import RequestRecord
 from proxy_engine.runtime import Runtime
 from proxy_engine.usage.budgets import BudgetTracker, period_start
@@ -63,6 +63,10 @@ class EngineState:
             self.bus.publish(rec.started_event())
 
     def finished(self, rec: RequestRecord) -> None:
+        """Record once: a relay calls this before its last write, and the handler's finally again."""
+        if rec.recorded:
+            return
+        rec.recorded = True
         self.stats.in_flight -= 1
         if rec.usage is not None and rec.model:
             rec.cost_usd = self.runtime.prices.cost(rec.provider_kind, rec.model, rec.usage)
@@ -81,7 +85,7 @@ class EngineState:
             events_socket=str(self.bus.path or ""),
             snapshot=HelloSnapshot(
                 recent=[RequestFinished.from_dict(r) for r in self.stats.recent],
-                stats=self.stats.payload(),
+                stats=self.stats_payload(),
                 auth=self.credentials.login_states(),
             ),
         )
@@ -95,9 +99,17 @@ class EngineState:
             "uptime_s": round(time.time() - self.started_at, 1),
             "config_ok": not self.config_errors,
             "config_errors": [i.as_dict() for i in self.config_errors],
-            "stats": self.stats.snapshot(),
+            "stats": self.stats_payload().to_dict(),
             "budgets": self.budgets.status(),
+            "ledger": self.ledger.health(),
         }
+
+    def stats_payload(self) -> Stats:
+        """The `stats` event and snapshots: rolling aggregates plus the ledger's health."""
+        payload = self.stats.payload()
+        payload.ledger = LedgerHealth.from_dict(self.ledger.health())
+        return payload
 
 
 ENGINE = web.AppKey("engine", EngineState)
+RECORD = web.RequestKey("record", RequestRecord)

@@ -14,7 +14,7 @@ from proxy_engine.request_path.exchange import Exchange, ResolveAs
 from proxy_engine.request_path.failover import forward
 from proxy_engine.request_path.headers import client_key
 from proxy_engine.routing import UnknownModel
-from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.state import ENGINE, RECORD, EngineState
 
 
 async def handle(
@@ -31,6 +31,7 @@ async def handle(
     """
     state: EngineState = request.app[ENGINE]
     rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
+    request[RECORD] = rec  # names the request in X-ProxyPal-Request-Id
     state.started(rec)
     try:
         ex = await _admit(request, state, rec, action, resolve_as)

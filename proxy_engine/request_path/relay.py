@@ -86,6 +86,7 @@ async def _relay_stream(
         status, message = conv.error  # the upstream's own error event, already sent in the client's dialect
         rec.fail(502 if status >= 500 else status, "upstream_stream_error", f"{rec.provider}: {message}")
     rec.usage = conv.usage
+    ex.state.finished(rec)  # journaled before the client sees the end of the reply
     await out.write_eof()
     return out
 
@@ -128,6 +129,7 @@ async def _relay_whole(
         keep = {k: v for k, v in out.headers.items() if k.lower() != "content-type"}
         return web.json_response(client_obj, status=resp.status, headers=keep)
     rec.usage = usage_from_body(rec.dialect_out, body)
+    ex.state.finished(rec)  # journaled before the client sees the end of the reply
     if not out.prepared:
         out.content_length = len(body)
         await out.prepare(request)

@@ -1,4 +1,9 @@
-"""The usage ledger: one SQLite row per request, written in batches off the event loop."""
+"""The usage ledger: one SQLite row per request, written in batches off the event loop.
+
+Nothing recorded is lost: each record is journaled (`journal.py`) as it finishes, a batch stays
+in memory until SQLite has committed it, a failed write is retried with backoff, and the state
+of all this is reported by `health()` (in `/v0/status` and the `stats`/`hello` events).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from proxy_engine.paths import private_sqlite_files
+from proxy_engine.usage.journal import RecordJournal
 
 log = logging.getLogger("proxy_engine.ledger")
-
 COLUMNS = (
     "id", "ts_start", "client", "agent", "dialect_in", "dialect_out", "model_requested", "provider", "model",
     "stream", "status", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens",
@@ -29,7 +34,7 @@ CREATE TABLE IF NOT EXISTS requests (
   cost_usd REAL, attempts INTEGER, error TEXT);
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_start);
 """
-_INSERT = f"INSERT OR REPLACE INTO requests ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})"
+_INSERT = f"INSERT OR IGNORE INTO requests ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})"
 _GROUPS = {
     "hour": "strftime('%Y-%m-%d %H:00', ts_start, 'unixepoch', 'localtime')",
     "day": "strftime('%Y-%m-%d', ts_start, 'unixepoch', 'localtime')",
@@ -50,72 +55,190 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class CostLedger:
-    """Appends are O(1) on the loop; a background task flushes batches in a worker thread."""
+Row = tuple[Any, ...]
+_COST = COLUMNS.index("cost_usd")
+_CLIENT = COLUMNS.index("client")
+_TS = COLUMNS.index("ts_start")
+_MAX_BACKOFF_S = 5.0
 
-    def __init__(self, path: Path, flush_interval: float = 0.25):
+
+def _insert(conn: sqlite3.Connection, rows: list[Row]) -> None:
+    """Insert in the caller's transaction; a row SQLite refuses is logged and skipped, never the batch."""
+    try:
+        conn.executemany(_INSERT, rows)
+    except sqlite3.OperationalError:
+        raise  # locked or disk trouble: not the rows' fault, so the batch is kept and retried
+    except (sqlite3.Error, ValueError, OverflowError) as e:
+        log.warning("ledger batch refused (%s); writing its rows one by one", type(e).__name__)
+        for row in rows:
+            try:
+                conn.execute(_INSERT, row)  # OR IGNORE: rows already in are not written twice
+            except (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, OverflowError):
+                log.exception("ledger row %s cannot be stored; skipped", row[0])
+
+
+def to_row(record: dict[str, Any]) -> Row:
+    err = record.get("error")
+    return tuple(json.dumps(err) if k == "error" and err else record.get(k) for k in COLUMNS)
+
+
+class CostLedger:
+    """Appends are O(1) on the loop; a background task commits batches in a worker thread.
+
+    `_pending` holds (row, journaled) until SQLite commits it; `_sealed` are the journal segments
+    whose rows those are. Past `max_backlog` rows, journaled rows leave memory (`_disk_only`) and
+    are read back from their segments; rows that are in neither are dropped and counted.
+    """
+
+    def __init__(self, path: Path, journal_dir: Path, flush_interval: float = 0.25, max_backlog: int = 20_000):
         self.path = path
+        self.max_backlog = max_backlog
+        self.journal = RecordJournal(journal_dir)
+        self.dropped = 0
+        self.last_error: str | None = None
         self._interval = flush_interval
-        self._pending: list[tuple[Any, ...]] = []
+        self._pending: list[tuple[Row, bool]] = []
+        self._sealed: list[Path] = []
+        self._disk_only = 0
+        self._failures = 0  # consecutive failed commits
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
+        """Open SQLite, then replay the journals of engines that died (before budgets are loaded)."""
         self._conn = await asyncio.to_thread(_connect, self.path)
         await asyncio.to_thread(private_sqlite_files, self.path)  # SQLite gives -wal/-shm the db's mode
+        try:
+            self._sealed = await asyncio.to_thread(self.journal.open)
+        except OSError as e:  # serve anyway: records are then kept in memory only, and counted
+            log.error("the record journal cannot be opened (%s); a crash would lose uncommitted rows", e)
+        if self._sealed:
+            rows = await asyncio.to_thread(self._read_segments, self._sealed)
+            self._pending = [(r, True) for r in rows[: self.max_backlog]]
+            self._disk_only = max(0, len(rows) - self.max_backlog)
+            if await self.flush():
+                log.info("replayed %d journaled records into the ledger", len(rows))
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
     def append(self, record: dict[str, Any]) -> None:
-        err = record.get("error")
-        row = tuple(json.dumps(err) if k == "error" and err else record.get(k) for k in COLUMNS)
-        self._pending.append(row)
-        if len(self._pending) >= 500:
+        """Journal the record (one write syscall), then queue its row for the next batch."""
+        journaled = self.journal.append(record)
+        self._pending.append((to_row(record), journaled))
+        if len(self._pending) >= 500 and not self._failures:
             self._wake.set()
 
-    async def flush(self) -> None:
-        async with self._lock:
-            batch, self._pending = self._pending, []
-            if batch and self._conn is not None:
-                await asyncio.to_thread(self._write, batch)
+    @property
+    def ok(self) -> bool:
+        return not self._failures and self.journal.failed_in_a_row == 0
 
-    def _write(self, batch: list[tuple[Any, ...]]) -> None:
-        """One transaction for the batch; if a row cannot be stored, the others still are."""
+    def health(self) -> dict[str, Any]:
+        """For /v0/status and the events: is the ledger keeping up, and has anything been lost."""
+        return {
+            "ok": self.ok,
+            "backlog": len(self._pending) + self._disk_only,
+            "last_error": self.last_error,
+            "dropped": self.dropped,
+            "journal_failed": self.journal.failed,
+            "journal_error": self.journal.last_error,
+        }
+
+    async def flush(self) -> bool:
+        """Commit everything appended so far; on failure keep it for the next try. True when committed."""
+        async with self._lock:
+            if self._conn is None:
+                return False
+            if sealed := self.journal.seal():
+                self._sealed.append(sealed)
+            n, segments, from_disk = len(self._pending), list(self._sealed), self._disk_only > 0
+            self.journal.probe()
+            if not n and not segments:
+                return True
+            batch = [row for row, _ in self._pending[:n]]
+            try:
+                await asyncio.to_thread(self._commit, batch, segments, from_disk)
+            except (sqlite3.Error, OSError) as e:
+                self._failed(e, n)
+                return False
+            del self._pending[:n]
+            del self._sealed[: len(segments)]
+            self._disk_only = 0
+            if self._failures:
+                log.warning("ledger writes recovered; %d rows committed", n)
+            self._failures = 0
+            return True
+
+    def _commit(self, batch: list[Row], segments: list[Path], from_disk: bool) -> None:
+        """Worker thread. Rows are unique by id, so rows both in memory and on disk are written once."""
         assert self._conn is not None
-        try:
-            with self._conn:
-                self._conn.executemany(_INSERT, batch)
-        except sqlite3.OperationalError:
-            raise  # locked or disk trouble: not the rows' fault
-        except (sqlite3.Error, ValueError, OverflowError) as e:
-            log.warning("ledger batch refused (%s); writing its rows one by one", type(e).__name__)
-            for row in batch:
-                try:
-                    with self._conn:
-                        self._conn.execute(_INSERT, row)
-                except (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, OverflowError):
-                    log.exception("ledger row %s cannot be stored; skipped", row[0])
+        with self._conn:
+            _insert(self._conn, batch)
+            if from_disk:
+                for seg in segments:
+                    _insert(self._conn, [to_row(r) for r in RecordJournal.read(seg)])
+        RecordJournal.discard(segments)
+
+    def _read_segments(self, segments: list[Path]) -> list[Row]:
+        return [to_row(r) for seg in segments for r in RecordJournal.read(seg)]
+
+    def _failed(self, e: Exception, n: int) -> None:
+        self._failures += 1
+        self.last_error = f"{type(e).__name__}: {e}"
+        if self._failures == 1:
+            log.error("ledger write failed (%s); %d rows kept and retried with backoff", e, n)
+        # Only rows of this batch are in sealed segments; newer ones may still be in the live one.
+        excess = min(n, len(self._pending) - self.max_backlog)
+        if excess <= 0:
+            return
+        kept_on_disk = sum(1 for _, journaled in self._pending[:excess] if journaled)
+        lost = excess - kept_on_disk
+        del self._pending[:excess]
+        self._disk_only += kept_on_disk
+        self.dropped += lost
+        if lost:
+            log.error("ledger backlog over %d rows: %d rows DROPPED, never journaled either (%d lost so far); "
+                      "%d moved to the journal only", self.max_backlog, lost, self.dropped, kept_on_disk)  # fmt: skip
+        else:
+            log.warning("ledger backlog over %d rows: %d rows moved to the journal only, written once the ledger "
+                        "recovers", self.max_backlog, kept_on_disk)  # fmt: skip
 
     async def _run(self) -> None:
         """Never ends before close: a failed flush is logged and the next one tries again."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            if self._failures:
+                await asyncio.sleep(min(_MAX_BACKOFF_S, self._interval * 2 ** min(self._failures, 10)))
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             try:
                 await self.flush()
             except Exception:
-                log.exception("ledger write failed; its rows are lost, the writer goes on")
+                log.exception("ledger flush failed unexpectedly; its rows are kept and the writer goes on")
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.flush()
+        done = await self.flush()
+        if not done:
+            lost = sum(1 for _, journaled in self._pending if not journaled)
+            waiting = len(self._pending) + self._disk_only
+            log.error("ledger: %d rows not committed at shutdown; the journaled ones are replayed at the next start, "
+                      "%d were never journaled and are lost", waiting, lost)  # fmt: skip
+        await asyncio.to_thread(self.journal.close, done and not self._pending)
         if self._conn is not None:
             await asyncio.to_thread(self._conn.close)
             self._conn = None
+
+    def pending_spend(self, since: float) -> dict[str, float]:
+        """Spend in rows not committed yet, so budgets count them while the ledger is behind."""
+        out: dict[str, float] = {}
+        for row, _ in self._pending:
+            if row[_COST] and row[_TS] >= since:
+                out[row[_CLIENT] or ""] = out.get(row[_CLIENT] or "", 0.0) + row[_COST]
+        return out
 
     # ---- queries (management API), each on its own connection in a thread ----
     async def recent(self, limit: int) -> list[dict[str, Any]]:
@@ -154,7 +277,10 @@ class CostLedger:
     async def spend_by_client(self, since: float) -> dict[str, float]:
         """Priced spend per client since an epoch (budgets are rebuilt from this at startup)."""
         await self.flush()
-        return await asyncio.to_thread(self._query_spend, since)
+        spend = await asyncio.to_thread(self._query_spend, since)
+        for client, usd in self.pending_spend(since).items():
+            spend[client] = spend.get(client, 0.0) + usd
+        return spend
 
     def _query_spend(self, since: float) -> dict[str, float]:
         sql = "SELECT coalesce(client, ''), sum(cost_usd) FROM requests WHERE ts_start >= ? GROUP BY 1"

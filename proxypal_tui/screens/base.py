@@ -51,7 +51,12 @@ class ProxyPalScreen(Screen[None]):
         s = self.session
         self.query_one(EngineNotice).show(s.engine_status)
         self.query_one(EngineStatusBar).show(
-            s.engine_status, s.engine_usage, s.dropped_events, s.engine_uptime(), s.feed_paused
+            s.engine_status,
+            s.engine_usage,
+            s.dropped_events,
+            s.engine_uptime(),
+            s.feed_paused,
+            ledger=s.live.stats.ledger if s.live.stats is not None else None,
         )
         self.redraw()
 

@@ -306,7 +306,7 @@ def test_an_unexpected_management_failure_is_a_json_500(fakes):
 
 
 async def test_the_ledger_writer_skips_a_row_it_cannot_store_and_goes_on(tmp_path):
-    ledger = CostLedger(tmp_path / "usage.db", flush_interval=0.02)
+    ledger = CostLedger(tmp_path / "usage.db", tmp_path / "journal", flush_interval=0.02)
     await ledger.open()
     try:
         row = {"ts_start": time.time(), "status": 200, "stream": False}
