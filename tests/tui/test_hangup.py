@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from proxypal_tui.hangup import ExitCode
@@ -182,3 +183,22 @@ def test_a_wedged_exit_still_ends_the_process_with_the_signal_code() -> None:
             proc.kill()
             proc.wait(5)
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+def test_ctrl_z_and_fg_still_resume_and_q_still_quits(home_env) -> None:
+    """The guard passes a SIGCONT with a live terminal on to Textual: a suspended TUI comes back."""
+    home, env, _port = home_env
+    host, engine = start_in_pty(env)
+    try:
+        tui = psutil.Process(host.proc.pid)
+        os.kill(tui.pid, signal.SIGTSTP)  # what Ctrl+Z sends
+        assert wait_until(lambda: tui.status() == psutil.STATUS_STOPPED, within=GONE_S)
+        drawn = len(host.raw_output())
+        os.kill(tui.pid, signal.SIGCONT)  # what `fg` sends
+        assert wait_until(lambda: b"\x1b[?1049h" in host.raw_output()[drawn:], within=GONE_S), "no redraw on resume"
+        os.write(host.master, b"q")
+        assert host.proc.wait(GONE_S) == ExitCode.OK
+        assert wait_until(lambda: gone(engine), within=GONE_S)
+        assert "went away" not in engine_log(home)
+    finally:
+        host.cleanup(engine)
