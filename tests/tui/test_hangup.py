@@ -114,17 +114,26 @@ def test_killing_the_tmux_session_stops_the_tui_and_its_engine(home_env, tmp_pat
         host.cleanup(*filter(None, [tui, engine]))
 
 
-def test_sigterm_leaves_like_quit_and_restores_the_terminal(home_env) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "why"),
+    [
+        (signal.SIGTERM, ExitCode.TERMINATED, "it was sent SIGTERM"),
+        (signal.SIGHUP, ExitCode.HANGUP, "its terminal hung up (SIGHUP)"),
+    ],
+    ids=["sigterm", "sighup-live-terminal"],
+)
+def test_a_signal_leaves_like_quit_and_restores_the_terminal(home_env, sig: int, code: ExitCode, why: str) -> None:
+    """`kill PID` (or `kill -HUP PID`) with the terminal still there: the same orderly exit, terminal restored."""
     home, env, port = home_env
     host, engine = start_in_pty(env)
     try:
         send_requests(port, 2)
-        os.kill(host.proc.pid, signal.SIGTERM)
-        assert host.proc.wait(GONE_S) == ExitCode.TERMINATED
+        os.kill(host.proc.pid, sig)
+        assert host.proc.wait(GONE_S) == code
         assert wait_until(lambda: gone(engine), within=GONE_S)
         assert len(ledger_rows(home)) == 2
         log = engine_log(home)
-        assert WENT_AWAY.format(pid=host.proc.pid) in log and "it was sent SIGTERM" in log
+        assert f"{WENT_AWAY.format(pid=host.proc.pid)}: {why}; it is stopping this engine" in log
         host.stop_reading()
         assert b"\x1b[?1049l" in host.raw_output(), "Textual's own exit left the alternate screen"
     finally:
