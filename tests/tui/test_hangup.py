@@ -159,20 +159,23 @@ def test_keep_engine_survives_a_hangup(home_env) -> None:
 
 
 WEDGED = """
-import asyncio
+import asyncio, threading
 from proxypal_tui.hangup import TerminalGuard
 
 async def main():
-    guard = TerminalGuard(asyncio.get_running_loop(), lambda d: print("leaving", d.reason, flush=True), 0.5)
+    guard = TerminalGuard(asyncio.get_running_loop(), lambda d: print("left", flush=True), 0.5)
     guard.install()
     print("ready", flush=True)
-    await asyncio.Event().wait()  # an app whose exit never finishes
+    lock = threading.Lock()
+    lock.acquire()
+    lock.acquire()  # the event loop is blocked for good, as it was behind a dead terminal's output queue
 
 asyncio.run(main())
 """
 
 
-def test_a_wedged_exit_still_ends_the_process_with_the_signal_code() -> None:
+def test_a_wedged_event_loop_still_ends_on_sigterm_with_its_code() -> None:
+    """The orphans of #18 ignored SIGTERM because the handler needed the (blocked) event loop."""
     proc = subprocess.Popen(
         [sys.executable, "-c", WEDGED],
         cwd=REPO,
@@ -185,8 +188,8 @@ def test_a_wedged_exit_still_ends_the_process_with_the_signal_code() -> None:
         assert proc.stdout is not None
         assert proc.stdout.readline() == "ready\n"
         proc.send_signal(signal.SIGTERM)
-        assert proc.stdout.readline() == "leaving terminated\n"
         assert proc.wait(10) == ExitCode.TERMINATED
+        assert proc.stdout.read() == "", "the app's own leave cannot have run on a blocked loop"
     finally:
         if proc.poll() is None:
             proc.kill()
