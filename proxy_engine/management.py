@@ -1,4 +1,4 @@
-"""The `/v0` management API used by the TUI: status, auth, usage, requests, config."""
+"""The `/v0` management API used by the TUI: status, auth, usage, requests, config, and its goodbye."""
 
 from __future__ import annotations
 
@@ -136,3 +136,30 @@ async def post_reload(request: web.Request) -> web.Response:
     _guard(request)
     issues = await reload_now(request.app)
     return web.json_response({"ok": not issues, "errors": [i.as_dict() for i in issues]})
+
+
+_LEAVING = {  # reason word -> why, as the engine log says it
+    "hangup": "its terminal hung up (SIGHUP)",
+    "terminal_lost": "its terminal closed (end of input / I/O error)",
+    "terminated": "it was sent SIGTERM",
+}
+
+
+@routes.post("/v0/control/leaving")
+async def control_leaving(request: web.Request) -> web.Response:
+    """The TUI says goodbye before it leaves unasked, so the engine log tells why it stops (or stays)."""
+    _guard(request)
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except ValueError:
+        return web.json_response({"error": "the body must be JSON"}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "the body must be a JSON object"}, status=400)
+    reason, pid, stopping = body.get("reason"), body.get("pid"), body.get("stopping")
+    if reason not in _LEAVING:
+        return web.json_response({"error": f"reason must be one of {', '.join(sorted(_LEAVING))}"}, status=400)
+    if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(stopping, bool):
+        return web.json_response({"error": "pid must be a number and stopping true or false"}, status=400)
+    then = "it is stopping this engine" if stopping else "this engine keeps running"
+    log.warning("the control centre (pid %d) went away: %s; %s", pid, _LEAVING[reason], then)
+    return web.json_response({"ok": True})

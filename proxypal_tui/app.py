@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import signal
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -32,6 +31,7 @@ from proxypal_tui.core.session import ConfigOutcome, Session
 from proxypal_tui.core.settings import save_theme
 from proxypal_tui.core.state import LiveState
 from proxypal_tui.core.supervisor import EngineSupervisor, SupervisorOptions
+from proxypal_tui.hangup import Departure, ExitCode, TerminalGuard
 from proxypal_tui.messages import (
     ApiFailed,
     AuthStatusLoaded,
@@ -54,6 +54,7 @@ from proxypal_tui.screens.requests import RequestsScreen
 from proxypal_tui.themes import DEFAULT_THEME, bundled_theme_dirs, load_themes, user_theme_dir
 
 TOOLS_MODULE = "proxypal_tui.tools.screen"
+EXIT_DEADLINE_MARGIN_S = 10.0  # after a hang-up or SIGTERM: the engine's stop grace, then this, then exit anyway
 
 
 def tools_available() -> bool:
@@ -94,6 +95,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self._leaving = False
         self._reload_waiter: asyncio.Future[ConfigReloaded] | None = None
         self._signal_tasks: set[asyncio.Task[None]] = set()
+        self.terminal_guard: TerminalGuard | None = None
         self.supervisor = EngineSupervisor(
             SupervisorOptions(
                 config_path=options.config_path,
@@ -167,12 +169,10 @@ class ProxyPalApp(BackgroundWork, App[int]):
             make_private_dirs(user_theme_dir(self.config_path))
             self.watch_themes()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            try:
-                loop.add_signal_handler(sig, self._on_signal)
-            except (NotImplementedError, RuntimeError, ValueError):
-                break  # not the main thread (tests), or no signals here: quitting still stops the engine
+        if not self.is_headless:  # a real terminal (tests drive a headless app: their signals are pytest's)
+            deadline = self.options.settings.stop_grace_s + EXIT_DEADLINE_MARGIN_S
+            self.terminal_guard = TerminalGuard(asyncio.get_running_loop(), self._on_departure, deadline)
+            self.terminal_guard.install()
 
     async def on_unmount(self) -> None:
         """Whatever ended the app, an engine we started does not outlive it (unless kept or detached)."""
@@ -180,8 +180,9 @@ class ProxyPalApp(BackgroundWork, App[int]):
             self._leaving = True
             await self.supervisor.shutdown(stop_engine=not self.options.keep_engine)
 
-    def _on_signal(self) -> None:
-        task = asyncio.ensure_future(self._leave(stop_engine=not self.options.keep_engine))
+    def _on_departure(self, departure: Departure) -> None:
+        """SIGHUP, SIGTERM or a closed terminal: leave exactly as `q` does, with an exit code that says why."""
+        task = asyncio.ensure_future(self._leave(stop_engine=not self.options.keep_engine, departure=departure))
         self._signal_tasks.add(task)
         task.add_done_callback(self._signal_tasks.discard)
 
@@ -344,14 +345,16 @@ class ProxyPalApp(BackgroundWork, App[int]):
     async def action_detach(self) -> None:
         await self._leave(stop_engine=False)
 
-    async def _leave(self, stop_engine: bool) -> None:
+    async def _leave(self, stop_engine: bool, departure: Departure | None = None) -> None:
         if self._leaving:
             return
         self._leaving = True
         if stop_engine and self.engine_status.owned:
             self.notify("Stopping the engine…", timeout=self.options.settings.stop_grace_s + 1)
-        await self.supervisor.shutdown(stop_engine=stop_engine)
-        self.exit(0)
+        reason = departure.reason if departure is not None else None
+        await self.supervisor.shutdown(stop_engine=stop_engine, leaving_reason=reason)
+        code = int(departure.code) if departure is not None else int(ExitCode.OK)
+        self.exit(code, return_code=code)
 
     def action_next_theme(self) -> None:
         names = self._theme_names or [DEFAULT_THEME]

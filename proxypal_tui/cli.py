@@ -9,13 +9,15 @@ from pathlib import Path
 
 from proxy_engine.paths import resolve_paths
 from proxypal_tui import __version__
+from proxypal_tui.hangup import EXIT_CODES_HELP
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="proxypal-tui",
         description="Control centre for the ProxyPal engine: starts or attaches to it, shows live traffic.",
-        epilog="`proxypal-tui tools --help` points coding tools at the proxy.",
+        epilog=f"{EXIT_CODES_HELP}\n\n`proxypal-tui tools --help` points coding tools at the proxy.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", type=Path, default=None, help="config file (default: PROXYPAL_CONFIG or the user dir)")
     p.add_argument("--attach", action="store_true", help="only attach to a running engine; never start one")

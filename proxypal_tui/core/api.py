@@ -118,6 +118,11 @@ class ManagementClient:
         """Ask the engine to re-read stored logins (after a login or logout elsewhere)."""
         return await self.request("POST", "/v0/auth/reload")
 
+    async def say_leaving(self, reason: str, pid: int, stopping: bool, limit: float = 1.0) -> dict[str, Any]:
+        """Tell the engine why this TUI leaves unasked (it logs it); short, so leaving never waits long."""
+        body = {"reason": reason, "pid": pid, "stopping": stopping}
+        return await self.request("POST", "/v0/control/leaving", json=body, limit=limit)
+
     async def usage(self, group: str, since: float | None = None) -> dict[str, Any]:
         query = f"?group={group}" + (f"&since={int(since)}" if since is not None else "")
         return await self.request("GET", "/v0/usage" + query)

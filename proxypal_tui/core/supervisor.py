@@ -103,12 +103,19 @@ class EngineSupervisor:
         self._wake.set()
         return True
 
-    async def shutdown(self, stop_engine: bool) -> None:
-        """Leave: stop our engine (SIGTERM, then SIGKILL after the grace period) unless detaching."""
+    async def shutdown(self, stop_engine: bool, leaving_reason: str | None = None) -> None:
+        """Leave: stop our engine (SIGTERM, then SIGKILL after the grace period) unless detaching.
+
+        With `leaving_reason` (the TUI leaves unasked: hang-up, SIGTERM) the engine is told first,
+        so its log says why it stops or stays.
+        """
         self._closing = True
         self.detached = not stop_engine
         self._wake.set()
         proc = self.process
+        if leaving_reason is not None:
+            ours_running = proc is not None and proc.returncode is None
+            await self._say_leaving(leaving_reason, stopping=stop_engine and ours_running)
         if proc is not None and proc.returncode is None and stop_engine:
             self._publish(EngineState.STOPPING, message="stopping the engine")
             await proc.stop(self.opts.stop_grace)
@@ -119,6 +126,15 @@ class EngineSupervisor:
             except OSError as e:
                 self._publish(self.status.state, message=f"could not detach from the engine: {e}")
         await self._close_clients()
+
+    async def _say_leaving(self, reason: str, stopping: bool) -> None:
+        api = self.api
+        if api is None:
+            return
+        try:
+            await api.say_leaving(reason, os.getpid(), stopping)
+        except ApiError as e:  # the goodbye is a courtesy; leaving must not wait on a busy engine
+            self._publish(self.status.state, message=f"could not tell the engine why we leave: {e}")
 
     def kill_now(self) -> None:
         """Synchronous last resort at interpreter exit (never after a detach)."""
