@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.web:
         given = [f"--{name.replace('_', '-')}" for name in _WEB_ONLY if getattr(args, name) not in (None, False)]
         if given:
-            parser.error(f"{', '.join(given)} only make sense with --web")
+            parser.error(f"{', '.join(given)} need --web")
     else:
         return run_web_view(args)
 
