@@ -56,12 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_tools(args_list[1:])
     parser = _parser()
     args = parser.parse_args(args_list)
-    if not args.web:
-        given = [f"--{name.replace('_', '-')}" for name in _WEB_ONLY if getattr(args, name) not in (None, False)]
-        if given:
-            parser.error(f"{', '.join(given)} need --web")
-    else:
+    if args.web:
         return run_web_view(args)
+    stray = [f"--{name.replace('_', '-')}" for name in _WEB_ONLY if getattr(args, name) not in (None, False)]
+    if stray:
+        parser.error(f"{', '.join(stray)} need --web")
 
     # Textual is imported only for the app itself, so `tools` and `--help` stay fast.
     from proxypal_tui.app import ProxyPalApp

@@ -16,6 +16,7 @@ import os
 import shlex
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ class AppSockets:
             task.cancel()
 
 
-def page_handler(server: Server, font_size: int = 16) -> Any:
+def page_handler(server: Server, font_size: int = 16) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """textual-serve's page, with its websocket URL taken from the address the browser used.
 
     (textual-serve's own index builds it from one fixed public URL; a browser that reached us as
