@@ -116,8 +116,8 @@ async def _relay(
         rec.t_first = None  # nothing reached the client
         creds.report(provider, att.credential, model, None if outcome.status == 504 else 502, None)
         return outcome
-    if rec.error_code == "server_shutdown":
-        pass  # not the upstream's fault: neither a success nor a cooldown
+    if rec.error_code in ("server_shutdown", "upstream_stream_error"):
+        pass  # the proxy's shutdown, or the upstream's own error event: neither a success nor a cooldown
     elif rec.error_code:  # failed after the client had bytes: recorded, and the credential cools down
         creds.report(provider, att.credential, model, None if rec.status == 504 else 502, None)
     else:
