@@ -36,6 +36,8 @@ def check_event(block: bytes) -> None:
 
     Only the first and last bytes are looked at: the hot path parses no event it does not need.
     """
+    if block.startswith(b"data: {") and block.endswith(b"}"):
+        return  # the usual one-line event, without copying it
     data = block_data(block)
     if not data or (data[0] in b"{[" and data.rstrip()[-1] in b"}]") or data == b"[DONE]":
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
+from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
@@ -36,7 +36,6 @@ UPSTREAM_FAILURES = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, 
 SHUTDOWN_MESSAGE = "the proxy is shutting down; retry the request"
 
 Converter = TranslatedStream | GeminiArrayTap | HiddenUsageTap | StreamTap
-log = logging.getLogger("proxy_engine.request_path")
 
 
 def upstream_failure(provider: str | None, e: BaseException, what: str) -> ProxyError:
@@ -153,11 +152,13 @@ def _settle_usage(rec: RequestRecord, conv: Converter) -> None:
         usage = conv.usage
     except UpstreamMalformed:
         usage = conv.usage
-    if usage is not None and usage.output_tokens:
+    # About one token per content event (the opening event carries none). Anthropic's opening event
+    # already reports output_tokens 1, so the larger of the two counts; Gemini's running count wins.
+    estimate = max(conv.events - 1, 0)
+    if usage is not None and usage.output_tokens >= estimate:
         rec.usage = usage
         return
-    estimate = max(conv.events - 1, 0)  # about one token per content event; the opening event carries none
-    rec.usage = Usage(input_tokens=usage.input_tokens if usage else 0, output_tokens=estimate)
+    rec.usage = replace(usage, output_tokens=estimate) if usage is not None else Usage(output_tokens=estimate)
     rec.error_message += f" (output tokens estimated from {conv.events} relayed events)"
 
 

@@ -251,6 +251,17 @@ def test_a_dropped_stream_counts_the_tokens_that_reached_the_client(engine, fake
     assert row["output_tokens"] == 5 and "estimated" in row["error"]["message"]
 
 
+def test_a_dropped_anthropic_stream_keeps_its_input_tokens_and_estimates_its_output(engine, fakes):
+    fakes[1].script(text="a b c d e f g h", chunks=8, drop_after=7)  # start, block start, ping, 4 deltas
+    body = {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": ASK, "stream": True}
+    r = httpx.post(engine.url + MSGS, json=body, timeout=20)
+    assert r.status_code == 200 and parse_sse(r.content)[-1][0] == "error"
+    row = _row(engine)
+    assert row["error"]["code"] == "upstream_disconnected"
+    assert row["input_tokens"] == 12, "message_start's input tokens are kept"
+    assert row["output_tokens"] == 6 and "estimated" in row["error"]["message"]
+
+
 def test_a_dropped_gemini_stream_keeps_the_usage_the_upstream_reported(engine, fakes):
     fakes[2].script(text="a b c d e f g h", chunks=8, drop_after=4)
     url = engine.url + "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
