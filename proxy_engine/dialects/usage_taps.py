@@ -36,8 +36,10 @@ def check_event(block: bytes) -> None:
 
     Only the first and last bytes are looked at: the hot path parses no event it does not need.
     """
-    if block.startswith(b"data: {") and block.endswith(b"}"):
-        return  # the usual one-line event, without copying it
+    if block.endswith(b"}") and (
+        block.startswith(b"data: {") or (b"\ndata: {" in block and block.count(b"data:") == 1)
+    ):
+        return  # the usual event: one `data:` line holding an object (after an `event:` line), not copied
     data = block_data(block)
     if not data or (data[0] in b"{[" and data.rstrip()[-1] in b"}]") or data == b"[DONE]":
         return
