@@ -13,6 +13,9 @@ import anthropic
 import httpx
 import openai
 import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
 
 from tests.engine_harness import EngineProcess, free_port
 from tests.fakes import parse_sse
@@ -119,6 +122,21 @@ def test_anthropic_sdk_gets_a_typed_error_for_a_broken_stream(engine, fakes):
     ):
         s.get_final_text()
     assert "cannot read" in str(exc.value)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_google_genai_gets_a_typed_502_for_an_unreadable_reply(engine, fakes, stream):
+    fakes[2].script(garbage_after=0) if stream else fakes[2].script(raw_body=b"<html>oops</html>")
+    client = genai.Client(api_key="unused", http_options=types.HttpOptions(base_url=engine.url))
+    with pytest.raises(genai_errors.ServerError) as exc:
+        if stream:
+            for _ in client.models.generate_content_stream(model="gemini-2.5-flash", contents="x"):
+                pass
+        else:
+            client.models.generate_content(model="gemini-2.5-flash", contents="x")
+    assert exc.value.code == 502
+    assert "cannot read" in str(exc.value) or "not JSON" in str(exc.value)
+    assert _row(engine)["error"]["code"] == "upstream_malformed"
 
 
 @pytest.mark.parametrize("model", ["gpt-4o", "claude-haiku-4-5"], ids=["same-dialect", "translated"])
