@@ -18,6 +18,7 @@ from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.management import management_safety_net
 from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
+from proxy_engine.request_path.drain import drain_model_calls
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, EngineState
@@ -101,6 +102,7 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
     app[ENGINE] = state
     setup_reload(app)
     app.cleanup_ctx.append(_resources)
+    app.on_shutdown.append(drain_model_calls)
     r = app.router
     mount(r, ROOT)
     r.add_get("/healthz", healthz)

@@ -12,11 +12,13 @@ from aiohttp import web
 from proxy_engine.app import build_app
 from proxy_engine.config import ConfigError, load_config
 from proxy_engine.events import EventSocketRefused
+from proxy_engine.inbound import CappedTCPSite
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
 from proxy_engine.runtime import build_runtime, open_bind_issue
 
 log = logging.getLogger("proxy_engine.server")
+LINGER_S = 2.0  # aiohttp's default is 10 s
 
 
 def port_owner(port: int) -> str:
@@ -49,8 +51,13 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
               "(add `clients:` to the config)", file=sys.stderr)  # fmt: skip
         return 2
     app = build_app(paths, runtime, host, port)
-    runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=cfg.shutdown_grace_s,
-                           handler_cancellation=True, access_log=None)  # fmt: skip
+    # Model calls are drained within shutdown_grace_s by an on_shutdown hook (request_path/drain.py);
+    # aiohttp's own timeout (waited twice) only bounds what else is open: management calls, Amp relays.
+    # keepalive_timeout doubles as the header timeout, and lingering bounds how long the unread rest
+    # of a refused body is drained before the connection closes: see inbound.py.
+    runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=min(cfg.shutdown_grace_s, 1.0),
+                           handler_cancellation=True, access_log=None,
+                           keepalive_timeout=cfg.inbound.header_timeout_s, lingering_time=LINGER_S)  # fmt: skip
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -60,7 +67,8 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
             print(f"proxypal-engine: {e}", file=sys.stderr)
             return 2
         try:
-            loop.run_until_complete(web.TCPSite(runner, host, port, reuse_address=True).start())
+            site = CappedTCPSite(runner, host, port, max_connections=cfg.inbound.max_connections)
+            loop.run_until_complete(site.start())
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
                 print(f"proxypal-engine: port {port} is in use by {port_owner(port)}", file=sys.stderr)

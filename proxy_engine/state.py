@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -39,6 +40,8 @@ class EngineState:
     port: int = 8317
     started_at: float = field(default_factory=time.time)
     config_errors: list[ConfigIssue] = field(default_factory=list)
+    model_calls: set[asyncio.Task] = field(default_factory=set)  # handler tasks of model calls in flight
+    shutting_down: bool = False  # set once the drain's grace is over: what is still open gets ended
     credentials: CredentialBroker = field(init=False)
 
     budgets: BudgetTracker = field(init=False)

@@ -24,6 +24,16 @@ class TranslationError(Exception):
         self.message = message
 
 
+class UpstreamMalformed(TranslationError):
+    """An upstream reply the proxy cannot read (a whole body or a stream event that is not JSON).
+
+    It is the upstream's fault, so it is a 502 that cools the credential down and may fail over.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 502)
+
+
 # Built once: json.dumps with keyword arguments builds a new encoder on every call, and stream
 # encoders call this once per event.
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
