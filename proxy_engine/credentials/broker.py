@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from proxy_engine.auth.oauth import AuthError
-from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
-from proxy_engine.auth.store import SecretStoreError, open_credential_store
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 from proxy_engine.credentials.pool import Credential, CredentialPool
+from proxy_engine.logins.oauth import AuthError
+from proxy_engine.logins.refresher import AuthEvent, TokenRefresher
 from proxy_engine.protocol import AuthChanged, EventPayload
+from proxy_engine.secrets.store import SecretStoreError, open_credential_store
 
 if TYPE_CHECKING:
     from proxy_engine.paths import Paths

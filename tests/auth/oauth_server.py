@@ -23,7 +23,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant, DeviceCredentialDict
 from joserfc.jwk import RSAKey
 
-from proxy_engine.auth.endpoints import DEFAULTS
+from proxy_engine.logins.endpoints import DEFAULTS
 from tests.auth.oauth_models import DEVICE, JWT_BEARER, Client, Grant, Seen
 from tests.auth.provider_fakes import ProviderFakes, unsigned_jwt
 

@@ -13,7 +13,7 @@ import time
 from aiohttp import web
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from proxy_engine.auth.endpoints import DEFAULTS
+from proxy_engine.logins.endpoints import DEFAULTS
 from tests.auth.oauth_models import Grant, Seen
 
 

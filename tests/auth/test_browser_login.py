@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from proxy_engine.auth.endpoints import DEFAULTS, endpoints_for
-from proxy_engine.auth.flows import browser_login
-from proxy_engine.auth.oauth import AuthError, LoginDenied, LoginTimeout, TokenEndpointError
-from proxy_engine.auth.providers import provider_auth
+from proxy_engine.logins.endpoints import DEFAULTS, endpoints_for
+from proxy_engine.logins.flows import browser_login
+from proxy_engine.logins.oauth import AuthError, LoginDenied, LoginTimeout, TokenEndpointError
+from proxy_engine.logins.providers import provider_auth
 from tests.auth.helpers import browser_get, browser_opener, fetch_authorize
 from tests.auth.oauth_server import FakeIdP
 from tests.auth.scripted_ui import ScriptedUI

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from proxy_engine.auth.filestore import EncryptedFileStore
-from proxy_engine.auth.tokens import load_tokens, save_tokens
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
+from proxy_engine.logins.tokens import load_tokens, save_tokens
 from proxy_engine.paths import resolve_paths
+from proxy_engine.secrets.encrypted_file import EncryptedFileStore
 from tests.auth.helpers import fetch_authorize, rsa_service_account
 from tests.auth.oauth_server import FakeIdP
 

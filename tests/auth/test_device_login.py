@@ -8,10 +8,10 @@ import json
 import httpx
 import pytest
 
-from proxy_engine.auth.endpoints import DEFAULTS, endpoints_for
-from proxy_engine.auth.flows import codex_device_login, device_login
-from proxy_engine.auth.oauth import AuthError, LoginDenied, LoginExpired, TokenEndpointError
-from proxy_engine.auth.providers import COPILOT_HEADERS, provider_auth
+from proxy_engine.logins.endpoints import DEFAULTS, endpoints_for
+from proxy_engine.logins.flows import codex_device_login, device_login
+from proxy_engine.logins.oauth import AuthError, LoginDenied, LoginExpired, TokenEndpointError
+from proxy_engine.logins.providers import COPILOT_HEADERS, provider_auth
 from tests.auth.helpers import rsa_service_account, wait_for
 from tests.auth.oauth_models import DEVICE
 from tests.auth.oauth_server import FakeIdP

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy_engine.auth.filestore import EncryptedFileStore, PassphraseRequired, WrongPassphrase
-from proxy_engine.auth.store import SecretStoreError
+from proxy_engine.secrets.encrypted_file import EncryptedFileStore, PassphraseRequired, WrongPassphrase
+from proxy_engine.secrets.store import SecretStoreError
 
 PASS = "tr0ub4dor&3-passphrase"
 SECRETS = {
@@ -146,7 +146,7 @@ def test_two_processes_writing_at_once_lose_nothing(directory: Path) -> None:
         f"""
         import sys
         from pathlib import Path
-        from proxy_engine.auth.filestore import EncryptedFileStore
+        from proxy_engine.secrets.encrypted_file import EncryptedFileStore
         store = EncryptedFileStore(Path({str(directory)!r}), passphrase=lambda: {PASS!r})
         for i in range(15):
             store.set(f"{{sys.argv[1]}}-{{i}}", "value")

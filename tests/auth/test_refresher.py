@@ -8,15 +8,13 @@ import time
 import httpx
 import pytest
 
-from proxy_engine.auth import oauth_credentials
-from proxy_engine.auth.endpoints import endpoints_for
-from proxy_engine.auth.flows import browser_login, device_login
-from proxy_engine.auth.oauth import AuthError
-from proxy_engine.auth.providers import provider_auth
-from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
-from proxy_engine.auth.store import KeyringStore
-from proxy_engine.auth.tokens import load_tokens, save_tokens
-from proxy_engine.credentials import Credential
+from proxy_engine.logins.endpoints import endpoints_for
+from proxy_engine.logins.flows import browser_login, device_login
+from proxy_engine.logins.oauth import AuthError
+from proxy_engine.logins.providers import provider_auth
+from proxy_engine.logins.refresher import AuthEvent, TokenRefresher
+from proxy_engine.logins.tokens import load_tokens, save_tokens
+from proxy_engine.secrets.store import KeyringStore
 from tests.auth.helpers import browser_opener, wait_for
 from tests.auth.oauth_server import FakeIdP
 from tests.auth.scripted_ui import ScriptedUI
@@ -224,12 +222,3 @@ async def test_short_lived_tokens_do_not_make_the_background_loop_spin(
         await refresher.aclose()
     assert 2 <= len(_refresh_posts(idp)) <= 4  # paced by the gap, not a tight loop
     assert load_tokens(store, "claude", tokens.credential).access_token in idp.access  # type: ignore[union-attr]
-
-
-async def test_stored_logins_become_pool_credentials(idp: FakeIdP, http: httpx.AsyncClient) -> None:
-    store = KeyringStore()
-    await _claude_login(idp, http, store)
-    assert oauth_credentials(store, "claude", priority=2) == [
-        Credential("ann@example.com", 2, "oauth", ref="oauth:claude:ann@example.com", label="ann@example.com")
-    ]
-    assert oauth_credentials(store, "codex") == []

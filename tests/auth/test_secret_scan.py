@@ -10,15 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy_engine.auth.endpoints import endpoints_for
-from proxy_engine.auth.flows import browser_login, device_login
-from proxy_engine.auth.oauth import AuthError
-from proxy_engine.auth.providers import provider_auth
-from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
-from proxy_engine.auth.store import KeyringStore
-from proxy_engine.auth.tokens import load_tokens, save_tokens
 from proxy_engine.credentials.cooldowns import CooldownStore
 from proxy_engine.credentials.pool import Credential, CredentialPool
+from proxy_engine.logins.endpoints import endpoints_for
+from proxy_engine.logins.flows import browser_login, device_login
+from proxy_engine.logins.oauth import AuthError
+from proxy_engine.logins.providers import provider_auth
+from proxy_engine.logins.refresher import AuthEvent, TokenRefresher
+from proxy_engine.logins.tokens import load_tokens, save_tokens
+from proxy_engine.secrets.store import KeyringStore
 from tests.auth.helpers import browser_opener
 from tests.auth.oauth_server import FakeIdP
 from tests.auth.scripted_ui import ScriptedUI

@@ -8,8 +8,9 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from proxy_engine.auth.filestore import EncryptedFileStore
-from proxy_engine.auth.store import (
+from proxy_engine.paths import resolve_paths
+from proxy_engine.secrets.encrypted_file import EncryptedFileStore
+from proxy_engine.secrets.store import (
     SERVICE,
     KeyringStore,
     SecretStoreError,
@@ -17,7 +18,6 @@ from proxy_engine.auth.store import (
     open_credential_store,
     resolve_secret_ref,
 )
-from proxy_engine.paths import resolve_paths
 from tests.auth.memkeyring import MemoryKeyring
 
 SECRET = "sk-test-keyring-0c9f2e7d1b"

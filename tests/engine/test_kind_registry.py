@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yarl
 
-from proxy_engine.auth.endpoints import OAUTH_PROVIDERS
 from proxy_engine.config import KIND_FACTS, PROVIDER_KINDS, ProviderConfig
 from proxy_engine.credentials import Credential, UpstreamCall
+from proxy_engine.logins.endpoints import OAUTH_PROVIDERS
 from proxy_engine.providers import KIND_REGISTRY, ProviderKind, build_provider
 from proxy_engine.providers.sigv4 import AwsCredentials
 
@@ -27,7 +27,7 @@ BRANCH = re.compile(
     rf"""|(==|!=)\s*["']({_K})["']|["']({_K})["']\s*(==|!=)|\bin\s*[(\[{{][^)\]}}]*["']({_K})["']"""
 )
 # Login flows (auth/) and the TUI's login menu and tool families name logins and tools, not kinds.
-NOT_KINDS = ("proxy_engine/providers/", "proxy_engine/auth/", "proxypal_tui/tools/", "proxypal_tui/core/login.py")
+NOT_KINDS = ("proxy_engine/providers/", "proxy_engine/logins/", "proxy_engine/secrets/", "proxypal_tui/tools/", "proxypal_tui/core/login.py")
 
 
 @pytest.mark.parametrize("name", list(KIND_REGISTRY))

@@ -13,12 +13,12 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from proxy_engine.auth import open_credential_store
-from proxy_engine.auth.endpoints import endpoints_for
-from proxy_engine.auth.flows import browser_login
-from proxy_engine.auth.providers import provider_auth
-from proxy_engine.auth.tokens import load_tokens, save_tokens
+from proxy_engine.logins.endpoints import endpoints_for
+from proxy_engine.logins.flows import browser_login
+from proxy_engine.logins.providers import provider_auth
+from proxy_engine.logins.tokens import load_tokens, save_tokens
 from proxy_engine.paths import resolve_paths
+from proxy_engine.secrets.store import open_credential_store
 from tests.auth.helpers import browser_opener
 from tests.auth.oauth_server import FakeIdP
 from tests.auth.scripted_ui import ScriptedUI

@@ -13,9 +13,9 @@ import openai
 import pytest
 from aiohttp import web
 
-from proxy_engine.auth import open_credential_store
-from proxy_engine.auth.tokens import TokenSet, save_tokens
+from proxy_engine.logins.tokens import TokenSet, save_tokens
 from proxy_engine.paths import resolve_paths
+from proxy_engine.secrets.store import open_credential_store
 from tests.engine_harness import SECRET_ENV, EngineProcess, free_port
 from tests.fakes import FakeOpenAI, FakeServerThread
 

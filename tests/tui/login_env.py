@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from proxy_engine.auth.filestore import EncryptedFileStore
+from proxy_engine.secrets.encrypted_file import EncryptedFileStore
 from tests.auth.oauth_server import FakeIdP
 
 PASSPHRASE = "tui-login-test-passphrase-7c1"

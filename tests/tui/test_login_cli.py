@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy_engine.auth.tokens import load_tokens
+from proxy_engine.logins.tokens import load_tokens
 from tests.auth.helpers import fetch_authorize
 from tests.auth.oauth_server import FakeIdP
 from tests.engine_harness import SECRET_ENV, EngineProcess, free_port

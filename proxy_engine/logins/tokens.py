@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from proxy_engine.auth.store import CredentialStore
+from proxy_engine.secrets.store import CredentialStore
 
 OAUTH_PREFIX = "oauth:"
 #: Refresh this long before expiry; also the window in which a token reads as "expiring".

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from proxy_engine.auth.callback import CallbackListener
-from proxy_engine.auth.oauth import (
+from proxy_engine.logins.callback import CallbackListener
+from proxy_engine.logins.oauth import (
     USER_AGENT,
     AuthError,
     LoginDenied,
@@ -29,8 +29,8 @@ from proxy_engine.auth.oauth import (
     new_state,
     post_token,
 )
-from proxy_engine.auth.providers import ProviderAuth
-from proxy_engine.auth.tokens import TokenSet
+from proxy_engine.logins.providers import ProviderAuth
+from proxy_engine.logins.tokens import TokenSet
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 

@@ -1,6 +1,6 @@
 """`proxypal-engine login | logout | auth ...`: log in once per provider from a terminal.
 
-Mount with `add_auth_subcommands(subparsers)`; every parser sets `handler`, a function of
+Mount with `add_login_subcommands(subparsers)`; every parser sets `handler`, a function of
 the parsed args returning the exit code. Secrets never travel in argv (keys come from stdin
 or a masked prompt) and are never printed.
 
@@ -23,15 +23,15 @@ from pathlib import Path
 
 import httpx
 
-from proxy_engine.auth.console import ConsoleLoginUI, JsonLoginUI, emit_json, has_terminal
-from proxy_engine.auth.endpoints import OAUTH_PROVIDERS
-from proxy_engine.auth.filestore import EncryptedFileStore
-from proxy_engine.auth.flows import browser_login, codex_device_login, device_login
-from proxy_engine.auth.oauth import AuthError
-from proxy_engine.auth.providers import VertexAuth, provider_auth
-from proxy_engine.auth.refresher import TokenRefresher
-from proxy_engine.auth.store import CredentialStore, SecretStoreError, open_credential_store
-from proxy_engine.auth.tokens import (
+from proxy_engine.config import API_KEY_KINDS, ConfigError, load_config
+from proxy_engine.credentials.cooldowns import CooldownStore
+from proxy_engine.logins.console import ConsoleLoginUI, JsonLoginUI, emit_json, has_terminal
+from proxy_engine.logins.endpoints import OAUTH_PROVIDERS
+from proxy_engine.logins.flows import browser_login, codex_device_login, device_login
+from proxy_engine.logins.oauth import AuthError
+from proxy_engine.logins.providers import VertexAuth, provider_auth
+from proxy_engine.logins.refresher import TokenRefresher
+from proxy_engine.logins.tokens import (
     DEFAULT_LEAD_SECONDS,
     OAUTH_PREFIX,
     delete_tokens,
@@ -39,12 +39,12 @@ from proxy_engine.auth.tokens import (
     load_tokens,
     save_tokens,
 )
-from proxy_engine.config import API_KEY_KINDS, ConfigError, load_config
-from proxy_engine.credentials.cooldowns import CooldownStore
 from proxy_engine.paths import resolve_paths
+from proxy_engine.secrets.encrypted_file import EncryptedFileStore
+from proxy_engine.secrets.store import CredentialStore, SecretStoreError, open_credential_store
 
 
-def add_auth_subcommands(subparsers: argparse._SubParsersAction) -> None:
+def add_login_subcommands(subparsers: argparse._SubParsersAction) -> None:
     login = subparsers.add_parser(
         "login",
         help="log in to a provider (OAuth, device code, service account) or store its API key",

@@ -21,8 +21,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from proxy_engine.auth.secret_base import CredentialStore, SecretStoreError, check_secret_name
 from proxy_engine.paths import make_private_dirs
+from proxy_engine.secrets.base import CredentialStore, SecretStoreError, check_secret_name
 
 PASSPHRASE_ENV = "PROXYPAL_PASSPHRASE"
 FILE_NAME = "secrets.enc"

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from proxy_engine.auth.oauth import AuthError
-from proxy_engine.auth.providers import PROVIDER_CLASSES, ProviderAuth, UpstreamAuth
-from proxy_engine.auth.store import CredentialStore, SecretStoreError
-from proxy_engine.auth.tokens import (
+from proxy_engine.logins.oauth import AuthError
+from proxy_engine.logins.providers import PROVIDER_CLASSES, ProviderAuth, UpstreamAuth
+from proxy_engine.logins.tokens import (
     DEFAULT_LEAD_SECONDS,
     TokenSet,
     list_token_ids,
@@ -31,6 +30,7 @@ from proxy_engine.auth.tokens import (
     save_tokens,
 )
 from proxy_engine.protocol import AuthChanged
+from proxy_engine.secrets.store import CredentialStore, SecretStoreError
 
 log = logging.getLogger(__name__)
 

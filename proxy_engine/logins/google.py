@@ -17,7 +17,7 @@ from authlib.oauth2.rfc7523 import JWTBearerGrant
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
-from proxy_engine.auth.oauth import USER_AGENT, AuthError, error_from_response, post_token
+from proxy_engine.logins.oauth import USER_AGENT, AuthError, error_from_response, post_token
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _CA_METADATA = {"ideType": "IDE_UNSPECIFIED", "platform": "PLATFORM_UNSPECIFIED", "pluginType": "GEMINI"}

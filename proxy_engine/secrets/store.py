@@ -20,10 +20,10 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import chainer, fail
 
-from proxy_engine.auth.secret_base import INDEX_NAME as _INDEX
-from proxy_engine.auth.secret_base import CredentialStore, SecretStoreError
-from proxy_engine.auth.secret_base import check_secret_name as _check_name
 from proxy_engine.paths import Paths, resolve_paths
+from proxy_engine.secrets.base import INDEX_NAME as _INDEX
+from proxy_engine.secrets.base import CredentialStore, SecretStoreError
+from proxy_engine.secrets.base import check_secret_name as _check_name
 
 SERVICE = "proxypal"
 
@@ -131,7 +131,7 @@ def open_credential_store(
     passphrase: called only if the file store needs a passphrase and
     `PROXYPAL_PASSPHRASE` is unset (the CLI passes a getpass prompt).
     """
-    from proxy_engine.auth.filestore import EncryptedFileStore
+    from proxy_engine.secrets.encrypted_file import EncryptedFileStore
 
     paths = paths or resolve_paths()
     choice = (backend or os.environ.get(BACKEND_ENV) or "auto").strip().lower()

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from proxy_engine.auth.endpoints import Endpoints, endpoints_for
-from proxy_engine.auth.google import code_assist_onboard, parse_service_account, service_account_token
-from proxy_engine.auth.oauth import AuthError, get_json, post_token, token_set
-from proxy_engine.auth.tokens import TokenSet, credential_slug
+from proxy_engine.logins.endpoints import Endpoints, endpoints_for
+from proxy_engine.logins.google import code_assist_onboard, parse_service_account, service_account_token
+from proxy_engine.logins.oauth import AuthError, get_json, post_token, token_set
+from proxy_engine.logins.tokens import TokenSet, credential_slug
 
 # Copilot's chat API expects an editor's identity on every call.
 COPILOT_HEADERS = {

@@ -17,8 +17,8 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from proxy_engine.auth.endpoints import Endpoints
-from proxy_engine.auth.tokens import TokenSet, credential_slug, redact
+from proxy_engine.logins.endpoints import Endpoints
+from proxy_engine.logins.tokens import TokenSet, credential_slug, redact
 
 USER_AGENT = "proxypal-auth/0.1"
 
