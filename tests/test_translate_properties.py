@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxy_engine.translate import ir
-from proxy_engine.translate.common import dumps
 from proxy_engine.translate.context import Context
+from proxy_engine.translate.json_text import dumps
 from proxy_engine.translate.translator import codec
 from tests.fakes.base import parse_sse
 from tests.test_translate_kit import validate_upstream

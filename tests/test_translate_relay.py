@@ -14,7 +14,7 @@ from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.dialects.translated import TranslatedStream
 from proxy_engine.dialects.usage_taps import StreamTap
 from proxy_engine.translate import get_translator
-from proxy_engine.translate.common import dumpb, dumps, loads, quote
+from proxy_engine.translate.json_text import dumpb, dumps, loads, quote
 from proxy_engine.translate.thinking import Signature as Sig
 from proxy_engine.translate.thinking import wrap
 from tests.fakes import Script, ToolCall, Usage

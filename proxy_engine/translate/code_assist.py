@@ -13,8 +13,8 @@ import uuid
 from typing import Any
 
 from . import gemini
-from .common import TranslationError
 from .context import Context
+from .errors import TranslationError
 from .gemini_stream import GeminiStreamDecoder
 from .ir import Event, Request, Response
 

@@ -5,6 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+
+class TranslationError(Exception):
+    """A request the target cannot represent; the proxy answers `status` in the client's dialect."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
