@@ -20,7 +20,7 @@ from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.runtime import Runtime
-from proxy_engine.state import ENGINE, RECORD, EngineState
+from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.usage.ledger import CostLedger
 
 log = logging.getLogger("proxy_engine.app")
@@ -44,7 +44,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "version": __version__})
 
 
-async def _stats_loop(state: EngineState) -> None:
+async def _stats_loop(state: RunningEngine) -> None:
     """Runs for the engine's life: one failed snapshot is logged and the next tick tries again.
 
     A change in the ledger's health is sent even when no request finished."""
@@ -96,7 +96,7 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
     ledger = CostLedger(
         paths.ledger_file, paths.data_dir / "journal", max_backlog=runtime.config.ledger.max_backlog_rows
     )
-    state = EngineState(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port)
+    state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port)
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)
