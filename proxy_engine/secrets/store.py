@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import keyring
 import keyring.backend
@@ -175,8 +174,3 @@ def resolve_secret_ref(ref: str, store: CredentialStore | None = None) -> str | 
     if kind == "keyring":
         return (store or open_credential_store()).get(name)
     raise ValueError(f"unknown secret reference kind {kind!r} (use keyring: or env:)")
-
-
-def secrets_dir(paths: Paths | None = None) -> Path:
-    """Directory of the encrypted-file store (0700)."""
-    return (paths or resolve_paths()).data_dir / "secrets"

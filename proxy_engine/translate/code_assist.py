@@ -20,7 +20,6 @@ from .ir import Event, Request, Response
 
 ME = "gemini_code_assist"
 UPSTREAM_ONLY = "gemini_code_assist is an upstream-only dialect"
-DEFAULT_BASE = "https://cloudcode-pa.googleapis.com/v1internal"
 
 
 def upstream_only(*_args: Any, **_kwargs: Any) -> Any:
