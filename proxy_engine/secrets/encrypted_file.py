@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from proxy_engine.paths import make_private_dirs
+from proxy_engine.paths import atomic_write, make_private_dirs
 from proxy_engine.secrets.base import CredentialStore, SecretStoreError, check_secret_name
 
 PASSPHRASE_ENV = "PROXYPAL_PASSPHRASE"
@@ -51,24 +51,6 @@ def _unb64(text: str) -> bytes:
 def _private_dir(path: Path) -> None:
     make_private_dirs(path)
     os.chmod(path, 0o700)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomically replace `path` with `data`, mode 0600 from the first byte."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 class EncryptedFileStore(CredentialStore):
@@ -166,7 +148,7 @@ class EncryptedFileStore(CredentialStore):
         aad = json.dumps(header, sort_keys=True).encode()
         nonce = os.urandom(12)
         ct = AESGCM(key).encrypt(nonce, json.dumps(secrets, sort_keys=True).encode(), aad)
-        _write_private(self.path, json.dumps({**header, "nonce": _b64(nonce), "ct": _b64(ct)}).encode())
+        atomic_write(self.path, json.dumps({**header, "nonce": _b64(nonce), "ct": _b64(ct)}).encode())
 
     # -- CredentialStore --------------------------------------------------------------------------
 
@@ -223,7 +205,7 @@ class EncryptedFileStore(CredentialStore):
         with self._locked():
             _, secrets = self._read() if self.path.exists() else ({}, {})
             if not self.key_path.exists():
-                _write_private(self.key_path, _b64(os.urandom(32)).encode())
+                atomic_write(self.key_path, _b64(os.urandom(32)).encode())
             self._key_cache = None
             self._write(self._new_header(keyfile=True), secrets)
         return self.key_path

@@ -15,11 +15,11 @@ import psutil
 import pytest
 
 from proxy_engine.config import DEFAULT_CONFIG_TEXT, parse_config_text
+from proxy_engine.paths import atomic_write
 from proxy_engine.protocol import RequestFinished, RequestStarted, Stats, encode_event
 from proxypal_tui.core import metrics
 from proxypal_tui.core.configfile import (
     ConfigEditError,
-    atomic_write_text,
     ensure_config,
     set_provider_api_key,
 )
@@ -171,7 +171,7 @@ def test_atomic_write_is_private_and_first_run_writes_the_default(tmp_path: Path
     assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
     assert stat.S_IMODE(cfg.parent.stat().st_mode) == 0o700
     assert ensure_config(cfg) is False  # never overwrites
-    atomic_write_text(cfg, "port: 1\n")
+    atomic_write(cfg, "port: 1\n")
     assert cfg.read_text() == "port: 1\n" and [p.name for p in cfg.parent.iterdir()] == ["config.yaml"]
 
 
