@@ -19,11 +19,11 @@ from proxy_engine.logins.providers import provider_auth
 from proxy_engine.logins.tokens import load_tokens, save_tokens
 from proxy_engine.paths import resolve_paths
 from proxy_engine.secrets.store import open_credential_store
-from tests.auth.helpers import browser_opener
-from tests.auth.oauth_server import FakeIdP
-from tests.auth.scripted_ui import ScriptedUI
 from tests.engine_harness import SECRET_ENV, EngineProcess, free_port
 from tests.fakes import FakeAnthropic, FakeServerThread
+from tests.logins.helpers import browser_opener
+from tests.logins.oauth_server import FakeIdP
+from tests.logins.scripted_ui import ScriptedUI
 
 
 class LoginAwareAnthropic(FakeAnthropic):
