@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -60,7 +61,7 @@ async def _stats_loop(state: RunningEngine) -> None:
                 log.exception("stats snapshot failed; the stats loop goes on")
 
 
-async def _resources(app: web.Application):
+async def _resources(app: web.Application) -> AsyncIterator[None]:
     state = app[ENGINE]
     # First, so a refused events socket stops the start before anything else is open.
     sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None

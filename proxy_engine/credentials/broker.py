@@ -29,6 +29,7 @@ from proxy_engine.secrets.store import SecretStoreError, open_credential_store
 if TYPE_CHECKING:
     from proxy_engine.paths import Paths
     from proxy_engine.providers import Provider
+    from proxy_engine.providers.sigv4 import AwsCredentials
     from proxy_engine.runtime import Runtime
 
 log = logging.getLogger("proxy_engine.credentials")
@@ -52,7 +53,7 @@ class CredentialBroker:
         self.store_error: str | None = None
         self._logins: dict[str, list[str]] = {}  # login provider -> credential ids
         self._tasks: set[asyncio.Task] = set()
-        self._aws: dict[str, tuple[float, Any]] = {}
+        self._aws: dict[str, tuple[float, AwsCredentials]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class CredentialBroker:
             raise AuthError(f"{p.name}: the secret store is not available ({self.store_error or 'not opened'})")
         return await p.kind_rules.login_call(p, cred, self.refresher)
 
-    async def _aws_credentials(self, p: Provider) -> Any:
+    async def _aws_credentials(self, p: Provider) -> AwsCredentials:
         profile = p.settings.profile or "default"
         cached = self._aws.get(profile)
         if cached and time.monotonic() - cached[0] < _AWS_TTL and not cached[1].expiring():

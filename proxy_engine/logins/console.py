@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import threading
-from typing import Any, TextIO
+from typing import TextIO
 
 
 def has_terminal() -> bool:
@@ -82,7 +82,7 @@ class ConsoleLoginUI:
         return await fut
 
 
-def emit_json(out: TextIO, kind: str, **fields: Any) -> None:
+def emit_json(out: TextIO, kind: str, **fields: object) -> None:
     """One line of the `--json` conversation: {"type": kind, ...fields}. Never given a secret."""
     print(json.dumps({"type": kind, **fields}, separators=(",", ":")), file=out, flush=True)
 

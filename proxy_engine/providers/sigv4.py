@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import ModuleType
 from urllib.parse import quote
 
 SERVICE = "bedrock"
@@ -42,7 +42,7 @@ class AwsCredentials:
         return self.expires_at - (time.time() if now is None else now) <= within_s
 
 
-def _botocore() -> Any:
+def _botocore() -> ModuleType:
     try:
         import botocore.auth
         import botocore.awsrequest
