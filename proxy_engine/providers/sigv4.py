@@ -90,16 +90,6 @@ def load_credentials(profile: str | None = None) -> AwsCredentials:
     )
 
 
-def profile_region(profile: str | None = None) -> str | None:
-    """The region set for this profile in ~/.aws/config or AWS_REGION, if any. Blocking (reads files)."""
-    bc = _botocore()
-    try:
-        value = bc.session.Session(profile=profile or None).get_config_variable("region")
-    except bc.exceptions.BotoCoreError:
-        return None
-    return str(value) if value else None
-
-
 def sign(
     method: str,
     url: str,
