@@ -24,7 +24,7 @@ from proxy_engine.credentials.pool import Credential, CredentialPool
 from proxy_engine.logins.oauth import AuthError
 from proxy_engine.logins.refresher import AuthEvent, TokenRefresher
 from proxy_engine.protocol import AuthChanged, EventPayload
-from proxy_engine.secrets.store import SecretStoreError, open_credential_store
+from proxy_engine.secrets.store import SecretStoreError, open_secret_store
 
 if TYPE_CHECKING:
     from proxy_engine.paths import Paths
@@ -71,7 +71,7 @@ class CredentialBroker:
 
     async def _open_store(self) -> None:
         try:
-            store = await asyncio.to_thread(open_credential_store, self.paths)
+            store = await asyncio.to_thread(open_secret_store, self.paths)
             await asyncio.to_thread(store.list_names)  # a locked file store fails here, not mid-request
         except SecretStoreError as e:
             self.store_error = str(e)

@@ -41,7 +41,7 @@ from proxy_engine.logins.tokens import (
 )
 from proxy_engine.paths import resolve_paths
 from proxy_engine.secrets.encrypted_file import EncryptedFileStore
-from proxy_engine.secrets.store import CredentialStore, SecretStoreError, open_credential_store
+from proxy_engine.secrets.store import SecretStore, SecretStoreError, open_secret_store
 
 
 def add_login_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -123,17 +123,17 @@ def _prompt_passphrase() -> str:
     return first
 
 
-def _open_store(interactive: bool = True) -> CredentialStore:
+def _open_store(interactive: bool = True) -> SecretStore:
     # A UI running us (--json) owns the terminal: the passphrase can only come from PROXYPAL_PASSPHRASE.
-    return open_credential_store(passphrase=_prompt_passphrase if interactive else lambda: "")
+    return open_secret_store(passphrase=_prompt_passphrase if interactive else lambda: "")
 
 
-def _store_line(store: CredentialStore) -> str:
+def _store_line(store: SecretStore) -> str:
     line = f"Secrets: {store.describe()}"
     return f"{line}\nNotice: {store.notice}" if store.notice else line
 
 
-def _say_store(args: argparse.Namespace, store: CredentialStore) -> None:
+def _say_store(args: argparse.Namespace, store: SecretStore) -> None:
     _say(args, "store", _store_line(store), backend=store.describe(), notice=store.notice or None)
 
 
@@ -223,7 +223,7 @@ def _login_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _login_oauth(args: argparse.Namespace, store: CredentialStore) -> int:
+async def _login_oauth(args: argparse.Namespace, store: SecretStore) -> int:
     provider = provider_auth(args.provider)
     ui = JsonLoginUI() if _json(args) else ConsoleLoginUI()
     # With --json the UI offers to open the browser itself (it knows whether one is there).
@@ -317,7 +317,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
 # -- auth status / cooldowns / keyfile ----------------------------------------------------------
 
 
-async def _refresh_all(store: CredentialStore) -> None:
+async def _refresh_all(store: SecretStore) -> None:
     refresher = TokenRefresher(store, retry_after_error=0.0, min_refresh_gap=0.0)
     try:
         for prov, cred in await asyncio.to_thread(list_token_ids, store):
@@ -334,7 +334,7 @@ async def _refresh_all(store: CredentialStore) -> None:
         await refresher.aclose()
 
 
-def _status_rows(store: CredentialStore) -> tuple[list[dict], list[str]]:
+def _status_rows(store: SecretStore) -> tuple[list[dict], list[str]]:
     rows = []
     for prov, cred in list_token_ids(store):
         tokens = load_tokens(store, prov, cred)

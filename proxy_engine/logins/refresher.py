@@ -30,7 +30,7 @@ from proxy_engine.logins.tokens import (
     save_tokens,
 )
 from proxy_engine.protocol import AuthChanged
-from proxy_engine.secrets.store import CredentialStore, SecretStoreError
+from proxy_engine.secrets.store import SecretStore, SecretStoreError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class AuthEvent:
 class TokenRefresher:
     def __init__(
         self,
-        store: CredentialStore,
+        store: SecretStore,
         *,
         providers: dict[str, ProviderAuth] | None = None,
         on_event: Callable[[AuthEvent], None] | None = None,

@@ -1,4 +1,4 @@
-"""OAuth token sets and how they are kept in the credential store.
+"""OAuth token sets and how they are kept in the secret store.
 
 A login produces a `TokenSet`; it is stored as JSON under `oauth:<provider>:<credential id>`.
 `refresh_token` holds whatever long-lived secret mints new access tokens: an OAuth refresh
@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from proxy_engine.secrets.store import CredentialStore
+from proxy_engine.secrets.store import SecretStore
 
 OAUTH_PREFIX = "oauth:"
 #: Refresh this long before expiry; also the window in which a token reads as "expiring".
@@ -79,14 +79,14 @@ def parse_token_name(name: str) -> tuple[str, str] | None:
     return (provider, credential) if sep and provider and credential else None
 
 
-def save_tokens(store: CredentialStore, tokens: TokenSet) -> str:
+def save_tokens(store: SecretStore, tokens: TokenSet) -> str:
     name = token_name(tokens.provider, tokens.credential)
     tokens.updated_at = time.time()
     store.set(name, tokens.to_json())
     return name
 
 
-def load_tokens(store: CredentialStore, provider: str, credential: str) -> TokenSet | None:
+def load_tokens(store: SecretStore, provider: str, credential: str) -> TokenSet | None:
     raw = store.get(token_name(provider, credential))
     if raw is None:
         return None
@@ -96,7 +96,7 @@ def load_tokens(store: CredentialStore, provider: str, credential: str) -> Token
         return None
 
 
-def list_token_ids(store: CredentialStore, provider: str | None = None) -> list[tuple[str, str]]:
+def list_token_ids(store: SecretStore, provider: str | None = None) -> list[tuple[str, str]]:
     """(provider, credential) pairs of stored OAuth logins, optionally for one provider."""
     out = []
     for name in store.list_names():
@@ -106,7 +106,7 @@ def list_token_ids(store: CredentialStore, provider: str | None = None) -> list[
     return sorted(out)
 
 
-def delete_tokens(store: CredentialStore, provider: str, credential: str | None = None) -> list[str]:
+def delete_tokens(store: SecretStore, provider: str, credential: str | None = None) -> list[str]:
     """Delete one login or all of a provider's; returns the credential ids removed."""
     removed = []
     for prov, cred in list_token_ids(store, provider):

@@ -16,7 +16,7 @@ class SecretStoreError(RuntimeError):
     """The secret store cannot be used. Messages never contain secret values."""
 
 
-class CredentialStore(ABC):
+class SecretStore(ABC):
     """get/set/delete/list over named secrets. Names are not secret; values are."""
 
     #: Why this backend was chosen (e.g. "no usable OS keyring"), shown next to describe().

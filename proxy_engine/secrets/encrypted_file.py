@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from proxy_engine.paths import atomic_write, make_private_dirs
-from proxy_engine.secrets.base import CredentialStore, SecretStoreError, check_secret_name
+from proxy_engine.secrets.base import SecretStore, SecretStoreError, check_secret_name
 
 PASSPHRASE_ENV = "PROXYPAL_PASSPHRASE"
 FILE_NAME = "secrets.enc"
@@ -53,7 +53,7 @@ def _private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
-class EncryptedFileStore(CredentialStore):
+class EncryptedFileStore(SecretStore):
     def __init__(self, directory: Path, *, passphrase: Callable[[], str] | None = None) -> None:
         self.directory = Path(directory)
         self.path = self.directory / FILE_NAME
@@ -150,7 +150,7 @@ class EncryptedFileStore(CredentialStore):
         ct = AESGCM(key).encrypt(nonce, json.dumps(secrets, sort_keys=True).encode(), aad)
         atomic_write(self.path, json.dumps({**header, "nonce": _b64(nonce), "ct": _b64(ct)}).encode())
 
-    # -- CredentialStore --------------------------------------------------------------------------
+    # -- SecretStore --------------------------------------------------------------------------
 
     def get(self, name: str) -> str | None:
         check_secret_name(name)

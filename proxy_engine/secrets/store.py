@@ -1,6 +1,6 @@
 """One place for every secret: the OS keyring, or an encrypted file when there is none.
 
-API keys, OAuth tokens and service-account keys all go through a `CredentialStore`.
+API keys, OAuth tokens and service-account keys all go through a `SecretStore`.
 The engine's config only *references* secrets (`keyring:NAME`, `env:VAR`);
 `resolve_secret_ref` turns such a reference into the value through the store.
 
@@ -21,7 +21,7 @@ from keyring.backends import chainer, fail
 
 from proxy_engine.paths import Paths, resolve_paths
 from proxy_engine.secrets.base import INDEX_NAME as _INDEX
-from proxy_engine.secrets.base import CredentialStore, SecretStoreError
+from proxy_engine.secrets.base import SecretStore, SecretStoreError
 from proxy_engine.secrets.base import check_secret_name as _check_name
 
 SERVICE = "proxypal"
@@ -29,7 +29,7 @@ SERVICE = "proxypal"
 BACKEND_ENV = "PROXYPAL_SECRET_BACKEND"  # "keyring" | "file" | "auto" (default)
 
 
-class KeyringStore(CredentialStore):
+class KeyringStore(SecretStore):
     """Secrets in the OS keyring under service `proxypal`, one entry per name."""
 
     def __init__(self, backend: keyring.backend.KeyringBackend | None = None, service: str = SERVICE) -> None:
@@ -116,12 +116,12 @@ def keyring_unusable_reason(backend: keyring.backend.KeyringBackend | None = Non
     return None
 
 
-def open_credential_store(
+def open_secret_store(
     paths: Paths | None = None,
     *,
     backend: str | None = None,
     passphrase: Callable[[], str] | None = None,
-) -> CredentialStore:
+) -> SecretStore:
     """Open the store the engine and CLI share.
 
     backend: "keyring", "file" or "auto" (default; `PROXYPAL_SECRET_BACKEND` overrides).
@@ -158,7 +158,7 @@ def open_credential_store(
     return store
 
 
-def resolve_secret_ref(ref: str, store: CredentialStore | None = None) -> str | None:
+def resolve_secret_ref(ref: str, store: SecretStore | None = None) -> str | None:
     """Turn a config reference into its value: "keyring:NAME" via the store, "env:VAR" via the environment.
 
     Returns None when the secret is missing. The store is opened lazily (only for keyring refs).
@@ -172,5 +172,5 @@ def resolve_secret_ref(ref: str, store: CredentialStore | None = None) -> str | 
         value = os.environ.get(name)
         return value if value else None
     if kind == "keyring":
-        return (store or open_credential_store()).get(name)
+        return (store or open_secret_store()).get(name)
     raise ValueError(f"unknown secret reference kind {kind!r} (use keyring: or env:)")

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from proxy_engine.logins.tokens import TokenSet, save_tokens
 from proxy_engine.paths import resolve_paths
-from proxy_engine.secrets.store import open_credential_store
+from proxy_engine.secrets.store import open_secret_store
 from tests.engine_harness import SECRET_ENV, EngineProcess, free_port
 from tests.fakes import FakeOpenAI, FakeServerThread
 
@@ -53,7 +53,7 @@ def home(tmp_path, monkeypatch):
 def _store_login(provider: str, access: str, **extra) -> TokenSet:
     tokens = TokenSet(provider=provider, credential="ann", access_token=access, refresh_token=f"rt-{provider}",
                       expires_at=time.time() + 3600, account="ann@example.com", extra=extra)  # fmt: skip
-    save_tokens(open_credential_store(resolve_paths()), tokens)
+    save_tokens(open_secret_store(resolve_paths()), tokens)
     return tokens
 
 

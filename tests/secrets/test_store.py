@@ -15,7 +15,7 @@ from proxy_engine.secrets.store import (
     KeyringStore,
     SecretStoreError,
     keyring_unusable_reason,
-    open_credential_store,
+    open_secret_store,
     resolve_secret_ref,
 )
 from tests.secrets.memkeyring import MemoryKeyring
@@ -56,7 +56,7 @@ def test_keyring_store_rejects_the_index_name_and_newlines() -> None:
 
 
 def test_auto_uses_the_keyring_when_it_works() -> None:
-    store = open_credential_store()
+    store = open_secret_store()
     assert isinstance(store, KeyringStore)
     assert store.notice == ""
 
@@ -64,26 +64,26 @@ def test_auto_uses_the_keyring_when_it_works() -> None:
 def test_auto_falls_back_to_the_encrypted_file_without_a_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
     keyring.set_keyring(fail.Keyring())
     monkeypatch.setenv("PROXYPAL_PASSPHRASE", "correct horse")
-    store = open_credential_store()
+    store = open_secret_store()
     assert isinstance(store, EncryptedFileStore)
     assert "no OS keyring backend" in store.notice
     assert "encrypted file" in store.describe()
     store.set("openai", SECRET)
-    assert open_credential_store().get("openai") == SECRET
+    assert open_secret_store().get("openai") == SECRET
 
 
 def test_a_keyring_that_fails_a_read_counts_as_unusable(monkeypatch: pytest.MonkeyPatch) -> None:
     keyring.set_keyring(BrokenKeyring())
     assert "failed a test read (KeyringLocked)" in (keyring_unusable_reason() or "")
     monkeypatch.setenv("PROXYPAL_PASSPHRASE", "pw")
-    assert isinstance(open_credential_store(), EncryptedFileStore)
+    assert isinstance(open_secret_store(), EncryptedFileStore)
 
 
 def test_existing_secrets_file_stays_in_use_when_a_keyring_appears(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROXYPAL_PASSPHRASE", "pw")
-    file_store = open_credential_store(backend="file")
+    file_store = open_secret_store(backend="file")
     file_store.set("gemini", SECRET)
-    store = open_credential_store()  # the in-memory keyring is usable, but the file already holds secrets
+    store = open_secret_store()  # the in-memory keyring is usable, but the file already holds secrets
     assert isinstance(store, EncryptedFileStore)
     assert store.get("gemini") == SECRET
     assert "existing encrypted secrets file" in store.notice
@@ -93,14 +93,14 @@ def test_backend_env_forces_a_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROXYPAL_SECRET_BACKEND", "keyring")
     keyring.set_keyring(fail.Keyring())
     with pytest.raises(SecretStoreError, match="keyring backend requested"):
-        open_credential_store()
+        open_secret_store()
     monkeypatch.setenv("PROXYPAL_SECRET_BACKEND", "nonsense")
     with pytest.raises(SecretStoreError, match="must be auto, keyring or file"):
-        open_credential_store()
+        open_secret_store()
 
 
 def test_resolve_secret_ref_reads_keyring_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    store = open_credential_store()
+    store = open_secret_store()
     store.set("work", SECRET)
     monkeypatch.setenv("WORK_KEY", "env-value-123")
     assert resolve_secret_ref("keyring:work", store) == SECRET
@@ -116,7 +116,7 @@ def test_resolve_secret_ref_reads_keyring_and_env(monkeypatch: pytest.MonkeyPatc
 
 def test_file_store_lives_under_the_data_dir(pp_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROXYPAL_PASSPHRASE", "pw")
-    store = open_credential_store(backend="file")
+    store = open_secret_store(backend="file")
     store.set("x", "y")
     assert isinstance(store, EncryptedFileStore)
     assert store.path == resolve_paths().data_dir / "secrets" / "secrets.enc"

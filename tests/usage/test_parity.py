@@ -27,7 +27,7 @@ from aiohttp import web
 from proxy_engine.dialects.eventstream import encode_event
 from proxy_engine.logins.tokens import TokenSet, save_tokens
 from proxy_engine.paths import resolve_paths
-from proxy_engine.secrets.store import open_credential_store
+from proxy_engine.secrets.store import open_secret_store
 from tests.engine_harness import SECRET_ENV, EngineProcess, free_port
 
 TEXT = ["Hello", " there."]
@@ -317,7 +317,7 @@ def _login_gemini_cli(home: Path) -> None:
         tokens = TokenSet(provider="gemini-cli", credential="ann", access_token="ya29.parity",
                           refresh_token="rt-parity", expires_at=time.time() + 3600, account="ann@example.com",
                           extra={"project_id": "proj-parity"})  # fmt: skip
-        save_tokens(open_credential_store(resolve_paths()), tokens)
+        save_tokens(open_secret_store(resolve_paths()), tokens)
     finally:
         for k, v in saved.items():
             if v is None:
