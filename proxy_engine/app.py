@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -21,7 +22,7 @@ from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.drain import drain_model_calls
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.runtime import Runtime
-from proxy_engine.state import ENGINE, RECORD, EngineState
+from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.usage.ledger import CostLedger
 
 log = logging.getLogger("proxy_engine.app")
@@ -45,7 +46,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "version": __version__})
 
 
-async def _stats_loop(state: EngineState) -> None:
+async def _stats_loop(state: RunningEngine) -> None:
     """Runs for the engine's life: one failed snapshot is logged and the next tick tries again.
 
     A change in the ledger's health is sent even when no request finished."""
@@ -61,7 +62,7 @@ async def _stats_loop(state: EngineState) -> None:
                 log.exception("stats snapshot failed; the stats loop goes on")
 
 
-async def _resources(app: web.Application):
+async def _resources(app: web.Application) -> AsyncIterator[None]:
     state = app[ENGINE]
     # First, so a refused events socket stops the start before anything else is open.
     sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
@@ -97,7 +98,7 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
     ledger = CostLedger(
         paths.ledger_file, paths.data_dir / "journal", max_backlog=runtime.config.ledger.max_backlog_rows
     )
-    state = EngineState(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port)
+    state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port)
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)

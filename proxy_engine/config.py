@@ -130,7 +130,7 @@ class ProviderConfig(_Strict):
 
     @field_validator("api_version", mode="before")
     @classmethod
-    def _version_text(cls, v: Any) -> Any:
+    def _version_text(cls, v: object) -> object:
         return v.isoformat() if hasattr(v, "isoformat") else v  # YAML reads 2024-10-21 as a date
 
     @field_validator("api_keys")
@@ -314,7 +314,7 @@ class ConfigIssue:
 
 
 class ConfigError(Exception):
-    def __init__(self, issues: list[ConfigIssue]):
+    def __init__(self, issues: list[ConfigIssue]) -> None:
         super().__init__("\n".join(str(i) for i in issues))
         self.issues = issues
 

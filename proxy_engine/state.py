@@ -28,7 +28,7 @@ log = logging.getLogger("proxy_engine.state")
 
 
 @dataclass
-class EngineState:
+class RunningEngine:
     paths: Paths
     runtime: Runtime
     bus: EventBus
@@ -114,5 +114,5 @@ class EngineState:
         return payload
 
 
-ENGINE = web.AppKey("engine", EngineState)
+ENGINE = web.AppKey("engine", RunningEngine)
 RECORD = web.RequestKey("record", RequestRecord)

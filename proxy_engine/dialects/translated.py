@@ -10,7 +10,7 @@ from __future__ import annotations
 from proxy_engine.dialects.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.translate import StreamTranslator
-from proxy_engine.translate.common import UpstreamMalformed
+from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.usage.tokens import Usage
 
 

@@ -13,7 +13,7 @@ import json
 import re
 
 from proxy_engine.dialects.sse import SSEFramer, block_data
-from proxy_engine.translate.common import UpstreamMalformed
+from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.usage.tokens import Usage
 from proxy_engine.usage.upstream import AnthropicStreamUsage, usage_in_reply
 

@@ -15,7 +15,7 @@ import time
 
 from aiohttp import web
 
-from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.state import ENGINE, RunningEngine
 
 log = logging.getLogger("proxy_engine.request_path")
 ENDING_S = 2.0  # how long the calls get to write their shutdown ending
@@ -38,7 +38,7 @@ async def drain_model_calls(app: web.Application) -> None:
     await _until_idle(state, ENDING_S)
 
 
-async def _until_idle(state: EngineState, seconds: float) -> None:
+async def _until_idle(state: RunningEngine, seconds: float) -> None:
     """Poll (only at shutdown) until no model call is in flight; the handler tasks outlive their calls
     on keep-alive connections, so there is nothing to await directly."""
     deadline = time.monotonic() + seconds

@@ -15,7 +15,7 @@ from proxy_engine.request_path.failover import forward
 from proxy_engine.request_path.headers import client_key
 from proxy_engine.request_path.relay import SHUTDOWN_MESSAGE
 from proxy_engine.routing import UnknownModel
-from proxy_engine.state import ENGINE, RECORD, EngineState
+from proxy_engine.state import ENGINE, RECORD, RunningEngine
 
 
 async def handle(
@@ -30,7 +30,7 @@ async def handle(
     `model` is set when the path names it (Gemini); `resolve_as` lets a route family (Amp)
     route a model under another name while the record and the client keep the name that was sent.
     """
-    state: EngineState = request.app[ENGINE]
+    state: RunningEngine = request.app[ENGINE]
     rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
     request[RECORD] = rec  # names the request in X-ProxyPal-Request-Id
     state.started(rec)
@@ -75,7 +75,7 @@ async def handle(
 
 
 async def _admit(
-    request: web.Request, state: EngineState, rec: RequestRecord, action: str | None, resolve_as: ResolveAs | None
+    request: web.Request, state: RunningEngine, rec: RequestRecord, action: str | None, resolve_as: ResolveAs | None
 ) -> Exchange:
     """Who is calling, may they, and what did they send."""
     rt = state.runtime

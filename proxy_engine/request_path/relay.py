@@ -25,7 +25,7 @@ from proxy_engine.request_path.exchange import Exchange
 from proxy_engine.request_path.headers import REPLY_KEPT_PREFIXES
 from proxy_engine.token_count import count_reply
 from proxy_engine.translate import TranslationError
-from proxy_engine.translate.common import UpstreamMalformed
+from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.translate.translator import Translator
 from proxy_engine.usage.tokens import Usage
 from proxy_engine.usage.upstream import usage_in_reply

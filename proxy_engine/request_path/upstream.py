@@ -12,10 +12,10 @@ import json
 import aiohttp
 from aiohttp import web
 
-from proxy_engine.auth import AuthError
 from proxy_engine.credentials import parse_retry_after
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
+from proxy_engine.logins.oauth import AuthError
 from proxy_engine.request_path.errors import ProxyError, upstream_message
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth

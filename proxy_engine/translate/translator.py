@@ -20,10 +20,10 @@ from . import (
 from .anthropic_stream import AnthropicStreamDecoder, AnthropicStreamEncoder
 from .bedrock_stream import BedrockStreamDecoder
 from .code_assist import CodeAssistStreamDecoder
-from .common import TranslationError, UpstreamMalformed, loads
 from .context import Context
-from .errors import translate_error
+from .errors import TranslationError, UpstreamMalformed, translate_error
 from .gemini_stream import GeminiStreamDecoder, GeminiStreamEncoder
+from .json_text import loads
 from .openai_chat_stream import ChatStreamDecoder, ChatStreamEncoder
 from .openai_completions import CompletionsStreamDecoder, CompletionsStreamEncoder
 from .openai_responses_stream import ResponsesStreamDecoder, ResponsesStreamEncoder
