@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 import weakref
 from collections.abc import AsyncIterator
 
@@ -163,6 +164,8 @@ async def relay(request: web.Request) -> web.StreamResponse:
     refusal = _refusal(request, rt)
     if refusal:
         return _error(403, "amp_request_refused", refusal)
+    if _climbs(request.raw_path):
+        return _error(400, "amp_path_refused", "paths with `.` or `..` segments or backslashes are not relayed to Amp")
     presented = client_key(request)
     if rt.keys_required and rt.client_for(presented) is None:
         return _error(401, "invalid_api_key", "invalid or missing client key for this proxy")
@@ -192,6 +195,20 @@ def _refusal(request: web.Request, rt: Runtime) -> str | None:
     if request.method == "OPTIONS":
         return "cross-origin requests are not relayed to Amp"
     return browser_refusal(request, allow_navigation=True, check_host=not rt.keys_required)
+
+
+def _climbs(raw_path: str) -> bool:
+    """A dot segment or backslash, also percent-encoded (once or twice), which could climb out of
+    `amp_upstream_url`'s path on the upstream (where the Amp key is attached)."""
+    path = raw_path.partition("?")[0]
+    for _ in range(3):
+        if "\\" in path or any(seg in (".", "..") for seg in path.split("/")):
+            return True
+        decoded = urllib.parse.unquote(path)
+        if decoded == path:
+            return False
+        path = decoded
+    return True  # still encoded after three rounds: nothing legitimate looks like that
 
 
 def _request_headers(request: web.Request) -> CIMultiDict[str]:

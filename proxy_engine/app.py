@@ -18,6 +18,7 @@ from proxy_engine.paths import Paths
 from proxy_engine.protocol import STATS
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.routes import ROOT, mount
+from proxy_engine.request_path.safety_net import safety_net
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, EngineState
 from proxy_engine.usage.ledger import CostLedger
@@ -78,7 +79,7 @@ async def _resources(app: web.Application):
 
 
 def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Application:
-    app = web.Application(client_max_size=runtime.max_body)
+    app = web.Application(client_max_size=runtime.max_body, middlewares=[safety_net])
     bus = EventBus(runtime.config.events.queue_size)
     state = EngineState(
         paths=paths, runtime=runtime, bus=bus, ledger=CostLedger(paths.ledger_file), host=host, port=port

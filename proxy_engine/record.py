@@ -15,8 +15,30 @@ _AGENTS = (
 )  # fmt: skip
 
 
+# The longest model name a request may send, and the most any recorded string keeps: a 10 MB
+# model name must not be stored twice per ledger row, sent in every event and echoed back.
+MODEL_NAME_MAX = 256
+TEXT_MAX = 256
+ERROR_MESSAGE_MAX = 4096
+
+
+def bounded(text: str | None, limit: int = TEXT_MAX) -> str | None:
+    """`text` cut to `limit` characters (marked with an ellipsis) and storable as UTF-8; None stays None.
+
+    A JSON `\\ud800` escape or an undecodable header leaves a lone surrogate, which SQLite and
+    every UTF-8 writer refuse; it becomes `?`.
+    """
+    if text is None:
+        return None
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def agent_of(user_agent: str) -> str:
-    ua = user_agent.lower()
+    ua = user_agent.lower()[:512]
     for needle, name in _AGENTS:
         if needle in ua:
             return name
@@ -87,7 +109,8 @@ class RequestRecord:
         self.t_first = time.perf_counter()
 
     def fail(self, status: int, code: str, message: str) -> None:
-        self.status, self.error_code, self.error_message = status, code, message
+        self.status, self.error_code = status, bounded(code)
+        self.error_message = bounded(message, ERROR_MESSAGE_MAX) or ""
 
     def as_dict(self) -> dict[str, Any]:
         u = self.usage
@@ -95,14 +118,14 @@ class RequestRecord:
         return {
             "id": self.id,
             "ts_start": self.ts_start,
-            "client": self.client,
-            "agent": self.agent,
+            "client": bounded(self.client),
+            "agent": bounded(self.agent),
             "dialect_in": self.dialect_in,
             "dialect_out": self.dialect_out,
-            "model_requested": self.model_requested,
-            "provider": self.provider,
-            "model": self.model,
-            "credential": self.credential,
+            "model_requested": bounded(self.model_requested),
+            "provider": bounded(self.provider),
+            "model": bounded(self.model),
+            "credential": bounded(self.credential),
             "stream": self.stream,
             "status": self.status or 500,
             "latency_ms": round((end - self.t0) * 1000, 2),

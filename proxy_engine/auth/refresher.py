@@ -30,6 +30,7 @@ from proxy_engine.auth.tokens import (
     redact,
     save_tokens,
 )
+from proxy_engine.logs import REDACTOR
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class TokenRefresher:
                 continue
             tokens = await asyncio.to_thread(load_tokens, self._store, prov, cred)
             if tokens is not None:
+                _redact_everywhere(tokens)
                 fresh[(prov, cred)] = tokens
         for key in set(self._tokens) - set(fresh):
             self._emit(key, "missing", "the login was removed")
@@ -128,6 +130,7 @@ class TokenRefresher:
         if tokens is None:
             self._tokens.pop(key, None)
         else:
+            _redact_everywhere(tokens)
             self._tokens[key] = tokens
         return tokens
 
@@ -216,6 +219,7 @@ class TokenRefresher:
             self._emit(key, "error", message, force=True)
             return self._fallback(current)
         fresh.provider, fresh.credential, fresh.error = key[0], key[1], None
+        _redact_everywhere(fresh)
         self._rejected.pop(key, None)
         self._tokens[key] = fresh
         try:
@@ -302,3 +306,10 @@ class TokenRefresher:
         if self._own_http and self._http is not None:
             await self._http.aclose()
             self._http = None
+
+
+def _redact_everywhere(tokens: TokenSet) -> None:
+    """A login's access and refresh tokens join the engine's redactor as soon as they are in memory:
+    logs, and upstream error text passed on to clients (an upstream may echo the token it got)."""
+    for secret in tokens.secrets():
+        REDACTOR.add(secret)

@@ -9,11 +9,12 @@ from typing import Any
 from aiohttp import web
 
 from proxy_engine.browser_guard import browser_refusal
-from proxy_engine.record import RequestRecord
+from proxy_engine.record import ERROR_MESSAGE_MAX, MODEL_NAME_MAX, RequestRecord
 from proxy_engine.request_path.errors import ProxyError, error_response, over_budget, unknown_model
 from proxy_engine.request_path.exchange import Exchange, ResolveAs
 from proxy_engine.request_path.failover import forward
 from proxy_engine.request_path.headers import client_key
+from proxy_engine.request_path.redaction import safe_error_text
 from proxy_engine.routing import UnknownModel
 from proxy_engine.state import ENGINE, EngineState
 
@@ -38,6 +39,8 @@ async def handle(
         model = model or ex.body.get("model")
         if not isinstance(model, str) or not model:
             raise ProxyError(400, "the request has no `model`")
+        if len(model) > MODEL_NAME_MAX:
+            raise ProxyError(400, f"the model name is longer than {MODEL_NAME_MAX} characters")
         rec.model_requested = model
         rec.stream = action == "streamGenerateContent" if dialect == "gemini" else ex.body.get("stream") is True
         opts = ex.body.get("stream_options")
@@ -49,10 +52,14 @@ async def handle(
             raise unknown_model(model, e.known, rt) from None
         return await forward(ex, candidates)
     except ProxyError as e:
+        e.message = safe_error_text(e.message, ERROR_MESSAGE_MAX)  # it may quote an upstream
         rec.fail(e.status, e.code or "error", e.message)
         return error_response(dialect, e)
     except asyncio.CancelledError:
         rec.fail(499, "client_closed", "the client went away")
+        raise
+    except Exception as e:  # recorded here, answered by the safety net (safety_net.py)
+        rec.fail(500, "internal_error", f"the proxy failed: {type(e).__name__}")
         raise
     finally:
         state.finished(rec)
@@ -84,6 +91,8 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
         obj = json.loads(raw) if raw else None
     except ValueError as e:
         raise ProxyError(400, f"the request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ProxyError(400, "the request body is nested too deeply") from None
     if not isinstance(obj, dict):
         raise ProxyError(400, "the request body must be a JSON object")
     return obj
