@@ -26,7 +26,7 @@ def _guard(request: web.Request) -> EngineState:
         raise web.HTTPForbidden(text='{"error": "management API answers on loopback only"}',
                                 content_type="application/json")  # fmt: skip
     auth = request.headers.get("Authorization", "")
-    key = auth[7:].strip().encode() if auth[:7].lower() == "bearer " else b""
+    key = auth[7:].strip().encode("utf-8", "surrogateescape") if auth[:7].lower() == "bearer " else b""
     if not hmac.compare_digest(key, state.management_key):
         raise web.HTTPUnauthorized(text='{"error": "management key required"}', content_type="application/json")
     return state

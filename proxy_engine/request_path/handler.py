@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from proxy_engine.browser_guard import browser_refusal
 from proxy_engine.record import ERROR_MESSAGE_MAX, MODEL_NAME_MAX, RequestRecord
@@ -83,6 +84,8 @@ async def _admit(
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ProxyError(413, f"request body is larger than max_body_mb ({rt.config.max_body_mb} MB)") from None
+    except (web.RequestPayloadError, BadHttpMessage) as e:  # a Content-Encoding the body does not have
+        raise ProxyError(400, f"the request body cannot be read: {e}") from None
     return Exchange(request, rec, state, rt, raw, _parse_body(raw), action, resolve_as)
 
 

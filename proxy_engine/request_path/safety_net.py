@@ -13,6 +13,7 @@ import json
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.typedefs import Handler
 
 from proxy_engine.request_path.model_lists import list_dialect
@@ -44,13 +45,14 @@ def caller_dialect(request: web.Request) -> str:
     return "openai_chat"
 
 
-def internal_error(request: web.Request) -> web.Response:
+def dialect_error(request: web.Request, status: int, message: str, code: str) -> web.Response:
+    """An error in the error shape of the API this path belongs to."""
     dialect = caller_dialect(request)
     if dialect == MANAGEMENT:
-        body = json.dumps({"error": _MESSAGE}).encode()
+        body = json.dumps({"error": message}).encode()
     else:
-        body = error_body(dialect, 500, _MESSAGE, "internal_error")
-    return web.Response(status=500, body=body, content_type="application/json")
+        body = error_body(dialect, status, message, code)
+    return web.Response(status=status, body=body, content_type="application/json")
 
 
 @web.middleware
@@ -60,8 +62,10 @@ async def safety_net(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     except (web.HTTPException, asyncio.CancelledError):
         raise
+    except (web.RequestPayloadError, BadHttpMessage) as e:  # a body the HTTP layer cannot decode (bad gzip)
+        return dialect_error(request, 400, f"the request body cannot be read: {e}", "invalid_request_body")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if request.writer is not None and request.writer.output_size:
             raise  # the reply already started: aiohttp closes the connection, which the client sees
-        return internal_error(request)
+        return dialect_error(request, 500, _MESSAGE, "internal_error")
