@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 import weakref
 from collections.abc import AsyncIterator
 
@@ -158,6 +159,8 @@ async def relay(request: web.Request) -> web.StreamResponse:
     # The middleware checks this too; vertex_post also ends up here for paths that are not model calls.
     if refusal := relay_refusal(request, rt.keys_required):
         return relay_refused(refusal)
+    if _climbs(request.raw_path):
+        return _error(400, "amp_path_refused", "paths with `.` or `..` segments or backslashes are not relayed to Amp")
     presented = client_key(request)
     if rt.keys_required and rt.client_for(presented) is None:
         return _error(401, "invalid_api_key", "invalid or missing client key for this proxy")
@@ -180,6 +183,20 @@ async def relay(request: web.Request) -> web.StreamResponse:
             return _error(503, "amp_upstream_key_unreadable", f"amp_upstream_api_key ({ref}) cannot be read")
         headers["Authorization"] = "Bearer " + key
     return await _stream(request, state.session, url, headers)
+
+
+def _climbs(raw_path: str) -> bool:
+    """A dot segment or backslash, also percent-encoded (once or twice), which could climb out of
+    `amp_upstream_url`'s path on the upstream (where the Amp key is attached)."""
+    path = raw_path.partition("?")[0]
+    for _ in range(3):
+        if "\\" in path or any(seg in (".", "..") for seg in path.split("/")):
+            return True
+        decoded = urllib.parse.unquote(path)
+        if decoded == path:
+            return False
+        path = decoded
+    return True  # still encoded after three rounds: nothing legitimate looks like that
 
 
 def _request_headers(request: web.Request) -> CIMultiDict[str]:

@@ -16,11 +16,11 @@ from proxy_engine import __version__, amp, management
 from proxy_engine.amp import add_amp_routes
 from proxy_engine.browser_guard import browser_guard
 from proxy_engine.events import EventBus, EventLogHandler
-from proxy_engine.management import management_safety_net
 from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.drain import drain_model_calls
 from proxy_engine.request_path.routes import ROOT, mount
+from proxy_engine.request_path.safety_net import safety_net
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.usage.ledger import CostLedger
@@ -92,7 +92,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Application:
     app = web.Application(
         client_max_size=runtime.max_body,
-        middlewares=[management_safety_net, browser_guard(relay_handlers={amp.relay})],
+        middlewares=[safety_net, browser_guard(relay_handlers={amp.relay})],
     )
     bus = EventBus(runtime.config.events.queue_size)
     ledger = CostLedger(

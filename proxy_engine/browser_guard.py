@@ -20,8 +20,8 @@ import yarl
 from aiohttp import web
 
 from proxy_engine.config import is_loopback
+from proxy_engine.request_path.safety_net import dialect_error
 from proxy_engine.state import ENGINE
-from proxy_engine.translate import error_body
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _EXEMPT_PREFIXES = ("/v0/",)
@@ -58,18 +58,6 @@ def relay_refused(message: str) -> web.Response:
     return web.json_response({"error": {"code": "amp_request_refused", "message": message}}, status=403)
 
 
-def error_dialect(request: web.Request) -> str:
-    """The API a refused caller spoke, so its SDK can read the error: OpenAI unless it is plainly another."""
-    path = request.path
-    if "anthropic-version" in request.headers or path.endswith(("/v1/messages", "/v1/messages/count_tokens")):
-        return "anthropic"
-    if "/v1beta" in path or ("/models/" in path and ":" in path.rsplit("/", 1)[-1]):
-        return "gemini"
-    if "x-goog-api-key" in request.headers:
-        return "gemini"
-    return "openai_chat"
-
-
 def browser_guard(relay_handlers: Collection[Handler]) -> Callable[..., Awaitable[web.StreamResponse]]:
     """The middleware: one check before every proxied route, model list and Amp call."""
 
@@ -83,8 +71,7 @@ def browser_guard(relay_handlers: Collection[Handler]) -> Callable[..., Awaitabl
             if why := relay_refusal(request, keys_required):
                 return relay_refused(why)
         elif not keys_required and (why := browser_refusal(request)):
-            body = error_body(error_dialect(request), 403, why, "browser_request_refused")
-            return web.Response(status=403, body=body, content_type="application/json")
+            return dialect_error(request, 403, why, "browser_request_refused")
         return await handler(request)
 
     return guard

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any, Protocol
@@ -17,12 +16,26 @@ _AGENTS = (
 )  # fmt: skip
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# The longest model name a request may send, and the most any recorded string keeps: a 10 MB
+# model name must not be stored twice per ledger row, sent in every event and echoed back.
+MODEL_NAME_MAX = 256
+TEXT_MAX = 256
+ERROR_MESSAGE_MAX = 4096
 
 
-def safe_text(value: str) -> str:
-    """Lone surrogates (a JSON `"\\ud800"`, or a header byte aiohttp could not decode) become U+FFFD."""
-    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+def bounded(text: str | None, limit: int = TEXT_MAX) -> str | None:
+    """`text` cut to `limit` characters (marked with an ellipsis) and storable as UTF-8; None stays None.
+
+    A JSON `\\ud800` escape or an undecodable header leaves a lone surrogate, which SQLite and
+    every UTF-8 writer refuse; it becomes `?`.
+    """
+    if text is None:
+        return None
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 class NamedProvider(Protocol):
@@ -33,7 +46,10 @@ class NamedProvider(Protocol):
 
 
 class _Text:
-    """A slot for text that came from outside: stored with lone surrogates replaced, so it always encodes."""
+    """A slot for text that came from outside: stored bounded and encodable, whoever sets it."""
+
+    def __init__(self, limit: int = TEXT_MAX) -> None:
+        self.limit = limit
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = "_" + name
@@ -42,11 +58,11 @@ class _Text:
         return self if obj is None else getattr(obj, self.slot)
 
     def __set__(self, obj: object, value: str | None) -> None:
-        setattr(obj, self.slot, safe_text(value) if isinstance(value, str) else value)
+        setattr(obj, self.slot, bounded(value, self.limit) if isinstance(value, str) else value)
 
 
 def agent_of(user_agent: str) -> str:
-    ua = user_agent.lower()
+    ua = user_agent.lower()[:512]
     for needle, name in _AGENTS:
         if needle in ua:
             return name
@@ -83,7 +99,7 @@ class RequestRecord:
     client = _Text()
     credential = _Text()
     error_code = _Text()
-    error_message = _Text()
+    error_message = _Text(ERROR_MESSAGE_MAX)
     model = _Text()
     model_requested = _Text()
     provider = _Text()
@@ -94,7 +110,7 @@ class RequestRecord:
         self.t0 = time.perf_counter()
         self.t_first: float | None = None
         self._client = ""
-        self._agent = safe_text(agent_of(user_agent))
+        self._agent = bounded(agent_of(user_agent))
         self.dialect_in = dialect_in
         self.dialect_out: str | None = None
         self._model_requested = None

@@ -71,7 +71,7 @@ class Runtime:
         """The client name for a presented key; constant-time over every configured key."""
         if not self.keys_required:
             return "local"
-        presented = (key or "").encode()
+        presented = (key or "").encode("utf-8", "surrogateescape")  # a header may carry any bytes
         match = None
         for name, secret in self.client_keys:
             if hmac.compare_digest(presented, secret) and match is None:

@@ -29,6 +29,7 @@ from proxy_engine.logins.tokens import (
     redact,
     save_tokens,
 )
+from proxy_engine.logs import REDACTOR
 from proxy_engine.protocol import AuthChanged
 from proxy_engine.secrets.store import SecretStore, SecretStoreError
 
@@ -113,6 +114,7 @@ class TokenRefresher:
                 continue
             tokens = await asyncio.to_thread(load_tokens, self._store, prov, cred)
             if tokens is not None:
+                _redact_everywhere(tokens)
                 fresh[(prov, cred)] = tokens
         for key in set(self._tokens) - set(fresh):
             self._emit(key, "missing", "the login was removed")
@@ -127,6 +129,7 @@ class TokenRefresher:
         if tokens is None:
             self._tokens.pop(key, None)
         else:
+            _redact_everywhere(tokens)
             self._tokens[key] = tokens
         return tokens
 
@@ -215,6 +218,7 @@ class TokenRefresher:
             self._emit(key, "error", message, force=True)
             return self._fallback(current)
         fresh.provider, fresh.credential, fresh.error = key[0], key[1], None
+        _redact_everywhere(fresh)
         self._rejected.pop(key, None)
         self._tokens[key] = fresh
         try:
@@ -301,3 +305,10 @@ class TokenRefresher:
         if self._own_http and self._http is not None:
             await self._http.aclose()
             self._http = None
+
+
+def _redact_everywhere(tokens: TokenSet) -> None:
+    """A login's access and refresh tokens join the engine's redactor as soon as they are in memory:
+    logs, and upstream error text passed on to clients (an upstream may echo the token it got)."""
+    for secret in tokens.secrets():
+        REDACTOR.add(secret)

@@ -11,6 +11,10 @@ from proxy_engine.providers import Provider
 from proxy_engine.runtime import Runtime
 from proxy_engine.translate import error_body
 
+# What a translator or the token estimate raises when a body parsed but a field has a shape no
+# dialect allows (`functionDeclarations: [[1]]`, a list where an object goes): the client's fault, a 400.
+MALFORMED = (TypeError, AttributeError, KeyError, IndexError, ValueError)
+
 
 class ProxyError(Exception):
     """A request that cannot be served; `status`, `code` and `headers` go to the client as they are."""

@@ -8,7 +8,7 @@ import time
 
 from aiohttp import web
 
-from proxy_engine.request_path.errors import ProxyError, cooling_down, no_credentials
+from proxy_engine.request_path.errors import MALFORMED, ProxyError, cooling_down, no_credentials
 from proxy_engine.request_path.exchange import Exchange
 from proxy_engine.request_path.upstream import attempt
 from proxy_engine.routing import Candidate
@@ -71,7 +71,12 @@ def _estimate_count(ex: Exchange, cand: Candidate) -> web.Response:
     """A translated token count for an upstream with no counter: the local estimate, marked as one."""
     rec = ex.record
     rec.attempt_name(cand.provider.name, cand.model)
-    n = estimate_input_tokens(rec.dialect_in, ex.body)
+    try:
+        n = estimate_input_tokens(rec.dialect_in, ex.body)
+    except RecursionError:
+        raise ProxyError(400, "the request is nested too deeply to count") from None
+    except MALFORMED as e:
+        raise ProxyError(400, f"the request cannot be counted: a field has the wrong type ({e})") from None
     rec.status = 200
     log.info("count_tokens for %s on %s is a local estimate (%d tokens)", cand.model, cand.provider.name, n)
     return web.json_response(count_tokens_response(rec.dialect_in, n), headers={ESTIMATE_HEADER: "true"})

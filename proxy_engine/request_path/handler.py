@@ -7,12 +7,14 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
-from proxy_engine.record import RequestRecord
+from proxy_engine.record import ERROR_MESSAGE_MAX, MODEL_NAME_MAX, RequestRecord
 from proxy_engine.request_path.errors import ProxyError, error_response, over_budget, unknown_model
 from proxy_engine.request_path.exchange import Exchange, ResolveAs
 from proxy_engine.request_path.failover import forward
 from proxy_engine.request_path.headers import client_key
+from proxy_engine.request_path.redaction import safe_error_text
 from proxy_engine.request_path.relay import SHUTDOWN_MESSAGE
 from proxy_engine.routing import UnknownModel
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
@@ -44,6 +46,8 @@ async def handle(
         model = model or ex.body.get("model")
         if not isinstance(model, str) or not model:
             raise ProxyError(400, "the request has no `model`")
+        if len(model) > MODEL_NAME_MAX:
+            raise ProxyError(400, f"the model name is longer than {MODEL_NAME_MAX} characters")
         rec.model_requested = model
         rec.stream = action == "streamGenerateContent" if dialect == "gemini" else ex.body.get("stream") is True
         opts = ex.body.get("stream_options")
@@ -55,6 +59,7 @@ async def handle(
             raise unknown_model(model, e.known, rt) from None
         return await forward(ex, candidates)
     except ProxyError as e:
+        e.message = safe_error_text(e.message, ERROR_MESSAGE_MAX)  # it may quote an upstream
         rec.fail(e.status, e.code or "error", e.message)
         resp = error_response(dialect, e)
         if e.status == 408:
@@ -69,6 +74,9 @@ async def handle(
         err = ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown")
         rec.fail(err.status, "server_shutdown", err.message)
         return error_response(dialect, err)
+    except Exception as e:  # recorded here, answered by the safety net (safety_net.py)
+        rec.fail(500, "internal_error", f"the proxy failed: {type(e).__name__}")
+        raise
     finally:
         state.model_calls.discard(task)
         state.finished(rec)
@@ -94,6 +102,8 @@ async def _admit(
     except TimeoutError:
         msg = f"the request body did not arrive within {rt.config.inbound.body_timeout_s:g}s"
         raise ProxyError(408, msg, "request_timeout") from None
+    except (web.RequestPayloadError, BadHttpMessage) as e:  # a Content-Encoding the body does not have
+        raise ProxyError(400, f"the request body cannot be read: {e}") from None
     return Exchange(request, rec, state, rt, raw, _parse_body(raw), action, resolve_as)
 
 
@@ -102,6 +112,8 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
         obj = json.loads(raw) if raw else None
     except ValueError as e:
         raise ProxyError(400, f"the request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ProxyError(400, "the request body is nested too deeply") from None
     if not isinstance(obj, dict):
         raise ProxyError(400, "the request body must be a JSON object")
     return obj

@@ -16,10 +16,31 @@ CLIENT_ORIGIN = frozenset(
 # Where a client presents its key to this proxy (`client_key` reads them).
 CLIENT_CREDENTIALS = ("authorization", "x-api-key", "x-goog-api-key")
 
-# A model call: the credential is the pool's, the body is re-sent whole, cookies stay home.
-MODEL_CALL_DROPPED = HOP_BY_HOP | CLIENT_ORIGIN | {
-    *CLIENT_CREDENTIALS, "api-key", "content-length", "cookie", "accept-encoding", "expect",
+# A same-dialect model call forwards only these client headers (plus `x-stainless-*`, the SDKs'
+# telemetry): versions, betas and the agents' session ids, never where the client came from, which
+# org or project the operator's key bills (`OpenAI-Organization`, `OpenAI-Project`), or an encoding
+# the engine already undid. Keyed by the upstream's dialect; one set lookup per header.
+_COMMON_ALLOWED = frozenset({"content-type", "accept", "user-agent"})
+_OPENAI_ALLOWED = _COMMON_ALLOWED | {
+    "openai-beta", "session_id", "session-id", "conversation_id", "conversation-id", "thread_id", "thread-id",
+    "x-session-id", "originator", "version", "idempotency-key",
 }  # fmt: skip
+FORWARDED_HEADERS: dict[str, frozenset[str]] = {
+    "anthropic": _COMMON_ALLOWED | {
+        "anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access", "x-app",
+        "x-claude-code-session-id", "x-session-id",
+    },
+    "openai_chat": _OPENAI_ALLOWED,
+    "openai_responses": _OPENAI_ALLOWED,
+    "openai_completions": _OPENAI_ALLOWED,
+    "gemini": _COMMON_ALLOWED | {"x-goog-api-client"},
+}  # fmt: skip
+FORWARDED_HEADER_PREFIX = "x-stainless-"
+# Query parameters a same-dialect call keeps; the key and Gemini's `alt` are the engine's to choose,
+# and a field mask (Gemini's `fields`) could strip the usage the ledger counts.
+FORWARDED_QUERY: dict[str, frozenset[str]] = {"anthropic": frozenset({"beta"})}
+_NOTHING: frozenset[str] = frozenset()
+
 # Amp's relay: cookies stay home too (a browser sends one localhost cookie jar to every local port).
 RELAY_REQUEST_DROPPED = HOP_BY_HOP | CLIENT_ORIGIN | {"expect", "cookie"}
 RELAY_RESPONSE_DROPPED = HOP_BY_HOP | {"set-cookie", "server"}
@@ -36,14 +57,26 @@ def client_key(request: web.Request) -> str | None:
 
 
 def forwarded_headers(request: web.Request, up_dialect: str, translated: bool) -> dict[str, str]:
-    """A same-dialect call keeps the client's headers (betas, versions); a translated one sends its own."""
+    """A same-dialect call keeps the client's allowed headers (betas, versions); a translated one sends its own."""
     if translated:
         out = {"Content-Type": "application/json"}
     else:
-        out = {k: v for k, v in request.headers.items() if k.lower() not in MODEL_CALL_DROPPED}
-    if up_dialect == "anthropic" and "anthropic-version" not in request.headers:
+        allowed = FORWARDED_HEADERS.get(up_dialect, _COMMON_ALLOWED)
+        hdrs = request.headers
+        named = _connection_named(hdrs.getall("Connection", ())) if "Connection" in hdrs else _NOTHING
+        out = {}
+        for k, v in hdrs.items():
+            low = k.lower()
+            if (low in allowed or low.startswith(FORWARDED_HEADER_PREFIX)) and low not in named:
+                out[k] = v
+    if up_dialect == "anthropic" and not any(k.lower() == "anthropic-version" for k in out):
         out["anthropic-version"] = "2023-06-01"
     return out
+
+
+def _connection_named(values: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """Headers the client declared hop-by-hop in `Connection:` (RFC 9110 7.6.1)."""
+    return frozenset(t.strip().lower() for v in values for t in v.split(","))
 
 
 def merge_auth(headers: dict[str, str], auth: dict[str, str]) -> None:
@@ -57,8 +90,9 @@ def merge_auth(headers: dict[str, str], auth: dict[str, str]) -> None:
         headers[k] = v
 
 
-def forwarded_query(request: web.Request, translated: bool) -> dict[str, str] | None:
-    """A same-dialect call keeps the client's query, minus its key and the stream framing we choose."""
+def forwarded_query(request: web.Request, up_dialect: str, translated: bool) -> dict[str, str] | None:
+    """A same-dialect call keeps only the query parameters its dialect allows (see FORWARDED_QUERY)."""
     if translated or not request.query:
         return None
-    return {k: v for k, v in request.query.items() if k not in ("key", "alt")} or None
+    allowed = FORWARDED_QUERY.get(up_dialect, _NOTHING)
+    return {k: v for k, v in request.query.items() if k in allowed} or None

@@ -16,9 +16,10 @@ from proxy_engine.credentials import parse_retry_after
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.logins.oauth import AuthError
-from proxy_engine.request_path.errors import ProxyError, upstream_message
+from proxy_engine.request_path.errors import MALFORMED, ProxyError, upstream_message
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
+from proxy_engine.request_path.redaction import safe_error_body
 from proxy_engine.request_path.relay import ERRORS_MAX, relay, relay_count
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS, count_request
@@ -53,6 +54,11 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
         body = _upstream_body(ex, att)
     except TranslationError as e:
         raise ProxyError(e.status, str(e)) from None
+    except RecursionError:
+        raise ProxyError(400, "the request is nested too deeply to translate") from None
+    except MALFORMED as e:
+        # The body parsed, but a field has a shape no dialect allows (a list where an object goes).
+        raise ProxyError(400, f"the request cannot be read: a field has the wrong type ({e})") from None
     headers = forwarded_headers(ex.request, att.dialect, att.translator is not None)
     headers.update(provider.extra_headers)
     merge_auth(headers, att.call.headers)
@@ -66,7 +72,7 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
             async with asyncio.timeout(wait):
                 resp = await ex.state.session.post(
                     url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
-                    params=forwarded_query(ex.request, att.translator is not None),
+                    params=forwarded_query(ex.request, att.dialect, att.translator is not None),
                 )  # fmt: skip
                 if resp.status >= 400:
                     return await _refused(ex, att, resp)
@@ -150,7 +156,7 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
 
 async def _upstream_error(resp: aiohttp.ClientResponse, provider: str, translator: Translator | None) -> ProxyError:
     """The upstream's error, in terms the client's dialect can carry; a 5xx becomes 502."""
-    body = await resp.content.read(ERRORS_MAX)
+    body = safe_error_body(await resp.content.read(ERRORS_MAX))  # it may echo the credential
     headers = {"Retry-After": resp.headers["Retry-After"]} if "Retry-After" in resp.headers else {}
     if translator is not None:
         status, translated = translator.error(resp.status, body)

@@ -55,6 +55,7 @@ _GEMINI_STATUS = {
     500: "INTERNAL",
     501: "UNIMPLEMENTED",
     503: "UNAVAILABLE",
+    502: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
 
@@ -96,8 +97,9 @@ def error_payload(client: str, status: int, message: str, kind: str | None = Non
         etype = kind if kind in _ANTHROPIC_TYPES.values() else _ANTHROPIC_TYPES.get(status, "api_error")
         return {"type": "error", "error": {"type": etype, "message": message}}
     if client == "gemini":
-        code = status if status in _GEMINI_STATUS else (500 if status >= 500 else 400)
-        return {"error": {"code": code, "message": message, "status": _GEMINI_STATUS.get(code, "UNKNOWN")}}
+        # `code` is the HTTP status the reply carries, as Google's own errors have it.
+        fallback = "INTERNAL" if status >= 500 else "FAILED_PRECONDITION" if status < 400 else "INVALID_ARGUMENT"
+        return {"error": {"code": status, "message": message, "status": _GEMINI_STATUS.get(status, fallback)}}
     etype = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     code = kind if kind and not kind.isupper() else None
     return {"error": {"message": message, "type": etype, "param": None, "code": code}}
@@ -105,7 +107,8 @@ def error_payload(client: str, status: int, message: str, kind: str | None = Non
 
 def error_body(client: str, status: int, message: str, kind: str | None = None) -> bytes:
     """A complete error body the client's SDK parses into its own error type."""
-    return json.dumps(error_payload(client, status, message, kind), ensure_ascii=False).encode()
+    # "replace": a message quoting client input may hold a lone surrogate (a JSON "\\ud800" escape).
+    return json.dumps(error_payload(client, status, message, kind), ensure_ascii=False).encode("utf-8", "replace")
 
 
 def translate_error(client: str, status: int, upstream_body: bytes | str | dict | None) -> tuple[int, bytes]:
