@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
+import signal
 import sys
 
 from aiohttp import web
@@ -14,7 +16,10 @@ from proxy_engine.config import ConfigError, load_config
 from proxy_engine.events import EventSocketRefused
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
+from proxy_engine.reload import reload_now
 from proxy_engine.runtime import build_runtime, open_bind_issue
+from proxy_engine.state import ENGINE
+from proxy_engine.workers.role import WorkerRole
 
 log = logging.getLogger("proxy_engine.server")
 
@@ -32,7 +37,18 @@ def port_owner(port: int) -> str:
     return "another program"
 
 
-def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int:
+_RELOADS: set[asyncio.Task[object]] = set()
+
+
+def _reload_soon(app: web.Application) -> None:
+    """SIGHUP in a worker: the supervisor passes on a reload asked of any worker."""
+    task = asyncio.get_running_loop().create_task(reload_now(app), name="reload")
+    _RELOADS.add(task)
+    task.add_done_callback(_RELOADS.discard)
+
+
+def serve(paths: Paths, host: str | None = None, port: int | None = None, worker: WorkerRole | None = None) -> int:
+    """Run one engine; `worker` set: one of the worker processes of `serve --workers N`."""
     try:
         loaded = load_config(paths.config_file)
     except ConfigError as e:
@@ -48,7 +64,7 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
         print(f"proxypal-engine: refusing to bind {host}: a non-loopback address needs client keys "
               "(add `clients:` to the config)", file=sys.stderr)  # fmt: skip
         return 2
-    app = build_app(paths, runtime, host, port)
+    app = build_app(paths, runtime, host, port, worker)
     runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=cfg.shutdown_grace_s,
                            handler_cancellation=True, access_log=None)  # fmt: skip
     loop = asyncio.new_event_loop()
@@ -60,14 +76,20 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
             print(f"proxypal-engine: {e}", file=sys.stderr)
             return 2
         try:
-            loop.run_until_complete(web.TCPSite(runner, host, port, reuse_address=True).start())
+            site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=worker is not None)
+            loop.run_until_complete(site.start())
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
                 print(f"proxypal-engine: port {port} is in use by {port_owner(port)}", file=sys.stderr)
             else:
                 print(f"proxypal-engine: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
             return 3
-        print(f"proxypal-engine listening on http://{host}:{port}", file=sys.stderr, flush=True)
+        if worker is not None:
+            # Listening first, then the hello through the fan-in: the supervisor counts this worker as up.
+            loop.run_until_complete(app[ENGINE].bus.forward_to(worker.fan_in))
+            loop.add_signal_handler(signal.SIGHUP, _reload_soon, app)
+        who = "" if worker is None else f" (worker {worker.index}, pid {os.getpid()})"
+        print(f"proxypal-engine listening on http://{host}:{port}{who}", file=sys.stderr, flush=True)
         loop.run_forever()
     except (web.GracefulExit, KeyboardInterrupt):
         pass
