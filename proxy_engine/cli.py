@@ -62,8 +62,13 @@ def _serve(args: argparse.Namespace) -> int:
     from proxy_engine.server import serve
 
     paths = resolve_paths(args.config)
+    if args.workers is None:  # the TUI's engine runs with workers when PROXYPAL_WORKERS says so
+        try:
+            args.workers = int(os.environ.get("PROXYPAL_WORKERS") or 1)
+        except ValueError:
+            args.workers = 0
     if args.workers < 1:
-        print("proxypal-engine: --workers must be at least 1", file=sys.stderr)
+        print("proxypal-engine: --workers (or PROXYPAL_WORKERS) must be a whole number, at least 1", file=sys.stderr)
         return 2
     if args.worker_index is not None:
         from proxy_engine.workers.role import WorkerRole
@@ -104,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PID",
         help="shut down gracefully when process PID exits (the TUI passes its own pid)",
     )
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="N worker processes on one port (SO_REUSEPORT), supervised by this one")  # fmt: skip
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="N worker processes on one port (SO_REUSEPORT), supervised by this one "
+                        "(default: PROXYPAL_WORKERS, else 1)")  # fmt: skip
     # Set by the supervisor on the workers it starts; not for people.
     p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--fan-in", type=Path, default=None, help=argparse.SUPPRESS)

@@ -58,7 +58,7 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
     host = host or cfg.host
     port = cfg.port if port is None else port
     paths.ensure()
-    setup_logging(paths.log_dir, cfg.log_level)
+    setup_logging(paths.log_dir, cfg.log_level, "engine.log" if worker is None else f"engine-worker{worker.index}.log")
     runtime = build_runtime(loaded, host)
     if open_bind_issue(runtime, host):  # no client keys configured, or none readable
         print(f"proxypal-engine: refusing to bind {host}: a non-loopback address needs client keys "
