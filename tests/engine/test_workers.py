@@ -48,15 +48,15 @@ class WorkersEngine(EngineProcess):
         except psutil.Error:
             return []
 
-    def chat(self, headers: dict[str, str] | None = None) -> httpx.Response:
+    def chat(self, headers: dict[str, str] | None = None, model: str = "gpt-4o-mini") -> httpx.Response:
         """One request on a new connection, so the kernel may hand it to either worker."""
         with httpx.Client(timeout=10) as c:
-            return c.post(self.url + "/v1/chat/completions", json=BODY, headers=headers or {})
+            return c.post(self.url + "/v1/chat/completions", json={**BODY, "model": model}, headers=headers or {})
 
-    def chat_on(self, worker: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    def chat_on(self, worker: str, headers: dict[str, str] | None = None, model: str = "gpt-4o-mini") -> httpx.Response:
         """A request answered by the given worker (new connections until that worker takes one)."""
         for _ in range(200):
-            r = self.chat(headers)
+            r = self.chat(headers, model)
             if r.headers["X-ProxyPal-Worker"] == worker:
                 return r
         raise AssertionError(f"worker {worker} answered none of 200 connections")
@@ -171,3 +171,17 @@ def test_a_client_budget_holds_across_workers(fake):
         assert len(fake.requests) == 3
         spent = eng.api("GET", "/v0/status").json()["budgets"][0]["spent"]
         assert spent == pytest.approx(0.6)
+
+
+def test_config_put_through_one_worker_reaches_both(fake):
+    port = free_port()
+    with WorkersEngine(_config(port, fake), port) as eng:
+        assert eng.chat_on("0", model="Quick").status_code == 404
+        text = _config(port, fake, "models:\n  Quick: {openai: gpt-4o-mini}\n")
+        assert eng.api("PUT", "/v0/config", content=text).json()["ok"] is True
+        deadline = time.time() + 10  # the other worker's file watcher picks the new file up
+        while {eng.chat_on(w, model="Quick").status_code for w in ("0", "1")} != {200}:
+            assert time.time() < deadline, "the new alias did not reach both workers"
+            time.sleep(0.1)
+        status = [eng.api("GET", "/v0/status").json() for _ in range(6)]
+        assert all(len(s["workers"]) == 2 and s["config_ok"] for s in status)
