@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from proxy_engine.config import ConfigError, load_config
-from proxy_engine.events import EventBus, EventSocketRefused
+from proxy_engine.events import EventBus, EventLogHandler, EventSocketRefused
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
 from proxy_engine.runtime import build_runtime, open_bind_issue
@@ -116,6 +116,8 @@ class WorkerSupervisor:
         except EventSocketRefused as e:
             print(f"proxypal-engine: {e}", file=sys.stderr)
             return 2
+        handler = EventLogHandler(self.bus, loop)  # the supervisor's own log lines (restarts) as `log` events
+        logging.getLogger("proxy_engine").addHandler(handler)
         try:
             await self.hub.start(self.fan_in)
             await self._seed_spend()
@@ -129,6 +131,7 @@ class WorkerSupervisor:
             return await self._watch()
         finally:
             await self._stop_all()
+            logging.getLogger("proxy_engine").removeHandler(handler)
             await self.hub.close()
             await self.bus.close()
             self.spend_file.unlink(missing_ok=True)
