@@ -185,3 +185,20 @@ def test_config_put_through_one_worker_reaches_both(fake):
             time.sleep(0.1)
         status = [eng.api("GET", "/v0/status").json() for _ in range(6)]
         assert all(len(s["workers"]) == 2 and s["config_ok"] for s in status)
+
+
+def test_a_worker_that_dies_is_replaced_and_its_rows_are_replayed(fake):
+    port = free_port()
+    with WorkersEngine(_config(port, fake), port) as eng:
+        before = {w.pid for w in eng.workers()}
+        done = eng.chat_on("1").headers["X-ProxyPal-Request-Id"]
+        victim = next(w for w in eng.workers() if w.cmdline()[w.cmdline().index("--worker-index") + 1] == "1")
+        victim.kill()
+        deadline = time.time() + 20
+        while not (len(eng.workers()) == 2 and {w.pid for w in eng.workers()} != before):
+            assert time.time() < deadline, "the dead worker was not replaced"
+            time.sleep(0.1)
+        assert victim.pid not in {w.pid for w in eng.workers()}
+        assert eng.chat_on("1").status_code == 200, "the new worker 1 serves"
+        assert eng.stop() == 0
+    assert done in {r[0] for r in eng.ledger_rows()}, "a killed worker's row is in the ledger (committed or replayed)"
