@@ -12,21 +12,26 @@ requests/s says little about the engine alone, so two figures are reported per r
   by the kernel counts against the figure. `cap. all` is stricter: all engine CPU (the supervisor's too: it relays and
   aggregates events) spread perfectly over N cores.
 Scaling = capacity(2 workers) / capacity(1 worker). With `--pin`, worker i runs on core i.
+With `--subscribe` an events subscriber stays attached (as the TUI does). Without one a single
+engine encodes no events at all, while workers always forward theirs to the supervisor.
 Not a test: `python benchmarks/workers_bench.py [--duration 10] [--connections 32] [--pin]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -94,6 +99,26 @@ def cpu_s(procs: list[psutil.Process]) -> dict[int, float]:
     return out
 
 
+def subscribe(home: str, port: int) -> socket.socket:
+    """A subscriber on the events socket, as the TUI is: the engine then encodes every event."""
+    key = Path(home, "data", "management.key").read_text().strip()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(f"GET /v0/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                  "Connection: close\r\n\r\n".encode())  # fmt: skip
+        reply = b"".join(iter(lambda: s.recv(65536), b""))
+    path = json.loads(reply.split(b"\r\n\r\n", 1)[1])["events_socket"]
+    sub = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sub.connect(path)
+
+    def read() -> None:
+        with contextlib.suppress(OSError):
+            while sub.recv(1 << 16):
+                pass
+
+    threading.Thread(target=read, daemon=True).start()
+    return sub
+
+
 def wrk(url: str, script: Path, connections: int, duration: int) -> tuple[int, float]:
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script), url],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
@@ -112,6 +137,7 @@ def run(workers: int, up_port: int, args: argparse.Namespace, script: Path) -> d
     env = dict(os.environ, PROXYPAL_HOME=home, BK="bench-key")
     cmd = [sys.executable, "-m", "proxy_engine", "serve"] + (["--workers", str(workers)] if workers > 1 else [])
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    drain = None
     try:
         wait_healthy(port, proc)
         sup = psutil.Process(proc.pid)
@@ -119,6 +145,7 @@ def run(workers: int, up_port: int, args: argparse.Namespace, script: Path) -> d
         while len(engines) < workers:
             time.sleep(0.1)
             engines = [c for c in sup.children() if "--worker-index" in c.cmdline()]
+        drain = subscribe(home, port) if args.subscribe else None
         if args.pin:
             for i, p in enumerate(engines):
                 p.cpu_affinity([i % (os.cpu_count() or 1)])
@@ -138,6 +165,8 @@ def run(workers: int, up_port: int, args: argparse.Namespace, script: Path) -> d
                 # Stricter: every engine process (supervisor too) shares `workers` cores perfectly.
                 "capacity_all": done * workers / (sum(worker_cpu) + supervisor)}  # fmt: skip
     finally:
+        if drain is not None:
+            drain.close()
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         shutil.rmtree(home, ignore_errors=True)
@@ -148,6 +177,7 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=10, help="seconds of measured load per run")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--pin", action="store_true", help="pin worker i to core i")
+    ap.add_argument("--subscribe", action="store_true", help="keep an events subscriber attached, as the TUI does")
     ap.add_argument("--repeat", type=int, default=1, help="alternate 1 and 2 workers this many times")
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -161,7 +191,10 @@ def main() -> int:
     script = Path(f.name)
     try:
         time.sleep(0.5)
-        print(f"{os.cpu_count()} cores, {args.connections} connections, {args.duration} s per run, pin={args.pin}")
+        print(
+            f"{os.cpu_count()} cores, {args.connections} connections, {args.duration} s per run, pin={args.pin}, "
+            f"subscriber={args.subscribe}"
+        )
         print(f"{'workers':>7}{'requests':>10}{'req/s':>9}{'worker cpu s':>22}{'superv. cpu s':>14}"
               f"{'cpu ms/req':>11}{'capacity/s':>11}{'cap. all/s':>11}")  # fmt: skip
         results: dict[int, list[dict]] = {1: [], 2: []}
@@ -173,13 +206,11 @@ def main() -> int:
                 cpu = " ".join(f"{c:.2f}" for c in r["worker_cpu_s"])
                 print(f"{n:>7}{r['requests']:>10}{r['rps']:>9.0f}{cpu:>22}{r['supervisor_cpu_s']:>14.2f}"
                       f"{per_req:>11.3f}{r['capacity']:>11.0f}{r['capacity_all']:>11.0f}")  # fmt: skip
-        cap1 = max(r["capacity"] for r in results[1])
-        cap2 = max(r["capacity"] for r in results[2])
-        all1 = max(r["capacity_all"] for r in results[1])
-        all2 = max(r["capacity_all"] for r in results[2])
-        rps1 = max(r["rps"] for r in results[1])
-        rps2 = max(r["rps"] for r in results[2])
-        print(f"\nscaling by capacity (busiest worker on a core of its own): {cap2 / cap1:.2f}x")
+        cap1, cap2 = (statistics.mean(r["capacity"] for r in results[n]) for n in (1, 2))
+        all1, all2 = (statistics.mean(r["capacity_all"] for r in results[n]) for n in (1, 2))
+        rps1, rps2 = (statistics.mean(r["rps"] for r in results[n]) for n in (1, 2))
+        print(f"\nmeans over {args.repeat} run(s) each")
+        print(f"scaling by capacity (busiest worker on a core of its own): {cap2 / cap1:.2f}x")
         print(f"scaling by capacity (all engine CPU, supervisor included, on 2 cores): {all2 / all1:.2f}x")
         print(f"scaling by wrk req/s on this machine (all sharing the cores): {rps2 / rps1:.2f}x")
     finally:
