@@ -45,7 +45,8 @@ class WorkerEventHub:
         await asyncio.to_thread(path.unlink, missing_ok=True)  # per port; a live engine here was refused before
         old = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(path))
+            # A worker's hello is one line, and may carry a snapshot well past the default 64 KiB limit.
+            self._server = await asyncio.start_unix_server(self._serve, path=str(path), limit=1 << 24)
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
