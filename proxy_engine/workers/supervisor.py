@@ -157,8 +157,10 @@ class WorkerSupervisor:
                 "--spend-file", str(self.spend_file)]  # fmt: skip
 
     async def _spawn(self, index: int) -> None:
+        # A session of its own: Ctrl+C (or a signal to our group) reaches the supervisor only, and each
+        # worker gets exactly one SIGTERM, from it; a second signal mid-shutdown can wedge a worker.
         self.procs[index] = await asyncio.create_subprocess_exec(
-            *self._command(index), stdin=asyncio.subprocess.DEVNULL
+            *self._command(index), stdin=asyncio.subprocess.DEVNULL, start_new_session=True
         )
 
     async def _start_all(self, reserved: socket.socket) -> int:

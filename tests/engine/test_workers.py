@@ -27,7 +27,8 @@ class WorkersEngine(EngineProcess):
 
     def start(self) -> WorkersEngine:
         cmd = [sys.executable, "-m", "proxy_engine", "serve", "--workers", "2"]
-        self.proc = subprocess.Popen(cmd, env=self.env, stderr=subprocess.PIPE)
+        # A session of its own, as a terminal gives a foreground job: `killpg` is then Ctrl+C.
+        self.proc = subprocess.Popen(cmd, env=self.env, stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -202,3 +203,15 @@ def test_a_worker_that_dies_is_replaced_and_its_rows_are_replayed(fake):
         assert eng.chat_on("1").status_code == 200, "the new worker 1 serves"
         assert eng.stop() == 0
     assert done in {r[0] for r in eng.ledger_rows()}, "a killed worker's row is in the ledger (committed or replayed)"
+
+
+def test_ctrl_c_to_the_process_group_stops_every_worker_cleanly(fake):
+    port = free_port()
+    eng = WorkersEngine(_config(port, fake), port).start()
+    pids = [w.pid for w in eng.workers()]
+    done = {eng.chat_on(w).headers["X-ProxyPal-Request-Id"] for w in ("0", "1")}
+    os.killpg(eng.proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl+C
+    assert eng.proc.wait(30) == 0
+    assert _gone(pids)
+    assert done <= {r[0] for r in eng.ledger_rows()}
+    assert not list((eng.home / "data" / "journal").iterdir()), "every worker shut down cleanly (no journal left)"
