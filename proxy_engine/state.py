@@ -95,7 +95,8 @@ class EngineState:
         )
 
     def status(self) -> dict[str, Any]:
-        workers = {} if self.worker is None else {"worker": self.worker.index, "workers": self.worker.siblings()}
+        workers = {} if self.worker is None else {"worker": self.worker.index, "workers": self.worker.siblings(),
+                                                  "supervisor_pid": self.worker.supervisor_pid}  # fmt: skip
         return {
             **workers,
             **{k: v for k, v in self.hello().to_dict().items() if k != "snapshot"},

@@ -186,6 +186,7 @@ def test_config_put_through_one_worker_reaches_both(fake):
             time.sleep(0.1)
         status = [eng.api("GET", "/v0/status").json() for _ in range(6)]
         assert all(len(s["workers"]) == 2 and s["config_ok"] for s in status)
+        assert {s["supervisor_pid"] for s in status} == {eng.proc.pid}
 
 
 def test_a_worker_that_dies_is_replaced_and_its_rows_are_replayed(fake):
