@@ -109,7 +109,7 @@ async def run_app(
     config: Path, seconds: float, key_every: float, result_file: Path, trace: bool = False
 ) -> dict[str, Any]:
     from proxypal_tui.app import ProxyPalApp
-    from proxypal_tui.core.engine_state import EngineState
+    from proxypal_tui.core.engine_state import RunningEngine
     from proxypal_tui.core.settings import TuiSettings
     from proxypal_tui.options import AppOptions
     from proxypal_tui.screens.dashboard import DashboardScreen
@@ -128,7 +128,7 @@ async def run_app(
     switch_ms: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 30
-        while app.engine_status.state is not EngineState.READY:
+        while app.engine_status.state is not RunningEngine.READY:
             if time.monotonic() > deadline:
                 raise SystemExit("the app never attached to the producer")
             await asyncio.sleep(0.05)

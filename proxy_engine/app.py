@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -20,9 +21,10 @@ from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.management import management_safety_net
 from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
+from proxy_engine.request_path.drain import drain_model_calls
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.runtime import Runtime
-from proxy_engine.state import ENGINE, RECORD, EngineState
+from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.shared_spend import SharedSpend
 from proxy_engine.workers.role import COOLDOWN_REFRESH_S, WorkerRole
@@ -48,7 +50,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "version": __version__})
 
 
-async def _stats_loop(state: EngineState) -> None:
+async def _stats_loop(state: RunningEngine) -> None:
     """Runs for the engine's life: one failed snapshot is logged and the next tick tries again.
 
     A change in the ledger's health is sent even when no request finished."""
@@ -64,7 +66,7 @@ async def _stats_loop(state: EngineState) -> None:
                 log.exception("stats snapshot failed; the stats loop goes on")
 
 
-async def _resources(app: web.Application):
+async def _resources(app: web.Application) -> AsyncIterator[None]:
     state = app[ENGINE]
     # First, so a refused events socket stops the start before anything else is open.
     sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
@@ -120,11 +122,12 @@ def build_app(
     ledger = CostLedger(
         paths.ledger_file, paths.data_dir / "journal", max_backlog=runtime.config.ledger.max_backlog_rows
     )
-    state = EngineState(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port, worker=worker)
+    state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port, worker=worker)
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)
     app.cleanup_ctx.append(_resources)
+    app.on_shutdown.append(drain_model_calls)
     r = app.router
     mount(r, ROOT)
     r.add_get("/healthz", healthz)

@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(handler=_tail)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(handler=lambda a: print(f"proxypal-engine {__version__}") or 0)
-    from proxy_engine.auth.cli import add_auth_subcommands
+    from proxy_engine.logins.cli import add_login_subcommands
 
-    add_auth_subcommands(sub)
+    add_login_subcommands(sub)
     args = parser.parse_args(argv)
     # Whatever runs first, the files it makes under ProxyPal's home are the user's alone.
     os.umask(0o077)

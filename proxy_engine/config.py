@@ -107,13 +107,30 @@ class ProviderConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent upstream")
     dialects: list[str] | None = Field(default=None, description="Wire formats an openai_compatible server speaks")
     connect_timeout_s: float = 10.0
-    read_timeout_s: float = 600.0
+    first_byte_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Streams: the longest wait for the reply's first byte (a model that hides its "
+        "thinking sends nothing until it has thought); then the next credential or candidate is tried",
+    )
+    idle_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="The longest silence between two reads (a reasoning model can be silent for minutes "
+        "mid-stream); a non-stream reply, whose first byte is the whole answer, waits this long too",
+    )
+    read_timeout_s: float | None = Field(default=None, gt=0, description="Older name of idle_timeout_s")
 
     _ref = field_validator("api_key")(classmethod(lambda cls, v: _check_ref(v)))
 
+    @property
+    def idle_s(self) -> float:
+        """`idle_timeout_s`, or `read_timeout_s` where an older config still sets that."""
+        return self.read_timeout_s if self.read_timeout_s is not None else self.idle_timeout_s
+
     @field_validator("api_version", mode="before")
     @classmethod
-    def _version_text(cls, v: Any) -> Any:
+    def _version_text(cls, v: object) -> object:
         return v.isoformat() if hasattr(v, "isoformat") else v  # YAML reads 2024-10-21 as a date
 
     @field_validator("api_keys")
@@ -186,6 +203,14 @@ class LedgerConfig(_Strict):
 Candidates = dict[str, str] | list[str]
 
 
+class InboundConfig(_Strict):
+    """Limits on reading requests from clients; none applies to writing a reply, so long streams are safe."""
+
+    header_timeout_s: float = Field(default=30.0, gt=0, description="A request's headers must arrive within this")
+    body_timeout_s: float = Field(default=120.0, gt=0, description="A request's body must arrive within this")
+    max_connections: int = Field(default=1024, ge=1, description="Open client connections at most; more are closed")
+
+
 class Config(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8317, ge=0, le=65535)
@@ -202,6 +227,7 @@ class Config(_Strict):
     events: EventsConfig = Field(default_factory=EventsConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    inbound: InboundConfig = Field(default_factory=InboundConfig)
     amp_model_mappings: dict[str, str] = Field(
         default_factory=dict, description="Amp model name -> friendly name or provider/model"
     )
@@ -288,7 +314,7 @@ class ConfigIssue:
 
 
 class ConfigError(Exception):
-    def __init__(self, issues: list[ConfigIssue]):
+    def __init__(self, issues: list[ConfigIssue]) -> None:
         super().__init__("\n".join(str(i) for i in issues))
         self.issues = issues
 

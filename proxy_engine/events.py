@@ -38,7 +38,7 @@ FLUSH_INTERVAL = 0.05  # seconds; batches wake-ups and writes when traffic is he
 
 
 class _Subscriber:
-    def __init__(self, writer: asyncio.StreamWriter, limit: int):
+    def __init__(self, writer: asyncio.StreamWriter, limit: int) -> None:
         self.writer = writer
         self.queue: deque[bytes] = deque()
         self.limit = limit
@@ -57,7 +57,7 @@ class _Subscriber:
 
 
 class EventBus:
-    def __init__(self, queue_size: int = 2000):
+    def __init__(self, queue_size: int = 2000) -> None:
         self.queue_size = queue_size
         self._subs: set[_Subscriber] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -219,7 +219,7 @@ def _clear_socket_path(path: Path) -> None:
 class EventLogHandler(logging.Handler):
     """Mirrors engine log records as `log` events; safe to call from any thread."""
 
-    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop):
+    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(logging.INFO)
         self.bus, self.loop = bus, loop
 

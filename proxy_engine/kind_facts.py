@@ -41,5 +41,3 @@ LOGIN_ONLY_KINDS: tuple[str, ...] = tuple(k for k, f in KIND_FACTS.items() if f.
 API_KEY_KINDS: tuple[str, ...] = tuple(k for k, f in KIND_FACTS.items() if f.api_keys)
 KEYLESS_KINDS: frozenset[str] = frozenset(k for k, f in KIND_FACTS.items() if not f.api_keys)
 KEY_KINDS_OFFERED: tuple[str, ...] = tuple(k for k, f in KIND_FACTS.items() if f.offered_for_keys)
-# login name -> the credential type its stored logins become in a pool
-LOGIN_CREDENTIAL_TYPES: dict[str, str] = {f.login: f.login_credential for f in KIND_FACTS.values() if f.login}

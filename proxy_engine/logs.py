@@ -8,6 +8,7 @@ import os
 import queue
 import threading
 from pathlib import Path
+from typing import TextIO
 
 from proxy_engine.paths import make_private_dirs
 
@@ -71,7 +72,7 @@ def setup_logging(log_dir: Path, level: str, filename: str = "engine.log") -> lo
 class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
     """Every log file, the one rotation starts afresh included, is 0600 from its first byte."""
 
-    def _open(self):
+    def _open(self) -> TextIO:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 

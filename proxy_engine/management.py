@@ -11,7 +11,7 @@ from aiohttp import web
 
 from proxy_engine.config import ConfigError
 from proxy_engine.reload import apply_config_text, reload_now
-from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.state import ENGINE, RunningEngine
 
 log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
@@ -34,7 +34,7 @@ async def management_safety_net(
         return web.json_response({"error": "internal error in the engine; see its log"}, status=500)
 
 
-def _guard(request: web.Request) -> EngineState:
+def _guard(request: web.Request) -> RunningEngine:
     state = request.app[ENGINE]
     remote = request.remote or ""
     try:

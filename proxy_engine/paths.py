@@ -68,6 +68,34 @@ def make_private_dirs(path: Path) -> Path:
     return path
 
 
+def atomic_write(path: Path, data: bytes | str, mode: int = 0o600) -> None:
+    """Replace `path` with `data` so a reader sees the old file or the new one, never half of it.
+
+    The temp file is made in the same folder (mkstemp: 0600 from its first byte), fsynced, given
+    `mode` and renamed over the target; the folder is fsynced so the rename survives a crash. A
+    symlinked target (dotfile managers) is written through, never replaced by a file. Missing
+    folders are created 0700. Used for every file ProxyPal writes whole, engine and TUI alike.
+    """
+    real = path.resolve() if path.is_symlink() else path
+    make_private_dirs(real.parent)
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".proxypal-tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, real)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(real.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def private_sqlite_files(db: Path) -> None:
     """SQLite creates its database, -wal and -shm with the umask's mode: make them 0600."""
     for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):

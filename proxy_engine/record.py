@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from proxy_engine.protocol import RequestError, RequestFinished, RequestStarted
 from proxy_engine.usage.tokens import Usage
@@ -25,16 +25,23 @@ def safe_text(value: str) -> str:
     return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
 
 
+class NamedProvider(Protocol):
+    """What a record notes of the provider an attempt went to (kept apart from `providers`)."""
+
+    name: str
+    kind: str
+
+
 class _Text:
     """A slot for text that came from outside: stored with lone surrogates replaced, so it always encodes."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = "_" + name
 
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+    def __get__(self, obj: object, owner: type | None = None) -> str | _Text | None:
         return self if obj is None else getattr(obj, self.slot)
 
-    def __set__(self, obj: Any, value: str | None) -> None:
+    def __set__(self, obj: object, value: str | None) -> None:
         setattr(obj, self.slot, safe_text(value) if isinstance(value, str) else value)
 
 
@@ -81,7 +88,7 @@ class RequestRecord:
     model_requested = _Text()
     provider = _Text()
 
-    def __init__(self, dialect_in: str, user_agent: str):
+    def __init__(self, dialect_in: str, user_agent: str) -> None:
         self.id = uuid.uuid4().hex[:16]
         self.ts_start = time.time()
         self.t0 = time.perf_counter()
@@ -105,7 +112,7 @@ class RequestRecord:
         self.include_usage_requested = False
         self.recorded = False  # finished once, before the reply's last byte when it streams
 
-    def attempt(self, provider: Any, model: str, dialect_out: str) -> None:
+    def attempt(self, provider: NamedProvider, model: str, dialect_out: str) -> None:
         self.attempts += 1
         self.provider, self.provider_kind, self.model, self.dialect_out = (
             provider.name,

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import watchfiles
 from aiohttp import web
 
 from proxy_engine.config import ConfigError, ConfigIssue, is_loopback, load_config, parse_config_text
-from proxy_engine.paths import make_private_dirs
+from proxy_engine.paths import atomic_write, make_private_dirs
 from proxy_engine.protocol import ConfigProblem, ConfigReloaded
 from proxy_engine.runtime import build_runtime, open_bind_issue
 from proxy_engine.state import ENGINE
@@ -61,23 +59,10 @@ async def apply_config_text(app: web.Application, text: str) -> None:
     if not cfg.clients and not is_loopback(state.host):  # checked before writing; reload_now checks readability
         why = f"clients: the engine listens on {state.host}, which is not loopback; it needs `clients:`"
         raise ConfigError([ConfigIssue(str(path), None, why)])
-    await asyncio.to_thread(_atomic_write, path, text)
+    await asyncio.to_thread(atomic_write, path, text)
     issues = await reload_now(app)
     if issues:
         raise ConfigError(issues)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    make_private_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 async def watch_config(app: web.Application) -> None:

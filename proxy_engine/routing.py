@@ -15,13 +15,13 @@ class Candidate:
 
 
 class UnknownModel(LookupError):
-    def __init__(self, model: str, known: list[str]):
+    def __init__(self, model: str, known: list[str]) -> None:
         super().__init__(model)
         self.model, self.known = model, known
 
 
 class Router:
-    def __init__(self, config: Config, providers: dict[str, Provider]):
+    def __init__(self, config: Config, providers: dict[str, Provider]) -> None:
         self.providers = providers
         self.max_attempts = config.routing.retries + 1
         self._friendly = {

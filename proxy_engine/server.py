@@ -14,6 +14,7 @@ from aiohttp import web
 from proxy_engine.app import build_app
 from proxy_engine.config import ConfigError, load_config
 from proxy_engine.events import EventSocketRefused
+from proxy_engine.inbound import CappedTCPSite
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
 from proxy_engine.reload import reload_now
@@ -22,6 +23,7 @@ from proxy_engine.state import ENGINE
 from proxy_engine.workers.role import WorkerRole
 
 log = logging.getLogger("proxy_engine.server")
+LINGER_S = 2.0  # aiohttp's default is 10 s
 
 
 def port_owner(port: int) -> str:
@@ -65,8 +67,13 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
               "(add `clients:` to the config)", file=sys.stderr)  # fmt: skip
         return 2
     app = build_app(paths, runtime, host, port, worker)
-    runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=cfg.shutdown_grace_s,
-                           handler_cancellation=True, access_log=None)  # fmt: skip
+    # Model calls are drained within shutdown_grace_s by an on_shutdown hook (request_path/drain.py);
+    # aiohttp's own timeout (waited twice) only bounds what else is open: management calls, Amp relays.
+    # keepalive_timeout doubles as the header timeout, and lingering bounds how long the unread rest
+    # of a refused body is drained before the connection closes: see inbound.py.
+    runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=min(cfg.shutdown_grace_s, 1.0),
+                           handler_cancellation=True, access_log=None,
+                           keepalive_timeout=cfg.inbound.header_timeout_s, lingering_time=LINGER_S)  # fmt: skip
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -76,7 +83,8 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
             print(f"proxypal-engine: {e}", file=sys.stderr)
             return 2
         try:
-            site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=worker is not None)
+            site = CappedTCPSite(runner, host, port, max_connections=cfg.inbound.max_connections,
+                                 reuse_port=worker is not None)  # fmt: skip
             loop.run_until_complete(site.start())
         except OSError as e:
             if e.errno == errno.EADDRINUSE:

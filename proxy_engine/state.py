@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -28,7 +29,7 @@ log = logging.getLogger("proxy_engine.state")
 
 
 @dataclass
-class EngineState:
+class RunningEngine:
     paths: Paths
     runtime: Runtime
     bus: EventBus
@@ -40,6 +41,8 @@ class EngineState:
     port: int = 8317
     started_at: float = field(default_factory=time.time)
     config_errors: list[ConfigIssue] = field(default_factory=list)
+    model_calls: set[asyncio.Task] = field(default_factory=set)  # handler tasks of model calls in flight
+    shutting_down: bool = False  # set once the drain's grace is over: what is still open gets ended
     worker: WorkerRole | None = None  # set in a worker process of `serve --workers N`
     credentials: CredentialBroker = field(init=False)
 
@@ -118,5 +121,5 @@ class EngineState:
         return payload
 
 
-ENGINE = web.AppKey("engine", EngineState)
+ENGINE = web.AppKey("engine", RunningEngine)
 RECORD = web.RequestKey("record", RequestRecord)

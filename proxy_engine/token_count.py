@@ -11,12 +11,13 @@ import json
 from typing import Any
 
 from proxy_engine.translate import TranslationError, count_tokens_response
+from proxy_engine.translate.translator import Translator
 
 _ANTHROPIC_COUNT_KEYS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 COUNT_ACTIONS = ("count_tokens", "countTokens")
 
 
-def count_request(translator: Any, body: dict[str, Any], model: str) -> dict[str, Any]:
+def count_request(translator: Translator, body: dict[str, Any], model: str) -> dict[str, Any]:
     """The client's count request as the upstream's counter wants it."""
     if translator.client_dialect == "gemini" and isinstance(body.get("generateContentRequest"), dict):
         body = body["generateContentRequest"]

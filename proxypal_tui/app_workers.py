@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from proxy_engine.config import ConfigError
+from proxy_engine.paths import atomic_write
 from proxy_engine.protocol import ConfigReloaded
 from proxypal_tui.core.api import ApiError
-from proxypal_tui.core.configfile import ConfigEditError, atomic_write_text, set_provider_api_key
+from proxypal_tui.core.configfile import ConfigEditError, set_provider_api_key
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.login import LoginProcess, LoginRequest, engine_cli
 from proxypal_tui.core.session import Session
@@ -129,7 +130,7 @@ class BackgroundWork(_Base):
     async def save_config(self, text: str) -> None:
         """Write atomically, then wait for the engine's `config.reloaded` (or ask it to reload)."""
         self._reload_waiter = asyncio.get_running_loop().create_future()
-        await asyncio.to_thread(atomic_write_text, self.config_path, text)
+        await asyncio.to_thread(atomic_write, self.config_path, text)
         self.read_config_info()
         if self.engine_status.state is not EngineState.READY or self.supervisor.api is None:
             self.post_message(ConfigReloadResult(True, [], "saved"))

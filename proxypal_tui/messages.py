@@ -30,14 +30,6 @@ class EngineEvents(Message, bubble=False):
         self.events = events
 
 
-class EngineOutput(Message, bubble=False):
-    """A line the engine child wrote to stdout/stderr."""
-
-    def __init__(self, line: str) -> None:
-        super().__init__()
-        self.line = line
-
-
 @dataclass
 class UsageSnapshot:
     day_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -78,14 +70,6 @@ class ApiFailed(Message, bubble=False):
         super().__init__()
         self.what = what
         self.error = error
-
-
-class ConfigSaved(Message, bubble=False):
-    """The config file was written; the engine's verdict arrives as `config.reloaded`."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
 
 
 class ConfigReloadResult(Message, bubble=False):

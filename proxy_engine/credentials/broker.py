@@ -18,17 +18,18 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from proxy_engine.auth.oauth import AuthError
-from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
-from proxy_engine.auth.store import SecretStoreError, open_credential_store
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 from proxy_engine.credentials.pool import Credential, CredentialPool
+from proxy_engine.logins.oauth import AuthError
+from proxy_engine.logins.refresher import AuthEvent, TokenRefresher
 from proxy_engine.protocol import AuthChanged, EventPayload
+from proxy_engine.secrets.store import SecretStoreError, open_secret_store
 
 if TYPE_CHECKING:
     from proxy_engine.paths import Paths
     from proxy_engine.providers import Provider
+    from proxy_engine.providers.sigv4 import AwsCredentials
     from proxy_engine.runtime import Runtime
 
 log = logging.getLogger("proxy_engine.credentials")
@@ -52,7 +53,7 @@ class CredentialBroker:
         self.store_error: str | None = None
         self._logins: dict[str, list[str]] = {}  # login provider -> credential ids
         self._tasks: set[asyncio.Task] = set()
-        self._aws: dict[str, tuple[float, Any]] = {}
+        self._aws: dict[str, tuple[float, AwsCredentials]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ class CredentialBroker:
 
     async def _open_store(self) -> None:
         try:
-            store = await asyncio.to_thread(open_credential_store, self.paths)
+            store = await asyncio.to_thread(open_secret_store, self.paths)
             await asyncio.to_thread(store.list_names)  # a locked file store fails here, not mid-request
         except SecretStoreError as e:
             self.store_error = str(e)
@@ -167,7 +168,7 @@ class CredentialBroker:
             raise AuthError(f"{p.name}: the secret store is not available ({self.store_error or 'not opened'})")
         return await p.kind_rules.login_call(p, cred, self.refresher)
 
-    async def _aws_credentials(self, p: Provider) -> Any:
+    async def _aws_credentials(self, p: Provider) -> AwsCredentials:
         profile = p.settings.profile or "default"
         cached = self._aws.get(profile)
         if cached and time.monotonic() - cached[0] < _AWS_TTL and not cached[1].expiring():

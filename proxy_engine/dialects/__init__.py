@@ -1,1 +1,4 @@
-"""Inbound wire formats: byte-level body edits, SSE framing, usage taps and stream error events."""
+"""Wire framing shared by every dialect.
+
+Byte-level body edits, SSE, Bedrock's binary event stream, usage taps and stream error events.
+"""

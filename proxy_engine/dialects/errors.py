@@ -24,5 +24,5 @@ def stream_error_event(dialect: str, status: int, message: str, code: str | None
     return b"data: " + _dump(body) + b"\n\n"
 
 
-def _dump(obj: Any) -> bytes:
+def _dump(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()

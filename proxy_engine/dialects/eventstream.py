@@ -33,7 +33,7 @@ class EventStreamError(Exception):
 
 
 @dataclass(slots=True)
-class Message:
+class EventStreamMessage:
     headers: dict[str, HeaderValue]
     payload: bytes
 
@@ -90,9 +90,9 @@ class EventStreamDecoder:
         """Bytes held back waiting for the rest of a message (non-zero at EOF means a truncated stream)."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[Message]:
+    def feed(self, data: bytes) -> list[EventStreamMessage]:
         self._buf += data
-        out: list[Message] = []
+        out: list[EventStreamMessage] = []
         while len(self._buf) >= PRELUDE_LEN:
             total, headers_len, prelude_crc = struct.unpack_from(">III", self._buf, 0)
             if _crc(bytes(self._buf[:8])) != prelude_crc:
@@ -109,7 +109,7 @@ class EventStreamDecoder:
             if _crc(frame[: total - CRC_LEN]) != message_crc:
                 raise EventStreamError("event-stream message checksum mismatch")
             headers = _parse_headers(frame[PRELUDE_LEN : PRELUDE_LEN + headers_len])
-            out.append(Message(headers=headers, payload=frame[PRELUDE_LEN + headers_len : total - CRC_LEN]))
+            out.append(EventStreamMessage(headers=headers, payload=frame[PRELUDE_LEN + headers_len : total - CRC_LEN]))
         return out
 
 
@@ -122,7 +122,7 @@ def _json_payload(payload: bytes) -> Any:
         raise EventStreamError("an event-stream payload is not JSON") from exc
 
 
-def message_to_event(msg: Message) -> dict:
+def message_to_event(msg: EventStreamMessage) -> dict:
     """One decoded message as the dict Bedrock's stream decoder reads: {event_type: payload}.
 
     Exceptions become {"exception": {"type", "message"}}; `:message-type: error` carries its code and

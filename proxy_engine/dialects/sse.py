@@ -62,10 +62,3 @@ def block_data(block: bytes) -> bytes:
         if line.startswith(b"data:"):
             parts.append(line[6:] if line.startswith(b"data: ") else line[5:])
     return b"\n".join(parts)
-
-
-def block_event(block: bytes) -> bytes | None:
-    for line in block.split(b"\n"):
-        if line.startswith(b"event:"):
-            return line[6:].strip()
-    return None

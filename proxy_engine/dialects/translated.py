@@ -7,11 +7,10 @@ record needs is read from that same decoding instead of a second parse by a usag
 
 from __future__ import annotations
 
-import aiohttp
-
 from proxy_engine.dialects.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.translate import StreamTranslator
+from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.usage.tokens import Usage
 
 
@@ -21,12 +20,13 @@ def usage_from_ir(u: dict | None) -> Usage | None:
 
 
 class TranslatedStream:
-    __slots__ = ("_binary", "_framer", "_st")
+    __slots__ = ("_binary", "_framer", "_st", "events")
 
     def __init__(self, st: StreamTranslator, *, binary: bool = False) -> None:
         self._binary = binary
         self._framer = EventStreamFramer() if binary else SSEFramer()
         self._st = st
+        self.events = 0  # upstream events seen: the output estimate when a stream is cut before its usage
 
     @property
     def usage(self) -> Usage | None:
@@ -38,14 +38,18 @@ class TranslatedStream:
         return self._st.error
 
     def feed(self, chunk: bytes) -> bytes:
+        """Client bytes for this upstream chunk; raises `UpstreamMalformed` for events it cannot read."""
         if self._binary:
             try:
-                return b"".join([self._st.feed(ev) for ev in self._framer.feed(chunk)])
+                events = self._framer.feed(chunk)
             except EventStreamError as e:
-                raise aiohttp.ClientPayloadError(f"corrupt event stream: {e}") from None
+                raise UpstreamMalformed(f"corrupt event stream: {e}") from None
+            self.events += len(events)
+            return b"".join([self._st.feed(ev) for ev in events])
         blocks = self._framer.feed(chunk)
         if not blocks:
             return b""
+        self.events += len(blocks)
         if len(blocks) == 1:
             return self._st.feed_data(block_data(blocks[0]))
         feed = self._st.feed_data
@@ -60,3 +64,6 @@ class TranslatedStream:
 
     def fail(self, message: str, status: int = 502) -> bytes:
         return self._st.fail(message, status)
+
+    def settle(self) -> None:
+        """Nothing to do: the translator reads usage as events arrive."""

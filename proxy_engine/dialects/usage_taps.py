@@ -2,7 +2,9 @@
 
 A tap sees every upstream chunk, returns the bytes to forward, and parses only
 the few events that carry usage; what it finds is read by `usage.upstream`, the
-same readers the translators use.
+same readers the translators use. Every other event gets only a cheap shape check (its
+`data:` must look like a JSON object or array, or be `[DONE]`), so a broken upstream is a
+failure (`UpstreamMalformed`) instead of bytes that crash the client's SDK.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import re
 
 from proxy_engine.dialects.sse import SSEFramer, block_data
+from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.usage.tokens import Usage
 from proxy_engine.usage.upstream import AnthropicStreamUsage, usage_in_reply
 
@@ -28,6 +31,21 @@ def usage_from_body(dialect: str, body: bytes) -> Usage | None:
         return None
 
 
+def check_event(block: bytes) -> None:
+    """Raise `UpstreamMalformed` unless the block's `data:` looks like JSON (or is `[DONE]`).
+
+    Only the first and last bytes are looked at: the hot path parses no event it does not need.
+    """
+    if block.endswith(b"}") and (
+        block.startswith(b"data: {") or (b"\ndata: {" in block and block.count(b"data:") == 1)
+    ):
+        return  # the usual event: one `data:` line holding an object (after an `event:` line), not copied
+    data = block_data(block)
+    if not data or (data[0] in b"{[" and data.rstrip()[-1] in b"}]") or data == b"[DONE]":
+        return
+    raise UpstreamMalformed(f"a stream event is not JSON: {data[:80]!r}")
+
+
 class StreamTap:
     """Forward-as-is tap for SSE streams; subclasses may filter events."""
 
@@ -37,6 +55,7 @@ class StreamTap:
         self.usage: Usage | None = None
         self._gemini_last: bytes | None = None
         self._anthropic: AnthropicStreamUsage | None = None
+        self.events = 0  # event blocks seen: the output estimate when a stream is cut before its usage
 
     def feed(self, chunk: bytes) -> bytes:
         for block in self.framer.feed(chunk):
@@ -46,12 +65,19 @@ class StreamTap:
     def finish(self) -> bytes:
         for block in self.framer.flush():
             self.observe(block)
+        self.settle()
+        return b""
+
+    def settle(self) -> None:
+        """Read the usage seen so far (Gemini's last usage is parsed once, at the end or a failure)."""
         if self._gemini_last is not None:
             self._parse(self._gemini_last)
-        return b""
+            self._gemini_last = None
 
     def observe(self, block: bytes) -> None:
         """Look at one complete event block (for callers that frame the stream themselves)."""
+        self.events += 1
+        check_event(block)
         d = self.dialect
         if d == "gemini":
             if b'"usageMetadata"' in block:
@@ -70,9 +96,10 @@ class StreamTap:
 
     def _parse(self, block: bytes) -> None:
         try:
-            u = usage_in_reply(self.dialect, json.loads(block_data(block)))
+            obj = json.loads(block_data(block))
         except ValueError:
-            return
+            raise UpstreamMalformed(f"a stream event is not JSON: {block[:80]!r}") from None
+        u = usage_in_reply(self.dialect, obj)
         if u is not None:
             self.usage = u
 
@@ -80,7 +107,7 @@ class StreamTap:
         try:
             obj = json.loads(block_data(block))
         except ValueError:
-            return
+            raise UpstreamMalformed(f"a stream event is not JSON: {block[:80]!r}") from None
         if not isinstance(obj, dict):
             return
         kind = obj.get("type")
@@ -99,6 +126,8 @@ class HiddenUsageTap(StreamTap):
     def feed(self, chunk: bytes) -> bytes:
         out = []
         for block in self.framer.feed(chunk):
+            self.events += 1
+            check_event(block)
             if _USAGE_OBJ.search(block):
                 self._parse(block)
                 if b'"choices":[]' in block or b'"choices": []' in block:
@@ -107,7 +136,10 @@ class HiddenUsageTap(StreamTap):
         return b"".join(out)
 
     def finish(self) -> bytes:
-        return b"".join(b + b"\n\n" for b in self.framer.flush())
+        blocks = self.framer.flush()
+        for block in blocks:
+            check_event(block)
+        return b"".join(b + b"\n\n" for b in blocks)
 
 
 class GeminiArrayTap(StreamTap):

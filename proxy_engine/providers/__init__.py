@@ -99,7 +99,7 @@ def build_provider(
     """`secrets` maps credential ids (see `ProviderConfig.key_credentials`) to resolved keys."""
     kind = kind_of(provider_kind(name, cfg))
     dialects = tuple(cfg.dialects) if cfg.dialects else kind.dialects
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout_s, sock_read=cfg.read_timeout_s)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout_s, sock_read=cfg.idle_s)
     creds = tuple(
         Credential(id=c.cred_id, priority=c.priority, kind="api_key", ref=c.key, label=c.cred_id)
         for c in cfg.key_credentials()

@@ -17,7 +17,7 @@ from proxy_engine.kind_facts import KIND_FACTS, KindFacts
 from proxy_engine.logs import REDACTOR
 
 if TYPE_CHECKING:
-    from proxy_engine.auth.refresher import TokenRefresher
+    from proxy_engine.logins.refresher import TokenRefresher
 
 COUNT_ACTIONS = ("count_tokens", "countTokens")
 _COUNTING_DIALECTS = ("anthropic", "gemini")

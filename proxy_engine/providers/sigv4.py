@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import ModuleType
 from urllib.parse import quote
 
 SERVICE = "bedrock"
@@ -42,7 +42,7 @@ class AwsCredentials:
         return self.expires_at - (time.time() if now is None else now) <= within_s
 
 
-def _botocore() -> Any:
+def _botocore() -> ModuleType:
     try:
         import botocore.auth
         import botocore.awsrequest
@@ -88,16 +88,6 @@ def load_credentials(profile: str | None = None) -> AwsCredentials:
         expires_at=expires_at,
         method=str(getattr(creds, "method", "") or ""),
     )
-
-
-def profile_region(profile: str | None = None) -> str | None:
-    """The region set for this profile in ~/.aws/config or AWS_REGION, if any. Blocking (reads files)."""
-    bc = _botocore()
-    try:
-        value = bc.session.Session(profile=profile or None).get_config_variable("region")
-    except bc.exceptions.BotoCoreError:
-        return None
-    return str(value) if value else None
 
 
 def sign(

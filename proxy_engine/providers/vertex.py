@@ -20,7 +20,7 @@ from proxy_engine.providers.vertex_body import (
 )
 
 if TYPE_CHECKING:
-    from proxy_engine.auth.refresher import TokenRefresher
+    from proxy_engine.logins.refresher import TokenRefresher
     from proxy_engine.providers.kind import ProviderView
 
 DEFAULT_VERTEX_LOCATION = "us-central1"

@@ -10,9 +10,11 @@ Read it in this order:
 - `upstream.py`: one `Attempt`: builds URL, headers and body (through the `Provider`'s wire
   methods), makes the call, maps upstream errors, and waits for the first byte.
 - `relay.py`: streams (or returns whole, or counts) the upstream reply to the client.
+- `drain.py`: on SIGTERM, lets model calls finish within the grace, then ends the rest properly.
 - `errors.py`: `ProxyError` and error replies in the caller's dialect; `headers.py`: which headers
   travel; `model_lists.py`: the model-list shapes; `gemini_paths.py`: `models/{model}:{method}`.
 
-Headers reach the client only after the first upstream chunk, so a failure before that can
-still fail over and the client always gets an honest status.
+Headers reach the client only with its first bytes, so any failure before that (an error status,
+a drop, a timeout, a reply that cannot be read) can still fail over and the client always gets an
+honest status.
 """

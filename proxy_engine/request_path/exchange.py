@@ -13,7 +13,7 @@ from proxy_engine.providers import UpstreamCall
 from proxy_engine.record import RequestRecord
 from proxy_engine.routing import Candidate
 from proxy_engine.runtime import Runtime
-from proxy_engine.state import EngineState
+from proxy_engine.state import RunningEngine
 from proxy_engine.translate.translator import Translator
 
 # Maps the model a client sent to the name the router resolves (Amp's mappings and routing mode).
@@ -29,7 +29,7 @@ class Exchange:
 
     request: web.Request
     record: RequestRecord
-    state: EngineState
+    state: RunningEngine
     runtime: Runtime
     raw: bytes  # the body as sent; a same-dialect call forwards these bytes
     body: dict[str, Any]  # the same body, parsed

@@ -13,8 +13,9 @@ from proxy_engine.request_path.errors import ProxyError, error_response, over_bu
 from proxy_engine.request_path.exchange import Exchange, ResolveAs
 from proxy_engine.request_path.failover import forward
 from proxy_engine.request_path.headers import client_key
+from proxy_engine.request_path.relay import SHUTDOWN_MESSAGE
 from proxy_engine.routing import UnknownModel
-from proxy_engine.state import ENGINE, RECORD, EngineState
+from proxy_engine.state import ENGINE, RECORD, RunningEngine
 
 
 async def handle(
@@ -29,11 +30,16 @@ async def handle(
     `model` is set when the path names it (Gemini); `resolve_as` lets a route family (Amp)
     route a model under another name while the record and the client keep the name that was sent.
     """
-    state: EngineState = request.app[ENGINE]
+    state: RunningEngine = request.app[ENGINE]
     rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
     request[RECORD] = rec  # names the request in X-ProxyPal-Request-Id
     state.started(rec)
+    task = asyncio.current_task()
+    if task is not None:
+        state.model_calls.add(task)  # the shutdown drain waits for these, then ends what is left
     try:
+        if state.shutting_down:
+            raise ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown")
         ex = await _admit(request, state, rec, action, resolve_as)
         model = model or ex.body.get("model")
         if not isinstance(model, str) or not model:
@@ -50,16 +56,26 @@ async def handle(
         return await forward(ex, candidates)
     except ProxyError as e:
         rec.fail(e.status, e.code or "error", e.message)
-        return error_response(dialect, e)
+        resp = error_response(dialect, e)
+        if e.status == 408:
+            resp.force_close()  # the rest of the body is still on the way: the connection cannot be reused
+        return resp
     except asyncio.CancelledError:
-        rec.fail(499, "client_closed", "the client went away")
-        raise
+        if not state.shutting_down:
+            rec.fail(499, "client_closed", "the client went away")
+            raise
+        if task is not None:
+            task.uncancel()  # the drain ended this call: answer it instead of cutting the connection
+        err = ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown")
+        rec.fail(err.status, "server_shutdown", err.message)
+        return error_response(dialect, err)
     finally:
+        state.model_calls.discard(task)
         state.finished(rec)
 
 
 async def _admit(
-    request: web.Request, state: EngineState, rec: RequestRecord, action: str | None, resolve_as: ResolveAs | None
+    request: web.Request, state: RunningEngine, rec: RequestRecord, action: str | None, resolve_as: ResolveAs | None
 ) -> Exchange:
     """Who is calling, may they, and what did they send."""
     rt = state.runtime
@@ -71,9 +87,13 @@ async def _admit(
         lim, resets_in = hit
         raise over_budget(lim.scope, state.budgets.spent(lim), lim.limit, resets_in)
     try:
-        raw = await request.read()
+        async with asyncio.timeout(rt.config.inbound.body_timeout_s):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ProxyError(413, f"request body is larger than max_body_mb ({rt.config.max_body_mb} MB)") from None
+    except TimeoutError:
+        msg = f"the request body did not arrive within {rt.config.inbound.body_timeout_s:g}s"
+        raise ProxyError(408, msg, "request_timeout") from None
     return Exchange(request, rec, state, rt, raw, _parse_body(raw), action, resolve_as)
 
 

@@ -1,44 +1,70 @@
-"""The upstream's reply to the client: streamed chunk by chunk, whole, or as a token count."""
+"""The upstream's reply to the client: streamed chunk by chunk, whole, or as a token count.
+
+Until the client has received a byte (headers included), every failure — a dropped connection, a
+timeout, a reply the engine cannot read or translate — comes back as a `ProxyError`, so the caller
+can cool the credential down and fail over. A stream's headers go out with its first client bytes;
+after that a failure ends the stream with an error event in the client's dialect and is recorded.
+A whole (non-stream) reply is read and checked before anything is sent.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
 
 from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.translated import TranslatedStream, usage_from_ir
-from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap, usage_from_body
+from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap
 from proxy_engine.record import RequestRecord
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.exchange import Exchange
 from proxy_engine.request_path.headers import REPLY_KEPT_PREFIXES
 from proxy_engine.token_count import count_reply
 from proxy_engine.translate import TranslationError
+from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.translate.translator import Translator
+from proxy_engine.usage.tokens import Usage
+from proxy_engine.usage.upstream import usage_in_reply
 
 ERRORS_MAX = 1 << 20  # the most read of an error or a count reply
-_DROPPED = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError)
+# What an upstream reply can fail with once its first byte arrived.
+UPSTREAM_FAILURES = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError, UpstreamMalformed)
+SHUTDOWN_MESSAGE = "the proxy is shutting down; retry the request"
 
 Converter = TranslatedStream | GeminiArrayTap | HiddenUsageTap | StreamTap
 
 
+def upstream_failure(provider: str | None, e: BaseException, what: str) -> ProxyError:
+    """A failed upstream reply as the error the client (and the record) gets."""
+    if isinstance(e, UpstreamMalformed):
+        return ProxyError(502, f"{provider} sent a {what} the proxy cannot read: {e}", "upstream_malformed")
+    if isinstance(e, TimeoutError):
+        return ProxyError(504, f"{provider} went silent during the {what}: {e or 'timed out'}", "upstream_timeout")
+    return ProxyError(502, f"{provider} dropped the {what}: {e or type(e).__name__}", "upstream_disconnected")
+
+
 async def relay_count(
     rec: RequestRecord, resp: aiohttp.ClientResponse, first: bytes, translator: Translator
-) -> web.Response:
+) -> web.Response | ProxyError:
     """A translated token count: the upstream's count, in the client's shape."""
-    body = first + await resp.content.read(ERRORS_MAX)
-    rec.status = resp.status
     try:
-        return web.json_response(count_reply(rec.dialect_in, translator.upstream_dialect, body))
+        body = first + await resp.content.read(ERRORS_MAX)
+        reply = count_reply(rec.dialect_in, translator.upstream_dialect, body)
+    except UPSTREAM_FAILURES as e:
+        return upstream_failure(rec.provider, e, "count")
     except TranslationError as e:
-        raise ProxyError(e.status, f"{rec.provider}: {e}") from None
+        return ProxyError(502, f"{rec.provider} sent a count the proxy cannot read: {e}", "upstream_malformed")
+    rec.status = resp.status
+    return web.json_response(reply)
 
 
 async def relay(
     ex: Exchange, resp: aiohttp.ClientResponse, first: bytes, translator: Translator | None
-) -> web.StreamResponse:
+) -> web.StreamResponse | ProxyError:
     """Send the reply on, converting or tapping a stream for usage as it passes."""
     request, rec = ex.request, ex.record
     client_sse = rec.dialect_in != "gemini" or request.query.get("alt") == "sse"
@@ -46,7 +72,6 @@ async def relay(
     for k, v in resp.headers.items():
         if k.lower().startswith(REPLY_KEPT_PREFIXES):
             out.headers[k] = v
-    rec.status = resp.status
     conv = _converter(rec, translator, client_sse) if rec.stream else None
     if conv is None:
         out.content_type = "application/json"
@@ -69,70 +94,118 @@ def _converter(rec: RequestRecord, translator: Translator | None, client_sse: bo
 
 async def _relay_stream(
     ex: Exchange, resp: aiohttp.ClientResponse, first: bytes, out: web.StreamResponse, conv: Converter
-) -> web.StreamResponse:
-    rec = ex.record
-    await out.prepare(ex.request)
+) -> web.StreamResponse | ProxyError:
+    """Relay chunk by chunk; the headers go out with the first bytes there are for the client."""
+    rec, request = ex.record, ex.request
+    rec.status = resp.status
     try:
-        await out.write(conv.feed(first))
+        data = conv.feed(first)
+        if data:
+            await out.prepare(request)
+            await out.write(data)
         async for chunk in resp.content.iter_any():
             data = conv.feed(chunk)
             if data:
+                if not out.prepared:
+                    await out.prepare(request)
                 await out.write(data)
-        await out.write(conv.finish())
-    except _DROPPED as e:
-        rec.fail(502, "upstream_disconnected", f"{rec.provider} dropped the stream: {e or type(e).__name__}")
+        data = conv.finish()
+        if not out.prepared:
+            await out.prepare(request)
+        await out.write(data)
+    except UPSTREAM_FAILURES as e:
+        err = upstream_failure(rec.provider, e, "stream")
+        if not out.prepared:
+            return err  # the client has nothing yet: the next credential or candidate may answer
+        rec.fail(err.status, err.code or "error", err.message)
+        await out.write(_stream_failure(conv, rec))
+    except asyncio.CancelledError:
+        if not (ex.state.shutting_down and out.prepared):
+            if out.prepared:
+                _settle_usage(rec, conv)  # the client went away: bill what it was sent
+            raise
+        _uncancel()
+        rec.fail(503, "server_shutdown", SHUTDOWN_MESSAGE)
         await out.write(_stream_failure(conv, rec))
     if isinstance(conv, TranslatedStream) and conv.error and not rec.error_code:
         status, message = conv.error  # the upstream's own error event, already sent in the client's dialect
         rec.fail(502 if status >= 500 else status, "upstream_stream_error", f"{rec.provider}: {message}")
-    rec.usage = conv.usage
+    if not rec.error_code:
+        rec.usage = conv.usage
+    elif rec.usage is None:
+        _settle_usage(rec, conv)
     ex.state.finished(rec)  # journaled before the client sees the end of the reply
     await out.write_eof()
     return out
 
 
+def _uncancel() -> None:
+    """The shutdown drain cancelled this handler to end its stream; end it properly instead of dying."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+def _settle_usage(rec: RequestRecord, conv: Converter) -> None:
+    """A stream cut short is billed for what reached the client: the usage seen so far, else an estimate."""
+    try:
+        conv.settle()
+        usage = conv.usage
+    except UpstreamMalformed:
+        usage = conv.usage
+    # About one token per content event (the opening event carries none). Anthropic's opening event
+    # already reports output_tokens 1, so the larger of the two counts; Gemini's running count wins.
+    estimate = max(conv.events - 1, 0)
+    if usage is not None and usage.output_tokens >= estimate:
+        rec.usage = usage
+        return
+    rec.usage = replace(usage, output_tokens=estimate) if usage is not None else Usage(output_tokens=estimate)
+    rec.error_message += f" (output tokens estimated from {conv.events} relayed events)"
+
+
 def _stream_failure(conv: Converter, rec: RequestRecord) -> bytes:
+    """The error event that ends a stream; a shutdown tells an Anthropic client "overloaded" (retry later)."""
+    status = rec.status
+    if rec.error_code == "server_shutdown" and rec.dialect_in == "anthropic":
+        status = 529
     if isinstance(conv, TranslatedStream):
-        return conv.fail(rec.error_message)
-    return stream_error_event(rec.dialect_in, 502, rec.error_message, "upstream_disconnected")
+        return conv.fail(rec.error_message, status)
+    return stream_error_event(rec.dialect_in, status, rec.error_message, rec.error_code)
 
 
 async def _relay_whole(
     ex: Exchange, resp: aiohttp.ClientResponse, first: bytes, out: web.StreamResponse, translator: Translator | None
-) -> web.StreamResponse:
-    """A non-stream reply: pass-through bytes flow on as they come (a one-chunk reply gets a
-    Content-Length); a translated one is needed whole before it can be converted."""
+) -> web.StreamResponse | ProxyError:
+    """A non-stream reply is read whole and must parse (and translate) before the client sees a byte,
+    so a drop or a broken body can still fail over; it goes out with a Content-Length."""
     request, rec = ex.request, ex.record
     chunks = [first]
-    passthrough = translator is None
     try:
         async for chunk in resp.content.iter_any():
-            if passthrough and not out.prepared:
-                await out.prepare(request)
-                await out.write(first)
             chunks.append(chunk)
-            if passthrough:
-                await out.write(chunk)
-    except _DROPPED as e:
-        rec.fail(502, "upstream_disconnected", f"{rec.provider} dropped the reply: {e or type(e).__name__}")
-        if out.prepared:
-            request.transport.close()
-            return out
-        raise ProxyError(502, rec.error_message) from None
+    except UPSTREAM_FAILURES as e:
+        return upstream_failure(rec.provider, e, "reply")
     body = b"".join(chunks)
+    try:
+        obj = json.loads(body)
+    except ValueError as e:
+        return ProxyError(502, f"{rec.provider} sent a reply that is not JSON: {e}", "upstream_malformed")
+    if not isinstance(obj, dict):
+        return ProxyError(502, f"{rec.provider} sent a reply that is not a JSON object", "upstream_malformed")
+    rec.status = resp.status
     if translator is not None:
         try:
-            client_obj = translator.response(json.loads(body), model_requested=rec.model_requested)
-        except (TranslationError, ValueError) as e:
-            raise ProxyError(502, f"{rec.provider} sent a reply that cannot be translated: {e}") from None
+            client_obj = translator.response(obj, model_requested=rec.model_requested)
+        except TranslationError as e:
+            msg = f"{rec.provider} sent a reply that cannot be translated: {e}"
+            return ProxyError(502, msg, "upstream_malformed")
         rec.usage = usage_from_ir(translator.usage)  # read from the translation, not a second parse
         keep = {k: v for k, v in out.headers.items() if k.lower() != "content-type"}
         return web.json_response(client_obj, status=resp.status, headers=keep)
-    rec.usage = usage_from_body(rec.dialect_out, body)
+    rec.usage = usage_in_reply(rec.dialect_out, obj)
     ex.state.finished(rec)  # journaled before the client sees the end of the reply
-    if not out.prepared:
-        out.content_length = len(body)
-        await out.prepare(request)
-        await out.write(body)
+    out.content_length = len(body)
+    await out.prepare(request)
+    await out.write(body)
     await out.write_eof()
     return out

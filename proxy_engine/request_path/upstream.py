@@ -6,15 +6,16 @@ Everything that differs per provider kind on the wire goes through the `Provider
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
 from aiohttp import web
 
-from proxy_engine.auth import AuthError
 from proxy_engine.credentials import parse_retry_after
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
+from proxy_engine.logins.oauth import AuthError
 from proxy_engine.request_path.errors import ProxyError, upstream_message
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
@@ -56,43 +57,73 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
     headers.update(provider.extra_headers)
     merge_auth(headers, att.call.headers)
     headers = provider.sign_headers(att.call, url, headers, body)
+    settings = provider.settings
+    # A stream must start within first_byte_timeout_s; a whole reply's first byte is the whole answer.
+    wait = settings.first_byte_timeout_s if ex.record.stream else settings.idle_s
+    resp: aiohttp.ClientResponse | None = None
     try:
-        resp = await ex.state.session.post(
-            url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
-            params=forwarded_query(ex.request, att.translator is not None),
-        )  # fmt: skip
-    except (aiohttp.ClientError, TimeoutError) as e:
-        creds.report(provider, att.credential, model, None, None)
-        return ProxyError(504 if isinstance(e, TimeoutError) else 502, f"{provider.name}: {e or type(e).__name__}")
-    try:
-        return await _answer(ex, att, resp)
+        try:
+            async with asyncio.timeout(wait):
+                resp = await ex.state.session.post(
+                    url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
+                    params=forwarded_query(ex.request, att.translator is not None),
+                )  # fmt: skip
+                if resp.status >= 400:
+                    return await _refused(ex, att, resp)
+                first = await resp.content.readany()
+        except (aiohttp.ClientError, TimeoutError) as e:
+            creds.report(provider, att.credential, model, None, None)
+            return _no_first_byte(provider.name, e, wait)
+        if not first:
+            creds.report(provider, att.credential, model, 502, None)
+            return ProxyError(
+                502, f"{provider.name} closed the connection with an empty reply", "upstream_disconnected"
+            )
+        return await _relay(ex, att, resp, first)
     finally:
-        resp.close()
+        if resp is not None:
+            resp.close()
 
 
-async def _answer(ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse) -> web.StreamResponse | ProxyError:
-    """Map an upstream error, or wait for the first byte and relay the reply."""
-    rec, creds, provider, model = ex.record, ex.state.credentials, att.candidate.provider, att.candidate.model
-    if resp.status >= 400:
-        err = await _upstream_error(resp, provider.name, att.translator)
-        if resp.status in FAILOVER_STATUSES:
-            retry = parse_retry_after(resp.headers.get("Retry-After"))
-            creds.report(provider, att.credential, model, resp.status, retry)
-            return err
+def _no_first_byte(provider: str, e: BaseException, wait: float) -> ProxyError:
+    if isinstance(e, TimeoutError):
+        detail = str(e) if isinstance(e, aiohttp.ClientError) and str(e) else f"no reply within {wait:g}s"
+        return ProxyError(504, f"{provider} timed out before the first byte: {detail}", "upstream_timeout")
+    return ProxyError(502, f"{provider} failed before the first byte: {e or type(e).__name__}", "upstream_unreachable")
+
+
+async def _refused(ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse) -> ProxyError:
+    """An upstream error status: cool down and fail over for the retryable ones, else answer it as it is."""
+    provider, model = att.candidate.provider, att.candidate.model
+    err = await _upstream_error(resp, provider.name, att.translator)
+    if resp.status not in FAILOVER_STATUSES:
         raise err
-    try:
-        first = await resp.content.readany()
-    except (aiohttp.ClientError, TimeoutError) as e:
-        creds.report(provider, att.credential, model, None, None)
-        return ProxyError(502, f"{provider.name} failed before the first byte: {e or type(e).__name__}")
-    if not first:
-        creds.report(provider, att.credential, model, 502, None)
-        return ProxyError(502, f"{provider.name} closed the connection with an empty reply")
+    retry = parse_retry_after(resp.headers.get("Retry-After"))
+    ex.state.credentials.report(provider, att.credential, model, resp.status, retry)
+    return err
+
+
+async def _relay(
+    ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse, first: bytes
+) -> web.StreamResponse | ProxyError:
+    """Relay the reply; the credential is reported good only when the reply was good."""
+    rec, creds, provider, model = ex.record, ex.state.credentials, att.candidate.provider, att.candidate.model
     rec.first_byte()
-    creds.report(provider, att.credential, model, resp.status, None)
     if att.translator is not None and ex.action in COUNT_ACTIONS:
-        return await relay_count(rec, resp, first, att.translator)
-    return await relay(ex, resp, first, att.translator)
+        outcome = await relay_count(rec, resp, first, att.translator)
+    else:
+        outcome = await relay(ex, resp, first, att.translator)
+    if isinstance(outcome, ProxyError):
+        rec.t_first = None  # nothing reached the client
+        creds.report(provider, att.credential, model, None if outcome.status == 504 else 502, None)
+        return outcome
+    if rec.error_code in ("server_shutdown", "upstream_stream_error"):
+        pass  # the proxy's shutdown, or the upstream's own error event: neither a success nor a cooldown
+    elif rec.error_code:  # failed after the client had bytes: recorded, and the credential cools down
+        creds.report(provider, att.credential, model, None if rec.status == 504 else 502, None)
+    else:
+        creds.report(provider, att.credential, model, resp.status, None)
+    return outcome
 
 
 def _upstream_body(ex: Exchange, att: Attempt) -> bytes:

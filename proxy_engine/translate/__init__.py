@@ -4,8 +4,7 @@ Every dialect decodes into one internal model (ir) and encodes from it; streams 
 event by event by a stateful per-request encoder.
 """
 
-from .common import TranslationError
-from .errors import error_body, error_payload
+from .errors import TranslationError, error_body, error_payload
 from .estimate import ESTIMATE_HEADER, count_tokens_response, estimate_input_tokens
 from .passthrough import might_need_sanitizing, sanitize_passthrough
 from .translator import DIALECTS, StreamTranslator, Translator, get_translator

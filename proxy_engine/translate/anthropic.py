@@ -11,18 +11,10 @@ from typing import Any
 from proxy_engine.usage.upstream import from_anthropic
 
 from . import mapping
-from .common import (
-    TranslationError,
-    args_text,
-    as_float,
-    as_int,
-    as_list,
-    as_obj,
-    new_id,
-    parse_args,
-    str_list,
-)
 from .context import Context
+from .errors import TranslationError
+from .fields import as_float, as_int, as_list, as_obj, str_list
+from .ids import new_id
 from .ir import (
     Document,
     Image,
@@ -37,6 +29,7 @@ from .ir import (
     ToolChoice,
     ToolResult,
 )
+from .json_text import args_text, parse_args
 from .shape import hoist_system, inline_system
 from .thinking import (
     ANTHROPIC_MIN_BUDGET,

@@ -8,9 +8,10 @@ from proxy_engine.usage.upstream import AnthropicStreamUsage
 
 from . import mapping
 from .anthropic import safe_id
-from .common import as_int, as_obj, dumpb, new_id, quote
 from .context import Context
 from .errors import error_payload
+from .fields import as_int, as_obj
+from .ids import new_id
 from .ir import (
     Event,
     Finish,
@@ -24,6 +25,7 @@ from .ir import (
     ToolStart,
     UsageUpdate,
 )
+from .json_text import dumpb, quote
 from .stream_base import BlockEncoder
 from .thinking import client_signature
 

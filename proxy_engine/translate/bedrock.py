@@ -16,8 +16,10 @@ from typing import Any
 from proxy_engine.usage.upstream import from_bedrock
 
 from .anthropic import default_max_tokens, safe_id
-from .common import TranslationError, args_text, as_list, as_obj, guess_media_type, new_id, parse_args
 from .context import Context
+from .errors import TranslationError
+from .fields import as_list, as_obj
+from .ids import new_id
 from .ir import (
     Document,
     FinishReason,
@@ -30,6 +32,8 @@ from .ir import (
     ToolCall,
     ToolResult,
 )
+from .json_text import args_text, parse_args
+from .media import guess_media_type
 from .shape import hoist_system, inline_system
 from .thinking import ANTHROPIC_MIN_BUDGET, keep_for, resolve_budget, wants_thinking
 

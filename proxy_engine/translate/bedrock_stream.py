@@ -11,8 +11,9 @@ from __future__ import annotations
 from proxy_engine.usage.upstream import from_bedrock
 
 from .bedrock import ME, finish_reason
-from .common import as_int, as_obj, new_id
 from .context import Context
+from .fields import as_int, as_obj
+from .ids import new_id
 from .ir import (
     Event,
     Finish,

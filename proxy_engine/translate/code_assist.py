@@ -13,14 +13,13 @@ import uuid
 from typing import Any
 
 from . import gemini
-from .common import TranslationError
 from .context import Context
+from .errors import TranslationError
 from .gemini_stream import GeminiStreamDecoder
 from .ir import Event, Request, Response
 
 ME = "gemini_code_assist"
 UPSTREAM_ONLY = "gemini_code_assist is an upstream-only dialect"
-DEFAULT_BASE = "https://cloudcode-pa.googleapis.com/v1internal"
 
 
 def upstream_only(*_args: Any, **_kwargs: Any) -> Any:

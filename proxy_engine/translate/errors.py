@@ -5,6 +5,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
+
+class TranslationError(Exception):
+    """A request the target cannot represent; the proxy answers `status` in the client's dialect."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class UpstreamMalformed(TranslationError):
+    """An upstream reply the proxy cannot read (a whole body or a stream event that is not JSON).
+
+    It is the upstream's fault, so it is a 502 that cools the credential down and may fail over.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 502)
+
+
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",

@@ -15,8 +15,8 @@ import math
 import re
 import struct
 
-from .common import TranslationError
 from .context import Context
+from .errors import TranslationError
 from .ir import Document, Image, Request, Text, Thinking, ToolCall, ToolResult
 
 ESTIMATE_HEADER = "X-ProxyPal-Token-Estimate"

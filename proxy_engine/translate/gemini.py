@@ -15,20 +15,9 @@ from typing import Any
 from proxy_engine.usage import upstream as upstream_usage
 
 from . import mapping
-from .common import (
-    args_text,
-    as_float,
-    as_int,
-    as_list,
-    as_obj,
-    dumps,
-    get,
-    new_id,
-    parse_args,
-    stable_id,
-    str_list,
-)
 from .context import Context
+from .fields import as_float, as_int, as_list, as_obj, get, str_list
+from .ids import new_id, stable_id
 from .ir import (
     Document,
     Image,
@@ -43,6 +32,7 @@ from .ir import (
     ToolChoice,
     ToolResult,
 )
+from .json_text import args_text, dumps, parse_args
 from .schema_clean import from_gemini, to_gemini
 from .shape import hoist_system, inline_system
 from .thinking import client_signature, keep_for, resolve_budget, thinking_from_client

@@ -12,10 +12,11 @@ from typing import Any
 from proxy_engine.usage.upstream import from_gemini
 
 from . import mapping
-from .common import as_list, as_obj, dumpb, get, new_id, quote
 from .context import Context
 from .errors import error_payload, upstream_message
+from .fields import as_list, as_obj, get
 from .gemini import ME, call_from_part, call_part
+from .ids import new_id
 from .ir import (
     Event,
     Finish,
@@ -30,6 +31,7 @@ from .ir import (
     ToolStart,
     UsageUpdate,
 )
+from .json_text import dumpb, quote
 from .stream_base import BlockEncoder
 from .thinking import client_signature
 

@@ -7,22 +7,10 @@ from typing import Any
 from proxy_engine.usage.upstream import from_openai_chat
 
 from . import mapping
-from .common import (
-    TranslationError,
-    args_text,
-    as_float,
-    as_int,
-    as_list,
-    as_obj,
-    data_url,
-    document_from_url,
-    get,
-    image_from_url,
-    new_id,
-    now,
-    str_list,
-)
 from .context import Context
+from .errors import TranslationError
+from .fields import as_float, as_int, as_list, as_obj, get, str_list
+from .ids import new_id, now
 from .ir import (
     Document,
     Image,
@@ -37,6 +25,8 @@ from .ir import (
     ToolChoice,
     ToolResult,
 )
+from .json_text import args_text
+from .media import data_url, document_from_url, image_from_url
 from .shape import hoist_system, is_openai_reasoning_model
 from .thinking import resolve_effort, wants_thinking
 

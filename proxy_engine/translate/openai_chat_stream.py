@@ -7,9 +7,10 @@ from typing import Any
 from proxy_engine.usage.upstream import from_openai_chat
 
 from . import mapping
-from .common import as_list, as_obj, dumpb, new_id, now, quote
 from .context import Context
 from .errors import error_payload, upstream_message
+from .fields import as_list, as_obj
+from .ids import new_id, now
 from .ir import (
     Event,
     Finish,
@@ -22,6 +23,7 @@ from .ir import (
     ToolStart,
     UsageUpdate,
 )
+from .json_text import dumpb, quote
 from .stream_base import BlockEncoder
 
 DONE = b"data: [DONE]\n\n"

@@ -7,9 +7,10 @@ from typing import Any
 from proxy_engine.usage.upstream import from_openai_completions
 
 from . import mapping
-from .common import as_float, as_int, as_list, as_obj, dumpb, new_id, now, quote, str_list
 from .context import Context
 from .errors import error_payload, upstream_message
+from .fields import as_float, as_int, as_list, as_obj, str_list
+from .ids import new_id, now
 from .ir import (
     Event,
     Finish,
@@ -23,6 +24,7 @@ from .ir import (
     TextDelta,
     UsageUpdate,
 )
+from .json_text import dumpb, quote
 from .stream_base import BlockEncoder
 
 DONE = b"data: [DONE]\n\n"

@@ -11,20 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import (
-    TranslationError,
-    args_text,
-    as_float,
-    as_int,
-    as_list,
-    as_obj,
-    data_url,
-    document_from_url,
-    dumps,
-    image_from_url,
-    new_id,
-)
 from .context import Context
+from .errors import TranslationError
+from .fields import as_float, as_int, as_list, as_obj
+from .ids import new_id
 from .ir import (
     Document,
     Image,
@@ -37,6 +27,8 @@ from .ir import (
     ToolCall,
     ToolResult,
 )
+from .json_text import args_text, dumps
+from .media import data_url, document_from_url, image_from_url
 from .openai_chat import CUSTOM_TOOL_PARAMS, decode_tool_choice
 from .shape import hoist_system, is_openai_reasoning_model
 from .thinking import (

@@ -8,9 +8,11 @@ from typing import Any
 from proxy_engine.usage.upstream import from_openai_responses
 
 from . import mapping
-from .common import args_text, as_list, as_obj, dumps, new_id, now, parse_args
 from .context import Context
+from .fields import as_list, as_obj
+from .ids import new_id, now
 from .ir import Response, Text, Thinking, ToolCall
+from .json_text import args_text, dumps, parse_args
 from .openai_responses import ME, native_signature, parts_of
 from .thinking import Signature, wrap
 

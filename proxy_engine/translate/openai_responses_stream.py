@@ -8,8 +8,9 @@ from typing import Any
 from proxy_engine.usage.upstream import from_openai_responses
 
 from . import mapping
-from .common import as_list, as_obj, dumpb, new_id, now, quote
 from .context import Context
+from .fields import as_list, as_obj
+from .ids import new_id, now
 from .ir import (
     Event,
     Finish,
@@ -24,6 +25,7 @@ from .ir import (
     ToolStart,
     UsageUpdate,
 )
+from .json_text import dumpb, quote
 from .openai_responses import ME, native_signature
 from .openai_responses_out import call_item, client_token, message_item, reasoning_item, response_object
 from .stream_base import BlockEncoder

@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from .anthropic import thinking_blocks_ok
-from .common import as_list
+from .fields import as_list
 from .gemini import SKIP_SIGNATURE
 from .thinking import WRAP_PREFIX, is_wrapped, unwrap
 

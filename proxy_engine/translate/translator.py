@@ -20,10 +20,10 @@ from . import (
 from .anthropic_stream import AnthropicStreamDecoder, AnthropicStreamEncoder
 from .bedrock_stream import BedrockStreamDecoder
 from .code_assist import CodeAssistStreamDecoder
-from .common import TranslationError, loads
 from .context import Context
-from .errors import translate_error
+from .errors import TranslationError, UpstreamMalformed, translate_error
 from .gemini_stream import GeminiStreamDecoder, GeminiStreamEncoder
+from .json_text import loads
 from .openai_chat_stream import ChatStreamDecoder, ChatStreamEncoder
 from .openai_completions import CompletionsStreamDecoder, CompletionsStreamEncoder
 from .openai_responses_stream import ResponsesStreamDecoder, ResponsesStreamEncoder
@@ -143,13 +143,17 @@ class StreamTranslator:
         return self._encoder.feed(events)
 
     def feed_data(self, data: bytes) -> bytes:
-        """One SSE event's `data:` payload; `[DONE]`, empty and non-JSON payloads are skipped."""
+        """One SSE event's `data:` payload; `[DONE]` and empty payloads are skipped.
+
+        A payload that is not JSON raises `UpstreamMalformed`: skipping it would turn a broken
+        upstream into an empty reply that looks like a success.
+        """
         if not data or data == b"[DONE]":
             return b""
         try:
             event = loads(data)
         except ValueError:
-            return b""
+            raise UpstreamMalformed(f"a stream event is not JSON: {data[:80]!r}") from None
         return self.feed(event)
 
     def finish(self) -> bytes:

@@ -90,7 +90,7 @@ class CostLedger:
     are read back from their segments; rows that are in neither are dropped and counted.
     """
 
-    def __init__(self, path: Path, journal_dir: Path, flush_interval: float = 0.25, max_backlog: int = 20_000):
+    def __init__(self, path: Path, journal_dir: Path, flush_interval: float = 0.25, max_backlog: int = 20_000) -> None:
         self.path = path
         self.max_backlog = max_backlog
         self.journal = RecordJournal(journal_dir)

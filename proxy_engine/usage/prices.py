@@ -14,7 +14,7 @@ from proxy_engine.usage.tokens import Usage
 
 
 class PriceBook:
-    def __init__(self, overrides: dict[str, PriceOverride]):
+    def __init__(self, overrides: dict[str, PriceOverride]) -> None:
         self._overrides = overrides
 
     def cost(self, provider_kind: str, model: str, usage: Usage | None) -> float | None:

@@ -114,10 +114,6 @@ class ManagementClient:
         body = {k: v for k, v in wanted.items() if v is not None}
         return await self.request("POST", "/v0/auth/cooldowns/clear", json=body)
 
-    async def reload_auth(self) -> dict[str, Any]:
-        """Ask the engine to re-read stored logins (after a login or logout elsewhere)."""
-        return await self.request("POST", "/v0/auth/reload")
-
     async def say_leaving(self, reason: str, pid: int, stopping: bool, limit: float = 1.0) -> dict[str, Any]:
         """Tell the engine why this TUI leaves unasked (it logs it); short, so leaving never waits long."""
         body = {"reason": reason, "pid": pid, "stopping": stopping}
@@ -126,15 +122,6 @@ class ManagementClient:
     async def usage(self, group: str, since: float | None = None) -> dict[str, Any]:
         query = f"?group={group}" + (f"&since={int(since)}" if since is not None else "")
         return await self.request("GET", "/v0/usage" + query)
-
-    async def recent_requests(self, limit: int = 200) -> dict[str, Any]:
-        return await self.request("GET", f"/v0/requests?limit={limit}")
-
-    async def get_config(self) -> dict[str, Any]:
-        return await self.request("GET", "/v0/config")
-
-    async def put_config(self, text: str) -> dict[str, Any]:
-        return await self.request("PUT", "/v0/config", data=text, ok=(200, 422))
 
     async def reload_config(self) -> dict[str, Any]:
         return await self.request("POST", "/v0/config/reload", ok=(200, 422))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -13,34 +10,14 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from proxy_engine.config import DEFAULT_CONFIG_TEXT, KIND_ALIASES, PROVIDER_KINDS
-from proxy_engine.paths import make_private_dirs
-
-
-def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over the target.
-
-    A reader (the engine's watcher) sees the old file or the new one, never half of it.
-    """
-    make_private_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+from proxy_engine.paths import atomic_write
 
 
 def ensure_config(path: Path) -> bool:
     """First run: write the commented default config. Returns True when it was created."""
     if path.exists():
         return False
-    atomic_write_text(path, DEFAULT_CONFIG_TEXT)
+    atomic_write(path, DEFAULT_CONFIG_TEXT)
     return True
 
 

@@ -14,7 +14,7 @@ from proxy_engine.protocol import AuthChanged, CredentialCooldown
 
 
 @dataclass(frozen=True)
-class Cooldown:
+class CooldownRow:
     model: str
     until: float
     reason: str = ""
@@ -25,7 +25,7 @@ class Cooldown:
 
 
 @dataclass
-class Credential:
+class CredentialRow:
     provider: str
     id: str
     type: str = ""
@@ -35,13 +35,13 @@ class Credential:
     priority: int = 0
     message: str = ""
     expires_at: float | None = None
-    cooldowns: dict[str, Cooldown] = field(default_factory=dict)  # by model ("" = every model)
+    cooldowns: dict[str, CooldownRow] = field(default_factory=dict)  # by model ("" = every model)
 
     @property
     def key(self) -> str:
         return f"{self.provider}/{self.id}"
 
-    def active_cooldowns(self, now: float) -> list[Cooldown]:
+    def active_cooldowns(self, now: float) -> list[CooldownRow]:
         return sorted((c for c in self.cooldowns.values() if c.until > now), key=lambda c: (c.until, c.model))
 
     def shown_state(self, now: float) -> str:
@@ -58,7 +58,7 @@ class ProviderRow:
     base_url: str = ""
     strategy: str = ""
     login: str = ""  # the login this provider's OAuth credentials come from (claude, codex, ...)
-    credentials: list[Credential] = field(default_factory=list)
+    credentials: list[CredentialRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,12 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def _cooldown(data: dict[str, Any]) -> Cooldown | None:
+def _cooldown(data: dict[str, Any]) -> CooldownRow | None:
     until = _float(data.get("until"))
     if until is None:
         return None
     status = data.get("status")
-    return Cooldown(
+    return CooldownRow(
         str(data.get("model") or ""),
         until,
         str(data.get("reason") or ""),
@@ -88,8 +88,8 @@ def _cooldown(data: dict[str, Any]) -> Cooldown | None:
     )
 
 
-def _credential(provider: str, c: dict[str, Any]) -> Credential:
-    cred = Credential(
+def _credential(provider: str, c: dict[str, Any]) -> CredentialRow:
+    cred = CredentialRow(
         provider=provider,
         id=str(c.get("id", "")),
         type=str(c.get("type") or ""),
@@ -141,13 +141,13 @@ class CredentialBoard:
         self.loads += 1
         self.version += 1
 
-    def credentials(self) -> list[Credential]:
+    def credentials(self) -> list[CredentialRow]:
         return [c for row in sorted(self.providers.values(), key=lambda r: r.name) for c in row.credentials]
 
-    def find(self, key: str) -> Credential | None:
+    def find(self, key: str) -> CredentialRow | None:
         return next((c for c in self.credentials() if c.key == key), None)
 
-    def _matching(self, provider: str, cred_id: str) -> list[Credential]:
+    def _matching(self, provider: str, cred_id: str) -> list[CredentialRow]:
         # Login events name the login (e.g. "claude"); the rows are config providers that use it.
         return [
             c
@@ -172,7 +172,7 @@ class CredentialBoard:
         if not ev.until or not found:
             self.stale = True
             return
-        cd = Cooldown(ev.model, ev.until, ev.reason, ev.status)
+        cd = CooldownRow(ev.model, ev.until, ev.reason, ev.status)
         for cred in found:
             cred.cooldowns[cd.model] = cd
         self.version += 1

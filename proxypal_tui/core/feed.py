@@ -19,7 +19,7 @@ IN_FLIGHT_MAX = 1000
 
 
 @dataclass(slots=True)
-class RequestRecord:
+class FeedRow:
     """One request as the feed shows it; `status` is None while it is in flight."""
 
     id: str
@@ -43,7 +43,7 @@ class RequestRecord:
     error: dict[str, Any] | None = None
 
     @classmethod
-    def from_started(cls, ev: RequestStarted) -> RequestRecord:
+    def from_started(cls, ev: RequestStarted) -> FeedRow:
         """A request in flight, from its `request.started` event."""
         return cls(
             id=ev.id,
@@ -57,7 +57,7 @@ class RequestRecord:
         )
 
     @classmethod
-    def from_finished(cls, ev: RequestFinished) -> RequestRecord:
+    def from_finished(cls, ev: RequestFinished) -> FeedRow:
         """A finished request, from its `request.finished` event or a `hello` snapshot entry."""
         return cls(
             id=ev.id,
@@ -124,7 +124,7 @@ class FeedFilter:
     def active(self) -> bool:
         return bool(self.provider or self.model or self.status or self.client or self.text)
 
-    def matches(self, rec: RequestRecord) -> bool:
+    def matches(self, rec: FeedRow) -> bool:
         if self.provider and self.provider not in rec.provider.lower():
             return False
         if self.client and self.client not in rec.client.lower():
@@ -166,8 +166,8 @@ class RequestFeed:
     history: int = HISTORY
     in_flight_max: int = IN_FLIGHT_MAX
     version: int = 0
-    _done: deque[RequestRecord] = field(init=False)
-    _open: OrderedDict[str, RequestRecord] = field(init=False, default_factory=OrderedDict)
+    _done: deque[FeedRow] = field(init=False)
+    _open: OrderedDict[str, FeedRow] = field(init=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self._done = deque(maxlen=self.history)
@@ -176,14 +176,14 @@ class RequestFeed:
         return len(self._done) + len(self._open)
 
     def started(self, ev: RequestStarted) -> None:
-        rec = RequestRecord.from_started(ev)
+        rec = FeedRow.from_started(ev)
         self._open[rec.id] = rec
         while len(self._open) > self.in_flight_max:
             self._open.popitem(last=False)
         self.version += 1
 
-    def finished(self, ev: RequestFinished) -> RequestRecord:
-        rec = RequestRecord.from_finished(ev)
+    def finished(self, ev: RequestFinished) -> FeedRow:
+        rec = FeedRow.from_finished(ev)
         self._open.pop(rec.id, None)
         self._done.append(rec)
         self.version += 1
@@ -191,7 +191,7 @@ class RequestFeed:
 
     def replace_history(self, records: Iterable[RequestFinished]) -> None:
         """Load the `hello` snapshot (oldest first after sorting) in place of what we had."""
-        recs = sorted((RequestRecord.from_finished(r) for r in records), key=lambda r: r.ts_start)
+        recs = sorted((FeedRow.from_finished(r) for r in records), key=lambda r: r.ts_start)
         self._done.clear()
         self._done.extend(recs)
         self._open.clear()
@@ -202,8 +202,8 @@ class RequestFeed:
         self._open.clear()
         self.version += 1
 
-    def newest_first(self, flt: FeedFilter | None = None, limit: int | None = None) -> list[RequestRecord]:
-        out: list[RequestRecord] = []
+    def newest_first(self, flt: FeedFilter | None = None, limit: int | None = None) -> list[FeedRow]:
+        out: list[FeedRow] = []
         for rec in self._iter_newest():
             if flt is None or flt.matches(rec):
                 out.append(rec)
@@ -211,11 +211,11 @@ class RequestFeed:
                     break
         return out
 
-    def _iter_newest(self) -> Iterator[RequestRecord]:
+    def _iter_newest(self) -> Iterator[FeedRow]:
         yield from reversed(self._open.values())
         yield from reversed(self._done)
 
-    def finished_since(self, epoch: float) -> list[RequestRecord]:
+    def finished_since(self, epoch: float) -> list[FeedRow]:
         """Records started at or after `epoch`; finish order differs from start order, so allow slack."""
         out = []
         for rec in reversed(self._done):
@@ -226,7 +226,7 @@ class RequestFeed:
         out.reverse()
         return out
 
-    def get(self, request_id: str) -> RequestRecord | None:
+    def get(self, request_id: str) -> FeedRow | None:
         if request_id in self._open:
             return self._open[request_id]
         return next((r for r in reversed(self._done) if r.id == request_id), None)

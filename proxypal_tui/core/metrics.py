@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy_engine.protocol import Stats
-from proxypal_tui.core.feed import RequestRecord
+from proxypal_tui.core.feed import FeedRow
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def per_minute_series(stats: Stats | None, now: float, span: int = 60) -> Series
     )
 
 
-def latency_per_minute(records: list[RequestRecord], now: float, span: int = 60) -> tuple[list[float], list[float]]:
+def latency_per_minute(records: list[FeedRow], now: float, span: int = 60) -> tuple[list[float], list[float]]:
     """Average and p95 latency per minute over the last `span` minutes (0 where idle)."""
     end = int(now) // 60 * 60
     start = end - 60 * (span - 1)

@@ -21,7 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from proxypal_tui.core.configfile import atomic_write_text
+from proxy_engine.paths import atomic_write
 
 SETTINGS_NAME = "tui.yaml"
 _settings_file: ContextVar[Path | None] = ContextVar("proxypal_tui_settings_file", default=None)
@@ -70,4 +70,4 @@ def save_theme(path: Path, theme: str) -> None:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         data = loaded if isinstance(loaded, dict) else {}
     data["theme"] = theme
-    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+    atomic_write(path, yaml.safe_dump(data, sort_keys=False))

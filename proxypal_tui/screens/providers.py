@@ -20,7 +20,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from proxy_engine.config import KEY_KINDS_OFFERED
 from proxypal_tui.core import formatting as fmt
-from proxypal_tui.core.credentials import Credential, CredentialBoard, ProviderRow
+from proxypal_tui.core.credentials import CredentialBoard, CredentialRow, ProviderRow
 from proxypal_tui.core.login import LOGIN_CHOICES, LoginRequest
 from proxypal_tui.core.session import Session
 from proxypal_tui.screens.add_key import AddKeyScreen
@@ -46,7 +46,7 @@ def short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def cooldown_cell(cred: Credential, now: float) -> str:
+def cooldown_cell(cred: CredentialRow, now: float) -> str:
     active = cred.active_cooldowns(now)
     if not active:
         return ""
@@ -55,7 +55,7 @@ def cooldown_cell(cred: Credential, now: float) -> str:
     return cell + (f" +{len(active) - 1}" if len(active) > 1 else "")
 
 
-def detail_text(row: ProviderRow | None, cred: Credential | None, now: float) -> Text:
+def detail_text(row: ProviderRow | None, cred: CredentialRow | None, now: float) -> Text:
     """The highlighted credential: what it is, its state and message, and each cooldown with time left."""
     if row is None:
         return Text("No provider selected. ↑/↓ move; o logs in, a adds an API key.", style="italic")
@@ -200,7 +200,7 @@ class ProvidersScreen(ProxyPalScreen):
         self._selected = str(event.row_key.value)
         self._show_detail()
 
-    def selection(self) -> tuple[ProviderRow | None, Credential | None]:
+    def selection(self) -> tuple[ProviderRow | None, CredentialRow | None]:
         key = self._selected
         if key is None:
             return None, None
@@ -258,7 +258,7 @@ class ProvidersScreen(ProxyPalScreen):
         yield SystemCommand("Refresh providers", "Ask the engine for credential states", self.action_refresh)
 
 
-def logout_request(row: ProviderRow | None, cred: Credential | None) -> LoginRequest | None:
+def logout_request(row: ProviderRow | None, cred: CredentialRow | None) -> LoginRequest | None:
     """What `proxypal-engine logout` needs to forget this credential; None for env: keys and the like."""
     if row is None or cred is None:
         return None

@@ -13,13 +13,13 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
 from proxypal_tui.core import formatting as fmt
-from proxypal_tui.core.feed import FeedFilter, RequestRecord
+from proxypal_tui.core.feed import FeedFilter, FeedRow
 from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.widgets.feed_view import RequestFeedView
 
 
-def detail_text(rec: RequestRecord | None, error_style: Style | str = "bold") -> Text:
+def detail_text(rec: FeedRow | None, error_style: Style | str = "bold") -> Text:
     if rec is None:
         return Text("No request selected. ↑/↓ move through the feed.", style="italic")
     status = "in flight" if rec.status is None else str(rec.status)
@@ -157,7 +157,7 @@ class RequestsScreen(ProxyPalScreen):
         error = Style(color=self.app.theme_variables.get("error"), bold=True)
         self.query_one("#detail", Static).update(detail_text(rec, error))
 
-    def visible_records(self) -> list[RequestRecord]:
+    def visible_records(self) -> list[FeedRow]:
         """The whole bounded history, filtered: the view renders only what fits on screen."""
         return self.session.live.feed.newest_first(self.filter if self.filter.active else None)
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proxy_engine.paths import make_private_dirs
+from proxy_engine.paths import atomic_write, make_private_dirs
 from proxypal_tui.tools.model import FileEdit, ToolError
 
 MANIFEST_VERSION = 1
@@ -43,23 +41,6 @@ def _sha(data: bytes | None) -> str | None:
 def _real(path: Path) -> Path:
     # Dotfile managers symlink configs: write through the link, never replace it with a file.
     return path.resolve() if path.is_symlink() else path
-
-
-def atomic_write(path: Path, data: bytes, mode: int) -> None:
-    """Write via a private temp file in the same folder and os.replace, so readers never see half a file."""
-    real = _real(path)
-    real.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".proxypal-tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, real)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _missing_dirs(path: Path, home: Path) -> list[str]:

@@ -11,7 +11,7 @@ from proxypal_tui.tools.diffs import display_path
 from proxypal_tui.tools.model import FileEdit, Target, ToolError, ToolState, ToolStatus
 
 
-class Tool:
+class CodingTool:
     """One tool family. Subclasses read and plan edits of the tool's own files under a given HOME."""
 
     name: ClassVar[str]

@@ -18,8 +18,8 @@ import keyring
 from keyring.errors import KeyringError
 
 from proxy_engine.config import ConfigError, candidate_pairs, is_loopback, load_config, parse_config_text
-from proxy_engine.paths import Paths, make_private_dirs, resolve_paths
-from proxypal_tui.tools.backups import atomic_write, read_text
+from proxy_engine.paths import Paths, atomic_write, make_private_dirs, resolve_paths
+from proxypal_tui.tools.backups import read_text
 from proxypal_tui.tools.edit_yaml import YamlDocument
 from proxypal_tui.tools.model import PLACEHOLDER_KEY, ToolError
 

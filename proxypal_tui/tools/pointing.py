@@ -11,7 +11,7 @@ from pathlib import Path
 
 from proxy_engine.paths import resolve_paths
 from proxypal_tui.tools.backups import BackupStore, read_text
-from proxypal_tui.tools.base import Tool
+from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.diffs import unified
 from proxypal_tui.tools.model import PLACEHOLDER_KEY, ApplyResult, Target, ToolState, UndoResult
 from proxypal_tui.tools.registry import TOOLS, get_tool
@@ -23,8 +23,8 @@ def backup_root() -> Path:
     return resolve_paths().data_dir / "tool-backups"
 
 
-def _tool(tool: str | Tool) -> Tool:
-    return tool if isinstance(tool, Tool) else get_tool(tool)
+def _tool(tool: str | CodingTool) -> CodingTool:
+    return tool if isinstance(tool, CodingTool) else get_tool(tool)
 
 
 def make_target(
@@ -45,7 +45,7 @@ def make_target(
 
 
 def apply(
-    tool: str | Tool,
+    tool: str | CodingTool,
     home: Path,
     port: int,
     client_key: str,
@@ -74,7 +74,7 @@ def apply(
     return ApplyResult(t.name, diff, [e.path for e in edits], notes, dry_run, chain)
 
 
-def _restore_diff(t: Tool, home: Path, plan: list[tuple[Path, bytes | None, int | None, list[str]]]) -> str:
+def _restore_diff(t: CodingTool, home: Path, plan: list[tuple[Path, bytes | None, int | None, list[str]]]) -> str:
     return "".join(
         unified(
             path,
@@ -87,7 +87,7 @@ def _restore_diff(t: Tool, home: Path, plan: list[tuple[Path, bytes | None, int 
     )
 
 
-def undo(tool: str | Tool, home: Path, *, force: bool = False, backups: Path | None = None) -> UndoResult:
+def undo(tool: str | CodingTool, home: Path, *, force: bool = False, backups: Path | None = None) -> UndoResult:
     """Restore every file the tool's applies touched to what was there before the first one."""
     t = _tool(tool)
     store = BackupStore(backups or backup_root(), t.name)
@@ -96,13 +96,13 @@ def undo(tool: str | Tool, home: Path, *, force: bool = False, backups: Path | N
     return UndoResult(t.name, diff, restored, removed)
 
 
-def undo_preview(tool: str | Tool, home: Path, *, backups: Path | None = None) -> str:
+def undo_preview(tool: str | CodingTool, home: Path, *, backups: Path | None = None) -> str:
     """The diff undo would make, without changing anything (used by the Tools screen)."""
     t = _tool(tool)
     return _restore_diff(t, home, BackupStore(backups or backup_root(), t.name).restore_plan(force=True))
 
 
-def has_backup(tool: str | Tool, backups: Path | None = None) -> bool:
+def has_backup(tool: str | CodingTool, backups: Path | None = None) -> bool:
     return BackupStore(backups or backup_root(), _tool(tool).name).manifest_path.exists()
 
 

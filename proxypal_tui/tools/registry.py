@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxypal_tui.tools.base import Tool
+from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.families.aider import Aider
 from proxypal_tui.tools.families.amp import Amp
 from proxypal_tui.tools.families.claude_code import ClaudeCode
@@ -13,7 +13,7 @@ from proxypal_tui.tools.families.manual import Cline, Copilot, Cursor
 from proxypal_tui.tools.families.opencode import Opencode
 from proxypal_tui.tools.model import ToolError
 
-TOOLS: tuple[Tool, ...] = (
+TOOLS: tuple[CodingTool, ...] = (
     ClaudeCode(),
     Codex(),
     GeminiCli(),
@@ -35,7 +35,7 @@ ALIASES = {
 }
 
 
-def get_tool(name: str) -> Tool:
+def get_tool(name: str) -> CodingTool:
     key = ALIASES.get(name.lower(), name.lower())
     for tool in TOOLS:
         if tool.name == key:

@@ -19,20 +19,20 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from proxypal_tui.core import formatting as fmt
-from proxypal_tui.core.feed import RequestRecord
+from proxypal_tui.core.feed import FeedRow
 
 
-def _model(rec: RequestRecord) -> str:
+def _model(rec: FeedRow) -> str:
     if rec.model and rec.model != rec.model_requested:
         return f"{rec.model_requested}→{rec.model}"
     return rec.model_requested or rec.model
 
 
-def _status(rec: RequestRecord) -> str:
+def _status(rec: FeedRow) -> str:
     return "…" if rec.status is None else str(rec.status)
 
 
-Column = tuple[str, int, Callable[[RequestRecord], str], bool]  # title, width, value, right-aligned
+Column = tuple[str, int, Callable[[FeedRow], str], bool]  # title, width, value, right-aligned
 COLUMNS: tuple[Column, ...] = (
     ("Time", 8, lambda r: fmt.clock_time(r.ts_start), False),
     ("St", 3, _status, True),
@@ -53,7 +53,7 @@ def _cell(text: str, width: int, right: bool) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
-def status_class(rec: RequestRecord) -> str:
+def status_class(rec: FeedRow) -> str:
     if rec.status is None:
         return "feed--dim"
     if rec.ok:
@@ -96,7 +96,7 @@ class RequestFeedView(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows: list[RequestRecord] = []
+        self.rows: list[FeedRow] = []
         self.cursor = 0
         self._selected: str | None = None
 
@@ -105,10 +105,10 @@ class RequestFeedView(ScrollView, can_focus=True):
         return len(self.rows)
 
     @property
-    def selected(self) -> RequestRecord | None:
+    def selected(self) -> FeedRow | None:
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 
-    def set_rows(self, rows: list[RequestRecord]) -> None:
+    def set_rows(self, rows: list[FeedRow]) -> None:
         """Swap in a new snapshot; keep the cursor on the same request unless it was following."""
         following = self.cursor == 0
         self.rows = rows

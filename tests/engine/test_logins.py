@@ -13,17 +13,17 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from proxy_engine.auth import open_credential_store
-from proxy_engine.auth.endpoints import endpoints_for
-from proxy_engine.auth.flows import browser_login
-from proxy_engine.auth.providers import provider_auth
-from proxy_engine.auth.tokens import load_tokens, save_tokens
+from proxy_engine.logins.endpoints import endpoints_for
+from proxy_engine.logins.flows import browser_login
+from proxy_engine.logins.providers import provider_auth
+from proxy_engine.logins.tokens import load_tokens, save_tokens
 from proxy_engine.paths import resolve_paths
-from tests.auth.helpers import browser_opener
-from tests.auth.oauth_server import FakeIdP
-from tests.auth.scripted_ui import ScriptedUI
+from proxy_engine.secrets.store import open_secret_store
 from tests.engine_harness import SECRET_ENV, EngineProcess, free_port
 from tests.fakes import FakeAnthropic, FakeServerThread
+from tests.logins.helpers import browser_opener
+from tests.logins.oauth_server import FakeIdP
+from tests.logins.scripted_ui import ScriptedUI
 
 
 class LoginAwareAnthropic(FakeAnthropic):
@@ -61,7 +61,7 @@ async def _login_claude(idp: FakeIdP, *, expires_in: float | None = None):
         tokens = await browser_login(provider, ScriptedUI(idp), http=http, open_browser=browser_opener())
     if expires_in is not None:
         tokens.expires_at = time.time() + expires_in
-    store = open_credential_store(resolve_paths())
+    store = open_secret_store(resolve_paths())
     await asyncio.to_thread(save_tokens, store, tokens)
     return store, tokens
 

@@ -19,6 +19,7 @@ from .script import Script, ScriptRule
 
 RECORD_KEY = web.RequestKey("fake_record", object)
 MAX_STALL_S = 30.0
+GARBAGE_EVENT = b"data: this is not json {\n\n"  # Script.garbage_after
 
 
 class InvalidRequest(Exception):
@@ -250,7 +251,10 @@ class FakeProvider(abc.ABC):
         """Send a whole JSON answer, honouring delay and drop_after for non-stream requests."""
         if script.delay and not await self.wait(request, script.delay):
             return web.Response(status=499)
-        data = json.dumps(script.body if script.body is not None else payload).encode()
+        if script.raw_body is not None:
+            data = script.raw_body
+        else:
+            data = json.dumps(script.body if script.body is not None else payload).encode()
         all_headers = {**(headers or {}), **script.headers}
         if script.drop_after is None:
             return web.Response(body=data, content_type="application/json", headers=all_headers)
@@ -311,6 +315,8 @@ class FakeProvider(abc.ABC):
                     break
                 if count == script.end_after:
                     break
+                if count == script.garbage_after:
+                    await resp.write(GARBAGE_EVENT)
                 if count and script.chunk_delay and not await self.wait(request, script.chunk_delay):
                     return resp
                 if script.edge_cases and keepalive is not None and count % 2 == 1:

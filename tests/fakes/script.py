@@ -79,6 +79,8 @@ class Script:
       rest: the finish, usage and stop events a well-behaved upstream sends last.
     - edge_cases: empty deltas, keep-alive comments/pings, SSE frames split across TCP writes.
     - body: a raw JSON body to send instead of the rendered one (non-stream only).
+    - raw_body: bytes sent as the whole (non-stream) body instead of JSON, e.g. b"<html>oops" (invalid JSON).
+    - garbage_after: in a stream, after K events send one event whose `data:` is not JSON, then go on.
     """
 
     text: str | None = None
@@ -102,6 +104,8 @@ class Script:
     end_after: int | None = None
     edge_cases: bool = False
     body: Any = None
+    raw_body: bytes | None = None
+    garbage_after: int | None = None
 
     def __post_init__(self) -> None:
         self.tool_calls = [tc if isinstance(tc, ToolCall) else ToolCall(**tc) for tc in self.tool_calls]

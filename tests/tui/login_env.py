@@ -2,7 +2,7 @@
 
 `login_env(home, idp)` is what both the engine and `proxypal-engine login` get: secrets in the
 encrypted file under PROXYPAL_HOME (no OS keyring is ever touched) and every provider's OAuth
-endpoints pointed at the test authorization server (tests/auth/oauth_server.py).
+endpoints pointed at the test authorization server (tests/logins/oauth_server.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from proxy_engine.auth.filestore import EncryptedFileStore
-from tests.auth.oauth_server import FakeIdP
+from proxy_engine.secrets.encrypted_file import EncryptedFileStore
+from tests.logins.oauth_server import FakeIdP
 
 PASSPHRASE = "tui-login-test-passphrase-7c1"
 LOGINS = ("claude", "codex", "gemini-cli", "copilot", "qwen", "vertex")

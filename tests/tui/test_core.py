@@ -15,16 +15,16 @@ import psutil
 import pytest
 
 from proxy_engine.config import DEFAULT_CONFIG_TEXT, parse_config_text
+from proxy_engine.paths import atomic_write
 from proxy_engine.protocol import RequestFinished, RequestStarted, Stats, encode_event
 from proxypal_tui.core import metrics
 from proxypal_tui.core.configfile import (
     ConfigEditError,
-    atomic_write_text,
     ensure_config,
     set_provider_api_key,
 )
 from proxypal_tui.core.events import EventPump, EventStream
-from proxypal_tui.core.feed import FeedFilter, RequestFeed, RequestRecord
+from proxypal_tui.core.feed import FeedFilter, FeedRow, RequestFeed
 from proxypal_tui.core.logbook import Logbook, LogLine
 from proxypal_tui.core.process import port_holder, port_is_free
 from proxypal_tui.core.settings import load_settings, save_theme
@@ -38,10 +38,10 @@ def finished(data: dict[str, object]) -> RequestFinished:
     return RequestFinished.from_dict(data)
 
 
-def rec(i: int, **changes: object) -> RequestRecord:
+def rec(i: int, **changes: object) -> FeedRow:
     data = record(i)
     data.update(changes)
-    return RequestRecord.from_finished(RequestFinished.from_dict(data))
+    return FeedRow.from_finished(RequestFinished.from_dict(data))
 
 
 def test_filter_fields_status_classes_and_free_text() -> None:
@@ -60,7 +60,7 @@ def test_filter_fields_status_classes_and_free_text() -> None:
     assert not FeedFilter.parse("slow nothing-like-this").matches(throttled)
     assert FeedFilter.parse("provider:openai status:5xx").describe() == "provider:openai status:5xx"
     assert not FeedFilter.parse("").active
-    in_flight = RequestRecord.from_started(RequestStarted.from_dict({"id": "x", "ts": 1.0, "model_requested": "Smart"}))
+    in_flight = FeedRow.from_started(RequestStarted.from_dict({"id": "x", "ts": 1.0, "model_requested": "Smart"}))
     assert FeedFilter.parse("status:flight").matches(in_flight) and not FeedFilter.parse("status:ok").matches(in_flight)
 
 
@@ -171,7 +171,7 @@ def test_atomic_write_is_private_and_first_run_writes_the_default(tmp_path: Path
     assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
     assert stat.S_IMODE(cfg.parent.stat().st_mode) == 0o700
     assert ensure_config(cfg) is False  # never overwrites
-    atomic_write_text(cfg, "port: 1\n")
+    atomic_write(cfg, "port: 1\n")
     assert cfg.read_text() == "port: 1\n" and [p.name for p in cfg.parent.iterdir()] == ["config.yaml"]
 
 

@@ -1,6 +1,6 @@
 """`proxypal-engine login/logout --json`: the lines the TUI reads, from real subprocesses.
 
-Logins run against the local OAuth server (tests/auth/oauth_server.py) with the encrypted-file
+Logins run against the local OAuth server (tests/logins/oauth_server.py) with the encrypted-file
 secret store; no secret may appear in any line, and nothing prompts on a terminal.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from proxy_engine.auth.tokens import load_tokens
-from tests.auth.helpers import fetch_authorize
-from tests.auth.oauth_server import FakeIdP
+from proxy_engine.logins.tokens import load_tokens
 from tests.engine_harness import SECRET_ENV, EngineProcess, free_port
+from tests.logins.helpers import fetch_authorize
+from tests.logins.oauth_server import FakeIdP
 from tests.tui.login_env import REPO, login_env, secrets_file_store
 
 API_KEY = "sk-json-test-SECRET-93f1e2d4c5b6"

@@ -1,7 +1,7 @@
 """The Providers screen against the real engine (a subprocess the app starts) and real logins.
 
 Secrets go to the encrypted-file store (PROXYPAL_SECRET_BACKEND=file); OAuth endpoints point at the
-local authorization server (tests/auth/oauth_server.py); the upstream that makes a credential cool
+local authorization server (tests/logins/oauth_server.py); the upstream that makes a credential cool
 down is a fake OpenAI server answering 429 (tests/fakes). Every login runs `proxypal-engine login
 --json` as a subprocess of the app, as it does for users.
 """
@@ -21,8 +21,8 @@ from proxypal_tui.app import ProxyPalApp
 from proxypal_tui.screens.add_key import AddKeyScreen
 from proxypal_tui.screens.login import LoginScreen
 from proxypal_tui.screens.providers import ProvidersScreen
-from tests.auth.oauth_server import FakeIdP
 from tests.fakes import FakeOpenAI, FakeServerThread
+from tests.logins.oauth_server import FakeIdP
 from tests.tui.conftest import app_options, until_ready, wait_for
 from tests.tui.login_env import login_env, secrets_file_store
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proxypal_tui.tools.base import Tool
+from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.edit_yaml import YamlDocument
 from proxypal_tui.tools.model import FileEdit, Target
 
 NEW_FILE_HEADER = "# Aider settings. ProxyPal added the openai-* lines to use the local proxy.\n"
 
 
-class Aider(Tool):
+class Aider(CodingTool):
     name = "aider"
     title = "Aider"
     binaries = ("aider",)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proxypal_tui.tools.base import Tool
+from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.edit_json import JsonDocument
 from proxypal_tui.tools.model import FileEdit, Target
 
 
-class Amp(Tool):
+class Amp(CodingTool):
     name = "amp"
     title = "Amp"
     binaries = ("amp",)

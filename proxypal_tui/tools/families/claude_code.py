@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proxypal_tui.tools.base import Tool, pick_by_hint
+from proxypal_tui.tools.base import CodingTool, pick_by_hint
 from proxypal_tui.tools.edit_json import JsonDocument
 from proxypal_tui.tools.model import FileEdit, Target
 
@@ -28,7 +28,7 @@ def model_env(models: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return env
 
 
-class ClaudeCode(Tool):
+class ClaudeCode(CodingTool):
     name = "claude-code"
     title = "Claude Code"
     binaries = ("claude",)

@@ -13,7 +13,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from proxypal_tui.tools.base import Tool, pick_by_hint
+from proxypal_tui.tools.base import CodingTool, pick_by_hint
 from proxypal_tui.tools.model import FileEdit, Target, ToolError
 
 PROVIDER_ID = "proxypal"
@@ -33,7 +33,7 @@ def _set(container: Any, key: str, value: str) -> None:
         container[key] = value
 
 
-class Codex(Tool):
+class Codex(CodingTool):
     name = "codex"
     title = "Codex CLI"
     binaries = ("codex",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from proxypal_tui.tools.base import Tool
+from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.edit_yaml import Item, YamlDocument
 from proxypal_tui.tools.model import FileEdit, Target
 
@@ -17,7 +17,7 @@ def is_ours(item: Any) -> bool:
     return isinstance(item, dict) and str(item.get("name", "")).startswith(PREFIX)
 
 
-class ContinueDev(Tool):
+class ContinueDev(CodingTool):
     name = "continue"
     title = "Continue"
     markers = (".continue", ".vscode/extensions/continue.continue-*")

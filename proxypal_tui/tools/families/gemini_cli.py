@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proxypal_tui.tools.base import Tool, pick_by_hint
+from proxypal_tui.tools.base import CodingTool, pick_by_hint
 from proxypal_tui.tools.edit_env import read_env, set_env
 from proxypal_tui.tools.edit_json import JsonDocument
 from proxypal_tui.tools.model import FileEdit, Target
@@ -16,7 +16,7 @@ from proxypal_tui.tools.model import FileEdit, Target
 AUTH_TYPE = "gemini-api-key"
 
 
-class GeminiCli(Tool):
+class GeminiCli(CodingTool):
     name = "gemini-cli"
     title = "Gemini CLI"
     binaries = ("gemini",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from proxypal_tui.tools.base import Tool
+from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.model import Target
 
 
@@ -14,7 +14,7 @@ def _models_line(target: Target) -> str:
     return "  Models: " + ", ".join(target.model_names)
 
 
-class Cursor(Tool):
+class Cursor(CodingTool):
     name = "cursor"
     title = "Cursor"
     binaries = ("cursor", "cursor-agent")
@@ -34,7 +34,7 @@ class Cursor(Tool):
         )
 
 
-class Cline(Tool):
+class Cline(CodingTool):
     name = "cline"
     title = "Cline / Roo Code"
     markers = (
@@ -56,7 +56,7 @@ class Cline(Tool):
         )
 
 
-class Copilot(Tool):
+class Copilot(CodingTool):
     name = "copilot"
     title = "GitHub Copilot (VS Code)"
     markers = (

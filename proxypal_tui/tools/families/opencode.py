@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proxypal_tui.tools.base import Tool
+from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.edit_json import JsonDocument
 from proxypal_tui.tools.model import FileEdit, Target
 
@@ -12,7 +12,7 @@ PROVIDER_ID = "proxypal"
 NEW_FILE = '{\n  "$schema": "https://opencode.ai/config.json"\n}\n'
 
 
-class Opencode(Tool):
+class Opencode(CodingTool):
     name = "opencode"
     title = "opencode"
     binaries = ("opencode",)
