@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from proxy_engine import __version__, amp, management
 from proxy_engine.amp import add_amp_routes
 from proxy_engine.browser_guard import browser_guard
+from proxy_engine.credentials.cooldowns import CooldownStore
 from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
@@ -24,6 +26,8 @@ from proxy_engine.request_path.safety_net import safety_net
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.usage.ledger import CostLedger
+from proxy_engine.usage.shared_spend import SharedSpend
+from proxy_engine.workers.role import COOLDOWN_REFRESH_S, WorkerRole
 
 log = logging.getLogger("proxy_engine.app")
 _TASKS = web.AppKey("tasks", list)
@@ -66,7 +70,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     state = app[ENGINE]
     # First, so a refused events socket stops the start before anything else is open.
     sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
-    await state.bus.start(sock or state.paths.events_socket(state.port))
+    if state.worker is None:
+        await state.bus.start(sock or state.paths.events_socket(state.port))
+    else:  # the supervisor owns the socket; this worker's events reach it through the fan-in
+        state.bus.path = sock or state.paths.events_socket(state.port)
+        state.budgets.shared = SharedSpend(state.worker.spend_file, state.worker.index + 1)
     state.management_key = await asyncio.to_thread(load_management_key, state.paths.management_key_file)
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
     state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
@@ -77,6 +85,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     logging.getLogger("proxy_engine").addHandler(handler)
     app[_TASKS] = [asyncio.create_task(_stats_loop(state), name="stats"),
                    asyncio.create_task(watch_config(app), name="config-watch")]  # fmt: skip
+    if state.worker is not None and state.credentials.cooldowns is not None:
+        app[_TASKS].append(asyncio.create_task(_cooldown_refresh(state.credentials.cooldowns), name="cooldowns"))
     log.info("engine %s listening on %s:%s, events on %s", __version__, state.host, state.port, state.bus.path)
     yield
     for t in app[_TASKS]:
@@ -87,9 +97,23 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.bus.close()
     await state.session.close()
     await state.ledger.close()
+    if state.budgets.shared is not None:
+        state.budgets.shared.close()
 
 
-def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Application:
+async def _cooldown_refresh(cooldowns: CooldownStore) -> None:
+    """A worker re-reads cooldowns the other workers set (and cleared), so all honour them."""
+    while True:
+        await asyncio.sleep(COOLDOWN_REFRESH_S)
+        try:
+            await cooldowns.refresh()
+        except sqlite3.Error as e:
+            log.warning("cooldowns could not be re-read (%s); trying again", e)
+
+
+def build_app(
+    paths: Paths, runtime: Runtime, host: str, port: int, worker: WorkerRole | None = None
+) -> web.Application:
     app = web.Application(
         client_max_size=runtime.max_body,
         middlewares=[safety_net, browser_guard(relay_handlers={amp.relay})],
@@ -98,7 +122,7 @@ def build_app(paths: Paths, runtime: Runtime, host: str, port: int) -> web.Appli
     ledger = CostLedger(
         paths.ledger_file, paths.data_dir / "journal", max_backlog=runtime.config.ledger.max_backlog_rows
     )
-    state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port)
+    state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port, worker=worker)
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)
@@ -119,3 +143,5 @@ async def _response_headers(request: web.Request, response: web.StreamResponse) 
     response.headers.pop("Server", None)
     if (rec := request.get(RECORD)) is not None:
         response.headers["X-ProxyPal-Request-Id"] = rec.id
+    if (worker := request.app[ENGINE].worker) is not None:
+        response.headers["X-ProxyPal-Worker"] = worker.header

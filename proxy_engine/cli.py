@@ -62,13 +62,32 @@ def _serve(args: argparse.Namespace) -> int:
     from proxy_engine.server import serve
 
     paths = resolve_paths(args.config)
+    if args.workers is None:  # the TUI's engine runs with workers when PROXYPAL_WORKERS says so
+        try:
+            args.workers = int(os.environ.get("PROXYPAL_WORKERS") or 1)
+        except ValueError:
+            args.workers = 0
+    if args.workers < 1:
+        print("proxypal-engine: --workers (or PROXYPAL_WORKERS) must be a whole number, at least 1", file=sys.stderr)
+        return 2
+    if args.worker_index is not None:
+        from proxy_engine.workers.role import WorkerRole
+
+        worker = WorkerRole(args.worker_index, args.exit_with_parent or os.getppid(), args.fan_in, args.spend_file)
+        run = lambda: serve(paths, args.host, args.port, worker)  # noqa: E731
+    elif args.workers > 1:
+        from proxy_engine.workers.supervisor import serve_workers
+
+        run = lambda: serve_workers(paths, args.host, args.port, args.workers)  # noqa: E731
+    else:
+        run = lambda: serve(paths, args.host, args.port)  # noqa: E731
     if args.exit_with_parent is None:
-        return serve(paths, args.host, args.port)
+        return run()
     from proxy_engine.watchdog import ParentWatch
 
     watch = ParentWatch(args.exit_with_parent, paths.runtime_dir).start()
     try:
-        return serve(paths, args.host, args.port)
+        return run()
     finally:
         watch.stop()
 
@@ -90,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PID",
         help="shut down gracefully when process PID exits (the TUI passes its own pid)",
     )
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="N worker processes on one port (SO_REUSEPORT), supervised by this one "
+                        "(default: PROXYPAL_WORKERS, else 1)")  # fmt: skip
+    # Set by the supervisor on the workers it starts; not for people.
+    p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--fan-in", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--spend-file", type=Path, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=_serve)
     p = sub.add_parser(
         "check-config", help="validate a config file; exit non-zero with file:line: reason", parents=[common]

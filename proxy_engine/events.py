@@ -122,6 +122,18 @@ class EventBus:
         os.chmod(path, 0o600)
         self.path = path
 
+    async def forward_to(self, path: Path) -> None:
+        """A worker's bus: the supervisor's fan-in socket is its one subscriber (it gets the hello too)."""
+        reader, writer = await asyncio.open_unix_connection(str(path))
+        task = asyncio.create_task(self._serve(reader, writer), name="events-forward")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def relay(self, lines: list[bytes]) -> None:
+        """Pass already encoded lines (a worker's events, at the supervisor) to every subscriber."""
+        for sub in self._subs:
+            sub.push(lines)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sub = _Subscriber(writer, self.queue_size)
         task = asyncio.current_task()

@@ -39,8 +39,11 @@ class _Refusal(asyncio.Protocol):
 class CappedTCPSite(web.TCPSite):
     """A TCP site that lets at most `max_connections` client connections be open at once."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int) -> None:
-        super().__init__(runner, host, port, reuse_address=True)
+    def __init__(
+        self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int, reuse_port: bool = False
+    ) -> None:
+        """reuse_port: the workers of `serve --workers N` share the port (the cap is per worker)."""
+        super().__init__(runner, host, port, reuse_address=True, reuse_port=reuse_port)
         self._max_connections = max_connections
         self._refused = 0
 
@@ -51,7 +54,7 @@ class CappedTCPSite(web.TCPSite):
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self._protocol_factory(server), self._host, self._port,
-            reuse_address=self._reuse_address, backlog=self._backlog,
+            reuse_address=self._reuse_address, reuse_port=self._reuse_port, backlog=self._backlog,
         )  # fmt: skip
 
     def _protocol_factory(self, server: web.Server) -> Callable[[], asyncio.BaseProtocol]:

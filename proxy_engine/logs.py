@@ -45,11 +45,12 @@ REDACTOR = Redactor()
 _listener: logging.handlers.QueueListener | None = None
 
 
-def setup_logging(log_dir: Path, level: str) -> logging.Logger:
+def setup_logging(log_dir: Path, level: str, filename: str = "engine.log") -> logging.Logger:
+    """`filename`: each worker process of `serve --workers N` rotates a file of its own."""
     global _listener
     level = os.environ.get("PROXYPAL_LOG_LEVEL", level).upper()
     make_private_dirs(log_dir)
-    file_handler = _PrivateRotatingFile(log_dir / "engine.log", maxBytes=5_000_000, backupCount=3)
+    file_handler = _PrivateRotatingFile(log_dir / filename, maxBytes=5_000_000, backupCount=3)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -118,6 +118,8 @@ async def put_config(request: web.Request) -> web.Response:
 async def post_reload(request: web.Request) -> web.Response:
     _guard(request)
     issues = await reload_now(request.app)
+    if (worker := request.app[ENGINE].worker) is not None:
+        worker.ask_all_to_reload()
     return web.json_response({"ok": not issues, "errors": [i.as_dict() for i in issues]})
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
+import signal
 import sys
 
 from aiohttp import web
@@ -15,7 +17,10 @@ from proxy_engine.events import EventSocketRefused
 from proxy_engine.inbound import CappedTCPSite
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
+from proxy_engine.reload import reload_now
 from proxy_engine.runtime import build_runtime, open_bind_issue
+from proxy_engine.state import ENGINE
+from proxy_engine.workers.role import WorkerRole
 
 log = logging.getLogger("proxy_engine.server")
 LINGER_S = 2.0  # aiohttp's default is 10 s
@@ -34,7 +39,18 @@ def port_owner(port: int) -> str:
     return "another program"
 
 
-def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int:
+_RELOADS: set[asyncio.Task[object]] = set()
+
+
+def _reload_soon(app: web.Application) -> None:
+    """SIGHUP in a worker: the supervisor passes on a reload asked of any worker."""
+    task = asyncio.get_running_loop().create_task(reload_now(app), name="reload")
+    _RELOADS.add(task)
+    task.add_done_callback(_RELOADS.discard)
+
+
+def serve(paths: Paths, host: str | None = None, port: int | None = None, worker: WorkerRole | None = None) -> int:
+    """Run one engine; `worker` set: one of the worker processes of `serve --workers N`."""
     try:
         loaded = load_config(paths.config_file)
     except ConfigError as e:
@@ -44,13 +60,13 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
     host = host or cfg.host
     port = cfg.port if port is None else port
     paths.ensure()
-    setup_logging(paths.log_dir, cfg.log_level)
+    setup_logging(paths.log_dir, cfg.log_level, "engine.log" if worker is None else f"engine-worker{worker.index}.log")
     runtime = build_runtime(loaded, host)
     if open_bind_issue(runtime, host):  # no client keys configured, or none readable
         print(f"proxypal-engine: refusing to bind {host}: a non-loopback address needs client keys "
               "(add `clients:` to the config)", file=sys.stderr)  # fmt: skip
         return 2
-    app = build_app(paths, runtime, host, port)
+    app = build_app(paths, runtime, host, port, worker)
     # Model calls are drained within shutdown_grace_s by an on_shutdown hook (request_path/drain.py);
     # aiohttp's own timeout (waited twice) only bounds what else is open: management calls, Amp relays.
     # keepalive_timeout doubles as the header timeout, and lingering bounds how long the unread rest
@@ -67,7 +83,8 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
             print(f"proxypal-engine: {e}", file=sys.stderr)
             return 2
         try:
-            site = CappedTCPSite(runner, host, port, max_connections=cfg.inbound.max_connections)
+            site = CappedTCPSite(runner, host, port, max_connections=cfg.inbound.max_connections,
+                                 reuse_port=worker is not None)  # fmt: skip
             loop.run_until_complete(site.start())
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
@@ -75,7 +92,12 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
             else:
                 print(f"proxypal-engine: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
             return 3
-        print(f"proxypal-engine listening on http://{host}:{port}", file=sys.stderr, flush=True)
+        if worker is not None:
+            # Listening first, then the hello through the fan-in: the supervisor counts this worker as up.
+            loop.run_until_complete(app[ENGINE].bus.forward_to(worker.fan_in))
+            loop.add_signal_handler(signal.SIGHUP, _reload_soon, app)
+        who = "" if worker is None else f" (worker {worker.index}, pid {os.getpid()})"
+        print(f"proxypal-engine listening on http://{host}:{port}{who}", file=sys.stderr, flush=True)
         loop.run_forever()
     except (web.GracefulExit, KeyboardInterrupt):
         pass

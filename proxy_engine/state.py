@@ -23,6 +23,7 @@ from proxy_engine.runtime import Runtime
 from proxy_engine.usage.budgets import BudgetTracker, period_start
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.stats import RollingStats
+from proxy_engine.workers.role import WorkerRole
 
 log = logging.getLogger("proxy_engine.state")
 
@@ -42,6 +43,7 @@ class RunningEngine:
     config_errors: list[ConfigIssue] = field(default_factory=list)
     model_calls: set[asyncio.Task] = field(default_factory=set)  # handler tasks of model calls in flight
     shutting_down: bool = False  # set once the drain's grace is over: what is still open gets ended
+    worker: WorkerRole | None = None  # set in a worker process of `serve --workers N`
     credentials: CredentialBroker = field(init=False)
 
     budgets: BudgetTracker = field(init=False)
@@ -56,7 +58,9 @@ class RunningEngine:
         now = time.time()
         for period in ("day", "month"):
             start = period_start(period, now)
-            self.budgets.load(period, start, await self.ledger.spend_by_client(start))
+            # A worker's spend is in the shared map, which the supervisor seeded from the ledger.
+            spend = {} if self.budgets.shared is not None else await self.ledger.spend_by_client(start)
+            self.budgets.load(period, start, spend)
 
     def started(self, rec: RequestRecord) -> None:
         self.stats.in_flight += 1
@@ -94,7 +98,10 @@ class RunningEngine:
         )
 
     def status(self) -> dict[str, Any]:
+        workers = {} if self.worker is None else {"worker": self.worker.index, "workers": self.worker.siblings(),
+                                                  "supervisor_pid": self.worker.supervisor_pid}  # fmt: skip
         return {
+            **workers,
             **{k: v for k, v in self.hello().to_dict().items() if k != "snapshot"},
             "host": self.host,
             "port": self.port,

@@ -58,6 +58,7 @@ class CooldownStore:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
         self._active: dict[Key, Cooldown] = {}
+        self._changed: set[Key] | None = None  # keys changed here while a refresh reads the table
         # Writes run in worker threads; the lock keeps them in the order they were made.
         self._write_lock = asyncio.Lock()
 
@@ -72,6 +73,16 @@ class CooldownStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
+
+    def _read_sync(self) -> list[Cooldown]:
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                "SELECT provider, credential, model, until, reason, status, failures FROM credential_cooldowns"
+            ).fetchall()
+        finally:
+            conn.close()
+        return [Cooldown(*row) for row in rows]
 
     def _open_sync(self) -> list[Cooldown]:
         make_private_dirs(self.db_path.parent)
@@ -124,6 +135,28 @@ class CooldownStore:
             store._active[(c.provider, c.credential, c.model)] = c
         return store
 
+    async def refresh(self) -> None:
+        """Take the table as it is now: cooldowns other processes (workers) set or cleared.
+
+        Waits for this process's own writes first; a key changed here during the read keeps its local state."""
+        async with self._write_lock:
+            self._changed = set()
+            try:
+                rows = await asyncio.to_thread(self._read_sync)
+                fresh = {(c.provider, c.credential, c.model): c for c in rows}
+                for key in self._changed:
+                    if key in self._active:
+                        fresh[key] = self._active[key]
+                    else:
+                        fresh.pop(key, None)
+                self._active = fresh
+            finally:
+                self._changed = None
+
+    def _touched(self, key: Key) -> None:
+        if self._changed is not None:
+            self._changed.add(key)
+
     def get(self, provider: str, credential: str, model: str) -> Cooldown | None:
         return self._active.get((provider, credential, model))
 
@@ -135,7 +168,9 @@ class CooldownStore:
         return None
 
     async def put(self, cooldown: Cooldown) -> None:
-        self._active[(cooldown.provider, cooldown.credential, cooldown.model)] = cooldown
+        key = (cooldown.provider, cooldown.credential, cooldown.model)
+        self._active[key] = cooldown
+        self._touched(key)
         await self._write([cooldown], [])
 
     async def remove(self, provider: str, credential: str, model: str) -> bool:
@@ -143,6 +178,7 @@ class CooldownStore:
         key = (provider, credential, model)
         if self._active.pop(key, None) is None:
             return False
+        self._touched(key)
         await self._write([], [key])
         return True
 
@@ -164,6 +200,7 @@ class CooldownStore:
         ]
         for k in keys:
             del self._active[k]
+            self._touched(k)
         if keys:
             await self._write([], keys)
         return len(keys)

@@ -3,6 +3,8 @@
 Scopes are the whole engine per day and per month (`budgets:`) and each client per month
 (`clients[].monthly_budget_usd`). Spend is rebuilt from the ledger at startup, then kept in
 memory as requests finish; periods follow the local calendar, like the usage views.
+With worker processes (`serve --workers N`) the spend lives in a `SharedSpend` map instead, so
+every worker sees every other's spend the moment a request finishes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from proxy_engine.config import Config
 from proxy_engine.protocol import BudgetAlert
+from proxy_engine.usage.shared_spend import SharedSpend
 
 log = logging.getLogger("proxy_engine.budgets")
 
@@ -50,6 +53,19 @@ class BudgetTracker:
         self.thresholds: tuple[float, ...] = ()
         self._spend: dict[tuple[str, float], dict[str, float]] = {}  # (period, start) -> client -> usd
         self._alerted: set[tuple[str, float, float]] = set()  # (scope, period start, threshold)
+        self.shared: SharedSpend | None = None  # set in a worker process: spend shared by all workers
+
+    @staticmethod
+    def shared_key(period: str, start: float, client: str | None) -> str:
+        """The key of one period's spend in the shared map; client None is every client."""
+        return f"{period}:{start:.0f}:{'*' if client is None else 'c:' + client}"
+
+    @staticmethod
+    def seed(shared: SharedSpend, period: str, start: float, spend: dict[str, float]) -> None:
+        """Write a period's spend read from the ledger into the shared map (the supervisor, at start)."""
+        for client, usd in spend.items():
+            shared.add(BudgetTracker.shared_key(period, start, client), usd)
+            shared.add(BudgetTracker.shared_key(period, start, None), usd)
 
     def configure(self, cfg: Config) -> None:
         limits = []
@@ -64,13 +80,16 @@ class BudgetTracker:
         self.thresholds = tuple(sorted(set(cfg.budgets.alert_at)))
 
     def load(self, period: str, start: float, spend: dict[str, float]) -> None:
-        self._spend[(period, start)] = dict(spend)
+        if self.shared is None:
+            self._spend[(period, start)] = dict(spend)
         for lim in self.limits:
             if lim.period == period:
                 self._check(lim, start, quiet=True)  # thresholds passed before a restart are not repeated
 
     def spent(self, lim: Limit, now: float | None = None) -> float:
         start = period_start(lim.period, self._clock() if now is None else now)
+        if self.shared is not None:
+            return self.shared.total(self.shared_key(lim.period, start, lim.client))
         by_client = self._spend.get((lim.period, start), {})
         return by_client.get(lim.client, 0.0) if lim.client is not None else sum(by_client.values())
 
@@ -79,6 +98,11 @@ class BudgetTracker:
             return
         now = self._clock()
         for period in ("day", "month"):
+            if self.shared is not None:
+                start = period_start(period, now)
+                self.shared.add(self.shared_key(period, start, client), cost)
+                self.shared.add(self.shared_key(period, start, None), cost)
+                continue
             key = (period, period_start(period, now))
             bucket = self._spend.setdefault(key, {})
             bucket[client] = bucket.get(client, 0.0) + cost
@@ -91,6 +115,10 @@ class BudgetTracker:
             key = (lim.scope, start, t)
             if spent >= lim.limit * t and key not in self._alerted:
                 self._alerted.add(key)
+                if self.shared is not None:  # another worker may have sent this alert already
+                    mark = f"alert:{lim.scope}:{start:.0f}:{t}"
+                    quiet = quiet or self.shared.total(mark) > 0
+                    self.shared.add(mark, 1.0)
                 if not quiet:
                     log.warning("budget %s: $%.2f of $%.2f spent (%d%%)", lim.scope, spent, lim.limit, t * 100)
                     self._emit(BudgetAlert(scope=lim.scope, spent=round(spent, 6), limit=lim.limit, threshold=t))

@@ -176,10 +176,12 @@ class ProcessUsage:
 
 
 class ProcessWatch:
-    """CPU% between calls and RSS of one pid; None when it is gone or not ours to see."""
+    """CPU% between calls and RSS of one pid and its children (the workers of `serve --workers N`);
+    None when it is gone or not ours to see."""
 
     def __init__(self) -> None:
         self._proc: psutil.Process | None = None
+        self._children: dict[int, psutil.Process] = {}
 
     def sample(self, pid: int | None) -> ProcessUsage | None:
         if pid is None:
@@ -189,8 +191,27 @@ class ProcessWatch:
             if self._proc is None or self._proc.pid != pid:
                 self._proc = psutil.Process(pid)
                 self._proc.cpu_percent(None)  # prime: the first reading is always 0
+                self._children = {}
             with self._proc.oneshot():
-                return ProcessUsage(self._proc.cpu_percent(None), self._proc.memory_info().rss)
+                usage = ProcessUsage(self._proc.cpu_percent(None), self._proc.memory_info().rss)
+            children = self._proc.children(recursive=True)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             self._proc = None
             return None
+        return self._with_children(usage, children)
+
+    def _with_children(self, usage: ProcessUsage, children: list[psutil.Process]) -> ProcessUsage:
+        """A child seen for the first time counts from the next sample (its CPU% needs a first reading)."""
+        cpu, rss, known = usage.cpu_percent, usage.rss_bytes, {}
+        for child in children:
+            proc = self._children.get(child.pid, child)
+            try:
+                with proc.oneshot():
+                    share = proc.cpu_percent(None)
+                    rss += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            cpu += share if child.pid in self._children else 0.0
+            known[child.pid] = proc
+        self._children = known
+        return ProcessUsage(cpu, rss)

@@ -1,0 +1,1 @@
+"""`serve --workers N`: one supervisor process and N worker processes on one port."""
