@@ -239,7 +239,7 @@ async def _login_oauth(args: argparse.Namespace, store: SecretStore) -> int:
             tokens = await provider.login_service_account(http, text, label=args.label)
         elif args.device and "device" not in provider.flows:
             raise AuthError(f"{args.provider} has no device-code login; use --no-browser to paste the redirect URL")
-        elif args.provider == "codex" and args.device:
+        elif provider.own_device_flow and args.device:
             tokens = await codex_device_login(provider, ui, http=http, label=args.label)
         elif "browser" in provider.flows:
             tokens = await asyncio.wait_for(
@@ -256,7 +256,7 @@ async def _login_oauth(args: argparse.Namespace, store: SecretStore) -> int:
                 args.timeout + 120,
             )
         else:
-            tokens = await device_login(provider, ui, http=http, pkce=args.provider == "qwen", label=args.label)
+            tokens = await device_login(provider, ui, http=http, pkce=provider.device_pkce, label=args.label)
     await asyncio.to_thread(save_tokens, store, tokens)
     _say_store(args, store)
     project = tokens.extra.get("project_id") or None

@@ -54,6 +54,8 @@ def jwt_claims(token: str) -> dict:
 class ProviderAuth:
     name = ""
     flows: tuple[str, ...] = ()  # "browser", "device", "service_account"
+    device_pkce = False  # its device-code flow sends a PKCE challenge (Qwen)
+    own_device_flow = False  # its device-code flow is its own, not RFC 8628 (Codex's ChatGPT sign-in)
 
     def __init__(self, endpoints: Endpoints | None = None) -> None:
         self.ep = endpoints or endpoints_for(self.name)
@@ -116,6 +118,7 @@ class ClaudeAuth(ProviderAuth):
 class CodexAuth(ProviderAuth):
     name = "codex"
     flows = ("browser", "device")
+    own_device_flow = True
 
     async def complete(
         self, http: httpx.AsyncClient, body: dict, *, label: str = "", project: str | None = None
@@ -224,6 +227,7 @@ class CopilotAuth(ProviderAuth):
 class QwenAuth(ProviderAuth):
     name = "qwen"
     flows = ("device",)
+    device_pkce = True
 
     async def complete(
         self, http: httpx.AsyncClient, body: dict, *, label: str = "", project: str | None = None
