@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ _AGENTS = (
 # The longest model name a request may send, and the most any recorded string keeps: a 10 MB
 # model name must not be stored twice per ledger row, sent in every event and echoed back.
 MODEL_NAME_MAX = 256
+_SURROGATE = re.compile("[\ud800-\udfff]")
 TEXT_MAX = 256
 ERROR_MESSAGE_MAX = 4096
 
@@ -27,14 +29,14 @@ def bounded(text: str | None, limit: int = TEXT_MAX) -> str | None:
     """`text` cut to `limit` characters (marked with an ellipsis) and storable as UTF-8; None stays None.
 
     A JSON `\\ud800` escape or an undecodable header leaves a lone surrogate, which SQLite and
-    every UTF-8 writer refuse; it becomes `?`.
+    every UTF-8 writer refuse; it becomes U+FFFD.
     """
     if text is None:
         return None
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     if not text.isascii():
-        text = text.encode("utf-8", "replace").decode("utf-8")
+        text = _SURROGATE.sub("\ufffd", text)
     return text
 
 
