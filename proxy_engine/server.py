@@ -11,6 +11,7 @@ from aiohttp import web
 
 from proxy_engine.app import build_app
 from proxy_engine.config import ConfigError, load_config
+from proxy_engine.event_loop import loop_name, new_event_loop
 from proxy_engine.events import EventSocketRefused
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
@@ -51,8 +52,9 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
     app = build_app(paths, runtime, host, port)
     runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=cfg.shutdown_grace_s,
                            handler_cancellation=True, access_log=None)  # fmt: skip
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     asyncio.set_event_loop(loop)
+    log.info("event loop: %s", loop_name(loop))
     try:
         try:
             loop.run_until_complete(runner.setup())
