@@ -18,15 +18,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from proxy_engine.auth.oauth import AuthError
-from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
-from proxy_engine.auth.store import SecretStoreError, open_credential_store
+from proxy_engine.auth.errors import AuthError
+from proxy_engine.auth.secret_base import SecretStoreError
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 from proxy_engine.credentials.pool import Credential, CredentialPool
 from proxy_engine.protocol import AuthChanged, EventPayload
 
 if TYPE_CHECKING:
+    from proxy_engine.auth.refresher import AuthEvent, TokenRefresher
     from proxy_engine.paths import Paths
     from proxy_engine.providers import Provider
     from proxy_engine.runtime import Runtime
@@ -69,6 +69,9 @@ class CredentialBroker:
             log.warning("the secret store is slow to open (locked keyring?); logins become usable once it opens")
 
     async def _open_store(self) -> None:
+        from proxy_engine.auth.refresher import TokenRefresher  # loaded here, not by every importer of the broker
+        from proxy_engine.auth.store import open_credential_store
+
         try:
             store = await asyncio.to_thread(open_credential_store, self.paths)
             await asyncio.to_thread(store.list_names)  # a locked file store fails here, not mid-request
