@@ -16,6 +16,7 @@ from proxy_engine.events import EventSocketRefused
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
 from proxy_engine.runtime import build_runtime, open_bind_issue
+from proxy_engine.usage.prices import warm_catalogue
 
 log = logging.getLogger("proxy_engine.server")
 
@@ -31,6 +32,11 @@ def port_owner(port: int) -> str:
     except (ImportError, OSError, psutil.Error):
         pass
     return "another program"
+
+
+def _report_warm_failure(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and (exc := fut.exception()) is not None:
+        log.warning("price catalogue could not be preloaded (%s); it loads with the first priced request", exc)
 
 
 def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int:
@@ -70,6 +76,8 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None) -> int
                 print(f"proxypal-engine: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
             return 3
         print(f"proxypal-engine listening on http://{host}:{port}", file=sys.stderr, flush=True)
+        warming = loop.run_in_executor(None, warm_catalogue)  # after listening: start-up does not wait for it
+        warming.add_done_callback(_report_warm_failure)
         loop.run_forever()
     except (web.GracefulExit, KeyboardInterrupt):
         pass
