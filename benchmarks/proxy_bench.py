@@ -360,6 +360,10 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="pp-bench-")
     Path(home, "config.yaml").write_text(engine_config(eng_port, up_port))
     env = dict(os.environ, PROXYPAL_HOME=home, BK="bench-key", PROXYPAL_LOG_LEVEL="warning")
+    # Cached bytecode, as an installed package has it (out of the tree, in the bench's temp home): with
+    # PYTHONDONTWRITEBYTECODE every start would compile the engine's sources and time that instead.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(home, "pycache"))
     procs = [
         subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here]),
         subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)]),
@@ -412,7 +416,7 @@ def main() -> int:
             p.wait(10)
     if args.startup:
         bare_ready = time_to_ready(
-            [sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, None, "/", args.startup
+            [sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", args.startup
         )
         eng_ready = time_to_ready(
             [sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", args.startup
