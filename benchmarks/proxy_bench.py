@@ -364,6 +364,12 @@ def main() -> int:
     # PYTHONDONTWRITEBYTECODE every start would compile the engine's sources and time that instead.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(Path(home, "pycache"))
+    import importlib.util
+
+    spec = importlib.util.find_spec("proxy_engine")
+    assert spec is not None and spec.submodule_search_locations
+    pkg = next(iter(spec.submodule_search_locations))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", pkg], env=env, check=True, stdout=subprocess.DEVNULL)
     procs = [
         subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here]),
         subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)]),
