@@ -370,6 +370,9 @@ def main() -> int:
     assert spec is not None and spec.submodule_search_locations
     pkg = next(iter(spec.submodule_search_locations))
     subprocess.run([sys.executable, "-m", "compileall", "-q", pkg], env=env, check=True, stdout=subprocess.DEVNULL)
+    # One start of each first fills the cache for the libraries too (a venv may ship without their .pyc).
+    time_to_ready([sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", 1)
+    time_to_ready([sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", 1)
     procs = [
         subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here]),
         subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)]),
