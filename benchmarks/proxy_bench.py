@@ -175,13 +175,15 @@ class Scenario:
     client: str
     upstream: str
     stream: bool
+    concurrency: int = 0  # 0: the --concurrency default
 
     @property
     def name(self) -> str:
         kind = "stream" if self.stream else "json"
+        conc = f" c{self.concurrency}" if self.concurrency else ""
         if self.client == self.upstream:
-            return f"{self.client} {kind}"
-        return f"{self.client}->{self.upstream} {kind}"
+            return f"{self.client} {kind}{conc}"
+        return f"{self.client}->{self.upstream} {kind}{conc}"
 
     def engine_request(self) -> tuple[str, bytes]:
         path, body = CLIENT_REQUESTS[self.client]
@@ -204,7 +206,10 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("openai_chat", "openai_chat", False),
+    Scenario("openai_chat", "openai_chat", False, 64),
     Scenario("openai_chat", "openai_chat", True),
+    Scenario("anthropic", "anthropic", False),
+    Scenario("anthropic", "anthropic", True),
     Scenario("anthropic", "openai_chat", False),
     Scenario("anthropic", "openai_chat", True),
     Scenario("openai_chat", "anthropic", False),
@@ -347,6 +352,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--only", action="append", default=[], help="run scenarios whose name contains this")
     ap.add_argument("--rounds", type=int, default=4, help="alternate direct/bare/engine in this many batches")
+    ap.add_argument("--startup", type=int, default=5, help="time start-to-ready this many times (0: skip)")
     args = ap.parse_args()
     scenarios = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only)]
     here = str(Path(__file__).parent)
@@ -354,6 +360,19 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="pp-bench-")
     Path(home, "config.yaml").write_text(engine_config(eng_port, up_port))
     env = dict(os.environ, PROXYPAL_HOME=home, BK="bench-key", PROXYPAL_LOG_LEVEL="warning")
+    # Cached bytecode, as an installed package has it (out of the tree, in the bench's temp home): with
+    # PYTHONDONTWRITEBYTECODE every start would compile the engine's sources and time that instead.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(home, "pycache"))
+    import importlib.util
+
+    spec = importlib.util.find_spec("proxy_engine")
+    assert spec is not None and spec.submodule_search_locations
+    pkg = next(iter(spec.submodule_search_locations))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", pkg], env=env, check=True, stdout=subprocess.DEVNULL)
+    # One start of each first fills the cache for the libraries too (a venv may ship without their .pyc).
+    time_to_ready([sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", 1)
+    time_to_ready([sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", 1)
     procs = [
         subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here]),
         subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)]),
@@ -363,6 +382,8 @@ def main() -> int:
         for port, proc in zip((up_port, bare_port, eng_port), procs, strict=True):
             wait_port(port, proc)
         bare, eng = psutil.Process(procs[1].pid), psutil.Process(procs[2].pid)
+        time.sleep(0.5)
+        idle = {"bare": bare.memory_info().rss / 2**20, "engine": eng.memory_info().rss / 2**20}
         n, c = args.requests, args.concurrency
         print(
             f"{n} requests per target and scenario in {args.rounds} rounds, concurrency {c}, {os.cpu_count()} cores\n"
@@ -382,7 +403,7 @@ def main() -> int:
                         (f"http://127.0.0.1:{eng_port}{epath}", ebody, eng),
                     ],
                     n,
-                    c,
+                    sc.concurrency or c,
                     args.rounds,
                 )
             )
@@ -396,12 +417,49 @@ def main() -> int:
                     f"{add50:>9.2f}{add99:>9.2f}{ttfb:>10.2f}{peak_rss_mib(proc.pid):>9.1f}M"
                 )
         print(f"\nengine ledger rows: {count_rows(home)}")
+        print(f"idle RSS before load: bare {idle['bare']:.1f}M, engine {idle['engine']:.1f}M")
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(10)
+    if args.startup:
+        bare_ready = time_to_ready(
+            [sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", args.startup
+        )
+        eng_ready = time_to_ready(
+            [sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", args.startup
+        )
+        print(f"start to ready (median of {args.startup}): bare {bare_ready:.3f}s, engine {eng_ready:.3f}s")
     return 0
+
+
+def time_to_ready(argv: list[str], port: int, env: dict | None, path: str, tries: int) -> float:
+    """Median seconds from spawning `argv` until GET `path` on `port` answers (any HTTP status)."""
+    import urllib.error
+    import urllib.request
+
+    times = []
+    for _ in range(tries):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        try:
+            while proc.poll() is None:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=0.5).close()
+                    break
+                except urllib.error.HTTPError:
+                    break
+                except OSError:
+                    time.sleep(0.005)
+            else:
+                raise RuntimeError(f"{argv} exited with {proc.returncode}")
+            times.append(time.perf_counter() - t0)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    times.sort()
+    return times[len(times) // 2]
 
 
 def count_rows(home: str) -> int:

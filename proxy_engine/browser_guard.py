@@ -13,6 +13,7 @@ when client keys are configured, so it gets stricter rules (`relay_refusal`).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Awaitable, Callable, Collection
 
@@ -77,8 +78,12 @@ def browser_guard(relay_handlers: Collection[Handler]) -> Callable[..., Awaitabl
     return guard
 
 
+@functools.lru_cache(maxsize=64)
 def _local_name(host: str) -> bool:
-    """An IP literal cannot be rebound; of names, only localhost and *.localhost are this machine for sure."""
+    """An IP literal cannot be rebound; of names, only localhost and *.localhost are this machine for sure.
+
+    Cached: a client sends the same Host on every request, and parsing it as an address costs more than the rest
+    of the guard."""
     try:
         ipaddress.ip_address(host.split("%")[0])
         return True

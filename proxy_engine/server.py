@@ -13,6 +13,7 @@ from aiohttp import web
 
 from proxy_engine.app import build_app
 from proxy_engine.config import ConfigError, load_config
+from proxy_engine.event_loop import loop_name, new_event_loop
 from proxy_engine.events import EventSocketRefused
 from proxy_engine.inbound import CappedTCPSite
 from proxy_engine.logs import setup_logging, stop_logging
@@ -20,6 +21,7 @@ from proxy_engine.paths import Paths
 from proxy_engine.reload import reload_now
 from proxy_engine.runtime import build_runtime, open_bind_issue
 from proxy_engine.state import ENGINE
+from proxy_engine.usage.prices import warm_catalogue
 from proxy_engine.workers.role import WorkerRole
 
 log = logging.getLogger("proxy_engine.server")
@@ -37,6 +39,11 @@ def port_owner(port: int) -> str:
     except (ImportError, OSError, psutil.Error):
         pass
     return "another program"
+
+
+def _report_warm_failure(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and (exc := fut.exception()) is not None:
+        log.warning("price catalogue could not be preloaded (%s); it loads with the first priced request", exc)
 
 
 _RELOADS: set[asyncio.Task[object]] = set()
@@ -74,8 +81,9 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
     runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=min(cfg.shutdown_grace_s, 1.0),
                            handler_cancellation=True, access_log=None,
                            keepalive_timeout=cfg.inbound.header_timeout_s, lingering_time=LINGER_S)  # fmt: skip
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     asyncio.set_event_loop(loop)
+    log.info("event loop: %s", loop_name(loop))
     try:
         try:
             loop.run_until_complete(runner.setup())
@@ -98,6 +106,8 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
             loop.add_signal_handler(signal.SIGHUP, _reload_soon, app)
         who = "" if worker is None else f" (worker {worker.index}, pid {os.getpid()})"
         print(f"proxypal-engine listening on http://{host}:{port}{who}", file=sys.stderr, flush=True)
+        warming = loop.run_in_executor(None, warm_catalogue)  # after listening: start-up does not wait for it
+        warming.add_done_callback(_report_warm_failure)
         loop.run_forever()
     except (web.GracefulExit, KeyboardInterrupt):
         pass

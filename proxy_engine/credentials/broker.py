@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 from proxy_engine.credentials.pool import Credential, CredentialPool
-from proxy_engine.logins.oauth import AuthError
-from proxy_engine.logins.refresher import AuthEvent, TokenRefresher
+from proxy_engine.logins.errors import AuthError
 from proxy_engine.protocol import AuthChanged, EventPayload
-from proxy_engine.secrets.store import SecretStoreError, open_secret_store
+from proxy_engine.secrets.base import SecretStoreError
 
 if TYPE_CHECKING:
+    from proxy_engine.logins.refresher import AuthEvent, TokenRefresher
     from proxy_engine.paths import Paths
     from proxy_engine.providers import Provider
     from proxy_engine.providers.sigv4 import AwsCredentials
@@ -70,6 +70,9 @@ class CredentialBroker:
             log.warning("the secret store is slow to open (locked keyring?); logins become usable once it opens")
 
     async def _open_store(self) -> None:
+        from proxy_engine.logins.refresher import TokenRefresher  # loaded here, not by every importer of the broker
+        from proxy_engine.secrets.store import open_secret_store
+
         try:
             store = await asyncio.to_thread(open_secret_store, self.paths)
             await asyncio.to_thread(store.list_names)  # a locked file store fails here, not mid-request

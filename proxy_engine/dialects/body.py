@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -12,12 +13,19 @@ def rewrite_model(body: bytes, old: str, new: str) -> bytes:
     """Replace the top-level `model` value; nested objects and string contents are untouched."""
     if old == new:
         return body
-    value = re.escape(json.dumps(old).encode())
-    pattern = re.compile(rb'"model"\s*:\s*' + value)
-    hits = pattern.findall(body, 0, len(body))
-    if len(hits) == 1:
-        return pattern.sub(lambda m: m.group(0)[: -len(json.dumps(old).encode())] + json.dumps(new).encode(), body)
+    pattern, old_len, new_value = _model_edit(old, new)
+    m = pattern.search(body)
+    if m is not None and pattern.search(body, m.end()) is None:  # the only hit is the top-level one
+        return body[: m.end() - old_len] + new_value + body[m.end() :]
     return _rewrite_top_level(body, new)
+
+
+@functools.lru_cache(maxsize=256)
+def _model_edit(old: str, new: str) -> tuple[re.Pattern[bytes], int, bytes]:
+    """The search pattern for `"model": old` and the replacement value: a route maps the same few names on
+    every request, and building the pattern cost more than the search."""
+    old_value = json.dumps(old).encode()
+    return re.compile(rb'"model"\s*:\s*' + re.escape(old_value)), len(old_value), json.dumps(new).encode()
 
 
 def _rewrite_top_level(body: bytes, new: str) -> bytes:

@@ -27,8 +27,8 @@ from proxy_engine.config import API_KEY_KINDS, ConfigError, load_config
 from proxy_engine.credentials.cooldowns import CooldownStore
 from proxy_engine.logins.console import ConsoleLoginUI, JsonLoginUI, emit_json, has_terminal
 from proxy_engine.logins.endpoints import OAUTH_PROVIDERS
+from proxy_engine.logins.errors import AuthError
 from proxy_engine.logins.flows import browser_login, codex_device_login, device_login
-from proxy_engine.logins.oauth import AuthError
 from proxy_engine.logins.providers import VertexAuth, provider_auth
 from proxy_engine.logins.refresher import TokenRefresher
 from proxy_engine.logins.tokens import (

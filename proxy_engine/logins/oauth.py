@@ -18,13 +18,10 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from proxy_engine.logins.endpoints import Endpoints
+from proxy_engine.logins.errors import AuthError
 from proxy_engine.logins.tokens import TokenSet, credential_slug, redact
 
 USER_AGENT = "proxypal-auth/0.1"
-
-
-class AuthError(RuntimeError):
-    """A login or refresh failed. The message is safe to show and log."""
 
 
 class LoginDenied(AuthError):

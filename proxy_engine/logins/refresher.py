@@ -16,11 +16,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
-
-from proxy_engine.logins.oauth import AuthError
-from proxy_engine.logins.providers import PROVIDER_CLASSES, ProviderAuth, UpstreamAuth
+from proxy_engine.logins.errors import AuthError
 from proxy_engine.logins.tokens import (
     DEFAULT_LEAD_SECONDS,
     TokenSet,
@@ -32,6 +30,11 @@ from proxy_engine.logins.tokens import (
 from proxy_engine.logs import REDACTOR
 from proxy_engine.protocol import AuthChanged
 from proxy_engine.secrets.store import SecretStore, SecretStoreError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from proxy_engine.logins.providers import ProviderAuth, UpstreamAuth
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +90,16 @@ class TokenRefresher:
     # -- plumbing ------------------------------------------------------------------------------
 
     def provider(self, name: str) -> ProviderAuth:
+        from proxy_engine.logins.providers import PROVIDER_CLASSES  # OAuth flows load with the first login
+
         if name not in self._providers:
             self._providers[name] = PROVIDER_CLASSES[name]()
         return self._providers[name]
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx
+
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=False)
         return self._http
 
@@ -109,6 +116,8 @@ class TokenRefresher:
         """Re-read every stored login (after `login`/`logout` in another process)."""
         ids = await asyncio.to_thread(list_token_ids, self._store)
         fresh: dict[Key, TokenSet] = {}
+        if ids:  # with no stored login, the OAuth flows (httpx, authlib) are never loaded
+            from proxy_engine.logins.providers import PROVIDER_CLASSES
         for prov, cred in ids:
             if prov not in PROVIDER_CLASSES and prov not in self._providers:
                 continue

@@ -15,7 +15,7 @@ from aiohttp import web
 from proxy_engine.credentials import parse_retry_after
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
-from proxy_engine.logins.oauth import AuthError
+from proxy_engine.logins.errors import AuthError
 from proxy_engine.request_path.errors import MALFORMED, ProxyError, upstream_message
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth

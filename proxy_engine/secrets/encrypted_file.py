@@ -16,13 +16,13 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from typing import TYPE_CHECKING
 
 from proxy_engine.paths import atomic_write, make_private_dirs
 from proxy_engine.secrets.base import SecretStore, SecretStoreError, check_secret_name
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PASSPHRASE_ENV = "PROXYPAL_PASSPHRASE"
 FILE_NAME = "secrets.enc"
@@ -46,6 +46,14 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def _aesgcm(key: bytes) -> AESGCM:
+    """Imported on first use: `cryptography` costs ~8 MiB resident, and an engine whose secrets file
+    does not exist (API keys from the environment or the OS keyring) never needs it."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
 
 
 def _private_dir(path: Path) -> None:
@@ -92,6 +100,8 @@ class EncryptedFileStore(SecretStore):
             if len(key) != 32:
                 raise SecretStoreError(f"the key file {self.key_path} has the wrong length")
         elif header["kdf"] == "scrypt":
+            from cryptography.hazmat.primitives.kdf.scrypt import Scrypt  # see _aesgcm
+
             kdf = Scrypt(salt=_unb64(header["salt"]), length=32, n=header["n"], r=header["r"], p=header["p"])
             key = kdf.derive(self._passphrase().encode("utf-8"))
         else:
@@ -134,8 +144,10 @@ class EncryptedFileStore(SecretStore):
             raise SecretStoreError(f"{self.path} has unsupported version {header.get('v')!r}")
         key = self._derive(header)
         aad = json.dumps(header, sort_keys=True).encode()
+        from cryptography.exceptions import InvalidTag
+
         try:
-            plain = AESGCM(key).decrypt(nonce, ct, aad)
+            plain = _aesgcm(key).decrypt(nonce, ct, aad)
         except InvalidTag:
             self._key_cache = None
             raise WrongPassphrase(
@@ -147,7 +159,7 @@ class EncryptedFileStore(SecretStore):
         key = self._derive(header)
         aad = json.dumps(header, sort_keys=True).encode()
         nonce = os.urandom(12)
-        ct = AESGCM(key).encrypt(nonce, json.dumps(secrets, sort_keys=True).encode(), aad)
+        ct = _aesgcm(key).encrypt(nonce, json.dumps(secrets, sort_keys=True).encode(), aad)
         atomic_write(self.path, json.dumps({**header, "nonce": _b64(nonce), "ct": _b64(ct)}).encode())
 
     # -- SecretStore --------------------------------------------------------------------------

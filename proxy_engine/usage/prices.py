@@ -5,9 +5,6 @@ from __future__ import annotations
 import warnings
 from functools import lru_cache
 
-from genai_prices import Usage as PriceUsage
-from genai_prices import calc_price
-
 from proxy_engine.config import PriceOverride
 from proxy_engine.providers.registry import price_provider
 from proxy_engine.usage.tokens import Usage
@@ -43,6 +40,11 @@ class PriceBook:
 
 @lru_cache(maxsize=8192)
 def _catalogue_cost(provider_id: str | None, model: str, inp: int, out: int, cr: int, cw: int) -> float | None:
+    # Imported on first use, not at start-up: genai-prices (and the httpx it brings) is a tenth of the
+    # engine's start-up time; `warm_catalogue` loads it in a thread once the proxy is listening.
+    from genai_prices import Usage as PriceUsage
+    from genai_prices import calc_price
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -50,3 +52,9 @@ def _catalogue_cost(provider_id: str | None, model: str, inp: int, out: int, cr:
             return float(calc_price(usage, model, provider_id=provider_id).total_price)
     except LookupError:
         return None
+
+
+def warm_catalogue() -> None:
+    """Load genai-prices' catalogue (blocking: run in a thread once the proxy is listening), so the first
+    priced request does not pay for the import."""
+    _catalogue_cost.__wrapped__(None, "gpt-4o-mini", 1, 1, 0, 0)

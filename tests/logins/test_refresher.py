@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from proxy_engine.logins.endpoints import endpoints_for
+from proxy_engine.logins.errors import AuthError
 from proxy_engine.logins.flows import browser_login, device_login
-from proxy_engine.logins.oauth import AuthError
 from proxy_engine.logins.providers import provider_auth
 from proxy_engine.logins.refresher import AuthEvent, TokenRefresher
 from proxy_engine.logins.tokens import load_tokens, save_tokens

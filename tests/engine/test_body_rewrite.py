@@ -1,0 +1,41 @@
+"""rewrite_model: only the top-level model changes, every other byte of the body stays as sent."""
+
+from __future__ import annotations
+
+import json
+
+from proxy_engine.dialects.body import rewrite_model
+
+
+def test_top_level_model_replaced_and_other_bytes_kept() -> None:
+    body = b'{"model" :  "Rush", "messages":[{"role":"user","content":"hi"}],"x":1.50}'
+    out = rewrite_model(body, "Rush", "gpt-4o-mini")
+    assert out == b'{"model" :  "gpt-4o-mini", "messages":[{"role":"user","content":"hi"}],"x":1.50}'
+
+
+def test_same_name_nested_and_in_text_is_left_alone() -> None:
+    body = json.dumps(
+        {
+            "messages": [{"role": "user", "content": '"model": "Rush"'}],
+            "metadata": {"model": "Rush"},
+            "model": "Rush",
+        }
+    ).encode()
+    out = json.loads(rewrite_model(body, "Rush", "claude-haiku-4-5"))
+    assert out["model"] == "claude-haiku-4-5"
+    assert out["metadata"] == {"model": "Rush"}
+    assert out["messages"][0]["content"] == '"model": "Rush"'
+
+
+def test_names_needing_escapes_round_trip() -> None:
+    old, new = 'we"ird\\name', "ünï/\u2028"
+    body = json.dumps({"model": old, "stream": True}, ensure_ascii=False).encode()
+    out = json.loads(rewrite_model(body, old, new))
+    assert out == {"model": new, "stream": True}
+
+
+def test_repeated_calls_use_each_pair_not_the_first() -> None:
+    a = rewrite_model(b'{"model":"a"}', "a", "x")
+    b = rewrite_model(b'{"model":"b"}', "b", "y")
+    assert (a, b) == (b'{"model":"x"}', b'{"model":"y"}')
+    assert rewrite_model(b'{"model":"a"}', "a", "a") == b'{"model":"a"}'
