@@ -269,6 +269,8 @@ class ProxyPalApp(BackgroundWork, App[int]):
             self.load_auth_status()  # the providers (and their keys) may have changed with the config
         if message.source == "saved":
             summary = "Saved. The engine is not running; it will use this config when it starts."
+        elif message.ok and message.source == "event":
+            summary = "The config file changed on disk · the engine reloaded it ✓"  # not our save
         elif message.ok:
             summary = "Saved · the engine reloaded the config ✓"
         else:

@@ -139,7 +139,7 @@ class BackgroundWork(_Base):
         except TimeoutError:
             ev = None  # the engine's watcher did not report: ask it directly
         if ev is not None:
-            self._note_reload_event(ev)
+            self._note_reload_event(ev, "written")
             return
         try:
             answer = await self.supervisor.api.reload_config()
@@ -149,8 +149,9 @@ class BackgroundWork(_Base):
             return
         self.post_message(result)
 
-    def _note_reload_event(self, ev: ConfigReloaded) -> None:
-        self.post_message(ConfigReloadResult(ev.ok, [e.to_dict() for e in ev.errors], "event"))
+    def _note_reload_event(self, ev: ConfigReloaded, source: str = "event") -> None:
+        """`source` is "written" when this TUI wrote the file, "event" when someone else changed it."""
+        self.post_message(ConfigReloadResult(ev.ok, [e.to_dict() for e in ev.errors], source))
 
     @work(exclusive=True, exit_on_error=False, group="logout")
     async def run_logout(self, request: LoginRequest) -> None:

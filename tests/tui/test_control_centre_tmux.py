@@ -1,0 +1,109 @@
+"""Issue #15: the control centre a user trusts all day, driven as a user does, in tmux.
+
+Each test types into a real `proxypal-tui` (fresh PROXYPAL_HOME, engine on a free port, a fake OpenAI
+upstream) with tmux send-keys, reads the screen with capture-pane, and asserts the files on disk.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeOpenAI, FakeServerThread
+from tests.tui.terminal_host import TmuxHost, engine_child, prepare_home, wait_until
+
+READY = "● ready"
+STARTUP_S = 40  # a cold start on a busy two-core machine; the usual is a few seconds
+SCREEN_S = 10
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeOpenAI]:
+    with FakeServerThread(FakeOpenAI()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def tui(tmp_path: Path, upstream: FakeOpenAI) -> Iterator[tuple[TmuxHost, Path]]:
+    """A ready TUI in tmux (120x40) and its PROXYPAL_HOME; everything it started is stopped afterwards."""
+    home = tmp_path / "home"
+    env, _port = prepare_home(home, upstream.base_url, upstream.api_key)
+    host = TmuxHost(env, tmp_path / "tmux.sock", cols=120, rows=40)
+    pids: list[int] = []
+    try:
+        host.wait_for(READY, STARTUP_S)
+        tui_pid = host.tui_pid()
+        assert tui_pid is not None
+        pids.append(tui_pid)
+        engine = engine_child(tui_pid)
+        if engine is not None:
+            pids.append(engine)
+        yield host, home
+    finally:
+        host.cleanup(*pids)
+
+
+def open_config(host: TmuxHost, home: Path) -> None:
+    host.press("c")
+    host.wait_for(str(home / "config.yaml"), SCREEN_S)
+
+
+def test_escape_leaves_the_config_editor_and_shortcuts_work_again(tui) -> None:
+    host, home = tui
+    config = home / "config.yaml"
+    before = config.read_bytes()
+    open_config(host, home)
+    host.press("e", "Escape")
+    time.sleep(0.5)  # a person pauses after escape; ESC then `d` at once reads as alt+d
+    host.press("d")
+    host.wait_for("ProxyPal — Dashboard", SCREEN_S)
+    assert config.read_bytes() == before
+    # Back in Config the editor is not focused: `r` switches screens instead of typing.
+    open_config(host, home)
+    host.press("r")
+    host.wait_for("ProxyPal — Requests", SCREEN_S)
+    assert config.read_bytes() == before
+
+
+def test_an_outside_edit_shows_in_a_clean_editor(tui) -> None:
+    host, home = tui
+    config = home / "config.yaml"
+    open_config(host, home)
+    subprocess.run(["sed", "-i", "s/^host: 127.0.0.1$/host: 127.0.0.1  # edited-outside/", str(config)], check=True)
+    screen = host.wait_for("edited-outside", SCREEN_S)
+    assert "The file changed on disk" in screen
+    assert "Saved" not in screen
+
+
+def test_ctrl_s_never_overwrites_an_outside_edit_and_the_choice_works(tui) -> None:
+    host, home = tui
+    config = home / "config.yaml"
+    open_config(host, home)
+    host.press("e", "C-Home")
+    host.type_text("# mine")
+    host.press("Enter")
+    host.wait_for("# mine", SCREEN_S)
+    subprocess.run(["sed", "-i", "s/^host: 127.0.0.1$/host: 127.0.0.1  # theirs/", str(config)], check=True)
+    theirs = config.read_bytes()
+    host.press("C-s")
+    host.wait_for("Reload theirs", SCREEN_S)  # the diff is offered (the poll may have offered it first)
+    assert config.read_bytes() == theirs
+    host.press("m")  # keep mine: the editor keeps its text, nothing is written yet
+    assert wait_until(lambda: "Reload theirs" not in host.screen_text(), within=SCREEN_S), host.screen_text()
+    assert config.read_bytes() == theirs
+    host.press("C-s")
+    assert wait_until(lambda: config.read_bytes().startswith(b"# mine\n"), within=SCREEN_S), host.screen_text()
+    host.wait_for("Saved", SCREEN_S)
+    # Another outside edit, more local edits, and this time the file's text wins.
+    subprocess.run(["sed", "-i", "s/^# mine$/# theirs again/", str(config)], check=True)
+    host.press("End")
+    host.type_text(" local")
+    host.wait_for("Reload theirs", SCREEN_S)
+    host.press("t")
+    assert "# theirs again" in host.wait_for("reloaded from disk", SCREEN_S)
+    assert b"local" not in config.read_bytes()
+    assert "local" not in host.screen_text()
