@@ -205,7 +205,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def _engine_output(self, line: str) -> None:
         # Same event loop as the app: a bounded append, drawn later by the Logs screen.
-        self.live.logs.add(LogLine(self.now(), "stderr", "engine", line))
+        self.live.logs.add_stderr(self.now(), line)
 
     # ---- workers ----------------------------------------------------------------------------------
 

@@ -107,3 +107,18 @@ def test_ctrl_s_never_overwrites_an_outside_edit_and_the_choice_works(tui) -> No
     assert "# theirs again" in host.wait_for("reloaded from disk", SCREEN_S)
     assert b"local" not in config.read_bytes()
     assert "local" not in host.screen_text()
+
+
+def test_logs_show_each_engine_line_once_and_filter_stderr_by_level(tui) -> None:
+    host, home = tui
+    config = home / "config.yaml"
+    with config.open("a") as f:
+        f.write("# touched, so the engine logs a reload while its events are connected\n")
+    host.press("l")
+    screen = host.wait_for("config reloaded", SCREEN_S)
+    assert screen.count("config reloaded") == 1, screen
+    assert screen.count("proxy_engine.app: engine") == 1, screen
+    host.press("f")  # info → warning: the stderr warning stays, the info lines go
+    screen = host.wait_for("level ≥ warning", SCREEN_S)
+    assert "encrypted file chosen by PROXYPAL_SECRET_BACKEND" in screen
+    assert "listening on" not in screen and "config reloaded" not in screen

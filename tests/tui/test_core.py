@@ -252,3 +252,21 @@ def test_core_never_imports_textual() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_logbook_keeps_one_of_a_log_event_and_its_stderr_twin() -> None:
+    book = Logbook()
+    book.add_stderr(100.0, "WARNING proxy_engine.app: disk is slow")
+    book.add(LogLine(100.5, "warning", "proxy_engine.app", "disk is slow"))  # the same record, by event
+    book.add(LogLine(101.0, "info", "proxy_engine.app", "ready"))
+    book.add_stderr(101.2, "INFO proxy_engine.app: ready")
+    book.add_stderr(102.0, "Traceback (most recent call last):")  # not a record: keeps the last level
+    lines = [ln for _, ln in book.since(0)]
+    assert [(ln.level, ln.message) for ln in lines] == [
+        ("warning", "disk is slow"),
+        ("info", "ready"),
+        ("info", "Traceback (most recent call last):"),
+    ]
+    assert [ln.message for _, ln in book.since(0, "warning")] == ["disk is slow"]
+    book.add(LogLine(200.0, "warning", "proxy_engine.app", "disk is slow"))  # a later repeat is a new line
+    assert len(book.since(0)) == 4
