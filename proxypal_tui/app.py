@@ -257,10 +257,11 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def _budget_alert(self, ev: BudgetAlert) -> None:
         self.notify(
-            f"{ev.scope}: ${ev.spent:.2f} of ${ev.limit:.2f} spent",
-            title="Budget alert",
-            severity="warning",
+            f"{ev.scope}: {ev.threshold:.0%} of the budget reached (${ev.spent:.2f} of ${ev.limit:.2f})",
+            title=f"Budget alert: {ev.threshold:.0%}",
+            severity="error" if ev.threshold >= 1.0 else "warning",
         )
+        self._refresh_usage()  # the budget bar shows the ledger's total at once, not in up to 30 s
 
     @on(ConfigReloadResult)
     def _config_result(self, message: ConfigReloadResult) -> None:

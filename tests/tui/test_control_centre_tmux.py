@@ -9,11 +9,14 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fakes import FakeOpenAI, FakeServerThread
+from tests.fakes.script import Usage
 from tests.tui.terminal_host import TmuxHost, engine_child, prepare_home, wait_until
 
 READY = "● ready"
@@ -27,11 +30,13 @@ def upstream() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-@pytest.fixture
-def tui(tmp_path: Path, upstream: FakeOpenAI) -> Iterator[tuple[TmuxHost, Path]]:
-    """A ready TUI in tmux (120x40) and its PROXYPAL_HOME; everything it started is stopped afterwards."""
+@contextmanager
+def running_tui(tmp_path: Path, upstream: FakeOpenAI, extra_config: str = "") -> Iterator[tuple[TmuxHost, Path, int]]:
+    """A ready TUI in tmux (120x40), its PROXYPAL_HOME and proxy port; what it started is stopped afterwards."""
     home = tmp_path / "home"
-    env, _port = prepare_home(home, upstream.base_url, upstream.api_key)
+    env, port = prepare_home(home, upstream.base_url, upstream.api_key)
+    with (home / "config.yaml").open("a") as f:
+        f.write(extra_config)
     host = TmuxHost(env, tmp_path / "tmux.sock", cols=120, rows=40)
     pids: list[int] = []
     try:
@@ -42,9 +47,15 @@ def tui(tmp_path: Path, upstream: FakeOpenAI) -> Iterator[tuple[TmuxHost, Path]]
         engine = engine_child(tui_pid)
         if engine is not None:
             pids.append(engine)
-        yield host, home
+        yield host, home, port
     finally:
         host.cleanup(*pids)
+
+
+@pytest.fixture
+def tui(tmp_path: Path, upstream: FakeOpenAI) -> Iterator[tuple[TmuxHost, Path]]:
+    with running_tui(tmp_path, upstream) as (host, home, _port):
+        yield host, home
 
 
 def open_config(host: TmuxHost, home: Path) -> None:
@@ -122,3 +133,23 @@ def test_logs_show_each_engine_line_once_and_filter_stderr_by_level(tui) -> None
     screen = host.wait_for("level ≥ warning", SCREEN_S)
     assert "encrypted file chosen by PROXYPAL_SECRET_BACKEND" in screen
     assert "listening on" not in screen and "config reloaded" not in screen
+
+
+def test_budget_alert_toasts_name_their_threshold(tmp_path: Path, upstream: FakeOpenAI) -> None:
+    """$0.20 a request against a $0.50 daily budget: the second crosses 50%, the third 100%."""
+    upstream.reset()
+    upstream.script(usage=Usage(input_tokens=100, output_tokens=100))
+    extra = (
+        "prices: {gpt-4o-mini: {input_per_mtok: 1000, output_per_mtok: 1000}}\n"
+        "budgets: {daily_usd: 0.5, alert_at: [0.5, 1.0]}\n"
+    )
+    with running_tui(tmp_path, upstream, extra) as (host, _home, port):
+        for i in range(3):
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]},
+                timeout=30,
+            )
+            assert r.status_code == 200, r.text
+        screen = host.wait_for("Budget alert: 100%", SCREEN_S)
+        assert "Budget alert: 50%" in screen, screen
