@@ -24,6 +24,7 @@ from proxy_engine.protocol import BudgetAlert, ConfigReloaded
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
+from proxypal_tui.core.api import ApiError
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
@@ -93,6 +94,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.session = Session(options, lambda: self.supervisor.pump.dropped)
         self._watch = ProcessWatch()
         self._leaving = False
+        self.detached_pid: int | None = None  # the engine left running by a detach, for the goodbye line
         self._reload_waiter: asyncio.Future[ConfigReloaded] | None = None
         self._signal_tasks: set[asyncio.Task[None]] = set()
         self.terminal_guard: TerminalGuard | None = None
@@ -346,6 +348,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         await self._leave(stop_engine=not self.options.keep_engine)
 
     async def action_detach(self) -> None:
+        self.detached_pid = self.engine_status.pid if self.engine_status.running else None
         await self._leave(stop_engine=False)
 
     async def _leave(self, stop_engine: bool, departure: Departure | None = None) -> None:
@@ -369,7 +372,21 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def action_stop_engine(self) -> None:
         if not self.supervisor.request_stop():
-            self.notify("This engine was not started by this TUI; stop it where it runs.", severity="warning")
+            self.stop_attached_engine()
+
+    @work(exclusive=True, exit_on_error=False, group="engine-stop")
+    async def stop_attached_engine(self) -> None:
+        """An engine this TUI did not start is asked to stop through `POST /v0/shutdown` (graceful)."""
+        api = self.supervisor.api
+        if api is None:
+            self.notify("No engine answers; nothing to stop.", severity="warning")
+            return
+        try:
+            answer = await api.shutdown()
+        except ApiError as e:
+            self.post_message(ApiFailed("engine stop", str(e)))
+            return
+        self.notify(f"The engine (pid {answer.get('pid')}) is stopping.", title="Engine")
 
     def action_restart_engine(self) -> None:
         if not self.supervisor.request_restart():

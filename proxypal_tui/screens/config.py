@@ -8,6 +8,7 @@ from typing import Any
 from textual import events, on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.theme import Theme
 from textual.widgets import Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
@@ -32,11 +33,14 @@ class ConfigEditor(TextArea):
     itself when it is the only focusable one, so the keys typed next went into the config.
     """
 
+    class Left(Message):
+        """Escape was pressed in the editor: the screen decides where focus goes."""
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "escape":
             event.stop()
             event.prevent_default()
-            self.screen.set_focus(None)
+            self.post_message(self.Left())
             return
         await super()._on_key(event)
 
@@ -176,6 +180,10 @@ class ConfigScreen(ProxyPalScreen):
 
     def action_edit(self) -> None:
         self.editor.focus()
+
+    @on(ConfigEditor.Left)
+    def _editor_left(self) -> None:
+        self.action_leave_editor()
 
     def action_leave_editor(self) -> None:
         target = self.query_one("#config-errors", OptionList)

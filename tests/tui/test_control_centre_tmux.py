@@ -6,7 +6,9 @@ upstream) with tmux send-keys, reads the screen with capture-pane, and asserts t
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ import pytest
 
 from tests.fakes import FakeOpenAI, FakeServerThread
 from tests.fakes.script import Usage
-from tests.tui.terminal_host import TmuxHost, engine_child, prepare_home, wait_until
+from tests.tui.terminal_host import TmuxHost, engine_child, gone, prepare_home, wait_until
 
 READY = "● ready"
 STARTUP_S = 40  # a cold start on a busy two-core machine; the usual is a few seconds
@@ -153,3 +155,39 @@ def test_budget_alert_toasts_name_their_threshold(tmp_path: Path, upstream: Fake
             assert r.status_code == 200, r.text
         screen = host.wait_for("Budget alert: 100%", SCREEN_S)
         assert "Budget alert: 50%" in screen, screen
+
+
+def test_after_a_detach_proxypal_engine_stop_ends_the_engine_and_keeps_its_ledger(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    with running_tui(tmp_path, upstream) as (host, home, port):
+        tui_pid = host.tui_pid()
+        assert tui_pid is not None
+        engine = engine_child(tui_pid)
+        assert engine is not None
+        for i in range(2):
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                json={"model": "gpt-4o", "messages": [{"role": "user", "content": f"hello {i}"}]},
+                timeout=30,
+            )
+            assert r.status_code == 200, r.text
+        host.press("C-d")
+        host.wait_for(f"The engine keeps running (pid {engine}). Stop it with: proxypal-engine stop", SCREEN_S)
+        assert wait_until(lambda: gone(tui_pid), within=SCREEN_S)
+        assert not gone(engine)
+        refused = httpx.post(f"http://127.0.0.1:{port}/v0/shutdown", timeout=10)
+        assert refused.status_code == 401 and not gone(engine)
+        env = dict(host.env)
+        done = subprocess.run(
+            [sys.executable, "-m", "proxy_engine", "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"stopping the engine (pid {engine})" in done.stdout and "stopped" in done.stdout
+        assert wait_until(lambda: gone(engine), within=SCREEN_S)
+        with sqlite3.connect(home / "data" / "usage.db") as db:
+            assert db.execute("SELECT status, model FROM requests").fetchall() == [(200, "gpt-4o")] * 2
+        again = subprocess.run(
+            [sys.executable, "-m", "proxy_engine", "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert again.returncode == 1 and "no engine answers" in again.stderr
