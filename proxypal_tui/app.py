@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from proxy_engine.paths import make_private_dirs
-from proxy_engine.protocol import BudgetAlert, ConfigReloaded
+from proxy_engine.protocol import BudgetAlert, ConfigReloaded, RequestFinished
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
@@ -41,6 +41,7 @@ from proxypal_tui.messages import (
     EngineEvents,
     EngineStatusChanged,
     LoginFinished,
+    RecentRequestsLoaded,
     ThemesReloaded,
     UsageLoaded,
 )
@@ -234,6 +235,9 @@ class ProxyPalApp(BackgroundWork, App[int]):
         if self.session.set_engine_status(message.status):
             self._refresh_usage()
             self.load_auth_status()
+            self.load_recent_requests()
+        if message.status.state in (EngineState.CRASHED, EngineState.FAILED):
+            self._log_exit(message.status)
         if message.status.state in (EngineState.FAILED, EngineState.BLOCKED):  # crashes show in the panel
             self.notify(message.status.message, title=f"Engine {message.status.state.value}", severity="error")
         self.redraw_now()
@@ -282,6 +286,17 @@ class ProxyPalApp(BackgroundWork, App[int]):
         if not message.ok:
             self.notify(summary, title="Config", severity="error")
         self.redraw_now()
+
+    def _log_exit(self, status: EngineStatus) -> None:
+        """A crash leaves a trace in Logs: how it ended, then its last stderr lines."""
+        now = self.now()
+        self.live.logs.add(LogLine(now, "error", "tui.supervisor", status.message, source="tui"))
+        for line in status.log_tail:
+            self.live.logs.add(LogLine(now, "error", "engine", f"  | {line}", source="tui"))
+
+    @on(RecentRequestsLoaded)
+    def _recent_loaded(self, message: RecentRequestsLoaded) -> None:
+        self.live.feed.merge_history(RequestFinished.from_dict(r) for r in message.records)
 
     @on(UsageLoaded)
     def _usage_loaded(self, message: UsageLoaded) -> None:

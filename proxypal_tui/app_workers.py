@@ -26,6 +26,7 @@ from proxypal_tui.messages import (
     ConfigReloadResult,
     CooldownsCleared,
     LoginFinished,
+    RecentRequestsLoaded,
     ThemesReloaded,
     UsageLoaded,
     UsageSnapshot,
@@ -80,6 +81,20 @@ class BackgroundWork(_Base):
             self.post_message(ApiFailed("usage", str(e)))
             return
         self.post_message(UsageLoaded(snapshot))
+
+    @work(exclusive=True, exit_on_error=False, group="recent")
+    async def load_recent_requests(self) -> None:
+        """The ledger's latest requests, so a restarted (or attached) engine's feed loses nothing visible."""
+        api = self.supervisor.api
+        if api is None:
+            return
+        try:
+            answer = await api.recent_requests(limit=2000)
+            records = [r for r in answer.get("requests") or [] if isinstance(r, dict)]
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(ApiFailed("recent requests", str(e)))
+            return
+        self.post_message(RecentRequestsLoaded(records))
 
     @work(exclusive=True, exit_on_error=False, group="auth")
     async def load_auth_status(self) -> None:

@@ -6,6 +6,8 @@ upstream) with tmux send-keys, reads the screen with capture-pane, and asserts t
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -191,3 +193,30 @@ def test_after_a_detach_proxypal_engine_stop_ends_the_engine_and_keeps_its_ledge
             [sys.executable, "-m", "proxy_engine", "stop"], env=env, capture_output=True, text=True, timeout=60
         )
         assert again.returncode == 1 and "no engine answers" in again.stderr
+
+
+def test_a_killed_engine_leaves_its_signal_in_logs_and_its_requests_in_the_feed(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    with running_tui(tmp_path, upstream) as (host, _home, port):
+        tui_pid = host.tui_pid()
+        assert tui_pid is not None
+        first = engine_child(tui_pid)
+        assert first is not None
+        for i in range(2):
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                json={"model": "gpt-4o", "messages": [{"role": "user", "content": f"hello {i}"}]},
+                timeout=30,
+            )
+            assert r.status_code == 200, r.text
+        host.press("r")
+        host.wait_for("2 kept", SCREEN_S)
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: (e := engine_child(tui_pid)) is not None and e != first, within=STARTUP_S)
+        host.wait_for(READY, STARTUP_S)
+        assert "2 kept" in host.wait_for("2 kept", SCREEN_S)  # rebuilt from the ledger, not lost
+        host.press("Escape")
+        time.sleep(0.5)  # a person pauses after escape; ESC then `l` at once reads as alt+l
+        host.press("l")
+        host.wait_for("was killed by SIGKILL (signal 9)", SCREEN_S)
