@@ -412,7 +412,8 @@ class EngineSupervisor:
         b = self.opts.backoff
         if self._crashes >= b.max_crashes:
             self._want_running = False
-            msg = f"the engine crashed {self._crashes} times in a row (last: {exit_words(code)}); gave up"
+            last = f"last exit code {code}" if code >= 0 else f"last {exit_words(code)}"
+            msg = f"the engine crashed {self._crashes} times in a row ({last}); gave up"
             self._publish(EngineState.FAILED, message=msg, log_tail=tail, crashes=self._crashes, pid=None)
             return
         delay = b.delay(self._crashes)
