@@ -49,7 +49,8 @@ class ConfigScreen(ProxyPalScreen):
     TITLE_TEXT = "Config"
     AUTO_FOCUS = ""  # arrive with screen keys working; `e` starts editing
     BINDINGS = [
-        Binding("e,enter", "edit", "Edit", id="config.edit", tooltip="Move into the editor (escape leaves it)."),
+        Binding("e", "edit", "Edit", id="config.edit", tooltip="Move into the editor (escape leaves it)."),
+        Binding("enter", "edit", "Edit", show=False, id="config.edit_enter", tooltip="Move into the editor."),
         Binding("ctrl+s", "save", "Save", id="config.save", tooltip="Validate, then write; the engine reloads it."),
         Binding("ctrl+o", "revert", "Reload", id="config.revert", tooltip="Discard edits and read the file again."),
         Binding(
