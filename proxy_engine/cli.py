@@ -58,6 +58,12 @@ def _tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop(args: argparse.Namespace) -> int:
+    from proxy_engine.stop import stop_engine
+
+    return stop_engine(args)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from proxy_engine.server import serve
 
@@ -144,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="raw JSON lines")
     p.add_argument("--socket", default=None, help="events socket path (default: from the config)")
     p.set_defaults(handler=_tail)
+    p = sub.add_parser("stop", help="stop the engine running with this config (gracefully)", parents=[common])
+    p.set_defaults(handler=_stop)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(handler=lambda a: print(f"proxypal-engine {__version__}") or 0)
     if _needs_login_commands(sys.argv[1:] if argv is None else argv):

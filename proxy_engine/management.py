@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
+import os
+import signal
 
 from aiohttp import web
 
@@ -148,3 +151,17 @@ async def control_leaving(request: web.Request) -> web.Response:
     then = "it is stopping this engine" if stopping else "this engine keeps running"
     log.warning("the control centre (pid %d) went away: %s; %s", pid, _LEAVING[reason], then)
     return web.json_response({"ok": True})
+
+
+@routes.post("/v0/shutdown")
+async def shutdown(request: web.Request) -> web.Response:
+    """Stop this engine as SIGTERM does (drain streams, flush the ledger); `proxypal-engine stop` calls it.
+
+    The answer goes out first; the signal follows a moment later, through the server's own handler.
+    """
+    state = _guard(request)
+    # Under `serve --workers N` the supervisor owns the port and stops every worker.
+    pid = state.worker.supervisor_pid if state.worker is not None else os.getpid()
+    log.warning("shutdown asked through the management API; stopping gracefully")
+    asyncio.get_running_loop().call_later(0.2, os.kill, pid, signal.SIGTERM)
+    return web.json_response({"ok": True, "pid": pid})

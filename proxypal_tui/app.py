@@ -20,10 +20,11 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from proxy_engine.paths import make_private_dirs
-from proxy_engine.protocol import BudgetAlert, ConfigReloaded
+from proxy_engine.protocol import BudgetAlert, ConfigReloaded, RequestFinished
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
+from proxypal_tui.core.api import ApiError
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
@@ -40,6 +41,7 @@ from proxypal_tui.messages import (
     EngineEvents,
     EngineStatusChanged,
     LoginFinished,
+    RecentRequestsLoaded,
     ThemesReloaded,
     UsageLoaded,
 )
@@ -93,6 +95,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.session = Session(options, lambda: self.supervisor.pump.dropped)
         self._watch = ProcessWatch()
         self._leaving = False
+        self.detached_pid: int | None = None  # the engine left running by a detach, for the goodbye line
         self._reload_waiter: asyncio.Future[ConfigReloaded] | None = None
         self._signal_tasks: set[asyncio.Task[None]] = set()
         self.terminal_guard: TerminalGuard | None = None
@@ -205,7 +208,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def _engine_output(self, line: str) -> None:
         # Same event loop as the app: a bounded append, drawn later by the Logs screen.
-        self.live.logs.add(LogLine(self.now(), "stderr", "engine", line))
+        self.live.logs.add_stderr(self.now(), line)
 
     # ---- workers ----------------------------------------------------------------------------------
 
@@ -232,6 +235,9 @@ class ProxyPalApp(BackgroundWork, App[int]):
         if self.session.set_engine_status(message.status):
             self._refresh_usage()
             self.load_auth_status()
+            self.load_recent_requests()
+        if message.status.state in (EngineState.CRASHED, EngineState.FAILED):
+            self._log_exit(message.status)
         if message.status.state in (EngineState.FAILED, EngineState.BLOCKED):  # crashes show in the panel
             self.notify(message.status.message, title=f"Engine {message.status.state.value}", severity="error")
         self.redraw_now()
@@ -257,10 +263,11 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def _budget_alert(self, ev: BudgetAlert) -> None:
         self.notify(
-            f"{ev.scope}: ${ev.spent:.2f} of ${ev.limit:.2f} spent",
-            title="Budget alert",
-            severity="warning",
+            f"{ev.scope}: {ev.threshold:.0%} of the budget reached (${ev.spent:.2f} of ${ev.limit:.2f})",
+            title=f"Budget alert: {ev.threshold:.0%}",
+            severity="error" if ev.threshold >= 1.0 else "warning",
         )
+        self._refresh_usage()  # the budget bar shows the ledger's total at once, not in up to 30 s
 
     @on(ConfigReloadResult)
     def _config_result(self, message: ConfigReloadResult) -> None:
@@ -269,6 +276,8 @@ class ProxyPalApp(BackgroundWork, App[int]):
             self.load_auth_status()  # the providers (and their keys) may have changed with the config
         if message.source == "saved":
             summary = "Saved. The engine is not running; it will use this config when it starts."
+        elif message.ok and message.source == "event":
+            summary = "The config file changed on disk · the engine reloaded it ✓"  # not our save
         elif message.ok:
             summary = "Saved · the engine reloaded the config ✓"
         else:
@@ -277,6 +286,17 @@ class ProxyPalApp(BackgroundWork, App[int]):
         if not message.ok:
             self.notify(summary, title="Config", severity="error")
         self.redraw_now()
+
+    def _log_exit(self, status: EngineStatus) -> None:
+        """A crash leaves a trace in Logs: how it ended, then its last stderr lines."""
+        now = self.now()
+        self.live.logs.add(LogLine(now, "error", "tui.supervisor", status.message, source="tui"))
+        for line in status.log_tail:
+            self.live.logs.add(LogLine(now, "error", "engine", f"  | {line}", source="tui"))
+
+    @on(RecentRequestsLoaded)
+    def _recent_loaded(self, message: RecentRequestsLoaded) -> None:
+        self.live.feed.merge_history(RequestFinished.from_dict(r) for r in message.records)
 
     @on(UsageLoaded)
     def _usage_loaded(self, message: UsageLoaded) -> None:
@@ -343,6 +363,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         await self._leave(stop_engine=not self.options.keep_engine)
 
     async def action_detach(self) -> None:
+        self.detached_pid = self.engine_status.pid if self.engine_status.running else None
         await self._leave(stop_engine=False)
 
     async def _leave(self, stop_engine: bool, departure: Departure | None = None) -> None:
@@ -366,7 +387,21 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def action_stop_engine(self) -> None:
         if not self.supervisor.request_stop():
-            self.notify("This engine was not started by this TUI; stop it where it runs.", severity="warning")
+            self.stop_attached_engine()
+
+    @work(exclusive=True, exit_on_error=False, group="engine-stop")
+    async def stop_attached_engine(self) -> None:
+        """An engine this TUI did not start is asked to stop through `POST /v0/shutdown` (graceful)."""
+        api = self.supervisor.api
+        if api is None:
+            self.notify("No engine answers; nothing to stop.", severity="warning")
+            return
+        try:
+            answer = await api.shutdown()
+        except ApiError as e:
+            self.post_message(ApiFailed("engine stop", str(e)))
+            return
+        self.notify(f"The engine (pid {answer.get('pid')}) is stopping.", title="Engine")
 
     def action_restart_engine(self) -> None:
         if not self.supervisor.request_restart():

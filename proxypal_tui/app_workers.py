@@ -27,6 +27,7 @@ from proxypal_tui.messages import (
     ConfigReloadResult,
     CooldownsCleared,
     LoginFinished,
+    RecentRequestsLoaded,
     ThemesReloaded,
     UsageLoaded,
     UsageSnapshot,
@@ -81,6 +82,20 @@ class BackgroundWork(_Base):
             self.post_message(ApiFailed("usage", str(e)))
             return
         self.post_message(UsageLoaded(snapshot))
+
+    @work(exclusive=True, exit_on_error=False, group="recent")
+    async def load_recent_requests(self) -> None:
+        """The ledger's latest requests, so a restarted (or attached) engine's feed loses nothing visible."""
+        api = self.supervisor.api
+        if api is None:
+            return
+        try:
+            answer = await api.recent_requests(limit=2000)
+            records = [r for r in answer.get("requests") or [] if isinstance(r, dict)]
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(ApiFailed("recent requests", str(e)))
+            return
+        self.post_message(RecentRequestsLoaded(records))
 
     @work(exclusive=True, exit_on_error=False, group="auth")
     async def load_auth_status(self) -> None:
@@ -140,7 +155,7 @@ class BackgroundWork(_Base):
         except TimeoutError:
             ev = None  # the engine's watcher did not report: ask it directly
         if ev is not None:
-            self._note_reload_event(ev)
+            self._note_reload_event(ev, "written")
             return
         try:
             answer = await self.supervisor.api.reload_config()
@@ -150,8 +165,9 @@ class BackgroundWork(_Base):
             return
         self.post_message(result)
 
-    def _note_reload_event(self, ev: ConfigReloaded) -> None:
-        self.post_message(ConfigReloadResult(ev.ok, [e.to_dict() for e in ev.errors], "event"))
+    def _note_reload_event(self, ev: ConfigReloaded, source: str = "event") -> None:
+        """`source` is "written" when this TUI wrote the file, "event" when someone else changed it."""
+        self.post_message(ConfigReloadResult(ev.ok, [e.to_dict() for e in ev.errors], source))
 
     @work(exclusive=True, exit_on_error=False, group="logout")
     async def run_logout(self, request: LoginRequest) -> None:

@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         # Belt and braces: if the app dies without its orderly quit, do not leave our engine behind.
         atexit.register(app.supervisor.kill_now)
     result = app.run()
+    if app.detached_pid is not None:
+        where = f" --config {config_path}" if args.config else ""
+        print(f"The engine keeps running (pid {app.detached_pid}). Stop it with: proxypal-engine{where} stop")
     return result if isinstance(result, int) else 0
 
 

@@ -36,6 +36,14 @@ class UsageSnapshot:
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
+class RecentRequestsLoaded(Message, bubble=False):
+    """The ledger's latest requests (GET /v0/requests), to rebuild the feed after a restart or on attach."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.records = records
+
+
 class UsageLoaded(Message, bubble=False):
     def __init__(self, usage: UsageSnapshot) -> None:
         super().__init__()

@@ -119,6 +119,10 @@ class ManagementClient:
         body = {"reason": reason, "pid": pid, "stopping": stopping}
         return await self.request("POST", "/v0/control/leaving", json=body, limit=limit)
 
+    async def shutdown(self) -> dict[str, Any]:
+        """Ask the engine to stop as on SIGTERM (for an engine this TUI attached to, not started)."""
+        return await self.request("POST", "/v0/shutdown")
+
     async def usage(self, group: str, since: float | None = None) -> dict[str, Any]:
         query = f"?group={group}" + (f"&since={int(since)}" if since is not None else "")
         return await self.request("GET", "/v0/usage" + query)

@@ -33,6 +33,7 @@ from proxy_engine.protocol import (
     Stats,
     parse_event,
 )
+from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.credentials import CredentialBoard
 from proxypal_tui.core.feed import RequestFeed
 from proxypal_tui.core.logbook import Logbook, LogLine
@@ -59,7 +60,7 @@ class LiveState:
         self._routes = {
             HELLO: self._hello,
             REQUEST_STARTED: self.feed.started,
-            REQUEST_FINISHED: self.feed.finished,
+            REQUEST_FINISHED: self._finished,
             STATS: self._stats,
             LOG: lambda ev: self.logs.add(LogLine.from_event(ev)),
             AUTH_CHANGED: self.auth.auth_changed,
@@ -94,6 +95,30 @@ class LiveState:
         self.feed.replace_history(ev.snapshot.recent)
         if ev.snapshot.stats is not None:
             self.stats = ev.snapshot.stats
+
+    def _finished(self, ev: RequestFinished) -> None:
+        self.feed.finished(ev)
+        self.fold_into_today(ev)
+
+    def fold_into_today(self, ev: RequestFinished) -> None:
+        """Count a finished request in its day's usage row now, so Today and the budget bar keep up.
+
+        The next `/v0/usage` answer replaces the rows with the ledger's own totals.
+        """
+        key = fmt.day_key(ev.ts_start or ev.ts)
+        row = next((r for r in self.day_rows if str(r.get("key")) == key), None)
+        if row is None:
+            row = {"key": key, "requests": 0, "errors": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+            self.day_rows.append(row)
+        n = int(row.get("requests") or 0)
+        avg = row.get("avg_latency_ms")
+        row["avg_latency_ms"] = ev.latency_ms if avg is None else (float(avg) * n + ev.latency_ms) / (n + 1)
+        row["requests"] = n + 1
+        row["errors"] = int(row.get("errors") or 0) + (1 if ev.status >= 400 else 0)
+        row["input_tokens"] = int(row.get("input_tokens") or 0) + ev.input_tokens
+        row["output_tokens"] = int(row.get("output_tokens") or 0) + ev.output_tokens
+        row["cost_usd"] = float(row.get("cost_usd") or 0.0) + float(ev.cost_usd or 0.0)
+        self.usage_version += 1
 
     def _stats(self, ev: Stats) -> None:
         self.stats = ev

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -411,19 +412,31 @@ class EngineSupervisor:
         b = self.opts.backoff
         if self._crashes >= b.max_crashes:
             self._want_running = False
-            msg = f"the engine crashed {self._crashes} times in a row (last exit code {code}); gave up"
+            last = f"last exit code {code}" if code >= 0 else f"last {exit_words(code)}"
+            msg = f"the engine crashed {self._crashes} times in a row ({last}); gave up"
             self._publish(EngineState.FAILED, message=msg, log_tail=tail, crashes=self._crashes, pid=None)
             return
         delay = b.delay(self._crashes)
         self._publish(
             EngineState.CRASHED,
-            message=f"the engine exited with code {code}",
+            message=f"the engine {exit_words(code)}",
             log_tail=tail,
             crashes=self._crashes,
         )
         msg = f"crash {self._crashes}/{b.max_crashes}: restarting in {delay:.1f}s"
         self._publish(EngineState.RESTARTING, message=msg, retry_in=delay, pid=None, uptime_s=None)
         await self._wait_wake(delay)
+
+
+def exit_words(code: int) -> str:
+    """How a process ended, as a person reads it: "was killed by SIGKILL (signal 9)" or "exited with code 3"."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"was killed by {name} (signal {-code})"
+    return f"exited with code {code}"
 
 
 def _same_file(reported: Any, ours: Path) -> bool:

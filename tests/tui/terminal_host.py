@@ -160,10 +160,10 @@ class PtyHost:
 class TmuxHost:
     """`proxypal-tui` typed into an interactive shell in a tmux session on a private tmux server."""
 
-    def __init__(self, env: dict[str, str], socket_path: Path, *args: str) -> None:
+    def __init__(self, env: dict[str, str], socket_path: Path, *args: str, cols: int = COLS, rows: int = ROWS) -> None:
         self.env = env
         self.socket = socket_path
-        self.tmux("new-session", "-d", "-s", "pp", "-x", str(COLS), "-y", str(ROWS), "bash --norc --noprofile -i")
+        self.tmux("new-session", "-d", "-s", "pp", "-x", str(cols), "-y", str(rows), "bash --norc --noprofile -i")
         self.shell_pid = int(self.tmux("display-message", "-p", "-t", "pp", "#{pane_pid}").strip())
         command = " ".join([*TUI, *args])
         self.tmux("send-keys", "-t", "pp", f"cd {REPO} && {command}", "Enter")
@@ -190,6 +190,21 @@ class TmuxHost:
 
     def screen_text(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "pp")
+
+    def press(self, *keys: str) -> None:
+        """tmux key names, one keystroke each: "Escape", "C-s", "Enter", "d"."""
+        for key in keys:
+            self.tmux("send-keys", "-t", "pp", key)
+
+    def type_text(self, text: str) -> None:
+        """Literal text, as if typed."""
+        self.tmux("send-keys", "-t", "pp", "-l", text)
+
+    def wait_for(self, needle: str, within: float) -> str:
+        """The screen once it shows `needle`; fails with the screen as it is when it never does."""
+        if not wait_until(lambda: needle in self.screen_text(), within=within):
+            raise AssertionError(f"{needle!r} never showed:\n{self.screen_text()}")
+        return self.screen_text()
 
     def kill_session(self) -> None:
         self.tmux("kill-session", "-t", "pp")

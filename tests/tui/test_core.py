@@ -252,3 +252,60 @@ def test_core_never_imports_textual() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_logbook_keeps_one_of_a_log_event_and_its_stderr_twin() -> None:
+    book = Logbook()
+    book.add_stderr(100.0, "WARNING proxy_engine.app: disk is slow")
+    book.add(LogLine(100.5, "warning", "proxy_engine.app", "disk is slow"))  # the same record, by event
+    book.add(LogLine(101.0, "info", "proxy_engine.app", "ready"))
+    book.add_stderr(101.2, "INFO proxy_engine.app: ready")
+    book.add_stderr(102.0, "Traceback (most recent call last):")  # not a record: keeps the last level
+    lines = [ln for _, ln in book.since(0)]
+    assert [(ln.level, ln.message) for ln in lines] == [
+        ("warning", "disk is slow"),
+        ("info", "ready"),
+        ("info", "Traceback (most recent call last):"),
+    ]
+    assert [ln.message for _, ln in book.since(0, "warning")] == ["disk is slow"]
+    book.add(LogLine(200.0, "warning", "proxy_engine.app", "disk is slow"))  # a later repeat is a new line
+    assert len(book.since(0)) == 4
+
+
+def test_a_finished_request_counts_in_today_before_the_next_usage_answer() -> None:
+    from proxypal_tui.core import formatting as fmt
+    from proxypal_tui.core.state import LiveState
+
+    live = LiveState()
+    today = fmt.day_key(FIXED_NOW)
+    live.set_usage(
+        [
+            {
+                "key": today,
+                "requests": 2,
+                "errors": 0,
+                "input_tokens": 10,
+                "output_tokens": 5,
+                "cost_usd": 0.25,
+                "avg_latency_ms": 100.0,
+            }
+        ],
+        [],
+    )
+    version = live.usage_version
+    done = RequestFinished(
+        id="r1",
+        ts_start=FIXED_NOW,
+        status=502,
+        latency_ms=400.0,
+        input_tokens=7,
+        output_tokens=3,
+        cost_usd=0.5,
+        ts=FIXED_NOW,
+    )
+    live.apply([done.to_dict() | {"type": "request.finished"}])
+    row = live.day_rows[0]
+    assert (row["requests"], row["errors"], row["input_tokens"], row["output_tokens"]) == (3, 1, 17, 8)
+    assert row["cost_usd"] == pytest.approx(0.75) and row["avg_latency_ms"] == pytest.approx(200.0)
+    assert live.usage_version > version
+    assert metrics.budget_uses({"daily_usd": 1.0}, row["cost_usd"], 0.0)[0].spent == pytest.approx(0.75)
