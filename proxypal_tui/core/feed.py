@@ -200,7 +200,7 @@ class RequestFeed:
     def merge_history(self, records: Iterable[RequestFinished]) -> None:
         """Add the ledger's records we do not have (after a restart or on attach); newest kept, oldest first."""
         have = {r.id for r in self._done}
-        new = [RequestRecord.from_finished(r) for r in records if r.id not in have]
+        new = [FeedRow.from_finished(r) for r in records if r.id not in have]
         if not new:
             return
         merged = sorted([*self._done, *new], key=lambda r: r.ts_start)
