@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import hmac
 import ipaddress
 import logging
@@ -117,18 +118,31 @@ async def get_config(request: web.Request) -> web.Response:
 
 @routes.put("/v0/config")
 async def put_config(request: web.Request) -> web.Response:
+    """Takes what GET gives (`{"text": ...}` as JSON) or the raw YAML, so a read-edit-write round trip needs no
+    reshaping; the content type decides."""
     state = _guard(request)
     try:
         text = (await request.read()).decode("utf-8")
     except UnicodeDecodeError as e:
-        return web.json_response({"ok": False, "errors": [{"file": str(state.paths.config_file), "line": None,
-                                  "message": f"the config must be UTF-8 text: {e.reason} at byte {e.start}"}]},
-                                 status=400)  # fmt: skip
+        return _config_refused(state, f"the config must be UTF-8 text: {e.reason} at byte {e.start}")
+    if request.content_type == "application/json":
+        try:
+            text = json.loads(text)["text"]
+        except (ValueError, KeyError, TypeError):
+            text = None
+        if not isinstance(text, str):
+            return _config_refused(state, 'a JSON body must be {"text": "<the YAML>"}')
     try:
         await apply_config_text(request.app, text)
     except ConfigError as e:
         return web.json_response({"ok": False, "errors": [i.as_dict() for i in e.issues]}, status=422)
     return web.json_response({"ok": True, "errors": [], "path": str(state.paths.config_file)})
+
+
+def _config_refused(state: EngineState, message: str) -> web.Response:
+    return web.json_response(
+        {"ok": False, "errors": [{"file": str(state.paths.config_file), "line": None, "message": message}]}, status=400
+    )
 
 
 @routes.post("/v0/config/reload")

@@ -65,6 +65,14 @@ def test_put_config_validates_and_applies(fakes):
         assert stat.S_IMODE(os.stat(eng.config_path).st_mode) == 0o600
         assert "Tiny" in eng.api("GET", "/v0/config").json()["text"]
         assert "Tiny" in [m["id"] for m in httpx.get(eng.url + "/v1/models").json()["data"]]
+        # GET and PUT are symmetric: what GET returns ({path, text, ...}) can be sent back as JSON
+        got = eng.api("GET", "/v0/config").json()
+        got["text"] = got["text"].replace("  Tiny:", "  Wee:")
+        r = eng.api("PUT", "/v0/config", json=got)
+        assert r.status_code == 200 and r.json()["ok"] and "Wee" in eng.config_path.read_text()
+        r = eng.api("PUT", "/v0/config", json={"yaml": "port: 1"})
+        assert r.status_code == 400 and '{"text"' in r.json()["errors"][0]["message"]
+        assert "Wee" in eng.config_path.read_text()
 
 
 def test_sigterm_lets_a_stream_finish_and_flushes_the_ledger(fakes):
