@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import hmac
 import ipaddress
+import json
 import logging
 from collections.abc import Awaitable, Callable
 
