@@ -249,6 +249,8 @@ class ProxyPalApp(BackgroundWork, App[int]):
         return {"config.reloaded": self._config_reloaded, "budget.alert": self._budget_alert}
 
     def _config_reloaded(self, ev: ConfigReloaded) -> None:
+        if ev.warnings:
+            self.notify("\n".join(ev.warnings), title="Config warning", severity="warning")
         waiter = self._reload_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(ev)  # the save worker reports it
