@@ -39,6 +39,7 @@ STATUS_STYLE = {
     ToolStatus.POINTED_HERE: "$text-success",
     ToolStatus.POINTED_ELSEWHERE: "$text-warning",
     ToolStatus.NOT_INSTALLED: "$text-muted",
+    ToolStatus.CONFIG_ONLY: "$text-muted",
 }
 
 
