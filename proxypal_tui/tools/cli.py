@@ -90,7 +90,7 @@ def _apply(args: argparse.Namespace, home: Path) -> list[str]:
 
 
 def _undo(args: argparse.Namespace, home: Path) -> list[str]:
-    return _outcome(restore(args.name, home, args.force))
+    return _outcome(restore(args.name, home, args.force, proxy_settings(args.config)))
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Path], list[str]]] = {

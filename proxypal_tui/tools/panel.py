@@ -136,7 +136,7 @@ class ToolsPanel(Widget):
     def run_action(self, name: str, verb: str) -> None:
         try:
             if verb == "undo":
-                outcome = restore(name, self.home)
+                outcome = restore(name, self.home, settings=proxy_settings(self.config_path))
             else:
                 outcome = point(name, self.home, proxy_settings(self.config_path))
             self.post_message(self.ActionDone(outcome, verb))
