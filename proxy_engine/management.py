@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
@@ -13,6 +14,7 @@ from aiohttp import web
 from proxy_engine.config import ConfigError
 from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, EngineState
+from proxy_engine.usage.history import HistoryQuery, query_history
 
 log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
@@ -95,6 +97,19 @@ async def usage(request: web.Request) -> web.Response:
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
     return web.json_response({"group": group, "rows": rows})
+
+
+@routes.get("/v0/history")
+async def history(request: web.Request) -> web.Response:
+    """Usage per day, week or month from the ledger file (any range it holds), split by provider, model or client."""
+    state = _guard(request)
+    try:
+        query = HistoryQuery.from_params(dict(request.query))
+    except ValueError as e:
+        return web.json_response({"error": str(e)}, status=400)
+    await state.ledger.flush()
+    rows = await asyncio.to_thread(query_history, state.ledger.path, query)
+    return web.json_response({"by": query.by, "group": query.group or None, "rows": rows})
 
 
 @routes.get("/v0/requests")
