@@ -39,6 +39,7 @@ from proxypal_tui.messages import (
     CooldownsCleared,
     EngineEvents,
     EngineStatusChanged,
+    HistoryLoaded,
     LoginFinished,
     ThemesReloaded,
     UsageLoaded,
@@ -48,6 +49,7 @@ from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.dashboard import DashboardScreen
 from proxypal_tui.screens.help import HelpScreen
+from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.logs import LogsScreen
 from proxypal_tui.screens.providers import ProvidersScreen
 from proxypal_tui.screens.requests import RequestsScreen
@@ -75,13 +77,14 @@ def _tools_screen_for(session: Session) -> Callable[[], Screen[Any]]:
 
 class ProxyPalApp(BackgroundWork, App[int]):
     TITLE = "ProxyPal"
-    CSS_PATH = ["tcss/app.tcss", "tcss/dashboard.tcss", "tcss/screens.tcss"]
+    CSS_PATH = ["tcss/app.tcss", "tcss/dashboard.tcss", "tcss/screens.tcss", "tcss/history.tcss"]
     PAGES: dict[str, type[ProxyPalScreen]] = {
         "dashboard": DashboardScreen,
         "requests": RequestsScreen,
         "providers": ProvidersScreen,
         "config": ConfigScreen,
         "logs": LogsScreen,
+        "history": HistoryScreen,
     }  # added as modes, each page built with the session
     DEFAULT_MODE = "dashboard"
     BINDINGS = APP_BINDINGS
@@ -283,6 +286,13 @@ class ProxyPalApp(BackgroundWork, App[int]):
     @on(UsageLoaded)
     def _usage_loaded(self, message: UsageLoaded) -> None:
         self.live.set_usage(message.usage.day_rows, message.usage.hour_rows)
+
+    @on(HistoryLoaded)
+    def _history_loaded(self, message: HistoryLoaded) -> None:
+        if message.error:
+            self.session.history.failed(message.error)
+        else:
+            self.session.history.load(message.by, message.group, message.rows)
 
     @on(AuthStatusLoaded)
     def _auth_loaded(self, message: AuthStatusLoaded) -> None:

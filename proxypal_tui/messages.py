@@ -44,6 +44,14 @@ class UsageSnapshot:
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
+class HistoryLoaded(Message, bubble=False):
+    """Rows of GET /v0/history for (by, group); error is set instead when the engine could not answer."""
+
+    def __init__(self, by: str, group: str, rows: list[dict[str, Any]], error: str = "") -> None:
+        super().__init__()
+        self.by, self.group, self.rows, self.error = by, group, rows, error
+
+
 class UsageLoaded(Message, bubble=False):
     def __init__(self, usage: UsageSnapshot) -> None:
         super().__init__()
