@@ -91,7 +91,7 @@ class HistoryScreen(ProxyPalScreen):
         span = f"{periods[0]} … {periods[-1]}" if periods else "no requests recorded yet"
         note = f"   ({view.error})" if view.error else ""
         self.query_one("#history-range", Label).update(
-            f"per {view.by}, by {view.group}: {span}{note}   (b: period · g: split · ctrl+r: reload)"
+            f"Per {view.by}, by {view.group}: {span}{note}"
         )
         self.query_one("#history-requests", HistoryChart).show(periods, view.series("requests"))
         self.query_one("#history-cost", HistoryChart).show(periods, view.series("cost_usd"))
