@@ -21,6 +21,11 @@ from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
 
 
+def _short(period: str) -> str:
+    """'2025-10-07' -> '10-07'; weeks ('2025-W40') and months ('2025-10') stay whole."""
+    return period[5:] if len(period) == 10 else period
+
+
 class HistoryChart(PlotextPlot):
     """Bars per period, one series per group; its own `plt`, theme "auto" (textual-plotext's default)."""
 
@@ -35,7 +40,11 @@ class HistoryChart(PlotextPlot):
         plt.title(self._title)
         if periods and series:
             names = list(series)[:5]  # more would not be told apart in a terminal
-            plt.multiple_bar(periods, [series[n] for n in names], labels=names)
+            positions = list(range(1, len(periods) + 1))
+            plt.multiple_bar(positions, [series[n] for n in names], labels=names)
+            # First, middle and last, short (10-07, not 2025-10-07): chosen here so they never overlap.
+            ticks = sorted({positions[0], positions[len(positions) // 2], positions[-1]})
+            plt.xticks(ticks, [_short(periods[i - 1]) for i in ticks])
         self.refresh()
 
 
@@ -90,9 +99,7 @@ class HistoryScreen(ProxyPalScreen):
         periods = view.periods()
         span = f"{periods[0]} … {periods[-1]}" if periods else "no requests recorded yet"
         note = f"   ({view.error})" if view.error else ""
-        self.query_one("#history-range", Label).update(
-            f"Per {view.by}, by {view.group}: {span}{note}"
-        )
+        self.query_one("#history-range", Label).update(f"Per {view.by}, by {view.group}: {span}{note}")
         self.query_one("#history-requests", HistoryChart).show(periods, view.series("requests"))
         self.query_one("#history-cost", HistoryChart).show(periods, view.series("cost_usd"))
         table = self.query_one("#history-table", DataTable)
