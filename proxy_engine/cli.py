@@ -11,6 +11,7 @@ from pathlib import Path
 
 from proxy_engine import __version__
 from proxy_engine.config import ConfigError, load_config
+from proxy_engine.config_warnings import config_warnings
 from proxy_engine.paths import resolve_paths
 
 
@@ -20,10 +21,12 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"{path}: no such file", file=sys.stderr)
         return 2
     try:
-        load_config(path)
+        loaded = load_config(path)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 1
+    for warning in config_warnings(loaded.config):
+        print(f"{path}: warning: {warning}", file=sys.stderr)
     print(f"{path}: ok")
     return 0
 

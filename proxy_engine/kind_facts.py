@@ -18,13 +18,14 @@ class KindFacts:
     needs_base_url: bool = False  # no fixed endpoint: config must set base_url
     offered_for_keys: bool = False  # offered by name when adding an API key in the TUI
     login_credential: str = "oauth"  # the pool credential type its logins become
+    versioned_base_url: bool = False  # paths are appended to base_url as is, so it must carry /v1
 
 
 KIND_FACTS: dict[str, KindFacts] = {
     "anthropic": KindFacts(login="claude", offered_for_keys=True),
-    "openai": KindFacts(offered_for_keys=True),
+    "openai": KindFacts(offered_for_keys=True, versioned_base_url=True),
     "gemini": KindFacts(offered_for_keys=True),
-    "openai_compatible": KindFacts(needs_base_url=True),
+    "openai_compatible": KindFacts(needs_base_url=True, versioned_base_url=True),
     "azure_openai": KindFacts(needs_base_url=True),
     "qwen": KindFacts(login="qwen"),
     "codex": KindFacts(login="codex", login_only=True, api_keys=False),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import json
 import logging
 import os
 import signal
@@ -14,6 +15,7 @@ from aiohttp import web
 from proxy_engine.config import ConfigError
 from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, RunningEngine
+from proxy_engine.usage.history import HistoryQuery, query_history
 
 log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
@@ -82,6 +84,19 @@ async def usage(request: web.Request) -> web.Response:
     return web.json_response({"group": group, "rows": rows})
 
 
+@routes.get("/v0/history")
+async def history(request: web.Request) -> web.Response:
+    """Usage per day, week or month from the ledger file (any range it holds), split by provider, model or client."""
+    state = _guard(request)
+    try:
+        query = HistoryQuery.from_params(dict(request.query))
+    except ValueError as e:
+        return web.json_response({"error": str(e)}, status=400)
+    await state.ledger.flush()
+    rows = await asyncio.to_thread(query_history, state.ledger.path, query)
+    return web.json_response({"by": query.by, "group": query.group or None, "rows": rows})
+
+
 @routes.get("/v0/requests")
 async def recent_requests(request: web.Request) -> web.Response:
     state = _guard(request)
@@ -103,18 +118,31 @@ async def get_config(request: web.Request) -> web.Response:
 
 @routes.put("/v0/config")
 async def put_config(request: web.Request) -> web.Response:
+    """Takes what GET gives (`{"text": ...}` as JSON) or the raw YAML, so a read-edit-write round trip needs no
+    reshaping; the content type decides."""
     state = _guard(request)
     try:
         text = (await request.read()).decode("utf-8")
     except UnicodeDecodeError as e:
-        return web.json_response({"ok": False, "errors": [{"file": str(state.paths.config_file), "line": None,
-                                  "message": f"the config must be UTF-8 text: {e.reason} at byte {e.start}"}]},
-                                 status=400)  # fmt: skip
+        return _config_refused(state, f"the config must be UTF-8 text: {e.reason} at byte {e.start}")
+    if request.content_type == "application/json":
+        try:
+            text = json.loads(text)["text"]
+        except (ValueError, KeyError, TypeError):
+            text = None
+        if not isinstance(text, str):
+            return _config_refused(state, 'a JSON body must be {"text": "<the YAML>"}')
     try:
         await apply_config_text(request.app, text)
     except ConfigError as e:
         return web.json_response({"ok": False, "errors": [i.as_dict() for i in e.issues]}, status=422)
     return web.json_response({"ok": True, "errors": [], "path": str(state.paths.config_file)})
+
+
+def _config_refused(state: RunningEngine, message: str) -> web.Response:
+    return web.json_response(
+        {"ok": False, "errors": [{"file": str(state.paths.config_file), "line": None, "message": message}]}, status=400
+    )
 
 
 @routes.post("/v0/config/reload")

@@ -438,10 +438,12 @@ class ConfigReloaded:
     ok: bool
     errors: list[ConfigProblem] = field(default_factory=list)
     path: str = ""
+    warnings: list[str] = field(default_factory=list)  # a valid config that is likely wrong (config_warnings)
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "errors": [e.to_dict() for e in self.errors], "path": self.path}
+        return {"ok": self.ok, "errors": [e.to_dict() for e in self.errors], "path": self.path,
+                "warnings": list(self.warnings)}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ConfigReloaded:
@@ -449,6 +451,7 @@ class ConfigReloaded:
             ok=bool(d.get("ok")),
             errors=[ConfigProblem.from_dict(e) for e in _list(d.get("errors"))],
             path=_str(d.get("path")),
+            warnings=[_str(w) for w in _list(d.get("warnings"))],
             ts=_float(d.get("ts")),
         )
 

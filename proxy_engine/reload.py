@@ -13,6 +13,7 @@ import watchfiles
 from aiohttp import web
 
 from proxy_engine.config import ConfigError, ConfigIssue, is_loopback, load_config, parse_config_text
+from proxy_engine.config_warnings import config_warnings
 from proxy_engine.paths import atomic_write, make_private_dirs
 from proxy_engine.protocol import ConfigProblem, ConfigReloaded
 from proxy_engine.runtime import build_runtime, open_bind_issue
@@ -32,9 +33,9 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
             if issue := open_bind_issue(runtime, state.host):
                 raise ConfigError([issue])
         except ConfigError as e:
-            issues = e.issues
+            issues, warnings = e.issues, []
         else:
-            issues = []
+            issues, warnings = [], config_warnings(runtime.config)
             cfg, old = runtime.config, state.runtime.config
             if (cfg.host, cfg.port) != (old.host, old.port):
                 log.warning("host/port changes take effect after a restart of the engine")
@@ -46,8 +47,10 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
         log.error("config not applied, the previous one keeps serving: %s", "; ".join(map(str, issues)))
     else:
         log.info("config reloaded from %s", path)
+    for warning in warnings:
+        log.warning("config: %s", warning)
     problems = [ConfigProblem(file=i.file, line=i.line, message=i.message) for i in issues]
-    state.bus.publish(ConfigReloaded(ok=not issues, errors=problems, path=str(path)))
+    state.bus.publish(ConfigReloaded(ok=not issues, errors=problems, path=str(path), warnings=warnings))
     return issues
 
 

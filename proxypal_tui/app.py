@@ -40,6 +40,7 @@ from proxypal_tui.messages import (
     CooldownsCleared,
     EngineEvents,
     EngineStatusChanged,
+    HistoryLoaded,
     LoginFinished,
     RecentRequestsLoaded,
     ThemesReloaded,
@@ -50,6 +51,7 @@ from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.dashboard import DashboardScreen
 from proxypal_tui.screens.help import HelpScreen
+from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.logs import LogsScreen
 from proxypal_tui.screens.providers import ProvidersScreen
 from proxypal_tui.screens.requests import RequestsScreen
@@ -77,13 +79,14 @@ def _tools_screen_for(session: Session) -> Callable[[], Screen[Any]]:
 
 class ProxyPalApp(BackgroundWork, App[int]):
     TITLE = "ProxyPal"
-    CSS_PATH = ["tcss/app.tcss", "tcss/dashboard.tcss", "tcss/screens.tcss"]
+    CSS_PATH = ["tcss/app.tcss", "tcss/dashboard.tcss", "tcss/screens.tcss", "tcss/history.tcss"]
     PAGES: dict[str, type[ProxyPalScreen]] = {
         "dashboard": DashboardScreen,
         "requests": RequestsScreen,
         "providers": ProvidersScreen,
         "config": ConfigScreen,
         "logs": LogsScreen,
+        "history": HistoryScreen,
     }  # added as modes, each page built with the session
     DEFAULT_MODE = "dashboard"
     BINDINGS = APP_BINDINGS
@@ -255,6 +258,8 @@ class ProxyPalApp(BackgroundWork, App[int]):
         return {"config.reloaded": self._config_reloaded, "budget.alert": self._budget_alert}
 
     def _config_reloaded(self, ev: ConfigReloaded) -> None:
+        if ev.warnings:
+            self.notify("\n".join(ev.warnings), title="Config warning", severity="warning")
         waiter = self._reload_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(ev)  # the save worker reports it
@@ -301,6 +306,13 @@ class ProxyPalApp(BackgroundWork, App[int]):
     @on(UsageLoaded)
     def _usage_loaded(self, message: UsageLoaded) -> None:
         self.live.set_usage(message.usage.day_rows, message.usage.hour_rows)
+
+    @on(HistoryLoaded)
+    def _history_loaded(self, message: HistoryLoaded) -> None:
+        if message.error:
+            self.session.history.failed(message.error)
+        else:
+            self.session.history.load(message.by, message.group, message.rows)
 
     @on(AuthStatusLoaded)
     def _auth_loaded(self, message: AuthStatusLoaded) -> None:

@@ -26,6 +26,7 @@ from proxypal_tui.messages import (
     AuthStatusLoaded,
     ConfigReloadResult,
     CooldownsCleared,
+    HistoryLoaded,
     LoginFinished,
     RecentRequestsLoaded,
     ThemesReloaded,
@@ -96,6 +97,20 @@ class BackgroundWork(_Base):
             self.post_message(ApiFailed("recent requests", str(e)))
             return
         self.post_message(RecentRequestsLoaded(records))
+    @work(exclusive=True, exit_on_error=False, group="history")
+    async def load_history(self, by: str, group: str) -> None:
+        api = self.supervisor.api
+        if api is None:
+            self.post_message(HistoryLoaded(by, group, [], "the engine is not running"))
+            return
+        try:
+            rows = (await api.history(by, group)).get("rows")
+            if not isinstance(rows, list):
+                raise TypeError(f"unexpected answer {type(rows).__name__}")
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(HistoryLoaded(by, group, [], str(e)))
+            return
+        self.post_message(HistoryLoaded(by, group, rows))
 
     @work(exclusive=True, exit_on_error=False, group="auth")
     async def load_auth_status(self) -> None:

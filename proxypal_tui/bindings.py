@@ -16,6 +16,7 @@ APP_BINDINGS: list[BindingType] = [
     _screen_binding("t", "tools", "Tools", "Point coding tools at the proxy."),
     _screen_binding("c", "config", "Config", "Edit and validate the config file."),
     _screen_binding("l", "logs", "Logs", "Engine log lines, by level."),
+    _screen_binding("h", "history", "Hist", "Requests, tokens, cost and latency per day, from the ledger."),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key on this screen."),
     Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit; stops the engine only if this TUI started it."),
     Binding(

@@ -17,6 +17,7 @@ SCREENS = (
     ("tools", "Tools", "Point coding tools at the proxy"),
     ("config", "Config", "Edit the config file"),
     ("logs", "Logs", "Engine logs"),
+    ("history", "History", "Usage per day, week or month, from the ledger"),
 )
 
 

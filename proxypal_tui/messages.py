@@ -42,6 +42,12 @@ class RecentRequestsLoaded(Message, bubble=False):
     def __init__(self, records: list[dict[str, Any]]) -> None:
         super().__init__()
         self.records = records
+class HistoryLoaded(Message, bubble=False):
+    """Rows of GET /v0/history for (by, group); error is set instead when the engine could not answer."""
+
+    def __init__(self, by: str, group: str, rows: list[dict[str, Any]], error: str = "") -> None:
+        super().__init__()
+        self.by, self.group, self.rows, self.error = by, group, rows, error
 
 
 class UsageLoaded(Message, bubble=False):

@@ -80,6 +80,7 @@ SAMPLES: dict[str, Any] = {
             ConfigProblem(file="/tmp/c.yaml", line=3, message="unknown key"),
             ConfigProblem(file="/tmp/c.yaml", line=None, message="no providers"),
         ],
+        warnings=["provider 'local': base_url http://127.0.0.1:9/ has no version segment"],
     ),
     protocol.AUTH_CHANGED: AUTH,
     protocol.CREDENTIAL_COOLDOWN: CredentialCooldown(

@@ -127,6 +127,10 @@ class ManagementClient:
         query = f"?group={group}" + (f"&since={int(since)}" if since is not None else "")
         return await self.request("GET", "/v0/usage" + query)
 
+    async def history(self, by: str, group: str) -> dict[str, Any]:
+        """Usage per period and group over everything the ledger holds."""
+        return await self.request("GET", f"/v0/history?by={by}&group={group}")
+
     async def reload_config(self) -> dict[str, Any]:
         return await self.request("POST", "/v0/config/reload", ok=(200, 422))
 

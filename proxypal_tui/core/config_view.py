@@ -29,6 +29,7 @@ class ConfigView:
         self.budgets: dict[str, Any] = {}
         self.provider_kinds: dict[str, str] = {}
         self.listen = DEFAULT_LISTEN
+        self.client_keys = False
 
     def read_text(self) -> str:
         """The file as it is on disk now; OSError when it cannot be read."""
@@ -47,7 +48,13 @@ class ConfigView:
         self.budgets = cfg.budgets.model_dump()
         self.provider_kinds = {name: provider_kind(name, p) for name, p in cfg.providers.items()}
         self.listen = f"{cfg.host}:{cfg.port}"
+        self.client_keys = bool(cfg.clients)
         self.version += 1
+
+    @property
+    def client_keys_label(self) -> str:
+        """What a tool must send: with `clients:` every call needs one of their keys; without, none (loopback only)."""
+        return "required" if self.client_keys else "off (loopback only)"
 
     @property
     def key_providers(self) -> list[str]:

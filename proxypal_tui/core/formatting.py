@@ -17,13 +17,16 @@ def count(n: float | None) -> str:
 
 
 def money(usd: float | None) -> str:
+    """Dollars at a width that fits a tile; a cost too small to show reads `<$0.0001`, never `$0.0000`."""
     if usd is None:
         return "—"
     if usd >= 100:
         return f"${usd:,.0f}"
     if usd >= 1:
         return f"${usd:.2f}"
-    return f"${usd:.4f}" if usd else "$0"
+    if not usd:
+        return "$0"
+    return f"${usd:.4f}" if usd >= 0.0001 else "<$0.0001"
 
 
 def millis(ms: float | None) -> str:

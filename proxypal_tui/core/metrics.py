@@ -25,6 +25,12 @@ class Kpis:
     error_rate: float | None = None
 
 
+def error_rate(requests: int, errors: int) -> float | None:
+    """The one definition both rows of tiles use: replies with status >= 400 over all replies, None ("—")
+    when there were none (the engine's and the ledger's `errors` both count status >= 400)."""
+    return errors / requests if requests else None
+
+
 def kpis_from_stats(stats: Stats | None) -> Kpis:
     if stats is None:
         return Kpis()
@@ -34,7 +40,7 @@ def kpis_from_stats(stats: Stats | None) -> Kpis:
         cost_usd=stats.cost_usd,
         avg_latency_ms=stats.avg_latency_ms,
         p95_latency_ms=stats.p95_latency_ms,
-        error_rate=stats.error_rate,
+        error_rate=error_rate(stats.requests, stats.errors),
     )
 
 
@@ -50,7 +56,7 @@ def kpis_from_usage_row(row: dict[str, Any] | None, p95_ms: float | None = None)
         cost_usd=row.get("cost_usd"),
         avg_latency_ms=row.get("avg_latency_ms"),
         p95_latency_ms=p95_ms,
-        error_rate=(errors / requests) if requests else None,
+        error_rate=error_rate(requests, errors),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from proxypal_tui.core.config_view import ConfigView
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
+from proxypal_tui.core.history import HistoryView
 from proxypal_tui.core.process import ProcessUsage
 from proxypal_tui.core.state import LiveState
 from proxypal_tui.options import AppOptions
@@ -34,6 +35,7 @@ class Session:
         self.config_path = options.config_path
         self.config = ConfigView(options.config_path)
         self.live = LiveState()
+        self.history = HistoryView()
         self.engine_status = EngineStatus(EngineState.LOCATING, config_path=str(options.config_path))
         self.engine_usage: ProcessUsage | None = None
         self.feed_paused = False

@@ -74,7 +74,9 @@ class DashboardScreen(ProxyPalScreen):
         onboarding = session.show_onboarding()
         self.query_one(OnboardingPanel).display = onboarding
         if onboarding:
-            self.query_one(OnboardingPanel).show(str(session.config_path), session.endpoint_listen())
+            self.query_one(OnboardingPanel).show(
+                str(session.config_path), session.endpoint_listen(), session.config.client_keys_label
+            )
         self._draw_kpis(now)
         self._draw_series(now)
         self._draw_shares()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proxypal_tui.tools.client_keys import ProxySettings, client_key_for
+from proxypal_tui.tools.client_keys import ProxySettings, client_key_for, remove_created_client_key
 from proxypal_tui.tools.diffs import display_path
 from proxypal_tui.tools.pointing import apply, has_backup, make_target, undo, undo_preview
 from proxypal_tui.tools.registry import get_tool
@@ -80,10 +80,12 @@ def point(name: str, home: Path, settings: ProxySettings) -> Outcome:
     return out
 
 
-def restore(name: str, home: Path, force: bool = False) -> Outcome:
-    """Undo every apply of this tool since the last undo."""
+def restore(name: str, home: Path, force: bool = False, settings: ProxySettings | None = None) -> Outcome:
+    """Undo every apply of this tool since the last undo; with settings, also the client key apply created."""
     tool = get_tool(name)
     result = undo(tool, home, force=force)
     notes = [f"restored {display_path(p, home)}" for p in result.restored]
     notes += [f"removed {display_path(p, home)} (it did not exist before)" for p in result.removed]
+    if settings is not None and (note := remove_created_client_key(tool.name, settings)):
+        notes.append(note)
     return Outcome(tool.name, tool.title, notes=notes, diff=result.diff, changed=result.restored + result.removed)

@@ -19,6 +19,8 @@ class CodingTool:
     binaries: ClassVar[tuple[str, ...]] = ()
     # Home-relative paths (globs allowed) whose presence shows the tool is installed.
     markers: ClassVar[tuple[str, ...]] = ()
+    # Home-relative globs that prove an install as a binary would (an editor extension's folder).
+    install_markers: ClassVar[tuple[str, ...]] = ()
     # Field names whose values are secrets, masked in diffs.
     secret_fields: ClassVar[tuple[str, ...]] = ()
     # Instruction-only tools: no file can be written safely, the user pastes settings.
@@ -29,9 +31,22 @@ class CodingTool:
         return []
 
     def installed(self, home: Path, search_path: str | None = None) -> bool:
+        """Found at all: its binary on PATH or its files under home."""
+        return self.on_path(search_path, home) or self.has_files(home)
+
+    def on_path(self, search_path: str | None = None, home: Path | None = None) -> bool:
         if any(shutil.which(b, path=search_path) for b in self.binaries):
             return True
+        return home is not None and any(next(home.glob(m), None) is not None for m in self.install_markers)
+
+    def has_files(self, home: Path) -> bool:
         return any(next(home.glob(m), None) is not None for m in self.markers)
+
+    def found_as(self, home: Path, search_path: str | None = None) -> ToolStatus:
+        """INSTALLED only when the binary is on PATH; its files alone are CONFIG_ONLY."""
+        if self.on_path(search_path, home):
+            return ToolStatus.INSTALLED
+        return ToolStatus.CONFIG_ONLY if self.has_files(home) else ToolStatus.NOT_INSTALLED
 
     def current_url(self, home: Path) -> str | None:
         """The base URL the tool's own files point it at, or None when they set none."""
@@ -64,9 +79,7 @@ class CodingTool:
             return ToolState(self.name, self.title, ToolStatus.POINTED_HERE, url, files)
         if url:
             return ToolState(self.name, self.title, ToolStatus.POINTED_ELSEWHERE, url, files)
-        if self.installed(home, search_path):
-            return ToolState(self.name, self.title, ToolStatus.INSTALLED, where, files)
-        return ToolState(self.name, self.title, ToolStatus.NOT_INSTALLED, where, files)
+        return ToolState(self.name, self.title, self.found_as(home, search_path), where, files)
 
     # helpers for subclasses
     @staticmethod

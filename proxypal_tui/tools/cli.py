@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from proxypal_tui.tools.actions import Outcome, point, preview, restore
+from proxypal_tui.tools.base import Tool
 from proxypal_tui.tools.client_keys import proxy_settings
 from proxypal_tui.tools.diffs import display_path
 from proxypal_tui.tools.model import ToolError, ToolStatus
@@ -41,11 +42,23 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _list(args: argparse.Namespace, home: Path) -> list[str]:
+    """README: which tools are installed, and where they point (read from their files, as `status` does)."""
     rows = []
     for t in TOOLS:
         files = ", ".join(display_path(f, home) for f in t.files(home)) or "(settings in the app)"
-        rows.append([t.name, t.title, "yes" if t.installed(home) else "no", "manual" if t.manual else "file", files])
-    return [table(["NAME", "TOOL", "INSTALLED", "SETUP", "FILES"], rows)]
+        found = {ToolStatus.INSTALLED: "yes", ToolStatus.CONFIG_ONLY: "config only"}.get(t.found_as(home), "no")
+        rows.append([t.name, t.title, found, "manual" if t.manual else "file", _points_at(t, home), files])
+    return [table(["NAME", "TOOL", "INSTALLED", "SETUP", "POINTS AT", "FILES"], rows)]
+
+
+def _points_at(tool: Tool, home: Path) -> str:
+    """The base URL its files set, "(its default)" when they set none, or why it could not be read."""
+    if tool.manual:
+        return "(set in the app)"
+    try:
+        return tool.current_url(home) or "(its default)"
+    except ToolError as e:
+        return f"(unreadable: {e})"
 
 
 def _status(args: argparse.Namespace, home: Path) -> list[str]:
@@ -77,7 +90,7 @@ def _apply(args: argparse.Namespace, home: Path) -> list[str]:
 
 
 def _undo(args: argparse.Namespace, home: Path) -> list[str]:
-    return _outcome(restore(args.name, home, args.force))
+    return _outcome(restore(args.name, home, args.force, proxy_settings(args.config)))
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Path], list[str]]] = {

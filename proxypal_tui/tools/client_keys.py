@@ -9,6 +9,7 @@ machine with no usable keyring the token goes to a 0600 file under
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from proxypal_tui.tools.edit_yaml import YamlDocument
 from proxypal_tui.tools.model import PLACEHOLDER_KEY, ToolError
 
 KEYRING_SERVICE = "proxypal"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,4 +134,34 @@ def client_key_for(tool: str, settings: ProxySettings, *, create: bool) -> Clien
         return ClientKey(value, f"Apply will create client key keyring:{entry} and add it to `clients:`.", True)
     where = store_secret(entry, value, settings.paths)
     add_client_to_config(settings.config_file, tool, f"keyring:{entry}")
+    marker = created_marker(settings.paths, tool)
+    make_private_dirs(marker.parent)
+    atomic_write(marker, f"keyring:{entry}\n".encode(), 0o600)
     return ClientKey(value, f"Created client key keyring:{entry} in {where}, and added it to `clients:`.")
+
+
+def created_marker(paths: Paths, tool: str) -> Path:
+    """Notes that apply created this tool's client key, so undo removes it again (and only then)."""
+    return paths.data_dir / "tool-client-keys" / tool
+
+
+def remove_created_client_key(tool: str, settings: ProxySettings) -> str | None:
+    """Undo's other half: drop the client entry and the secret that apply created; None when it created none."""
+    marker = created_marker(settings.paths, tool)
+    ref = (read_text(marker) or "").strip()
+    if not ref:
+        return None
+    text = read_text(settings.config_file)
+    if text is not None:
+        doc = YamlDocument(text, str(settings.config_file))
+        doc.replace_items("clients", lambda it: isinstance(it, dict) and it.get("name") == tool, [])
+        if doc.text != text:
+            atomic_write(settings.config_file, doc.text.encode(), settings.config_file.stat().st_mode & 0o777)
+    name = ref.partition(":")[2]
+    try:
+        keyring.delete_password(KEYRING_SERVICE, name)
+    except KeyringError as e:
+        log.debug("no keyring entry %s to delete: %s", name, e)
+    fallback_key_file(settings.paths, name).unlink(missing_ok=True)
+    marker.unlink()
+    return f"removed client key {ref} from `clients:` and its secret (apply created it)"

@@ -18,7 +18,8 @@ class ToolError(Exception):
 
 class ToolStatus(enum.Enum):
     NOT_INSTALLED = "not installed"
-    INSTALLED = "installed"
+    INSTALLED = "installed"  # its binary is on PATH
+    CONFIG_ONLY = "config only"  # its files are there but no binary: maybe removed, maybe elsewhere
     POINTED_HERE = "pointed at this proxy"
     POINTED_ELSEWHERE = "pointed elsewhere"
     MANUAL = "manual setup"

@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static, TextArea
 from textual.worker import Worker, WorkerState
 
+from proxy_engine.paths import resolve_paths
 from proxypal_tui.tools.actions import Outcome, point, preview, restore
 from proxypal_tui.tools.client_keys import proxy_settings
 from proxypal_tui.tools.model import ToolError, ToolState, ToolStatus
@@ -33,12 +34,14 @@ TOOLS_BINDINGS = [
     Binding("ctrl+r", "refresh", "Refresh", id="tools.refresh", tooltip="Re-read every tool's files"),
     Binding("y", "copy", "Copy setup", id="tools.copy", tooltip="Copy the setup steps to the clipboard"),
 ]
+CONFIG_POLL_S = 1.0
 TOOLS_CSS_PATH = str(Path(__file__).with_name("screen.tcss"))  # absolute: screens elsewhere find it too
 
 STATUS_STYLE = {
     ToolStatus.POINTED_HERE: "$text-success",
     ToolStatus.POINTED_ELSEWHERE: "$text-warning",
     ToolStatus.NOT_INSTALLED: "$text-muted",
+    ToolStatus.CONFIG_ONLY: "$text-muted",
 }
 
 
@@ -96,6 +99,7 @@ class ToolsPanel(Widget):
         self.selected: str | None = None
         self.instructions_text = ""
         self.states: list[ToolState] = []
+        self._config_seen: tuple[int, int, int] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Reading tools…", id="tools-proxy")
@@ -112,6 +116,24 @@ class ToolsPanel(Widget):
 
     def on_mount(self) -> None:
         self.action_refresh()
+        self._config_seen = self._config_signature()
+        self.set_interval(CONFIG_POLL_S, self._notice_config_change)
+
+    def _config_signature(self) -> tuple[int, int, int] | None:
+        """The ProxyPal config's inode, mtime and size: a cheap stat that says when the preview may be stale."""
+        try:
+            st = resolve_paths(self.config_path).config_file.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _notice_config_change(self) -> None:
+        """Port, host, models and client keys all come from the config, so a changed file means a new preview
+        (otherwise apply would write something other than the diff on screen)."""
+        seen = self._config_signature()
+        if seen != self._config_seen:
+            self._config_seen = seen
+            self.action_refresh()
 
     # ---- workers --------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="tools-status", exit_on_error=False)
@@ -135,7 +157,7 @@ class ToolsPanel(Widget):
     def run_action(self, name: str, verb: str) -> None:
         try:
             if verb == "undo":
-                outcome = restore(name, self.home)
+                outcome = restore(name, self.home, settings=proxy_settings(self.config_path))
             else:
                 outcome = point(name, self.home, proxy_settings(self.config_path))
             self.post_message(self.ActionDone(outcome, verb))

@@ -55,9 +55,10 @@ ONBOARDING = """\
 [b]2. Point a tool here:[/b]  press [b]t[/b], or run proxypal-tui tools apply NAME
 [b]3. Watch it work:[/b]      requests show up here and under [b]r[/b].
 
-Proxy: [b]http://{listen}[/b]    Keys: [b]?[/b]    Everything: [b]ctrl+p[/b]"""
+Proxy: [b]http://{listen}[/b]    Client keys: [b]{client_keys}[/b]
+Help: [b]?[/b]    Everything: [b]ctrl+p[/b]"""
 
 
 class OnboardingPanel(Static):
-    def show(self, path: str, listen: str) -> None:
-        self.update(ONBOARDING.format(path=escape(path), listen=escape(listen)))
+    def show(self, path: str, listen: str, client_keys: str) -> None:
+        self.update(ONBOARDING.format(path=escape(path), listen=escape(listen), client_keys=escape(client_keys)))

@@ -39,7 +39,7 @@ def test_hot_reload_valid_then_invalid(fakes):
         text = eng.config_path.read_text().replace("models:\n", "models:\n  Brainy: {openai: gpt-4.1}\n")
         eng.config_path.write_text(text)
         ev = sub.wait_for("config.reloaded", lambda e: e["ok"])
-        assert ev["errors"] == []
+        assert ev["errors"] == [] and ev["warnings"] == []
         r = client.chat.completions.create(model="Brainy", messages=[{"role": "user", "content": "x"}])
         assert r.choices[0].message.content == "Hello from gpt-4.1!"
         bad = text + "routing: {retries: lots}\n"
@@ -51,6 +51,10 @@ def test_hot_reload_valid_then_invalid(fakes):
         assert r.choices[0].message.content == "Hello from gpt-4.1!", "the last good config keeps serving"
         status = eng.api("GET", "/v0/status").json()
         assert status["config_ok"] is False and status["config_errors"][0]["line"] == err["line"]
+        local = "providers:\n  local: {kind: openai_compatible, base_url: http://127.0.0.1:9}\n"
+        eng.config_path.write_text(text.replace("providers:\n", local))
+        ev = sub.wait_for("config.reloaded", lambda e: e["ok"] and e["warnings"])
+        assert len(ev["warnings"]) == 1 and "'local'" in ev["warnings"][0] and "/v1" in ev["warnings"][0]
         sub.close()
 
 
@@ -65,6 +69,14 @@ def test_put_config_validates_and_applies(fakes):
         assert stat.S_IMODE(os.stat(eng.config_path).st_mode) == 0o600
         assert "Tiny" in eng.api("GET", "/v0/config").json()["text"]
         assert "Tiny" in [m["id"] for m in httpx.get(eng.url + "/v1/models").json()["data"]]
+        # GET and PUT are symmetric: what GET returns ({path, text, ...}) can be sent back as JSON
+        got = eng.api("GET", "/v0/config").json()
+        got["text"] = got["text"].replace("  Tiny:", "  Wee:")
+        r = eng.api("PUT", "/v0/config", json=got)
+        assert r.status_code == 200 and r.json()["ok"] and "Wee" in eng.config_path.read_text()
+        r = eng.api("PUT", "/v0/config", json={"yaml": "port: 1"})
+        assert r.status_code == 400 and '{"text"' in r.json()["errors"][0]["message"]
+        assert "Wee" in eng.config_path.read_text()
 
 
 def test_sigterm_lets_a_stream_finish_and_flushes_the_ledger(fakes):
@@ -145,6 +157,22 @@ def test_check_config_cli(tmp_path):
     r = subprocess.run([sys.executable, "-m", "proxy_engine", "check-config", str(good)], capture_output=True,
                        text=True)  # fmt: skip
     assert r.returncode == 0
+    assert "warning" not in r.stderr
+
+
+def test_check_config_warns_about_an_openai_base_url_without_v1(tmp_path):
+    """Paths are appended to base_url as is: without /v1 the calls go to /chat/completions and 404."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "providers:\n  local: {kind: openai_compatible, base_url: http://127.0.0.1:11434}\n"
+        "  groq: {kind: openai_compatible, base_url: https://api.groq.com/openai/v1}\n"
+        "  gem: {kind: openai_compatible, base_url: https://g.example/v1beta/openai/}\n"
+    )
+    r = subprocess.run([sys.executable, "-m", "proxy_engine", "check-config", str(path)], capture_output=True,
+                       text=True)  # fmt: skip
+    assert r.returncode == 0 and r.stdout.strip().endswith(": ok")
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "'local'" in warnings[0] and "http://127.0.0.1:11434/chat/completions" in warnings[0]
 
 
 def test_management_api_needs_the_key_and_files_are_private(engine):

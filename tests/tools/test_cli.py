@@ -43,11 +43,18 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_list_shows_every_tool(env: dict[str, str]) -> None:
+    """A binary on PATH is installed, files alone are "config only", and each row says where the tool points."""
     Path(env["HOME"], ".codex").mkdir()
+    exe = Path(env["PATH"], "aider")
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    claude = Path(env["HOME"], ".claude")
+    claude.mkdir()
+    (claude / "settings.json").write_text('{"env": {"ANTHROPIC_BASE_URL": "https://gateway.example.com"}}')
     r = run(env, "list")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "TOOL", "INSTALLED", "SETUP", "FILES"]
+    assert lines[0].split() == ["NAME", "TOOL", "INSTALLED", "SETUP", "POINTS", "AT", "FILES"]
     rows = {ln.split()[0]: ln for ln in lines[2:]}
     assert set(rows) == {
         "claude-code",
@@ -61,7 +68,9 @@ def test_list_shows_every_tool(env: dict[str, str]) -> None:
         "cline",
         "copilot",
     }
-    assert " yes " in rows["codex"] and " no " in rows["claude-code"]
+    assert " config only " in rows["codex"] and " yes " in rows["aider"] and " no " in rows["opencode"]
+    assert " config only " in rows["claude-code"] and " https://gateway.example.com " in rows["claude-code"]
+    assert "(its default)" in rows["codex"] and "(its default)" in rows["aider"]
     assert "manual" in rows["cursor"] and "~/.codex/config.toml" in rows["codex"]
 
 
@@ -129,9 +138,7 @@ def test_errors_exit_non_zero_with_a_message(env: dict[str, str]) -> None:
 
 
 def test_tools_main_callable_in_process_form(env: dict[str, str]) -> None:
-    code = (
-        "import sys; from proxypal_tui.tools.cli import tools_main; sys.exit(tools_main(['apply', 'cursor']))"
-    )
+    code = "import sys; from proxypal_tui.tools.cli import tools_main; sys.exit(tools_main(['apply', 'cursor']))"
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "Override OpenAI Base URL: on, http://127.0.0.1:19123/v1" in r.stdout

@@ -136,9 +136,13 @@ def test_key_created_in_file_fallback_and_config_appended(pp_home: Path, home: P
     assert again.changed == [] and cfg.read_text() == expected
     assert _claude_env(home)["ANTHROPIC_AUTH_TOKEN"] == key
 
-    restore("claude-code", home)
+    restore("claude-code", home, settings=proxy_settings())
     assert not (home / ".claude").exists()
-    assert cfg.read_text() == expected, "the client stays registered; a later apply reuses it"
+    assert cfg.read_text() == CONFIG_WITH_CLIENTS, "undo removes the client entry apply added"
+    assert not key_file.exists() and read_secret_ref("keyring:client-claude-code", proxy_settings().paths) is None
+    restore_again = point("claude-code", home, proxy_settings())
+    assert cfg.read_text() == expected and key_file.read_text() != key, "a later apply makes a fresh key"
+    assert any("Created client key" in n for n in restore_again.notes)
 
 
 def test_key_stored_in_the_os_keyring_when_there_is_one(
@@ -151,6 +155,24 @@ def test_key_stored_in_the_os_keyring_when_there_is_one(
     assert any("OS keyring" in n for n in out.notes)
     assert not (pp_home / "data" / "client-keys").exists()
     assert f'experimental_bearer_token = "{key}"' in (home / ".codex" / "config.toml").read_text()
+    restore("codex", home, settings=proxy_settings())
+    assert ("proxypal", "client-codex") not in memory_keyring.store
+    assert "client-codex" not in (pp_home / "config.yaml").read_text()
+
+
+def test_undo_keeps_a_client_key_the_user_registered(
+    pp_home: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a key apply created goes with undo; one the config already named stays."""
+    text = CONFIG_WITH_CLIENTS.replace(
+        "  - {name: laptop, key: env:LAPTOP_KEY}   # my laptop\n",
+        "  - {name: laptop, key: env:LAPTOP_KEY}   # my laptop\n  - {name: aider, key: env:LAPTOP_KEY}\n",
+    )
+    cfg = _config(pp_home, text)
+    monkeypatch.setenv("LAPTOP_KEY", "k" * 40)
+    point("aider", home, proxy_settings())
+    out = restore("aider", home, settings=proxy_settings())
+    assert cfg.read_text() == text and not any("client key" in n for n in out.notes)
 
 
 def test_exposed_host_enforces_keys_but_tools_dial_loopback(pp_home: Path, home: Path) -> None:
@@ -158,9 +180,7 @@ def test_exposed_host_enforces_keys_but_tools_dial_loopback(pp_home: Path, home:
     settings = proxy_settings()
     assert settings.keys_enforced and settings.host == "127.0.0.1"
     point("amp", home, settings)
-    assert json.loads((home / ".config/amp/settings.json").read_text()) == {
-        "amp.url": "http://127.0.0.1:19555"
-    }
+    assert json.loads((home / ".config/amp/settings.json").read_text()) == {"amp.url": "http://127.0.0.1:19555"}
 
 
 def test_existing_client_with_missing_env_key_is_an_error(

@@ -117,3 +117,23 @@ async def test_palette_commands_follow_the_tool_states(pp_home: Path, claude_hom
         next(c for c in screen.palette_commands() if c.title == "Point Claude Code at ProxyPal").callback()
         await settle(app, pilot, lambda: status_of(screen, "claude-code") == "pointed at this proxy")
         assert "Undo Claude Code" in [c.title for c in screen.palette_commands()]
+
+
+async def test_the_preview_follows_a_config_change(pp_home: Path, claude_home: Path) -> None:
+    """The diff shown is what apply writes: a new port in the config gives a new preview without a key press."""
+    home, config = claude_home, pp_home / "config.yaml"
+    app = ToolsApp(home, config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await settle(app, pilot, lambda: "127.0.0.1:19333" in diff_text(screen))
+        config.write_text("port: 19444\n")
+        for _ in range(200):  # the panel polls the file about once a second
+            await pilot.pause(0.05)
+            if "127.0.0.1:19444" in diff_text(screen):
+                break
+        assert "127.0.0.1:19444" in diff_text(screen) and "127.0.0.1:19333" not in diff_text(screen)
+        assert "Proxy: http://127.0.0.1:19444" in str(screen.query_one("#tools-proxy", Static).render())
+        await pilot.press("a")
+        await settle(app, pilot, lambda: status_of(screen, "claude-code") == "pointed at this proxy")
+        settings = json.loads((home / ".claude" / "settings.json").read_text())
+        assert settings["env"]["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:19444"

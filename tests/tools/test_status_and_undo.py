@@ -15,11 +15,11 @@ from .conftest import GOLDEN, KEY, MODELS, PORT, copy_tree
 
 EXISTING_STATUS = {
     "claude-code": (ToolStatus.POINTED_ELSEWHERE, "https://gateway.example.com"),
-    "codex": (ToolStatus.INSTALLED, "~/.codex/config.toml"),
-    "gemini-cli": (ToolStatus.INSTALLED, "~/.gemini/.env, ~/.gemini/settings.json"),
-    "aider": (ToolStatus.INSTALLED, "~/.aider.conf.yml"),
+    "codex": (ToolStatus.CONFIG_ONLY, "~/.codex/config.toml"),
+    "gemini-cli": (ToolStatus.CONFIG_ONLY, "~/.gemini/.env, ~/.gemini/settings.json"),
+    "aider": (ToolStatus.CONFIG_ONLY, "~/.aider.conf.yml"),
     "opencode": (ToolStatus.POINTED_ELSEWHERE, "http://localhost:11434/v1"),
-    "continue": (ToolStatus.INSTALLED, "~/.continue/config.yaml"),
+    "continue": (ToolStatus.CONFIG_ONLY, "~/.continue/config.yaml"),
     "amp": (ToolStatus.POINTED_ELSEWHERE, "https://ampcode.com"),
 }
 
@@ -50,6 +50,16 @@ def test_binaries_on_path_mean_installed(home: Path, tmp_path: Path) -> None:
     assert states["gemini-cli"].status is ToolStatus.NOT_INSTALLED
 
 
+def test_files_without_a_binary_are_config_only(home: Path, tmp_path: Path) -> None:
+    """A config left behind is not an install: only a binary on PATH (or an editor extension) is."""
+    (home / ".codex").mkdir()
+    (home / ".continue").mkdir()
+    states = _by_name(home, search_path=str(tmp_path))
+    assert states["codex"].status is ToolStatus.CONFIG_ONLY and states["continue"].status is ToolStatus.CONFIG_ONLY
+    (home / ".vscode/extensions/continue.continue-1.0.0").mkdir(parents=True)
+    assert _by_name(home, search_path=str(tmp_path))["continue"].status is ToolStatus.INSTALLED
+
+
 def test_vscode_extensions_detected_for_manual_tools(home: Path, tmp_path: Path) -> None:
     (home / ".vscode/extensions/rooveterinaryinc.roo-cline-3.20.1").mkdir(parents=True)
     (home / ".vscode/extensions/github.copilot-chat-0.30.0").mkdir(parents=True)
@@ -59,9 +69,7 @@ def test_vscode_extensions_detected_for_manual_tools(home: Path, tmp_path: Path)
 
 
 @pytest.mark.parametrize("tool", sorted(EXISTING_STATUS))
-def test_status_from_files_before_and_after_apply(
-    tool: str, home: Path, backups: Path, tmp_path: Path
-) -> None:
+def test_status_from_files_before_and_after_apply(tool: str, home: Path, backups: Path, tmp_path: Path) -> None:
     copy_tree(GOLDEN / tool / "existing" / "before", home, 0o644)
     state = _by_name(home, search_path=str(tmp_path))[tool]
     assert (state.status, state.detail) == EXISTING_STATUS[tool]
@@ -73,9 +81,7 @@ def test_status_from_files_before_and_after_apply(
     assert _by_name(home, PORT + 5, search_path=str(tmp_path))[tool].status is ToolStatus.POINTED_ELSEWHERE
 
 
-def test_status_ignores_this_process_environment(
-    home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_status_ignores_this_process_environment(home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{PORT}")
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", f"http://127.0.0.1:{PORT}")
     states = _by_name(home, search_path=str(tmp_path))

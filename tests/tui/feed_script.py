@@ -153,11 +153,19 @@ def demo_script(n: int = 40, now: float = FIXED_NOW) -> Script:
         for h in range(0, 24)
     ]
     providers = demo_providers(now)
+    history_rows = [
+        {"period": f"2025-10-{d:02d}", "name": name, "requests": n + d * 9, "errors": d % 3,
+         "success_rate": 1 - (d % 3) / (n + d * 9), "input_tokens": 40_000 * d, "output_tokens": 6_000 * d,
+         "cost_usd": round(cost * d, 4), "p95_latency_ms": 900.0 + 100 * d}
+        for d in range(1, 8)
+        for name, n, cost in (("claude", 120, 0.9), ("openai", 80, 0.4), ("gemini", 40, 0.00003))
+    ]  # fmt: skip
     return Script(
         recent=recent,
         stats=stats_for(recent, now),
         day_rows=day_rows,
         hour_rows=hour_rows,
+        history_rows=history_rows,
         providers=providers,
         store=dict(STORE),
         ts=now,

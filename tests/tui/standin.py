@@ -27,6 +27,7 @@ class Script:
     stats: dict[str, Any] = field(default_factory=dict)
     day_rows: list[dict[str, Any]] = field(default_factory=list)
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
+    history_rows: list[dict[str, Any]] = field(default_factory=list)  # /v0/history, for any by/group
     providers: list[dict[str, Any]] = field(default_factory=list)
     store: dict[str, Any] = field(default_factory=lambda: {"backend": "test store", "notice": None, "error": None})
     uptime_s: float = 754.0
@@ -68,6 +69,7 @@ class ScriptedEngine:
         app.router.add_post("/v0/auth/reload", self._reload_auth)
         app.router.add_get("/v0/usage", self._usage)
         app.router.add_get("/v0/requests", self._recent)
+        app.router.add_get("/v0/history", self._history)
         app.router.add_get("/v0/config", self._get_config)
         app.router.add_post("/v0/config/reload", self._reload)
         self._runner = web.AppRunner(app)
@@ -208,6 +210,14 @@ class ScriptedEngine:
         group = request.query.get("group", "day")
         rows = {"day": self.script.day_rows, "hour": self.script.hour_rows}.get(group, [])
         return web.json_response({"group": group, "rows": rows})
+
+    async def _history(self, request: web.Request) -> web.Response:
+        """The scripted rows, labelled with the group asked for (the real engine computes them from its ledger)."""
+        group = request.query.get("group", "provider")
+        rows = [
+            {group: r.get("name", "-"), **{k: v for k, v in r.items() if k != "name"}} for r in self.script.history_rows
+        ]
+        return web.json_response({"by": request.query.get("by", "day"), "group": group, "rows": rows})
 
     async def _recent(self, request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "100"))

@@ -273,6 +273,8 @@ async def test_first_run_shows_onboarding_instead_of_an_empty_dashboard(home: Pa
             await until_ready(app, pilot)
             app.redraw_now()
             panel = app.screen.query_one(OnboardingPanel)
-            assert panel.display and "Connect a provider" in str(panel.render())
+            text = str(panel.render())
+            assert panel.display and "Connect a provider" in text
+            assert "Client keys: off (loopback only)" in text and "Help: ?" in text and "Keys: ?" not in text
     finally:
         thread.stop()

@@ -149,6 +149,18 @@ def test_distribution_budget_and_kpis() -> None:
     row = {"requests": 10, "errors": 2, "input_tokens": 5, "output_tokens": 7, "cost_usd": 1.0}
     k = metrics.kpis_from_usage_row(row, 900.0)
     assert (k.requests, k.tokens, k.error_rate, k.p95_latency_ms) == (10, 12, 0.2, 900.0)
+
+
+def test_today_and_since_start_error_rates_share_one_definition() -> None:
+    """The same 3 replies (one 500) give the same rate in both rows, and no replies give "—" in both."""
+    from proxy_engine.protocol import Stats
+
+    row = {"requests": 3, "errors": 1}
+    stats = Stats(requests=3, errors=1, error_rate=0.3333)
+    assert metrics.kpis_from_usage_row(row).error_rate == metrics.kpis_from_stats(stats).error_rate == 1 / 3
+    empty = Stats(requests=0, errors=0, error_rate=0.0)
+    assert metrics.kpis_from_usage_row({"requests": 0}).error_rate is None
+    assert metrics.kpis_from_stats(empty).error_rate is None
     assert (
         metrics.month_cost([{"key": "2025-10-01", "cost_usd": 2}, {"key": "2025-09-30", "cost_usd": 5}], now=FIXED_NOW)
         == 2

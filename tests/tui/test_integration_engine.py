@@ -125,3 +125,39 @@ async def test_quitting_leaves_no_engine_process(home: Paths, upstream: FakeOpen
         assert [p.pid for p in engines_for(home.config_file)] == [pid]
         await pilot.press("q")
     await wait_for(lambda: not engines_for(home.config_file), within=10)
+
+
+async def test_history_screen_reads_days_from_the_ledger(home: Paths, upstream: FakeOpenAI) -> None:
+    """Rows written to the ledger before the engine started (earlier runs) show on the History screen."""
+    from datetime import datetime, timedelta
+
+    from proxy_engine.usage.ledger import CostLedger
+    from proxypal_tui.screens.history import HistoryScreen
+
+    noon = datetime.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    days = [noon - timedelta(days=n) for n in (3, 2)]
+    home.ensure()
+    ledger = CostLedger(home.ledger_file, home.data_dir / "journal")
+    await ledger.open()
+    for i, (day, provider, status) in enumerate([(days[0], "openai", 200), (days[0], "openai", 500),
+                                                 (days[1], "anthropic", 200)]):  # fmt: skip
+        row = {"latency_ms": 100.0 * (i + 1), "input_tokens": 10, "output_tokens": 5, "cost_usd": 0.25}
+        ledger.append({"id": f"old{i}", "ts_start": day.timestamp() + i, "provider": provider, "status": status, **row})
+    await ledger.close()
+    app = engine_app(home, upstream)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_ready(app, pilot, within=60)
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        await wait_for(lambda: app.session.history.version > 0 and bool(app.session.history.rows), pilot, within=10)
+        view = app.session.history
+        assert view.periods() == [d.strftime("%Y-%m-%d") for d in days]
+        totals = {t.name: t for t in view.totals()}
+        assert (totals["openai"].requests, totals["openai"].success_rate, totals["openai"].cost_usd) == (2, 0.5, 0.5)
+        app.redraw_now()
+        table = app.screen.query_one("#history-table")
+        assert table.row_count == 2
+        await pilot.press("g")  # by model: the old rows had none
+        await wait_for(lambda: app.session.history.group == "model", pilot, within=10)
+        assert {t.name for t in app.session.history.totals()} == {"-"}
+        await pilot.press("q")

@@ -82,9 +82,13 @@ def test_the_config_view_keeps_the_last_valid_file(session: Session) -> None:
     assert view.version == 1 and session.endpoint_listen() == "127.0.0.1:9123"
     assert session.key_based_providers() == ["claude", "openai"] and view.budgets["daily_usd"] == 5
     assert not session.show_onboarding()
+    assert view.client_keys_label == "off (loopback only)"
+    path.write_text("providers: {openai: {api_key: env:K}}\nclients:\n  - {name: laptop, key: env:LAPTOP_KEY}\n")
+    view.reload()
+    assert view.client_keys_label == "required" and view.version == 2
     path.write_text("port: [not a port\n")
     view.reload()
-    assert view.version == 1 and view.listen == "127.0.0.1:9123"  # the broken file changes nothing
+    assert view.version == 2 and view.client_keys_label == "required"  # the broken file changes nothing
     with pytest.raises(ConfigError):
         view.check(view.read_text())
     assert session.record_config_outcome(True, [], "saved").version == 1
@@ -98,3 +102,12 @@ def test_the_supervisor_finds_the_address_even_in_a_file_the_schema_rejects(tmp_
     assert listen_settings(path) == ("::1", 9444, Path("~/ev.sock").expanduser())
     path.write_text("port: [broken\n")
     assert listen_settings(path) == ("127.0.0.1", 8317, None)
+
+
+def test_a_cheap_call_never_reads_as_free() -> None:
+    """$0.00003 would round to $0.0000, which looks like nothing was spent."""
+    from proxypal_tui.core.formatting import money
+
+    assert [money(v) for v in (0, 0.00003, 0.0001, 0.0123, 1.5, 250)] == [
+        "$0", "<$0.0001", "$0.0001", "$0.0123", "$1.50", "$250",
+    ]  # fmt: skip

@@ -26,6 +26,7 @@ from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.confirm import ConfirmScreen
 from proxypal_tui.screens.dashboard import DashboardScreen
 from proxypal_tui.screens.help import HelpScreen
+from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.login import LoginScreen
 from proxypal_tui.screens.logs import LogsScreen
 from proxypal_tui.screens.providers import ProvidersScreen
@@ -263,6 +264,21 @@ def test_logs(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: 
     """Logs at level info and above: the engine's info, warning and error lines with time, level and
     logger (the debug line is hidden); the header line explains f/e/a."""
     run = scene(engine, ("l",), shows=LogsScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_history(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """History per day by provider over 2025-10-01 … 07: requests and cost as bars per provider (theme colours),
+    and a table with claude first (most cost), each provider's success rate, tokens, cost and worst p95;
+    gemini's tiny cost reads <$0.0001-like figures, never $0.0000."""
+
+    async def loaded(pilot: Pilot) -> None:
+        app = pilot.app
+        assert isinstance(app, ProxyPalApp)
+        await wait_for(lambda: bool(app.session.history.rows), pilot)
+
+    run = scene(engine, ("h",), loaded, shows=HistoryScreen)
     assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 

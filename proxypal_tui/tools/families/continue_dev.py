@@ -21,6 +21,7 @@ class ContinueDev(CodingTool):
     name = "continue"
     title = "Continue"
     markers = (".continue", ".vscode/extensions/continue.continue-*")
+    install_markers = (".vscode/extensions/continue.continue-*",)  # an extension, no binary
     secret_fields = ("apiKey",)
     needs_models = True
 
