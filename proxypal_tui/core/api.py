@@ -131,6 +131,10 @@ class ManagementClient:
         """Usage per period and group over everything the ledger holds."""
         return await self.request("GET", f"/v0/history?by={by}&group={group}")
 
+    async def recent_requests(self, limit: int = 200) -> dict[str, Any]:
+        """The ledger's newest finished requests, to refill the feed after a restart or on attach."""
+        return await self.request("GET", f"/v0/requests?limit={limit}")
+
     async def reload_config(self) -> dict[str, Any]:
         return await self.request("POST", "/v0/config/reload", ok=(200, 422))
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from proxypal_tui.tools.actions import Outcome, point, preview, restore
-from proxypal_tui.tools.base import Tool
+from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.client_keys import proxy_settings
 from proxypal_tui.tools.diffs import display_path
 from proxypal_tui.tools.model import ToolError, ToolStatus
@@ -51,7 +51,7 @@ def _list(args: argparse.Namespace, home: Path) -> list[str]:
     return [table(["NAME", "TOOL", "INSTALLED", "SETUP", "POINTS AT", "FILES"], rows)]
 
 
-def _points_at(tool: Tool, home: Path) -> str:
+def _points_at(tool: CodingTool, home: Path) -> str:
     """The base URL its files set, "(its default)" when they set none, or why it could not be read."""
     if tool.manual:
         return "(set in the app)"
