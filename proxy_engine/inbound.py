@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 
@@ -31,8 +32,8 @@ class _Refusal(asyncio.Protocol):
     """A connection over the cap: told so, then closed, without ever reaching aiohttp."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(_BUSY)
+        # No isinstance check: uvloop's TCP transport writes like asyncio's but is not an asyncio.Transport.
+        cast(asyncio.Transport, transport).write(_BUSY)
         transport.close()
 
 
