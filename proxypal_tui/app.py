@@ -407,7 +407,27 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def action_restart_engine(self) -> None:
         if not self.supervisor.request_restart():
-            self.notify("Attached engines are not restarted from here; restart it where it runs.", severity="warning")
+            self.restart_attached_engine()
+
+    @work(exclusive=True, exit_on_error=False, group="engine-stop")
+    async def restart_attached_engine(self) -> None:
+        """Stop the attached engine (`POST /v0/shutdown`); the supervisor then starts one of its own.
+
+        The new engine is this TUI's (it stops when the TUI quits; Detach leaves it running), since
+        the TUI cannot start a process where the old one ran. With --attach it only waits for one.
+        """
+        api = self.supervisor.api
+        if api is None:
+            self.notify("No engine answers; nothing to restart.", severity="warning")
+            return
+        try:
+            answer = await api.shutdown()
+        except ApiError as e:
+            self.post_message(ApiFailed("engine restart", str(e)))
+            return
+        then = "waiting for it to be started again" if self.options.attach_only else "starting this TUI's own engine"
+        self.notify(f"The attached engine (pid {answer.get('pid')}) is stopping; {then}.", title="Engine")
+        self.supervisor.request_start()
 
     def use_session_passphrase(self, passphrase: str) -> str:
         """Give the engine and login runs `PROXYPAL_PASSPHRASE` (memory and environment only); say what follows."""
