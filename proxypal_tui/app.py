@@ -28,6 +28,7 @@ from proxypal_tui.core.api import ApiError
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
+from proxypal_tui.core.secret_store_unlock import with_passphrase
 from proxypal_tui.core.session import ConfigOutcome, Session
 from proxypal_tui.core.settings import save_theme
 from proxypal_tui.core.state import LiveState
@@ -98,6 +99,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         self.session = Session(options, lambda: self.supervisor.pump.dropped)
         self._watch = ProcessWatch()
         self._leaving = False
+        self._passphrase_unapplied = False  # a session passphrase the running engine has not got yet
         self.detached_pid: int | None = None  # the engine left running by a detach, for the goodbye line
         self._reload_waiter: asyncio.Future[ConfigReloaded] | None = None
         self._signal_tasks: set[asyncio.Task[None]] = set()
@@ -417,7 +419,50 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     def action_restart_engine(self) -> None:
         if not self.supervisor.request_restart():
-            self.notify("Attached engines are not restarted from here; restart it where it runs.", severity="warning")
+            self.restart_attached_engine()
+
+    @work(exclusive=True, exit_on_error=False, group="engine-stop")
+    async def restart_attached_engine(self) -> None:
+        """Stop the attached engine (`POST /v0/shutdown`); the supervisor then starts one of its own.
+
+        The new engine is this TUI's (it stops when the TUI quits; Detach leaves it running), since
+        the TUI cannot start a process where the old one ran. With --attach it only waits for one.
+        """
+        api = self.supervisor.api
+        if api is None:
+            self.notify("No engine answers; nothing to restart.", severity="warning")
+            return
+        try:
+            answer = await api.shutdown()
+        except ApiError as e:
+            self.post_message(ApiFailed("engine restart", str(e)))
+            return
+        then = "waiting for it to be started again" if self.options.attach_only else "starting this TUI's own engine"
+        self.notify(f"The attached engine (pid {answer.get('pid')}) is stopping; {then}.", title="Engine")
+        self.supervisor.request_start()
+
+    def use_session_passphrase(self, passphrase: str) -> str:
+        """Give the engine and login runs `PROXYPAL_PASSPHRASE` (memory and environment only); say what follows."""
+        env = with_passphrase(self.options.engine_env, passphrase)
+        self.options.engine_env = env
+        self.supervisor.opts.env = env
+        if self.engine_status.running and not self.engine_status.owned:
+            return (
+                "the attached engine was not started here: give it PROXYPAL_PASSPHRASE where it runs, "
+                "or use Restart engine so this TUI starts its own with it"
+            )
+        self._passphrase_unapplied = True
+        return "the engine restarts with it once the key is stored"
+
+    def apply_session_passphrase(self) -> None:
+        """Restart our engine so it opens the secrets with the session's passphrase.
+
+        Called once the key is stored: an engine restarted sooner could read the store before the key
+        is in it, and the login's reload call would miss it while the engine is down.
+        """
+        if self._passphrase_unapplied:
+            self._passphrase_unapplied = False
+            self.supervisor.request_restart()
 
     def action_clear_feed(self) -> None:
         self.live.feed.clear()

@@ -29,6 +29,9 @@ def app_commands(app: AppActions, session: Session) -> Iterable[SystemCommand]:
         yield SystemCommand("Restart engine", "Stop and start the engine again", app.action_restart_engine)
     else:  # attached: the engine runs elsewhere (or was detached from); stop it through its management API
         yield SystemCommand("Stop engine", "Stop the attached engine gracefully", app.action_stop_engine)
+        yield SystemCommand(
+            "Restart engine", "Stop it; this TUI starts (and owns) a new one", app.action_restart_engine
+        )
     for mode, title, help_text in SCREENS:
         if mode != "tools" or app.tools_enabled:
             yield SystemCommand(f"Screen: {title}", help_text, partial(app.action_show, mode))

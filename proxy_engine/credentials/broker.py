@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from proxy_engine.providers import Provider
     from proxy_engine.providers.sigv4 import AwsCredentials
     from proxy_engine.runtime import Runtime
+    from proxy_engine.secrets.base import SecretStore
 
 log = logging.getLogger("proxy_engine.credentials")
 Emit = Callable[[EventPayload], None]
@@ -51,6 +52,7 @@ class CredentialBroker:
         self.store_backend = "unavailable"
         self.store_notice: str | None = None
         self.store_error: str | None = None
+        self._store: SecretStore | None = None
         self._logins: dict[str, list[str]] = {}  # login provider -> credential ids
         self._tasks: set[asyncio.Task] = set()
         self._aws: dict[str, tuple[float, AwsCredentials]] = {}
@@ -80,6 +82,7 @@ class CredentialBroker:
             self.store_error = str(e)
             log.error("the secret store cannot be opened (%s); stored logins are unavailable", e)
             return
+        self._store = store
         self.store_backend, self.store_notice = store.describe(), store.notice
         if store.notice:
             log.warning("secrets: %s", store.notice)
@@ -100,6 +103,9 @@ class CredentialBroker:
             return 0
         try:
             await self.refresher.reload()
+            if self._store is not None:  # `auth keyfile` may have changed how the store is opened
+                self.store_backend = await asyncio.to_thread(self._store.describe)
+            self.store_error = None
         except SecretStoreError as e:
             self.store_error = str(e)
             log.error("cannot read stored logins: %s", e)

@@ -36,7 +36,8 @@ class CliDialog(ModalScreen[None]):
                 await proc.send_secret(secret)
             await proc.wait()
         finally:
-            self.process = None
+            if self.process is proc:  # a newer run (a retry) may have taken its place
+                self.process = None
             await proc.cancel()  # a no-op when it finished; stops it when the dialog closed first
 
     @on(LoginProgress)
