@@ -23,6 +23,7 @@ from proxypal_tui.app import ProxyPalApp
 from proxypal_tui.core.engine_state import EngineState
 from proxypal_tui.screens.add_key import AddKeyScreen
 from proxypal_tui.screens.config import ConfigScreen
+from proxypal_tui.screens.config_conflict import ConfigConflictScreen
 from proxypal_tui.screens.confirm import ConfirmScreen
 from proxypal_tui.screens.dashboard import DashboardScreen
 from proxypal_tui.screens.help import HelpScreen
@@ -178,6 +179,22 @@ def test_add_key_dialog(snap_compare: Any, snap_home: Paths, engine: StandinThre
         pilot.app.screen.query_one("#add-key-secret", Input).cursor_blink = False
 
     run = scene(engine, ("p", "a", *"sk-secret"), settle, shows=AddKeyScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_config_conflict_dialog(
+    snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]
+) -> None:
+    """The dialog over Config when the file changed on disk under unsaved edits: the question, the diff
+    of the editor's text against the file's (port 8317 in the editor, 9000 on disk), and the
+    Reload theirs (t) / Keep mine (m) buttons."""
+
+    async def conflict(pilot: Pilot) -> None:
+        mine, theirs = "port: 8317\nhost: 127.0.0.1\n", "port: 9000\nhost: 127.0.0.1\n"
+        await pilot.app.push_screen(ConfigConflictScreen(mine, theirs))
+
+    run = scene(engine, ("c",), conflict, shows=ConfigConflictScreen)
     assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 
