@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import os
 import signal
@@ -12,7 +14,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -53,6 +55,8 @@ class EngineProcess:
         self.env = dict(os.environ, PROXYPAL_HOME=str(self.home), **FAKE_KEYS, **SECRET_ENV, **(env or {}))
         self.env.pop("PROXYPAL_CONFIG", None)
         self.proc: subprocess.Popen[bytes] | None = None
+        # Read as it comes: an engine that logs a lot into a full pipe would block its event loop.
+        self.stderr_lines: collections.deque[str] = collections.deque(maxlen=2000)
 
     @property
     def url(self) -> str:
@@ -62,16 +66,26 @@ class EngineProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "proxy_engine", "serve"], env=self.env, stderr=subprocess.PIPE
         )
+        stream = self.proc.stderr
+        assert stream is not None
+        drain = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        drain.start()
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"engine exited: {self.proc.stderr.read().decode()}")
+                drain.join(5)
+                raise RuntimeError(f"engine exited: {''.join(self.stderr_lines)}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.05)
         raise RuntimeError("engine did not become healthy")
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in stream:
+                self.stderr_lines.append(line.decode(errors="replace"))
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.proc is not None

@@ -6,6 +6,7 @@ request's id from `X-ProxyPal-Request-Id`; the ledger must then hold a row for e
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import signal
 import sqlite3
@@ -76,20 +77,10 @@ class Load:
         return r.headers["X-ProxyPal-Request-Id"], good
 
 
-def _start(cfg: str, port: int, home: str) -> tuple[EngineProcess, list[str]]:
-    """An engine whose stderr is drained in a thread (a full pipe would stall its logging)."""
+def _start(cfg: str, port: int, home: str) -> tuple[EngineProcess, collections.deque[str]]:
+    """An engine and the stderr lines the harness drains from it (a full pipe would stall its logging)."""
     eng = EngineProcess(cfg, port, home=home).start()
-    lines: list[str] = []
-    assert eng.proc is not None and eng.proc.stderr is not None
-    stream = eng.proc.stderr
-
-    def drain() -> None:
-        with contextlib.suppress(ValueError, OSError):
-            for line in stream:
-                lines.append(line.decode(errors="replace"))
-
-    threading.Thread(target=drain, daemon=True).start()
-    return eng, lines
+    return eng, eng.stderr_lines
 
 
 def _ledger_ids(home: Path) -> set[str]:
