@@ -97,6 +97,7 @@ class BackgroundWork(_Base):
             self.post_message(ApiFailed("recent requests", str(e)))
             return
         self.post_message(RecentRequestsLoaded(records))
+
     @work(exclusive=True, exit_on_error=False, group="history")
     async def load_history(self, by: str, group: str) -> None:
         api = self.supervisor.api

@@ -42,6 +42,8 @@ class RecentRequestsLoaded(Message, bubble=False):
     def __init__(self, records: list[dict[str, Any]]) -> None:
         super().__init__()
         self.records = records
+
+
 class HistoryLoaded(Message, bubble=False):
     """Rows of GET /v0/history for (by, group); error is set instead when the engine could not answer."""
 
