@@ -127,9 +127,10 @@ async def test_the_preview_follows_a_config_change(pp_home: Path, claude_home: P
         screen = app.screen
         await settle(app, pilot, lambda: "127.0.0.1:19333" in diff_text(screen))
         config.write_text("port: 19444\n")
-        for _ in range(200):  # the panel polls the file about once a second
+        proxy_line = screen.query_one("#tools-proxy", Static)
+        for _ in range(400):  # the panel polls the file about once a second; the label redraws after the diff
             await pilot.pause(0.05)
-            if "127.0.0.1:19444" in diff_text(screen):
+            if "127.0.0.1:19444" in diff_text(screen) and "19444" in str(proxy_line.render()):
                 break
         assert "127.0.0.1:19444" in diff_text(screen) and "127.0.0.1:19333" not in diff_text(screen)
         assert "Proxy: http://127.0.0.1:19444" in str(screen.query_one("#tools-proxy", Static).render())
