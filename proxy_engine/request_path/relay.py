@@ -20,6 +20,7 @@ from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.translated import TranslatedStream, usage_from_ir
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap
 from proxy_engine.record import RequestRecord
+from proxy_engine.recorder.tapped_response import client_stream
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.exchange import Exchange
 from proxy_engine.request_path.headers import REPLY_KEPT_PREFIXES
@@ -68,7 +69,7 @@ async def relay(
     """Send the reply on, converting or tapping a stream for usage as it passes."""
     request, rec = ex.request, ex.record
     client_sse = rec.dialect_in != "gemini" or request.query.get("alt") == "sse"
-    out = web.StreamResponse(status=resp.status)
+    out = client_stream(ex.capture, resp.status)
     for k, v in resp.headers.items():
         if k.lower().startswith(REPLY_KEPT_PREFIXES):
             out.headers[k] = v
@@ -96,14 +97,18 @@ async def _relay_stream(
     ex: Exchange, resp: aiohttp.ClientResponse, first: bytes, out: web.StreamResponse, conv: Converter
 ) -> web.StreamResponse | ProxyError:
     """Relay chunk by chunk; the headers go out with the first bytes there are for the client."""
-    rec, request = ex.record, ex.request
+    rec, request, cap = ex.record, ex.request, ex.capture
     rec.status = resp.status
+    if cap is not None:
+        cap.upstream_body(first)
     try:
         data = conv.feed(first)
         if data:
             await out.prepare(request)
             await out.write(data)
         async for chunk in resp.content.iter_any():
+            if cap is not None:
+                cap.upstream_body(chunk)
             data = conv.feed(chunk)
             if data:
                 if not out.prepared:
@@ -186,6 +191,8 @@ async def _relay_whole(
     except UPSTREAM_FAILURES as e:
         return upstream_failure(rec.provider, e, "reply")
     body = b"".join(chunks)
+    if ex.capture is not None:
+        ex.capture.upstream_body(body)
     try:
         obj = json.loads(body)
     except ValueError as e:

@@ -16,6 +16,7 @@ from proxy_engine.credentials import parse_retry_after
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.logins.errors import AuthError
+from proxy_engine.recorder.capture import Capture
 from proxy_engine.request_path.errors import MALFORMED, ProxyError, upstream_message
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
@@ -63,6 +64,9 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
     headers.update(provider.extra_headers)
     merge_auth(headers, att.call.headers)
     headers = provider.sign_headers(att.call, url, headers, body)
+    if ex.capture is not None:
+        query = forwarded_query(ex.request, att.dialect, att.translator is not None)
+        ex.capture.upstream_request(url, headers, body, query)
     settings = provider.settings
     # A stream must start within first_byte_timeout_s; a whole reply's first byte is the whole answer.
     wait = settings.first_byte_timeout_s if ex.record.stream else settings.idle_s
@@ -74,6 +78,8 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
                     url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
                     params=forwarded_query(ex.request, att.dialect, att.translator is not None),
                 )  # fmt: skip
+                if ex.capture is not None:
+                    ex.capture.upstream_response(resp.status, resp.headers)
                 if resp.status >= 400:
                     return await _refused(ex, att, resp)
                 first = await resp.content.readany()
@@ -101,7 +107,7 @@ def _no_first_byte(provider: str, e: BaseException, wait: float) -> ProxyError:
 async def _refused(ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse) -> ProxyError:
     """An upstream error status: cool down and fail over for the retryable ones, else answer it as it is."""
     provider, model = att.candidate.provider, att.candidate.model
-    err = await _upstream_error(resp, provider.name, att.translator)
+    err = await _upstream_error(resp, provider.name, att.translator, ex.capture)
     if resp.status not in FAILOVER_STATUSES:
         raise err
     retry = parse_retry_after(resp.headers.get("Retry-After"))
@@ -154,9 +160,14 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
     return body
 
 
-async def _upstream_error(resp: aiohttp.ClientResponse, provider: str, translator: Translator | None) -> ProxyError:
+async def _upstream_error(
+    resp: aiohttp.ClientResponse, provider: str, translator: Translator | None, cap: Capture | None = None
+) -> ProxyError:
     """The upstream's error, in terms the client's dialect can carry; a 5xx becomes 502."""
-    body = safe_error_body(await resp.content.read(ERRORS_MAX))  # it may echo the credential
+    raw = await resp.content.read(ERRORS_MAX)
+    if cap is not None:
+        cap.upstream_body(raw)  # redacted by the recorder's writer, like every stage
+    body = safe_error_body(raw)  # it may echo the credential
     headers = {"Retry-After": resp.headers["Retry-After"]} if "Retry-After" in resp.headers else {}
     if translator is not None:
         status, translated = translator.error(resp.status, body)
