@@ -1,4 +1,4 @@
-"""`proxypal-engine serve | check-config | tail | version | login | logout | auth`."""
+"""`proxypal-engine serve | check-config | tail | stop | capture | replay | export | version | login | auth ...`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from proxy_engine import __version__
 from proxy_engine.config import ConfigError, load_config
 from proxy_engine.config_warnings import config_warnings
 from proxy_engine.paths import resolve_paths
+from proxy_engine.recorder.cli import COMMANDS as CAPTURE_COMMANDS
+from proxy_engine.recorder.cli import add_capture_subcommands
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -101,7 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
         watch.stop()
 
 
-_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version"})
+_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version"}) | CAPTURE_COMMANDS
 
 
 def _needs_login_commands(argv: list[str]) -> bool:
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(handler=_tail)
     p = sub.add_parser("stop", help="stop the engine running with this config (gracefully)", parents=[common])
     p.set_defaults(handler=_stop)
+    add_capture_subcommands(sub, common)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(handler=lambda a: print(f"proxypal-engine {__version__}") or 0)
     if _needs_login_commands(sys.argv[1:] if argv is None else argv):

@@ -17,7 +17,8 @@ def record_meta(rec: RequestRecord, reason: str) -> dict[str, Any]:
         "id": rec.id, "ts": rec.ts_start, "status": rec.status or 500, "error_code": rec.error_code,
         "error_message": rec.error_message, "client": rec.client, "dialect_in": rec.dialect_in,
         "dialect_out": rec.dialect_out, "model_requested": rec.model_requested, "provider": rec.provider,
-        "model": rec.model, "stream": rec.stream, "attempts": rec.attempts, "reason": reason,
+        "provider_kind": rec.provider_kind, "model": rec.model, "stream": rec.stream, "attempts": rec.attempts,
+        "reason": reason,
     }  # fmt: skip
 
 
