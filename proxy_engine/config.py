@@ -213,6 +213,12 @@ class RecorderConfig(_Strict):
     queue_size: int = Field(default=256, ge=1, description="Captures waiting for the writer; more are dropped")
     prune_every_s: float = Field(default=60.0, gt=0, description="How often retention runs")
 
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        """YAML reads a bare `off` as false; `mode: off` means the recorder is off."""
+        return "off" if v is False else v
+
 
 Candidates = dict[str, str] | list[str]
 
