@@ -24,7 +24,7 @@ from proxy_engine.protocol import BudgetAlert, ConfigReloaded, RequestFinished
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
-from proxypal_tui.core.api import ApiError
+from proxypal_tui.core.api import ApiError, ManagementClient
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
@@ -348,6 +348,10 @@ class ProxyPalApp(BackgroundWork, App[int]):
             self.refresh_css()
         for err in message.errors:
             self.notify(err, title="Theme file", severity="warning")
+
+    def management_client(self) -> ManagementClient | None:
+        """The engine's management API while one runs: for screens that fetch on demand (the capture view)."""
+        return self.supervisor.api
 
     # ---- actions ----------------------------------------------------------------------------------
 

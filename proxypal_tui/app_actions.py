@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from proxypal_tui.core.api import ManagementClient
 from proxypal_tui.core.login import LoginRequest
 
 
@@ -29,6 +30,8 @@ class AppActions(Protocol):
     def load_auth_status(self) -> object: ...
 
     def load_history(self, by: str, group: str) -> object: ...
+
+    def management_client(self) -> ManagementClient | None: ...
 
     def use_session_passphrase(self, passphrase: str) -> str: ...
 

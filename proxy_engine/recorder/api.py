@@ -11,6 +11,8 @@ import aiohttp
 from aiohttp import web
 
 from proxy_engine.management import guard
+from proxy_engine.recorder.diff_text import render_diff
+from proxy_engine.recorder.export import fixture_of
 from proxy_engine.recorder.present import present
 from proxy_engine.recorder.replay import ReplayCall, ReplayRefused, original_summary, plan_replay
 from proxy_engine.recorder.reply_summary import diff
@@ -41,6 +43,17 @@ async def get_capture(request: web.Request) -> web.Response:
     if doc is None:
         return _error(404, f"no capture for request {rid} (recorder.mode: {state.recorder.mode})")
     return web.json_response(present(doc))
+
+
+@routes.get("/v0/requests/{id}/fixture")
+async def get_fixture(request: web.Request) -> web.Response:
+    """The capture as a self-contained, redacted regression fixture (what `proxypal-engine export` writes)."""
+    state = guard(request)
+    rid = _request_id(request)
+    doc = await asyncio.to_thread(state.recorder.store.get, rid)
+    if doc is None:
+        return _error(404, f"no capture for request {rid}")
+    return web.json_response(fixture_of(doc))
 
 
 @routes.delete("/v0/requests/{id}/capture")
@@ -129,9 +142,11 @@ def _session(state: RunningEngine) -> aiohttp.ClientSession:
 def _result(doc: dict, call: ReplayCall) -> dict:
     out = call.outcome()
     before = original_summary(doc)
+    changes = diff(before, out.summary)
     return {
         "type": "result", "original_id": doc["id"], "request_id": out.request_id, "status": out.status,
-        "original": before.to_dict(), "replay": out.summary.to_dict(), "diff": diff(before, out.summary),
+        "original": before.to_dict(), "replay": out.summary.to_dict(), "diff": changes,
+        "diff_text": render_diff(changes),
     }  # fmt: skip
 
 

@@ -55,6 +55,7 @@ class CaptureStore:
             os.close(fd)
             conn = sqlite3.connect(db, check_same_thread=False, timeout=10, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # no fsync per capture; a power cut costs a few rows
             conn.executescript(_SCHEMA)
             for extra in ("-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):

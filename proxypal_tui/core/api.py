@@ -135,6 +135,19 @@ class ManagementClient:
         """The ledger's newest finished requests, to refill the feed after a restart or on attach."""
         return await self.request("GET", f"/v0/requests?limit={limit}")
 
+    async def capture(self, request_id: str) -> dict[str, Any]:
+        """A request's flight-recorder capture: its stages, bodies parsed as JSON or SSE events."""
+        return await self.request("GET", f"/v0/requests/{request_id}/capture")
+
+    async def capture_fixture(self, request_id: str) -> dict[str, Any]:
+        """The capture as a redacted regression fixture, to write to a file."""
+        return await self.request("GET", f"/v0/requests/{request_id}/fixture")
+
+    async def replay(self, request_id: str, model: str | None, provider: str | None) -> dict[str, Any]:
+        """Send the captured request again (optionally elsewhere); answers the new id and the diff."""
+        body = {"model": model or None, "provider": provider or None}
+        return await self.request("POST", f"/v0/requests/{request_id}/replay", json=body, limit=300)
+
     async def reload_config(self) -> dict[str, Any]:
         return await self.request("POST", "/v0/config/reload", ok=(200, 422))
 

@@ -16,6 +16,7 @@ from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.feed import FeedFilter, FeedRow
 from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
+from proxypal_tui.screens.capture import CaptureScreen
 from proxypal_tui.widgets.feed_view import RequestFeedView
 
 
@@ -85,6 +86,14 @@ class RequestsScreen(ProxyPalScreen):
             tooltip="Show every request again.",
         ),
         Binding(
+            "enter",
+            "open_capture",
+            "Capture",
+            show=False,
+            id="requests.capture",
+            tooltip="The highlighted request's four stages (flight recorder), replay and export.",
+        ),
+        Binding(
             "escape",
             "focus_feed",
             "Feed",
@@ -123,6 +132,10 @@ class RequestsScreen(ProxyPalScreen):
         self.session.feed_paused = not self.session.feed_paused
         self._drawn_version = -1
         self.redraw_all()
+
+    def action_open_capture(self) -> None:
+        if self._selected:
+            self.app.push_screen(CaptureScreen(self.session, self._selected, self.actions.management_client()))
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()

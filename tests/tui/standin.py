@@ -35,6 +35,8 @@ class Script:
     version: str = "0.1.0"
     ts: float = 0.0
     listen: str | None = None  # what hello/status report; defaults to the real address
+    captures: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> GET .../capture
+    replay: dict[str, Any] | None = None  # the answer of POST /v0/requests/{id}/replay
 
 
 class ScriptedEngine:
@@ -72,6 +74,9 @@ class ScriptedEngine:
         app.router.add_get("/v0/history", self._history)
         app.router.add_get("/v0/config", self._get_config)
         app.router.add_post("/v0/config/reload", self._reload)
+        app.router.add_get("/v0/requests/{id}/capture", self._capture)
+        app.router.add_get("/v0/requests/{id}/fixture", self._capture)
+        app.router.add_post("/v0/requests/{id}/replay", self._replay)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -222,6 +227,18 @@ class ScriptedEngine:
     async def _recent(self, request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "100"))
         return web.json_response({"requests": list(reversed(self.script.recent))[:limit]})
+
+    async def _capture(self, request: web.Request) -> web.Response:
+        doc = self.script.captures.get(request.match_info["id"])
+        if doc is None:
+            return web.json_response({"error": "no capture for this request"}, status=404)
+        return web.json_response(doc)
+
+    async def _replay(self, request: web.Request) -> web.Response:
+        self.requests.append(("replay", await request.text()))
+        if self.script.replay is None or request.match_info["id"] not in self.script.captures:
+            return web.json_response({"error": "no capture for this request"}, status=404)
+        return web.json_response(self.script.replay)
 
     async def _get_config(self, request: web.Request) -> web.Response:
         ok, errors = self._validate()
