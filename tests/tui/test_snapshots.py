@@ -22,6 +22,7 @@ from proxy_engine.paths import Paths
 from proxypal_tui.app import ProxyPalApp
 from proxypal_tui.core.engine_state import EngineState
 from proxypal_tui.screens.add_key import AddKeyScreen
+from proxypal_tui.screens.capture import CaptureScreen
 from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.config_conflict import ConfigConflictScreen
 from proxypal_tui.screens.confirm import ConfirmScreen
@@ -31,6 +32,7 @@ from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.login import LoginScreen
 from proxypal_tui.screens.logs import LogsScreen
 from proxypal_tui.screens.providers import ProvidersScreen
+from proxypal_tui.screens.replay_dialog import ReplayDialog
 from proxypal_tui.screens.requests import RequestsScreen
 from proxypal_tui.screens.tools import ToolsPage
 from tests.tools.conftest import GOLDEN, copy_tree
@@ -345,3 +347,30 @@ def test_engine_gave_up(snap_compare: Any, snap_home: Paths) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def _capture_loaded(pilot: Pilot) -> None:
+    await wait_for(lambda: isinstance(pilot.app.screen, CaptureScreen) and pilot.app.screen.doc is not None, pilot)
+
+
+@SIZES
+def test_capture_stages(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """Enter on req-0041 opens its capture on "1 Client request": the title says status 500,
+    openai_chat → openai_chat, kept: error, attempts 2; POST /v1/chat/completions, Authorization:
+    [redacted] and the pretty JSON body (gpt-4o, "Capital of France?")."""
+    run = scene(engine, ("r", "down", "enter"), _capture_loaded, shows=CaptureScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_replay_dialog(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """R in the capture view: "Replay this request through the proxy, to:" with gpt-4o in the model
+    field, the config's models to pick from, an empty provider field, Replay and Cancel buttons."""
+
+    async def after(pilot: Pilot) -> None:
+        await _capture_loaded(pilot)
+        await pilot.press("R")
+        await wait_for(lambda: isinstance(pilot.app.screen, ReplayDialog), pilot)
+
+    run = scene(engine, ("r", "down", "enter"), after, shows=ReplayDialog)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
