@@ -20,6 +20,7 @@ from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.translated import TranslatedStream, usage_from_ir
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap
 from proxy_engine.record import RequestRecord
+from proxy_engine.recorder.capture import Capture
 from proxy_engine.recorder.tapped_response import client_stream
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.exchange import Exchange
@@ -49,11 +50,13 @@ def upstream_failure(provider: str | None, e: BaseException, what: str) -> Proxy
 
 
 async def relay_count(
-    rec: RequestRecord, resp: aiohttp.ClientResponse, first: bytes, translator: Translator
+    rec: RequestRecord, resp: aiohttp.ClientResponse, first: bytes, translator: Translator, cap: Capture | None = None
 ) -> web.Response | ProxyError:
     """A translated token count: the upstream's count, in the client's shape."""
     try:
         body = first + await resp.content.read(ERRORS_MAX)
+        if cap is not None:
+            cap.upstream_body(body)
         reply = count_reply(rec.dialect_in, translator.upstream_dialect, body)
     except UPSTREAM_FAILURES as e:
         return upstream_failure(rec.provider, e, "count")

@@ -122,7 +122,7 @@ async def _relay(
     rec, creds, provider, model = ex.record, ex.state.credentials, att.candidate.provider, att.candidate.model
     rec.first_byte()
     if att.translator is not None and ex.action in COUNT_ACTIONS:
-        outcome = await relay_count(rec, resp, first, att.translator)
+        outcome = await relay_count(rec, resp, first, att.translator, ex.capture)
     else:
         outcome = await relay(ex, resp, first, att.translator)
     if isinstance(outcome, ProxyError):
