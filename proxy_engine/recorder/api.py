@@ -93,7 +93,9 @@ def _base_url(request: web.Request) -> str:
     """This engine's own listening address: where the management call came in."""
     sock = request.transport.get_extra_info("sockname") if request.transport else None
     if not sock:
-        raise web.HTTPServiceUnavailable(text='{"error": "the engine address is unknown"}')
+        raise web.HTTPServiceUnavailable(
+            text='{"error": "the engine address is unknown"}', content_type="application/json"
+        )
     host = sock[0]
     return f"http://[{host}]:{sock[1]}" if ":" in host else f"http://{host}:{sock[1]}"
 

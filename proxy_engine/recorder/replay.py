@@ -23,7 +23,7 @@ from proxy_engine.request_path.headers import CLIENT_ORIGIN, HOP_BY_HOP
 from proxy_engine.request_path.redaction import REDACTED
 from proxy_engine.runtime import Runtime
 
-_GEMINI_MODEL = re.compile(r"(/models/)([^/:]+)(:)")
+_GEMINI_MODEL = re.compile(r"(/models/)(.+)(:[A-Za-z]+)$")  # the model may hold a slash: models/openai/gpt-4o:m
 _DROPPED = HOP_BY_HOP | CLIENT_ORIGIN | SECRET_HEADERS | {"content-length", "accept-encoding", "content-encoding"}
 REPLAY_HEADER = "X-ProxyPal-Replay-Of"
 
@@ -61,7 +61,7 @@ def plan_replay(doc: dict[str, Any], runtime: Runtime, model: str | None, provid
         target = f"{provider}/{model or meta.get('model') or meta.get('model_requested')}"
     if target:
         if _GEMINI_MODEL.search(path) and dialect == "gemini":
-            path = _GEMINI_MODEL.sub(lambda m: m.group(1) + target + m.group(3), path, count=1)
+            path = _GEMINI_MODEL.sub(lambda m: m.group(1) + target + m.group(3), path)
         elif isinstance(body, dict):
             body["model"] = target
     headers = {k: v for k, v in (stage.get("headers") or {}).items() if k.lower() not in _DROPPED}
