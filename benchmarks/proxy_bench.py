@@ -429,8 +429,8 @@ def main() -> int:
                     f"{sc.name:<32}{label:<8}{t.rps:>8.0f}{t.cpu_ms:>12.3f}{ratio}"
                     f"{add50:>9.2f}{add99:>9.2f}{ttfb:>10.2f}{peak_rss_mib(proc.pid):>9.1f}M"
                 )
-        print(f"\nengine ledger rows: {count_rows(home)}")
-        for label, h in zip(labels[1:], homes[1:], strict=True):
+        print()
+        for label, h in zip(labels, homes, strict=True):
             print(f"{label} ledger rows: {count_rows(h)}")
         for label, h in zip(labels, homes, strict=True):
             print(f"{label} captures on disk: {len(list(Path(h, 'state', 'captures').glob('*.json.gz')))}")
