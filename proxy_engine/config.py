@@ -62,6 +62,9 @@ clients: []
 
 # budgets: {daily_usd: 50, alert_at: [0.5, 0.8, 1.0]}
 # prices: {my-model: {input_per_mtok: 1.0, output_per_mtok: 2.0}}
+# Providers may set cost_class (subscription|free|paid), allow_paid_fallback, and pacing per credential
+# (max_concurrent, rpm). Signed POSTs of alerts (docs/DESIGN.md, Webhooks):
+# webhooks: [{url: https://hooks.example/pp, secret: keyring:webhook, events: [budget.alert, quota.alert]}]
 """
 
 
