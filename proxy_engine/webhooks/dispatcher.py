@@ -65,8 +65,11 @@ class WebhookDispatcher:
             return
         if event not in self._wanted:
             return
-        for target in self._targets.values():
-            target.offer(event, fields)
+        try:
+            for target in self._targets.values():
+                target.offer(event, fields)
+        except Exception:  # called inside EventBus.emit: a delivery that cannot be built never reaches the emitter
+            log.exception("webhooks: a %s delivery could not be queued; skipped", event)
 
     async def _follow_config(self) -> None:
         while self._stale:
