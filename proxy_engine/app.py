@@ -27,6 +27,7 @@ from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.shared_spend import SharedSpend
+from proxy_engine.webhooks import WebhookDispatcher
 from proxy_engine.workers.role import COOLDOWN_REFRESH_S, WorkerRole
 
 log = logging.getLogger("proxy_engine.app")
@@ -81,6 +82,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.ledger.open()
     await state.load_budgets()
     await state.credentials.open()
+    webhooks = WebhookDispatcher(state.bus, lambda: state.runtime)  # POSTs chosen events, off the request path
+    await webhooks.start()
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())
     logging.getLogger("proxy_engine").addHandler(handler)
     app[_TASKS] = [asyncio.create_task(_stats_loop(state), name="stats"),
@@ -93,6 +96,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         t.cancel()
     await asyncio.gather(*app[_TASKS], return_exceptions=True)
     logging.getLogger("proxy_engine").removeHandler(handler)
+    await webhooks.close()
     await state.credentials.close()
     await state.bus.close()
     await state.session.close()

@@ -29,6 +29,7 @@ from proxy_engine.kind_facts import (  # noqa: F401  (re-exported for the TUI)
 # Kind names and the facts the schema checks come from the pure-data `kind_facts` (the TUI reads them here).
 KindName = Literal[KIND_NAMES]  # type: ignore[valid-type]
 PROVIDER_KINDS: tuple[str, ...] = KIND_NAMES
+CostClass = Literal["subscription", "free", "paid"]
 SECRET_REF = re.compile(r"^(keyring|env):([A-Za-z0-9_.\-]+)$")
 
 DEFAULT_CONFIG_TEXT = """\
@@ -61,6 +62,9 @@ clients: []
 
 # budgets: {daily_usd: 50, alert_at: [0.5, 0.8, 1.0]}
 # prices: {my-model: {input_per_mtok: 1.0, output_per_mtok: 2.0}}
+# Providers may set cost_class (subscription|free|paid), allow_paid_fallback, and pacing per credential
+# (max_concurrent, rpm). Signed POSTs of alerts (docs/DESIGN.md, Webhooks):
+# webhooks: [{url: https://hooks.example/pp, secret: keyring:webhook, events: [budget.alert, quota.alert]}]
 """
 
 
@@ -80,6 +84,8 @@ class CredentialConfig(_Strict):
     key: str
     id: str | None = Field(default=None, description="Shown in the TUI and events; defaults to the reference")
     priority: int = Field(default=0, description="Higher is used first; equal priorities rotate")
+    max_concurrent: int | None = Field(default=None, ge=1, description="Pacing: requests in flight at once")
+    rpm: int | None = Field(default=None, ge=1, description="Pacing: requests started per minute")
 
     _ref = field_validator("key")(classmethod(lambda cls, v: _check_ref(v)))
 
@@ -120,6 +126,16 @@ class ProviderConfig(_Strict):
         "mid-stream); a non-stream reply, whose first byte is the whole answer, waits this long too",
     )
     read_timeout_s: float | None = Field(default=None, gt=0, description="Older name of idle_timeout_s")
+    cost_class: CostClass | None = Field(
+        default=None, description="subscription, free or paid; the default depends on the kind and its login"
+    )
+    allow_paid_fallback: bool = Field(
+        default=False, description="A paid provider: may serve a request that started on a subscription or free one"
+    )
+    max_concurrent: int | None = Field(
+        default=None, ge=1, description="Pacing, per credential: requests in flight at once"
+    )
+    rpm: int | None = Field(default=None, ge=1, description="Pacing, per credential: requests started per minute")
 
     _ref = field_validator("api_key")(classmethod(lambda cls, v: _check_ref(v)))
 
@@ -203,6 +219,44 @@ class LedgerConfig(_Strict):
 Candidates = dict[str, str] | list[str]
 
 
+class FriendlyModel(_Strict):
+    """A friendly name with options: `{candidates: {...} or [...], allow_paid_fallback: true}`."""
+
+    candidates: Candidates
+    allow_paid_fallback: bool = Field(
+        default=False, description="Failover may go from a subscription or free provider to a paid one"
+    )
+
+
+# WEBHOOK_EVENTS: the event types a webhook may ask for (matched as strings, `quota.alert` included).
+WEBHOOK_EVENTS = ("budget.alert", "quota.alert", "credential.cooldown", "auth.changed")
+
+
+class WebhookConfig(_Strict):
+    """A URL that receives a signed JSON POST for each of `events` (see `proxy_engine/webhooks/`)."""
+
+    url: str
+    secret: str = Field(description="HMAC-SHA256 signing secret, as a reference: keyring:NAME or env:VAR")
+    events: list[str] = Field(default_factory=lambda: ["budget.alert", "quota.alert", "credential.cooldown"])
+
+    _ref = field_validator("secret")(classmethod(lambda cls, v: _check_ref(v)))
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: list[str]) -> list[str]:
+        unknown = [e for e in events if e not in WEBHOOK_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r}; one of {', '.join(WEBHOOK_EVENTS)}")
+        return events
+
+
 class InboundConfig(_Strict):
     """Limits on reading requests from clients; none applies to writing a reply, so long streams are safe."""
 
@@ -215,7 +269,7 @@ class Config(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8317, ge=0, le=65535)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    models: dict[str, Candidates] = Field(default_factory=dict)
+    models: dict[str, Candidates | FriendlyModel] = Field(default_factory=dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     thinking_budget: int | None = Field(default=None, ge=0)
     clients: list[ClientConfig] = Field(default_factory=list)
@@ -232,6 +286,7 @@ class Config(_Strict):
         default_factory=dict, description="Amp model name -> friendly name or provider/model"
     )
     amp_routing_mode: Literal["mappings", "openai"] = "mappings"
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
     amp_upstream_url: str | None = Field(default=None, description="Where Amp's own (non-model) API calls go")
     amp_upstream_api_key: str | None = None
 
@@ -269,8 +324,10 @@ def provider_kind(name: str, p: ProviderConfig) -> str:
     return p.kind or KIND_ALIASES.get(name, name)
 
 
-def candidate_pairs(cands: Candidates) -> Iterable[tuple[str, str]]:
+def candidate_pairs(cands: Candidates | FriendlyModel) -> Iterable[tuple[str, str]]:
     """Candidates may be `{provider: model}` or `["provider/model", ...]` (repeats allowed)."""
+    if isinstance(cands, FriendlyModel):
+        cands = cands.candidates
     if isinstance(cands, dict):
         yield from cands.items()
         return

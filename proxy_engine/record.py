@@ -94,6 +94,7 @@ class RequestRecord:
         "dialect_out",
         "id",
         "include_usage_requested",
+        "paid_fallback",
         "provider_kind",
         "recorded",
         "status",
@@ -135,6 +136,7 @@ class RequestRecord:
         self._error_code = None
         self._error_message = ""
         self.include_usage_requested = False
+        self.paid_fallback = False  # served (or last tried) by a paid provider after a subscription/free start
         self.recorded = False  # finished once, before the reply's last byte when it streams
 
     def attempt(self, provider: NamedProvider, model: str, dialect_out: str) -> None:
@@ -186,6 +188,7 @@ class RequestRecord:
             cost_usd=self.cost_usd,
             attempts=self.attempts,
             error=RequestError(code=self.error_code, message=self.error_message) if self.error_code else None,
+            paid_fallback=self.paid_fallback,
         )
 
     def as_dict(self) -> dict[str, Any]:

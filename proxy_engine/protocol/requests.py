@@ -93,6 +93,7 @@ class RequestFinished:
     cost_usd: float | None = None
     attempts: int = 0
     error: RequestError | None = None
+    paid_fallback: bool = False  # failover went from a subscription/free provider to a paid one
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +119,7 @@ class RequestFinished:
             "cost_usd": self.cost_usd,
             "attempts": self.attempts,
             "error": self.error.to_dict() if self.error is not None else None,
+            "paid_fallback": self.paid_fallback,
         }
 
     @classmethod
@@ -145,5 +147,6 @@ class RequestFinished:
             cost_usd=_opt_float(d.get("cost_usd")),
             attempts=_int(d.get("attempts")),
             error=RequestError.from_dict(d.get("error")),
+            paid_fallback=bool(d.get("paid_fallback")),
             ts=ts,
         )

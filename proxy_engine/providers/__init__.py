@@ -50,6 +50,11 @@ class Provider:
         """Neither keys nor logins: a local server that needs no auth (one anonymous credential)."""
         return not self.key_credentials and not self.unreadable and self.login is None
 
+    @property
+    def cost_class(self) -> str:
+        """subscription, free or paid (see `ProviderKind.cost_class`)."""
+        return self.kind_rules.cost_class(self)
+
     def serves(self, model: str) -> bool:
         if self.models:
             return model in self.models

@@ -17,6 +17,7 @@ class AnthropicKind(ProviderKind):
     name = "anthropic"
     base_url = "https://api.anthropic.com"
     dialects = ("anthropic",)
+    login_cost_class = "subscription"  # a Claude Pro/Max login
     prefixes = ("claude",)
     amp_segment = "anthropic"
     price_provider = "anthropic"

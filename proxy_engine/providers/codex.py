@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 class CodexKind(ProviderKind):
     name = "codex"
     dialects = ("openai_responses",)
+    login_cost_class = "subscription"  # a ChatGPT plan
     prefixes = ("gpt-5", "codex")
     amp_segment = "openai"
     amp_rank = 2

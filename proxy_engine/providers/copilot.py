@@ -8,3 +8,4 @@ from proxy_engine.providers.kind import ProviderKind
 class CopilotKind(ProviderKind):
     name = "copilot"
     dialects = ("openai_chat",)
+    login_cost_class = "subscription"  # a Copilot plan

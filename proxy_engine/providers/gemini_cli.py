@@ -20,6 +20,7 @@ CODE_ASSIST = "gemini_code_assist"
 class GeminiCLIKind(ProviderKind):
     name = "gemini_cli"
     dialects = (CODE_ASSIST,)
+    login_cost_class = "free"  # Code Assist for individuals (60 rpm, 1000/day); never billed per token
     prefixes = ("gemini",)
     amp_segment = "gemini"
     amp_rank = 2

@@ -55,6 +55,8 @@ class ProviderKind:
     amp_rank: ClassVar[int] = 0  # its place among the kinds of that segment, best first
     price_provider: ClassVar[str | None] = None  # genai-prices provider id
     signs_url: ClassVar[bool] = False  # the URL is signed and must be sent exactly as built
+    login_cost_class: ClassVar[str] = "paid"  # what a request through one of its logins costs
+    keyless_cost_class: ClassVar[str] = "paid"  # ... through no key at all (a local server: free)
 
     @property
     def facts(self) -> KindFacts:
@@ -95,6 +97,20 @@ class ProviderKind:
             if v.startswith("Bearer "):
                 REDACTOR.add(v[7:])
         return UpstreamCall(cred, p.base_url if p.base_configured else up.base_url, dict(up.headers), dict(up.extra))
+
+    def cost_class(self, p: ProviderView) -> str:
+        """subscription, free or paid: the config's `cost_class`, else what this kind's credentials cost.
+
+        API keys are billed per token, so a provider with any key is paid; a login-only one costs
+        what the login's plan costs (`login_cost_class`).
+        """
+        if p.settings.cost_class is not None:
+            return p.settings.cost_class
+        if p.key_credentials or p.settings.api_key or p.settings.api_keys:  # readable or not
+            return "paid"
+        if p.login:
+            return self.login_cost_class
+        return self.keyless_cost_class if p.keyless else "paid"
 
     def default_base(self, p: ProviderView) -> str:
         """Where the provider goes when config sets no base_url."""

@@ -11,3 +11,4 @@ from proxy_engine.providers.kind import ProviderKind
 class OpenAICompatibleKind(ProviderKind):
     name = "openai_compatible"
     dialects = ("openai_chat", "openai_completions", "openai_responses")
+    keyless_cost_class = "free"  # a local server with no key

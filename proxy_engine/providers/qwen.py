@@ -9,4 +9,5 @@ class QwenKind(ProviderKind):
     name = "qwen"
     base_url = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
     dialects = ("openai_chat",)
+    login_cost_class = "free"  # Qwen OAuth: a free tier (ended 2026-04-15, QwenLM/qwen-code#3203), never per token
     prefixes = ("qwen",)

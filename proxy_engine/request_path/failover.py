@@ -8,8 +8,10 @@ import time
 
 from aiohttp import web
 
+from proxy_engine.request_path.credential_slots import CredentialSlots
 from proxy_engine.request_path.errors import MALFORMED, ProxyError, cooling_down, no_credentials
 from proxy_engine.request_path.exchange import Exchange
+from proxy_engine.request_path.paid_fallback import PaidFallbackGate
 from proxy_engine.request_path.upstream import attempt
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS
@@ -23,16 +25,22 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
 
     When nothing was tried because every credential cools down, the soonest cooldown is waited
     out once if it ends within `routing.max_wait_s`; otherwise the answer is 429 with Retry-After.
+    A paced credential is waited for as `credential_slots.py` says; a paid candidate after a
+    subscription or free one is tried only as `paid_fallback.py` allows.
     """
     rec, creds, rt = ex.record, ex.state.credentials, ex.runtime
     budget = rt.router.max_attempts
     last: ProxyError | None = None
     waited = False
+    gate = PaidFallbackGate(candidates)
+    slots = CredentialSlots(ex)
     while True:
         soonest: float | None = None
         for cand in candidates:
             if budget <= 0:
                 break
+            if not gate.admits(cand):
+                continue
             provider = cand.provider
             up_dialect = provider.upstream_dialect(rec.dialect_in, cand.model)
             translator = None
@@ -45,23 +53,31 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
                 continue
             tried: set[str] = set()
             while budget > 0:
-                cred = creds.pick(provider, cand.model, tried)
-                if cred is None:
+                slot = await slots.take(cand, tried)
+                if slot is None:
                     until = None if tried else creds.soonest(provider, cand.model)
                     if until is not None and (soonest is None or until < soonest):
                         soonest = until
                     break
+                cred, pacer = slot
                 tried.add(cred.id)
                 budget -= 1
-                outcome = await attempt(ex, cand, cred, up_dialect, translator)
+                rec.paid_fallback = gate.crosses(cand)
+                try:
+                    outcome = await attempt(ex, cand, cred, up_dialect, translator)
+                finally:
+                    if pacer is not None:
+                        pacer.release()  # the reply has ended: attempt() returns after a stream's last byte
                 if not isinstance(outcome, ProxyError):
                     return outcome
                 last = outcome
+        if last is None and (paced := slots.refusal()) is not None:
+            raise gate.explain(paced, rec.model_requested)
         if last is not None or soonest is None:
-            raise last or ProxyError(502, "no upstream could take this request")
+            raise gate.explain(last or ProxyError(502, "no upstream could take this request"), rec.model_requested)
         wait = soonest - time.time()
         if waited or wait > rt.config.routing.max_wait_s:
-            raise cooling_down(rec.model_requested, wait)
+            raise gate.explain(cooling_down(rec.model_requested, wait), rec.model_requested)
         waited = True
         log.info("every credential for %s cools down; waiting %.1fs", rec.model_requested, wait)
         await asyncio.sleep(max(wait, 0.0))

@@ -22,10 +22,10 @@ log = logging.getLogger("proxy_engine.ledger")
 COLUMNS = (
     "id", "ts_start", "client", "agent", "dialect_in", "dialect_out", "model_requested", "provider", "model",
     "stream", "status", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost_usd", "attempts", "error", "credential",
+    "cache_write_tokens", "cost_usd", "attempts", "error", "credential", "paid_fallback",
 )  # fmt: skip
 # Columns added after the first release, created on open in ledgers written before them.
-_ADDED = {"credential": "TEXT"}
+_ADDED = {"credential": "TEXT", "paid_fallback": "INTEGER"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
   id TEXT PRIMARY KEY, ts_start REAL NOT NULL, client TEXT, agent TEXT, dialect_in TEXT, dialect_out TEXT,
@@ -254,6 +254,7 @@ class CostLedger:
         for row in rows:
             rec = dict(zip(COLUMNS, row, strict=True))
             rec["stream"] = bool(rec["stream"])
+            rec["paid_fallback"] = bool(rec["paid_fallback"])
             rec["error"] = json.loads(rec["error"]) if rec["error"] else None
             out.append(rec)
         return out

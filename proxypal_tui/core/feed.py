@@ -41,6 +41,7 @@ class FeedRow:
     cost_usd: float | None = None
     attempts: int = 1
     error: dict[str, Any] | None = None
+    paid_fallback: bool = False  # failover went from a subscription/free provider to a paid one
 
     @classmethod
     def from_started(cls, ev: RequestStarted) -> FeedRow:
@@ -79,6 +80,7 @@ class FeedRow:
             cost_usd=ev.cost_usd,
             attempts=ev.attempts or 1,
             error=ev.error.to_dict() if ev.error is not None else None,
+            paid_fallback=ev.paid_fallback,
         )
 
     @property

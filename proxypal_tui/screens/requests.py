@@ -49,6 +49,9 @@ def detail_text(rec: FeedRow | None, error_style: Style | str = "bold") -> Text:
             f"   out {rec.output_tokens}   cost {cost}"
         ),
     ]
+    if rec.paid_fallback:
+        lines.append(Text(f"paid fallback: {rec.provider or '?'} is paid; this request started on a subscription "
+                          "or free provider", style="bold"))  # fmt: skip
     if rec.error:
         lines.append(
             Text(
