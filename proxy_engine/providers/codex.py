@@ -17,6 +17,8 @@ class CodexKind(ProviderKind):
     prefixes = ("gpt-5", "codex")
     amp_segment = "openai"
     amp_rank = 2
+    compacts = True
+    responses_socket = True
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return True
@@ -26,6 +28,8 @@ class CodexKind(ProviderKind):
     ) -> dict[str, Any]:
         body = dict(body)
         body["store"] = False  # the ChatGPT backend keeps nothing and refuses store: true
+        if action != "compact":
+            body["stream"] = True  # it refuses stream: false; the relay puts a whole reply together
         body.setdefault("instructions", "")
         body.pop("max_output_tokens", None)  # not accepted there
         return body

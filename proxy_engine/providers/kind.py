@@ -55,6 +55,8 @@ class ProviderKind:
     amp_rank: ClassVar[int] = 0  # its place among the kinds of that segment, best first
     price_provider: ClassVar[str | None] = None  # genai-prices provider id
     signs_url: ClassVar[bool] = False  # the URL is signed and must be sent exactly as built
+    compacts: ClassVar[bool] = False  # serves `POST /responses/compact` (Codex's remote compaction)
+    responses_socket: ClassVar[bool] = False  # serves the Responses WebSocket (`GET /responses`, upgraded)
 
     @property
     def facts(self) -> KindFacts:
@@ -123,6 +125,8 @@ class ProviderKind:
             act = gemini_action(stream, action)
             url = f"{prefix}/models/{quote(model, safe='')}:{act}"
             return url + "?alt=sse" if act == "streamGenerateContent" else url
+        if action == "compact":
+            return base + "/responses/compact"
         return base + _OPENAI_PATHS.get(dialect, "/chat/completions")
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
