@@ -34,6 +34,8 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
             if budget <= 0:
                 break
             provider = cand.provider
+            if ex.action == "compact" and not provider.kind_rules.compacts:
+                continue  # remote compaction goes only where it exists (compact.py summarises elsewhere)
             up_dialect = provider.upstream_dialect(rec.dialect_in, cand.model)
             translator = None
             if up_dialect != rec.dialect_in:
