@@ -26,10 +26,11 @@ class CodexKind(ProviderKind):
     def finalize_body(
         self, p: ProviderView, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
     ) -> dict[str, Any]:
+        if action == "compact":
+            return body  # remote compaction takes Codex's own body as it is
         body = dict(body)
         body["store"] = False  # the ChatGPT backend keeps nothing and refuses store: true
-        if action != "compact":
-            body["stream"] = True  # it refuses stream: false; the relay puts a whole reply together
+        body["stream"] = True  # it refuses stream: false; the relay puts a whole reply together
         body.setdefault("instructions", "")
         body.pop("max_output_tokens", None)  # not accepted there
         return body

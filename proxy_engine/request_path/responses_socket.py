@@ -228,7 +228,7 @@ class SocketSession:
             self.state.model_calls.add(task)  # the shutdown drain waits for it like any model call
         try:
             outcome = await relay_response(self.ws, up, self.state, rec, message)
-            if outcome is None:
+            if outcome is None and not rec.error_code:
                 rec.fail(502, "upstream_disconnected", f"{up.provider.name} closed its socket before answering")
             return outcome
         except asyncio.CancelledError:

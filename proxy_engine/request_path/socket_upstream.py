@@ -146,6 +146,11 @@ async def relay_response(
             event = json.loads(msg.data)
         except ValueError:
             event = None
+        if not relayed and _retryable_refusal(event):  # nothing sent yet: the next upstream may answer
+            asm.feed(event)
+            _settle(asm, up, state, rec, event)
+            await up.close()
+            return None
         if not relayed:
             rec.first_byte()
             rec.status = 200
@@ -173,3 +178,8 @@ def _settle(asm: ResponseAssembler, up: UpstreamSocket, state: RunningEngine, re
         headers = last.get("headers") if isinstance(last, dict) else None
         retry = parse_retry_after(headers.get("retry-after")) if isinstance(headers, dict) else None
         creds.report(provider, up.credential, up.model, status, retry)
+
+
+def _retryable_refusal(event: object) -> bool:
+    """An error event whose status would fail over on HTTP (429, 5xx, 401/403)."""
+    return isinstance(event, dict) and event.get("type") == "error" and event.get("status") in FAILOVER_STATUSES
