@@ -38,7 +38,13 @@ from proxy_engine.request_path.headers import client_key
 from proxy_engine.request_path.loopback import OwnAddressUnknown, post_responses
 from proxy_engine.request_path.relay import SHUTDOWN_MESSAGE
 from proxy_engine.request_path.socket_frames import error_frame, relayed_error, warmup_frames
-from proxy_engine.request_path.socket_upstream import UpstreamSocket, open_upstream, relay_response, upstream_message
+from proxy_engine.request_path.socket_upstream import (
+    REFUSED,
+    UpstreamSocket,
+    open_upstream,
+    relay_response,
+    upstream_message,
+)
 from proxy_engine.routing import Candidate, UnknownModel
 from proxy_engine.state import ENGINE, RunningEngine
 
@@ -123,6 +129,8 @@ class SocketSession:
                 await self.create({k: v for k, v in data.items() if k != "type"})
             except ProxyError as e:
                 await self._send_error(e)
+            except ConnectionResetError:
+                return  # the client went away mid-response; what was served is recorded
 
     async def close(self) -> None:
         if self.upstream is not None:
@@ -176,30 +184,39 @@ class SocketSession:
         return [*self.last.input, *self.last.output, *items], True
 
     async def _pass_through(self, body: dict[str, Any], candidates: list[Candidate], known: bool) -> bool:
-        """Serve on an upstream socket; False when none could be opened (the derived call then answers)."""
+        """Serve on an upstream socket; False when none answered (the derived call then serves it).
+
+        One record per response, started with the upstream's first event; attempts that failed
+        before it (a refusal, a socket closed while idle) only count as attempts.
+        """
         prev = body.get("previous_response_id")
+        full_input, _ = self._whole_input(body)
+        rec = RequestRecord(DIALECT, self.request.headers.get("User-Agent", ""))
+        rec.client, rec.model_requested, rec.stream = self.client, body["model"], True
         for cand in candidates:
             if not cand.provider.kind_rules.responses_socket:
                 break
-            up = await self._upstream_for(cand)
-            if up is None:
-                continue
-            continues = prev is not None and prev in up.made
-            if prev is not None and not continues and not known:
-                raise _not_found(prev)
-            full_input, _ = self._whole_input(body)
-            sent = body if continues else {**body, "input": full_input}
-            rec = self._record(body["model"], cand)
-            outcome = await self._relay(up, rec, upstream_message(up, sent, continues))
-            if outcome is None:
-                continue  # the upstream socket failed before its first event: try the next one
-            if outcome.error is None:
-                self.last = LastResponse(outcome.response_id, full_input, outcome.output, up)
-            return True
+            for fresh in (False, True):  # a kept socket the upstream closed while idle gets one fresh try
+                up = await self._upstream_for(cand, fresh)
+                if up is None:
+                    break
+                continues = prev is not None and prev in up.made
+                if prev is not None and not continues and not known:
+                    raise _not_found(prev)
+                sent = body if continues else {**body, "input": full_input}
+                rec.attempt(cand.provider, cand.model, DIALECT)
+                rec.credential = up.credential.id
+                outcome = await self._relay(up, rec, upstream_message(up, sent, continues))
+                if isinstance(outcome, ResponseAssembler):
+                    if outcome.error is None:
+                        self.last = LastResponse(outcome.response_id, full_input, outcome.output, up)
+                    return True
+                if outcome == REFUSED or not up.made:
+                    break  # refused, or a new socket that failed: the next candidate may answer
         return False
 
-    async def _upstream_for(self, cand: Candidate) -> UpstreamSocket | None:
-        if self.upstream is not None and self.upstream.serves(cand):
+    async def _upstream_for(self, cand: Candidate, fresh: bool) -> UpstreamSocket | None:
+        if not fresh and self.upstream is not None and self.upstream.serves(cand):
             return self.upstream
         await self.close()
         tried: set[str] = set()
@@ -212,39 +229,34 @@ class SocketSession:
                 return got
             log.info("Responses socket to %s failed: %s", cand.provider.name, got.message)
 
-    def _record(self, model: str, cand: Candidate) -> RequestRecord:
-        rec = RequestRecord(DIALECT, self.request.headers.get("User-Agent", ""))
-        rec.client, rec.model_requested, rec.stream = self.client, model, True
-        self.state.started(rec)
-        rec.attempt(cand.provider, cand.model, DIALECT)
-        rec.credential = self.upstream.credential.id if self.upstream else None
-        self.state.request_started(rec)
-        return rec
-
-    async def _relay(self, up: UpstreamSocket, rec: RequestRecord, message: str) -> ResponseAssembler | None:
-        """One passed-through response, recorded whatever happens; a shutdown ends it with an error event."""
+    async def _relay(self, up: UpstreamSocket, rec: RequestRecord, message: str) -> ResponseAssembler | str:
+        """One passed-through response; a shutdown ends it with an error event. Recorded once it started."""
         task = asyncio.current_task()
         if task is not None:
             self.state.model_calls.add(task)  # the shutdown drain waits for it like any model call
         try:
-            outcome = await relay_response(self.ws, up, self.state, rec, message)
-            if outcome is None and not rec.error_code:
-                rec.fail(502, "upstream_disconnected", f"{up.provider.name} closed its socket before answering")
-            return outcome
+            return await relay_response(self.ws, up, self.state, rec, message)
         except asyncio.CancelledError:
             if not self.state.shutting_down or task is None:
-                rec.fail(499, "client_closed", "the client went away")
+                self._ended(rec, 499, "client_closed", "the client went away")
                 raise
             task.uncancel()
-            rec.fail(503, "server_shutdown", SHUTDOWN_MESSAGE)
+            self._ended(rec, 503, "server_shutdown", SHUTDOWN_MESSAGE)
             await self._send_error(ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown"))
             return ResponseAssembler()
         except ConnectionResetError:
-            rec.fail(499, "client_closed", "the client went away")
+            self._ended(rec, 499, "client_closed", "the client went away")
             return ResponseAssembler()
         finally:
             self.state.model_calls.discard(task)
-            self.state.finished(rec)
+            if rec.status:  # set once it started (or was ended by `_ended`)
+                self.state.finished(rec)
+
+    def _ended(self, rec: RequestRecord, status: int, code: str, message: str) -> None:
+        if rec.t_first is None:  # nothing had started it yet: it still gets its row
+            self.state.started(rec)
+            self.state.request_started(rec)
+        rec.fail(status, code, message)
 
     async def _derived(self, body: dict[str, Any], full_input: list[Any]) -> None:
         """One response through the request path (`POST .../responses`, streamed), its events as messages."""
@@ -258,7 +270,8 @@ class SocketSession:
         asm = ResponseAssembler()
         async with resp:
             if resp.status != 200:
-                await self.ws.send_str(relayed_error(resp.status, await resp.read()))
+                retry = resp.headers.get("Retry-After")
+                await self.ws.send_str(relayed_error(resp.status, await resp.read(), retry))
                 return
             if not await self._events(resp, asm):
                 raise ProxyError(502, "the response ended before it was complete", "upstream_disconnected")

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -25,6 +25,7 @@ from proxy_engine.providers import Provider, UpstreamCall
 from proxy_engine.record import RequestRecord
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.headers import forwarded_headers, merge_auth
+from proxy_engine.request_path.socket_frames import error_frame
 from proxy_engine.request_path.upstream import FAILOVER_STATUSES
 from proxy_engine.routing import Candidate
 from proxy_engine.state import RunningEngine
@@ -34,6 +35,7 @@ log = logging.getLogger("proxy_engine.request_path")
 DIALECT = "openai_responses"
 BETA_FLAG = "responses_websockets=2026-02-06"  # openai/codex core/src/client.rs, sent on every handshake
 MAX_MESSAGE = 64 * 1024 * 1024
+CLOSED, REFUSED = "closed", "refused"  # how a response failed before its first event
 
 
 @dataclass(eq=False)
@@ -114,31 +116,40 @@ def upstream_message(up: UpstreamSocket, body: dict[str, Any], continues: bool) 
 
 async def relay_response(
     ws: web.WebSocketResponse, up: UpstreamSocket, state: RunningEngine, rec: RequestRecord, message: str
-) -> ResponseAssembler | None:
+) -> ResponseAssembler | str:
     """Send one `response.create` upstream and its events to the client until the response ends.
 
-    None when the upstream socket failed before its first event (the caller may serve the response
-    another way); otherwise the assembler, whose `error` says whether it failed.
+    The record starts with the first event relayed. Before that, a failure sends the client nothing
+    and is CLOSED (the socket went away, as a kept one may while idle) or REFUSED (a retryable error
+    event); otherwise the assembler, whose `error` says whether the response failed.
     """
     creds, provider = state.credentials, up.provider
     asm = ResponseAssembler()
-    idle = provider.settings.idle_s
     relayed = 0
-    await up.ws.send_str(message)
+    try:
+        await up.ws.send_str(message)
+    except (ConnectionResetError, aiohttp.ClientError):  # the upstream closed the idle socket meanwhile
+        await up.close()
+        return CLOSED
+    event: object = None
     while True:
         try:
-            async with asyncio.timeout(idle if relayed else provider.settings.first_byte_timeout_s):
+            async with asyncio.timeout(provider.settings.idle_s if relayed else provider.settings.first_byte_timeout_s):
                 msg = await up.ws.receive()
         except TimeoutError:
             msg = None
         if msg is None or msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
             await up.close()
+            if not relayed and msg is not None and up.made:
+                return CLOSED  # a kept socket: no fault of the credential
             creds.report(provider, up.credential, up.model, 504 if msg is None else None, None)
             if not relayed:
-                return None
+                return CLOSED
             what = "went silent" if msg is None else "closed its socket"
             asm.error = {"message": f"{provider.name} {what} before the response was complete"}
-            rec.fail(504 if msg is None else 502, "upstream_disconnected", asm.error["message"])
+            err = ProxyError(504 if msg is None else 502, asm.error["message"], "upstream_disconnected")
+            rec.fail(err.status, "upstream_disconnected", err.message)
+            await ws.send_str(error_frame(err))
             return asm
         if msg.type != WSMsgType.TEXT:
             continue
@@ -147,11 +158,12 @@ async def relay_response(
         except ValueError:
             event = None
         if not relayed and _retryable_refusal(event):  # nothing sent yet: the next upstream may answer
-            asm.feed(event)
-            _settle(asm, up, state, rec, event)
+            _cool_down(up, state, event)
             await up.close()
-            return None
+            return REFUSED
         if not relayed:
+            state.started(rec)
+            state.request_started(rec)
             rec.first_byte()
             rec.status = 200
         relayed += 1
@@ -160,6 +172,12 @@ async def relay_response(
             break
     _settle(asm, up, state, rec, event)
     return asm
+
+
+def _cool_down(up: UpstreamSocket, state: RunningEngine, event: dict[str, Any]) -> None:
+    headers = event.get("headers")
+    retry = parse_retry_after(headers.get("retry-after")) if isinstance(headers, dict) else None
+    state.credentials.report(up.provider, up.credential, up.model, event["status"], retry)
 
 
 def _settle(asm: ResponseAssembler, up: UpstreamSocket, state: RunningEngine, rec: RequestRecord, last: object) -> None:
@@ -174,12 +192,10 @@ def _settle(asm: ResponseAssembler, up: UpstreamSocket, state: RunningEngine, re
         return
     status = last.get("status") if isinstance(last, dict) and isinstance(last.get("status"), int) else 502
     rec.fail(status, "upstream_stream_error", f"{provider.name}: {error_text(asm.error)}")
-    if status in FAILOVER_STATUSES:
-        headers = last.get("headers") if isinstance(last, dict) else None
-        retry = parse_retry_after(headers.get("retry-after")) if isinstance(headers, dict) else None
-        creds.report(provider, up.credential, up.model, status, retry)
+    if isinstance(last, dict) and status in FAILOVER_STATUSES:
+        _cool_down(up, state, last | {"status": status})
 
 
-def _retryable_refusal(event: object) -> bool:
+def _retryable_refusal(event: object) -> TypeGuard[dict[str, Any]]:
     """An error event whose status would fail over on HTTP (429, 5xx, 401/403)."""
     return isinstance(event, dict) and event.get("type") == "error" and event.get("status") in FAILOVER_STATUSES

@@ -34,6 +34,7 @@ class FakeOpenAI(FakeProvider):
     """A fake api.openai.com. `known_models`, when given, makes other models answer 404 model_not_found."""
 
     default_key = "sk-fake-openai"
+    close_idle_sockets = False  # WebSocket mode: close the socket after each response, as a server may
 
     @property
     def base_url(self) -> str:

@@ -38,6 +38,9 @@ class _Previous:
     output: list[dict[str, Any]] = field(default_factory=list)
 
 
+_DROPPED = _Previous("")  # the fake cut the connection mid-response
+
+
 def socket_error(status: int, message: str, code: str | None = None, err_type: str | None = None) -> str:
     kind = err_type or ("invalid_request_error" if status < 500 else "server_error")
     return json.dumps({"type": "error", "status": status, "error": {"type": kind, "code": code, "message": message}})
@@ -73,6 +76,11 @@ async def serve_responses_socket(
         if data["type"] == "response.processed":
             continue
         previous = await _one_response(fake, ws, data, previous, handshake.headers, validate)
+        if previous is _DROPPED:
+            break
+        if getattr(fake, "close_idle_sockets", False):
+            await ws.close()
+            break
     return ws
 
 
@@ -111,6 +119,9 @@ async def _one_response(
         return previous
     output: list[dict[str, Any]] = []
     for count, frame in enumerate(renderer.frames()):
+        if count == script.drop_after:
+            await ws.close()
+            return _DROPPED
         if count == script.stream_error_after:
             frame = renderer.error_frame()
         for _, event in parse_sse(frame):

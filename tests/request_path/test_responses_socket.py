@@ -109,6 +109,48 @@ async def test_passed_through_to_the_codex_backend(stack, socket):
     assert row["provider"] == "codex" and row["credential"] == "ann@example.com" and row["output_tokens"] == 90
 
 
+async def test_a_socket_the_upstream_closed_while_idle_is_reopened(stack, socket):
+    """The next response goes on a fresh upstream socket, with the whole input (the old chain is gone)."""
+    ws, sid = socket
+    fo = stack.openai
+    fo.close_idle_sockets = True
+    try:
+        fo.queue(text="", tool_calls=[ToolCall("shell", {"command": ["id"]}, id="call_i")], usage=USAGE)
+        fo.queue(text="You are root.", usage=USAGE)
+        first = await ws.turn(codex_body("Native", [user("who am I?")], sid))
+        body = codex_body("Native", [call_output("call_i", "uid=0")], sid)
+        second = await ws.turn(body, previous_response_id=final(first)["id"])
+    finally:
+        fo.close_idle_sockets = False
+    assert final(second)["output"][0]["content"][0]["text"] == "You are root."
+    assert len([r for r in fo.requests if r.method == "GET"]) == 2, "two upstream handshakes"
+    resent = [r for r in fo.requests if r.method == "WS"][-1].json
+    assert "previous_response_id" not in resent and [i["type"] for i in resent["input"]] == [
+        "message", "function_call", "function_call_output"
+    ]  # fmt: skip
+    rows = _rows(stack, "Native")
+    assert [(r["status"], r["attempts"]) for r in rows] == [(200, 1), (200, 2)], "one row per response"
+
+
+async def test_an_upstream_that_drops_mid_response_ends_it_with_an_error(stack, socket):
+    ws, sid = socket
+    stack.openai.queue(text="a long answer in pieces", chunks=6, drop_after=5, usage=USAGE)
+    events = await ws.turn(codex_body("Native", [user("go")], sid))
+    assert events[0]["type"] == "response.created" and events[-1]["type"] == "error"
+    assert events[-1]["status"] == 502
+    cooling = await ws.turn(codex_body("Native", [user("go again")], sid))
+    assert cooling[-1]["status"] == 429 and cooling[-1]["error"]["code"] == "credentials_cooling_down"
+    assert int(cooling[-1]["headers"]["retry-after"]) > 0, "Codex waits this long before retrying"
+    stack.engine.clear_cooldowns()
+    stack.openai.script(text="recovered", usage=USAGE)
+    again = await ws.turn(codex_body("Native", [user("go again")], sid))
+    assert final(again)["output"][0]["content"][0]["text"] == "recovered"
+    rows = _rows(stack, "Native")
+    assert [(r["status"], (r["error"] or {}).get("code")) for r in rows] == [
+        (502, "upstream_disconnected"), (429, "credentials_cooling_down"), (200, None)
+    ]  # fmt: skip
+
+
 async def test_a_warm_up_costs_no_upstream_call(stack, socket):
     """`generate: false` on a translated route is answered by the proxy; the next response continues it."""
     ws, sid = socket
