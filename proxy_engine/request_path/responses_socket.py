@@ -121,6 +121,7 @@ class SocketSession:
                 continue
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "response.processed":
+                await self._processed(msg.data)
                 continue
             if kind != "response.create":
                 await self._send_error(ProxyError(400, f"unsupported message type {kind!r}; send response.create"))
@@ -131,6 +132,15 @@ class SocketSession:
                 await self._send_error(e)
             except ConnectionResetError:
                 return  # the client went away mid-response; what was served is recorded
+
+    async def _processed(self, text: str) -> None:
+        """Codex acknowledges a response; the upstream socket that made it hears it too (nothing answers)."""
+        up = self.upstream
+        if up is not None and self.last is not None and self.last.upstream is up and not up.ws.closed:
+            try:
+                await up.ws.send_str(text)
+            except (ConnectionResetError, aiohttp.ClientError):
+                await self.close()  # the next response opens a new one
 
     async def close(self) -> None:
         if self.upstream is not None:

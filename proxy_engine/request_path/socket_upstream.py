@@ -25,6 +25,7 @@ from proxy_engine.providers import Provider, UpstreamCall
 from proxy_engine.record import RequestRecord
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.headers import forwarded_headers, merge_auth
+from proxy_engine.request_path.redaction import redact_secrets, safe_error_text
 from proxy_engine.request_path.socket_frames import error_frame
 from proxy_engine.request_path.upstream import FAILOVER_STATUSES
 from proxy_engine.routing import Candidate
@@ -167,7 +168,8 @@ async def relay_response(
             rec.first_byte()
             rec.status = 200
         relayed += 1
-        await ws.send_str(msg.data)
+        failed = isinstance(event, dict) and event.get("type") in ("error", "response.failed")
+        await ws.send_str(redact_secrets(msg.data) if failed else msg.data)  # an error may quote the credential
         if isinstance(event, dict) and asm.feed(event):
             break
     _settle(asm, up, state, rec, event)
@@ -191,7 +193,7 @@ def _settle(asm: ResponseAssembler, up: UpstreamSocket, state: RunningEngine, re
         creds.report(provider, up.credential, up.model, 200, None)
         return
     status = last.get("status") if isinstance(last, dict) and isinstance(last.get("status"), int) else 502
-    rec.fail(status, "upstream_stream_error", f"{provider.name}: {error_text(asm.error)}")
+    rec.fail(status, "upstream_stream_error", safe_error_text(f"{provider.name}: {error_text(asm.error)}"))
     if isinstance(last, dict) and status in FAILOVER_STATUSES:
         _cool_down(up, state, last | {"status": status})
 

@@ -3,6 +3,8 @@ served by translation for other upstreams, several responses per connection, eac
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 import pytest
 
@@ -96,6 +98,26 @@ async def test_passed_through_to_openai_with_its_own_chain(stack, socket):
     assert seen == [("openai", "gpt-5", 200, 700)] * 2
 
 
+async def test_served_under_amps_prefix_too(stack):
+    stack.anthropic.script(text="amp route", usage=USAGE)
+    async with aiohttp.ClientSession() as http:
+        url = stack.engine.url.replace("http", "ws", 1) + "/api/provider/anthropic/v1/responses"
+        async with http.ws_connect(url, headers=codex_headers("amp", socket=True)) as raw:
+            events = await CodexSocket(raw).turn(codex_body("Claude", [user("hi")], "amp"))
+    assert final(events)["output"][0]["content"][0]["text"] == "amp route"
+
+
+async def test_processed_acknowledgements_reach_the_upstream_that_answered(stack, socket):
+    ws, sid = socket
+    stack.openai.script(text="ack me", usage=USAGE)
+    rid = final(await ws.turn(codex_body("Native", [user("hi")], sid)))["id"]
+    await ws.ws.send_str(json.dumps({"type": "response.processed", "response_id": rid}))
+    again = await ws.turn(codex_body("Native", [user("hi again")], sid))
+    assert final(again)["status"] == "completed", "nothing answers an acknowledgement"
+    kinds = [r.json["type"] for r in stack.openai.requests if r.method == "WS"]
+    assert kinds == ["response.create", "response.processed", "response.create"]
+
+
 async def test_passed_through_to_the_codex_backend(stack, socket):
     ws, sid = socket
     stack.codex.script(text="backend says hi", usage=USAGE)
@@ -187,6 +209,17 @@ async def test_errors_are_events_in_the_responses_shape(stack, socket):
     await ws.ws.send_str("not json")
     bad = await ws.ws.receive_json(timeout=10)
     assert bad["type"] == "error" and bad["status"] == 400
+
+
+async def test_an_upstream_error_event_never_echoes_the_credential(stack, socket):
+    ws, sid = socket
+    stack.openai.queue(status=400, error_message="Incorrect API key provided: sk-fake-openai")
+    events = await ws.turn(codex_body("Native", [user("x")], sid))
+    assert events[-1]["type"] == "error" and events[-1]["status"] == 400
+    assert "sk-fake-openai" not in json.dumps(events)
+    assert events[-1]["error"]["message"].startswith("Incorrect API key provided: ")
+    (row,) = _rows(stack, "Native")
+    assert row["status"] == 400 and "sk-fake-openai" not in row["error"]["message"]
 
 
 async def test_the_client_key_is_checked_before_the_upgrade(stack):
