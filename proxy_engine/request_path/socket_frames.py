@@ -29,8 +29,9 @@ def error_frame(err: ProxyError) -> str:
     return json.dumps(event, ensure_ascii=False)
 
 
-def relayed_error(status: int, body: bytes) -> str:
-    """A derived HTTP call's error reply (already in the OpenAI shape) as the socket's error event."""
+def relayed_error(status: int, body: bytes, retry_after: str | None = None) -> str:
+    """A derived HTTP call's error reply (already in the OpenAI shape) as the socket's error event;
+    Codex reads `headers` of the event as the reply's headers (a 429's Retry-After)."""
     try:
         obj = json.loads(body)
         error = obj.get("error") if isinstance(obj, dict) else None
@@ -38,7 +39,10 @@ def relayed_error(status: int, body: bytes) -> str:
         error = None
     if not isinstance(error, dict):
         error = error_payload("openai_responses", status, f"the proxy answered {status}")["error"]
-    return json.dumps({"type": "error", "status": status, "error": error}, ensure_ascii=False)
+    event: dict[str, Any] = {"type": "error", "status": status, "error": error}
+    if retry_after is not None:
+        event["headers"] = {"retry-after": retry_after}
+    return json.dumps(event, ensure_ascii=False)
 
 
 def warmup_frames(model: str) -> tuple[str, list[str]]:
