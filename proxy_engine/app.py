@@ -21,6 +21,7 @@ from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.drain import drain_model_calls
+from proxy_engine.request_path.responses_socket import OPEN_SOCKETS, close_response_sockets
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.request_path.safety_net import safety_net
 from proxy_engine.runtime import Runtime
@@ -132,6 +133,8 @@ def build_app(
     setup_reload(app)
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(drain_model_calls)
+    app[OPEN_SOCKETS] = set()
+    app.on_shutdown.append(close_response_sockets)  # after the drain: a response in flight ends first
     r = app.router
     mount(r, ROOT)
     r.add_get("/healthz", healthz)

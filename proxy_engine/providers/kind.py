@@ -57,6 +57,8 @@ class ProviderKind:
     signs_url: ClassVar[bool] = False  # the URL is signed and must be sent exactly as built
     login_cost_class: ClassVar[str] = "paid"  # what a request through one of its logins costs
     keyless_cost_class: ClassVar[str] = "paid"  # ... through no key at all (a local server: free)
+    compacts: ClassVar[bool] = False  # serves `POST /responses/compact` (Codex's remote compaction)
+    responses_socket: ClassVar[bool] = False  # serves the Responses WebSocket (`GET /responses`, upgraded)
 
     @property
     def facts(self) -> KindFacts:
@@ -139,6 +141,8 @@ class ProviderKind:
             act = gemini_action(stream, action)
             url = f"{prefix}/models/{quote(model, safe='')}:{act}"
             return url + "?alt=sse" if act == "streamGenerateContent" else url
+        if action == "compact":
+            return base + "/responses/compact"
         return base + _OPENAI_PATHS.get(dialect, "/chat/completions")
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:

@@ -12,3 +12,5 @@ class OpenAIKind(ProviderKind):
     prefixes = ("gpt-", "o1", "o3", "o4", "chatgpt", "codex", "text-", "davinci", "babbage", "computer-use")
     amp_segment = "openai"
     price_provider = "openai"
+    compacts = True
+    responses_socket = True

@@ -42,6 +42,8 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
             if not gate.admits(cand):
                 continue
             provider = cand.provider
+            if ex.action == "compact" and not provider.kind_rules.compacts:
+                continue  # remote compaction goes only where it exists (compact.py summarises elsewhere)
             up_dialect = provider.upstream_dialect(rec.dialect_in, cand.model)
             translator = None
             if up_dialect != rec.dialect_in:

@@ -13,8 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from .base import FakeProvider, InvalidRequest, sse
-from .openai_responses import ResponsesRenderer
-from .openai_validate import validate_chat, validate_completions, validate_responses
+from .openai_responses import ResponsesRenderer, responses_usage
+from .openai_socket import serve_responses_socket
+from .openai_validate import validate_chat, validate_compact, validate_completions, validate_responses
 from .script import Script, new_id, split_text
 
 DEFAULT_MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-5", "o3"]
@@ -33,6 +34,7 @@ class FakeOpenAI(FakeProvider):
     """A fake api.openai.com. `known_models`, when given, makes other models answer 404 model_not_found."""
 
     default_key = "sk-fake-openai"
+    close_idle_sockets = False  # WebSocket mode: close the socket after each response, as a server may
 
     @property
     def base_url(self) -> str:
@@ -41,6 +43,8 @@ class FakeOpenAI(FakeProvider):
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/chat/completions", self._chat)
         router.add_post("/v1/responses", self._responses)
+        router.add_get("/v1/responses", self._responses_socket)
+        router.add_post("/v1/responses/compact", self._compact)
         router.add_post("/v1/completions", self._completions)
         router.add_get("/v1/models", self._models)
         router.add_get("/v1/models/{model}", self._model)
@@ -88,9 +92,7 @@ class FakeOpenAI(FakeProvider):
             return self._invalid(exc)
         model = body["model"]
         if not self.model_known(model):
-            return self.error_response(
-                404, f"The model `{model}` does not exist or you do not have access to it."
-            )
+            return self.error_response(404, f"The model `{model}` does not exist or you do not have access to it.")
         script = self.pick_script(key, model)
         if script.status is not None:
             if script.delay:
@@ -122,7 +124,9 @@ class FakeOpenAI(FakeProvider):
         got = await self._prelude(request, validate_responses)
         if isinstance(got, web.StreamResponse):
             return got
-        body, script = got
+        return await self._responses_for(request, *got)
+
+    async def _responses_for(self, request: web.Request, body: dict[str, Any], script: Script) -> web.StreamResponse:
         renderer = ResponsesRenderer(script, body["model"], body)
         headers = {"x-request-id": new_id("req_", 32)}
         if body.get("stream"):
@@ -136,6 +140,21 @@ class FakeOpenAI(FakeProvider):
                 keepalive=KEEPALIVE,
             )
         return await self.send_json(request, script, renderer.as_json(), headers)
+
+    async def _responses_socket(self, request: web.Request) -> web.StreamResponse:
+        return await serve_responses_socket(self, request, self._auth(request)[1], validate_responses)
+
+    async def _compact(self, request: web.Request) -> web.StreamResponse:
+        """Remote compaction: the retained user messages and one opaque `compaction` item."""
+        got = await self._prelude(request, validate_compact)
+        if isinstance(got, web.StreamResponse):
+            return got
+        return await self._compact_for(request, *got)
+
+    async def _compact_for(self, request: web.Request, body: dict[str, Any], script: Script) -> web.StreamResponse:
+        kept = [i for i in body["input"] if i.get("type", "message") == "message" and i.get("role") == "user"]
+        summary = {"type": "compaction", "encrypted_content": "enc_" + new_id("", 32)}
+        return await self.send_json(request, script, {"output": [*kept, summary], "usage": responses_usage(script)})
 
     # ----- legacy completions -----------------------------------------------------------------------
     async def _completions(self, request: web.Request) -> web.StreamResponse:
@@ -218,9 +237,7 @@ def chat_json(script: Script, body: dict[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(script)}
-        ],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(script)}],
         "usage": chat_usage(script),
         "service_tier": "default",
         "system_fingerprint": "fp_fake0001",

@@ -201,3 +201,13 @@ def validate_responses(body: dict[str, Any]) -> None:
             raise InvalidRequest(f"Missing required parameter: 'tools[{i}].type'.", f"tools[{i}].type")
         if tool["type"] == "function" and not FUNCTION_NAME.match(str(tool.get("name", ""))):
             raise InvalidRequest(f"Missing required parameter: 'tools[{i}].name'.", f"tools[{i}].name")
+
+
+def validate_compact(body: dict[str, Any]) -> None:
+    """POST /v1/responses/compact: a model and the history as a list of items; it never streams."""
+    _require_model(body)
+    if "stream" in body:
+        raise InvalidRequest("Unknown parameter: 'stream'.", "stream")
+    if not isinstance(body.get("input"), list):
+        raise InvalidRequest("Invalid type for 'input': expected an array", "input")
+    validate_responses({k: v for k, v in body.items() if k not in ("tools", "parallel_tool_calls")})
