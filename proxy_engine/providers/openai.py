@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from proxy_engine.providers.kind import ProviderKind
+from typing import TYPE_CHECKING
+
+from proxy_engine.providers.kind import OPENAI_EMBEDDINGS, ProviderKind
+
+if TYPE_CHECKING:
+    from proxy_engine.providers.kind import ProviderView
 
 
 class OpenAIKind(ProviderKind):
@@ -12,3 +17,11 @@ class OpenAIKind(ProviderKind):
     prefixes = ("gpt-", "o1", "o3", "o4", "chatgpt", "codex", "text-", "davinci", "babbage", "computer-use")
     amp_segment = "openai"
     price_provider = "openai"
+
+    def count_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str | None:
+        """OpenAI counts input tokens for Responses requests: `POST /v1/responses/input_tokens`."""
+        return "openai_responses"
+
+    def embed_dialect(self, p: ProviderView, model: str) -> str | None:
+        """OpenAI's `POST /v1/embeddings`."""
+        return OPENAI_EMBEDDINGS

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from proxy_engine.providers.kind import ProviderKind
+from typing import TYPE_CHECKING
+
+from proxy_engine.providers.kind import OPENAI_EMBEDDINGS, ProviderKind
+
+if TYPE_CHECKING:
+    from proxy_engine.providers.kind import ProviderView
 
 
 class QwenKind(ProviderKind):
@@ -10,3 +15,7 @@ class QwenKind(ProviderKind):
     base_url = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
     dialects = ("openai_chat",)
     prefixes = ("qwen",)
+
+    def embed_dialect(self, p: ProviderView, model: str) -> str | None:
+        """DashScope's compatible mode serves `POST /embeddings`."""
+        return OPENAI_EMBEDDINGS

@@ -45,7 +45,9 @@ class InboundRoute:
 ROUTES: tuple[InboundRoute, ...] = (
     InboundRoute("POST", "v1/chat/completions", CALL, "openai_chat", amp_unversioned=True),
     InboundRoute("POST", "v1/responses", CALL, "openai_responses", amp_unversioned=True),
+    InboundRoute("POST", "v1/responses/input_tokens", CALL, "openai_responses", "input_tokens", amp_unversioned=True),
     InboundRoute("POST", "v1/completions", CALL, "openai_completions", amp_unversioned=True),
+    InboundRoute("POST", "v1/embeddings", CALL, "openai_embeddings", "embeddings", amp_unversioned=True),
     InboundRoute("POST", "v1/messages", CALL, "anthropic"),
     InboundRoute("POST", "v1/messages/count_tokens", CALL, "anthropic", "count_tokens"),
     InboundRoute("GET", "v1/models", MODEL_LIST, amp_unversioned=True),
