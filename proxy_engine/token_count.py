@@ -18,6 +18,7 @@ _ANTHROPIC_COUNT_KEYS = ("model", "messages", "system", "tools", "tool_choice", 
 # What POST /v1/responses/input_tokens takes (the OpenAI API reference, "Get input token counts").
 _RESPONSES_COUNT_KEYS = ("model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
                          "reasoning", "text", "conversation", "previous_response_id", "truncation")  # fmt: skip
+_BEDROCK_COUNT_KEYS = ("messages", "system", "toolConfig", "additionalModelRequestFields")
 _GEMINI_COUNT_KEYS = ("contents", "systemInstruction", "tools", "toolConfig")
 COUNT_ACTIONS = ("count_tokens", "countTokens", "input_tokens")
 # Where each counter puts its number.
@@ -36,8 +37,8 @@ def count_request(translator: Translator, body: dict[str, Any], model: str) -> d
         return {k: up[k] for k in _ANTHROPIC_COUNT_KEYS if k in up}
     if dialect == "openai_responses":
         return {k: up[k] for k in _RESPONSES_COUNT_KEYS if k in up}
-    if dialect == "bedrock":  # CountTokens' ConverseTokensRequest: messages and system only
-        return {"input": {"converse": {k: up[k] for k in ("messages", "system") if k in up}}}
+    if dialect == "bedrock":  # CountTokens' ConverseTokensRequest mirrors Converse's input fields
+        return {"input": {"converse": {k: up[k] for k in _BEDROCK_COUNT_KEYS if k in up}}}
     if dialect != "gemini":
         return up  # Code Assist: the kind reshapes its envelope for v1internal:countTokens
     inner = {k: v for k, v in up.items() if k in _GEMINI_COUNT_KEYS}

@@ -1,12 +1,13 @@
 """FakeBedrock: the Bedrock runtime Converse, ConverseStream and CountTokens operations, on 127.0.0.1.
 
 base_url is "http://127.0.0.1:PORT"; requests go to /model/{percent-encoded model id}/converse and
-/converse-stream; CountTokens to /model/{id}/count-tokens with {"input": {"converse": {messages, system}}}
-(answered {"inputTokens": N}). Auth is AWS SigV4 (service "bedrock"): the Authorization header's shape, scope, date and
-signed headers are checked, and the signature is recomputed with botocore from the fake's secret key over
-the raw path it received, as AWS does. A Bedrock API key (`Authorization: Bearer`) works when
-`bearer_tokens` are given. Streams use the binary event-stream framing (application/vnd.amazon.eventstream)
-with Bedrock's "p" padding field in each event. Errors are {"message"} with an `x-amzn-ErrorType` header.
+/converse-stream; CountTokens to /model/{id}/count-tokens with {"input": {"converse": {messages, system,
+toolConfig, additionalModelRequestFields}}} (answered {"inputTokens": N}). Auth is AWS SigV4 (service
+"bedrock"): the Authorization header's shape, scope, date and signed headers are checked, and the signature
+is recomputed with botocore from the fake's secret key over the raw path it received, as AWS does. A Bedrock
+API key (`Authorization: Bearer`) works when `bearer_tokens` are given. Streams use the binary event-stream
+framing (application/vnd.amazon.eventstream) with Bedrock's "p" padding field in each event. Errors are
+{"message"} with an `x-amzn-ErrorType` header.
 """
 
 from __future__ import annotations
@@ -406,7 +407,7 @@ def validate_converse(body: dict[str, Any]) -> None:
 
 
 def validate_count_tokens(body: dict[str, Any]) -> None:
-    """POST /model/{modelId}/count-tokens: `input` is a union of `converse` ({messages, system}) and `invokeModel`."""
+    """POST /model/{modelId}/count-tokens: `input` is a union of `converse` (Converse's input) and `invokeModel`."""
     if set(body) != {"input"}:
         raise InvalidRequest(f"Unexpected field(s) in the request body: {', '.join(sorted(set(body) - {'input'}))}"
                              if set(body) - {"input"} else "input: Member must not be null")  # fmt: skip
@@ -415,13 +416,18 @@ def validate_count_tokens(body: dict[str, Any]) -> None:
             raise InvalidRequest("input.invokeModel.body: Member must not be null")
         return
     converse = body["input"]["converse"]
-    unknown = set(converse) - {"messages", "system"} if isinstance(converse, dict) else {"converse"}
+    allowed = {"messages", "system", "toolConfig", "additionalModelRequestFields"}
+    unknown = set(converse) - allowed if isinstance(converse, dict) else {"converse"}
     if unknown:
         raise InvalidRequest(f"Unexpected field(s) in input.converse: {', '.join(sorted(unknown))}")
-    _check_messages(converse.get("messages"))
+    has_tools = _check_messages(converse.get("messages"))
     for i, block in enumerate(converse.get("system") or []):
         if _union(block, f"system.{i}", {"text", "guardContent", "cachePoint"}) == "text":
             _text(block["text"], f"system.{i}")
+    if "toolConfig" in converse:
+        _check_tool_config(converse["toolConfig"])
+    elif has_tools:
+        raise InvalidRequest("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
 
 
 def thinking_enabled(body: dict[str, Any]) -> bool:

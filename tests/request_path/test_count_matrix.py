@@ -9,6 +9,7 @@ marked `X-ProxyPal-Token-Estimate: true`, and no upstream is called.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ UPSTREAMS = [
 ROUTES = ("anthropic", "gemini", "openai_responses")
 SYSTEM = "You are terse."
 USER = "How many tokens is this sentence, roughly?"
+TOOL, ARGS, RESULT = "read_file", {"path": "notes.txt"}, "buy milk"
+SCHEMA = {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
 
 
 def _login(provider: str, access: str, **extra: Any) -> None:
@@ -125,14 +128,32 @@ providers:
 
 
 def _count_call(route: str, model: str) -> tuple[str, dict[str, Any], dict[str, str]]:
-    """(path, body, headers) of one client's token count, each in its own API's shape."""
+    """(path, body, headers) of one client's token count, each in its own API's shape, with a tool round trip
+    in the history so the counter's validator checks that calls and results stay paired."""
     if route == "anthropic":
-        body = {"model": model, "system": SYSTEM, "messages": [{"role": "user", "content": USER}]}
+        messages = [
+            {"role": "user", "content": USER},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": TOOL, "input": ARGS}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": RESULT}]},
+        ]
+        tools = [{"name": TOOL, "description": "Reads a file.", "input_schema": SCHEMA}]
+        body = {"model": model, "system": SYSTEM, "messages": messages, "tools": tools}
         return "/v1/messages/count_tokens", body, {"anthropic-version": "2023-06-01"}
-    if route == "gemini":
-        body = {"contents": [{"role": "user", "parts": [{"text": USER}]}]}
-        return f"/v1beta/models/{model}:countTokens", body, {}
-    return "/v1/responses/input_tokens", {"model": model, "instructions": SYSTEM, "input": USER}, {}
+    if route == "gemini":  # as Gemini CLI counts its history: contents only
+        contents = [
+            {"role": "user", "parts": [{"text": USER}]},
+            {"role": "model", "parts": [{"functionCall": {"name": TOOL, "args": ARGS}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": TOOL, "response": {"output": RESULT}}}]},
+        ]
+        return f"/v1beta/models/{model}:countTokens", {"contents": contents}, {}
+    items = [
+        {"role": "user", "content": USER},
+        {"type": "function_call", "call_id": "call_01", "name": TOOL, "arguments": json.dumps(ARGS)},
+        {"type": "function_call_output", "call_id": "call_01", "output": RESULT},
+    ]
+    tools = [{"type": "function", "name": TOOL, "description": "Reads a file.", "parameters": SCHEMA}]
+    body = {"model": model, "instructions": SYSTEM, "input": items, "tools": tools}
+    return "/v1/responses/input_tokens", body, {}
 
 
 def _client_count(route: str, reply: dict[str, Any]) -> int:
@@ -165,9 +186,10 @@ def test_count_route_reaches_the_upstream_counter_or_the_marked_estimate(
     if up.path is None:
         assert r.headers.get("X-ProxyPal-Token-Estimate") == "true"
         assert sent == [], "an estimate calls no upstream"
-        assert 0 < n < 100, f"the estimate of a two-sentence prompt is small, got {n}"
+        assert 0 < n < 300, f"the estimate of a short exchange is small, got {n}"
         return
     assert "X-ProxyPal-Token-Estimate" not in r.headers, "a counted answer is not marked as an estimate"
     assert n == up.count, f"the client got {n}, not the count of {up.provider}'s counter"
     assert [req.path for req in sent] == [up.path]
-    assert USER in sent[0].body.decode(), "the prompt reached the counter"
+    body_sent = sent[0].body.decode()
+    assert USER in body_sent and RESULT in body_sent, "the prompt and the tool result reached the counter"
