@@ -125,7 +125,8 @@ def _gemini_request(req: Any, where: str, model: str, need_model: bool) -> tuple
         raise InvalidRequest(f"{where}.model: expected models/{model}, got {name!r}")
     cfg = req.get("embedContentConfig") if isinstance(req.get("embedContentConfig"), dict) else {}
     merged = {**req, **cfg}
-    if merged.get("taskType") is not None and merged["taskType"] not in GEMINI_TASKS:
+    task = merged.get("taskType")
+    if task is not None and not (isinstance(task, str) and task in GEMINI_TASKS):
         raise InvalidRequest(f"Invalid value at '{where}.task_type': {merged['taskType']!r}")
     dims = merged.get("outputDimensionality", GEMINI_MAX_DIMS)
     if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= GEMINI_MAX_DIMS:
