@@ -39,6 +39,8 @@ providers:
   oai: {{kind: openai, base_url: "{fo.base_url}", api_key: env:OK}}
   gem: {{kind: gemini, base_url: "{fg.base_url}", api_key: env:GK}}
   ant: {{kind: anthropic, base_url: "{fa.base_url}", api_key: env:AK}}
+models:
+  embed: ["gem/gemini-embedding-001", "oai/text-embedding-3-small"]
 """
         with EngineProcess(config, port) as eng:
             yield eng, fo, fg
@@ -46,9 +48,10 @@ providers:
 
 @pytest.fixture
 def env(stack: tuple[EngineProcess, FakeOpenAI, FakeGemini]) -> tuple[EngineProcess, FakeOpenAI, FakeGemini]:
-    _, fo, fg = stack
+    eng, fo, fg = stack
     fo.reset()
     fg.reset()
+    eng.clear_cooldowns()  # a failover test leaves Gemini cooling down
     fo.script(usage=Usage(input_tokens=TOKENS))
     return stack
 
@@ -212,3 +215,15 @@ def test_upstream_refusal_comes_back_in_the_client_dialect(env) -> None:
         client.models.embed_content(model="oai/gpt-4o", contents="not an embedding model")
     assert e.value.code == 400 and "does not support embeddings" in str(e.value)
     assert fo.last_request.path == "/v1/embeddings"
+
+
+def test_embeddings_fail_over_to_the_next_candidate_in_another_dialect(env) -> None:
+    eng, fo, fg = env
+    fg.queue(status=503, error_message="overloaded")
+    before = len(eng.records(200))
+    r = _openai(eng).embeddings.create(model="embed", input=["fallback"], dimensions=4)
+    assert _close(r.data[0].embedding, fake_vector("fallback", 4)) and r.usage.prompt_tokens == TOKENS
+    assert [q.path for q in fg.requests] == ["/v1beta/models/gemini-embedding-001:batchEmbedContents"]
+    assert fo.last_request.json["model"] == "text-embedding-3-small"
+    row = _row(eng, before)
+    assert (row["provider"], row["attempts"], row["status"]) == ("oai", 2, 200)
