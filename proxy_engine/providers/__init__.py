@@ -63,8 +63,13 @@ class Provider:
     def upstream_dialect(self, client_dialect: str, model: str = "") -> str:
         return self.kind_rules.upstream_dialect(self, client_dialect, model)
 
-    def counts_tokens(self, dialect: str) -> bool:
-        return self.kind_rules.counts_tokens(dialect)
+    def count_dialect(self, client_dialect: str, model: str = "") -> str | None:
+        """The dialect the upstream counts tokens in (its own counter); None when it has none."""
+        return self.kind_rules.count_dialect(self, client_dialect, model)
+
+    def embed_dialect(self, model: str = "") -> str | None:
+        """The dialect of the upstream's embeddings API; None when it has none."""
+        return self.kind_rules.embed_dialect(self, model)
 
     def default_base(self) -> str:
         """Where it goes when config sets no base_url (a region's endpoint for the cloud kinds)."""

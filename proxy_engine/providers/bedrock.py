@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.pool import Credential
-from proxy_engine.providers.kind import ProviderKind
-from proxy_engine.providers.sigv4 import bedrock_endpoint, bedrock_url, sign
+from proxy_engine.providers.kind import COUNT_ACTIONS, ProviderKind
+from proxy_engine.providers.sigv4 import bedrock_count_url, bedrock_endpoint, bedrock_url, sign
 
 if TYPE_CHECKING:
     from proxy_engine.providers.kind import ProviderView
@@ -43,7 +43,13 @@ class BedrockKind(ProviderKind):
     def upstream_url(
         self, p: ProviderView, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
     ) -> str:
+        if action in COUNT_ACTIONS:
+            return bedrock_count_url(call.base_url.rstrip("/"), model)
         return bedrock_url(call.base_url.rstrip("/"), model, stream)
+
+    def count_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str | None:
+        """Bedrock's CountTokens takes a Converse request: `POST /model/{id}/count-tokens`."""
+        return "bedrock"
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return True

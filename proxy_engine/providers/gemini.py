@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from proxy_engine.providers.kind import ProviderKind
+
+if TYPE_CHECKING:
+    from proxy_engine.providers.kind import ProviderView
 
 
 class GeminiKind(ProviderKind):
@@ -12,3 +17,7 @@ class GeminiKind(ProviderKind):
     prefixes = ("gemini", "gemma", "learnlm")
     amp_segment = "gemini"
     price_provider = "google"
+
+    def embed_dialect(self, p: ProviderView, model: str) -> str | None:
+        """`models/{m}:embedContent` and `:batchEmbedContents`."""
+        return "gemini"

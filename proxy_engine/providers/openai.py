@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from proxy_engine.providers.kind import ProviderKind
+from typing import TYPE_CHECKING
+
+from proxy_engine.providers.kind import OPENAI_EMBEDDINGS, ProviderKind
+
+if TYPE_CHECKING:
+    from proxy_engine.providers.kind import ProviderView
 
 
 class OpenAIKind(ProviderKind):
@@ -14,3 +19,11 @@ class OpenAIKind(ProviderKind):
     price_provider = "openai"
     compacts = True
     responses_socket = True
+
+    def count_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str | None:
+        """OpenAI counts input tokens for Responses requests: `POST /v1/responses/input_tokens`."""
+        return "openai_responses"
+
+    def embed_dialect(self, p: ProviderView, model: str) -> str | None:
+        """OpenAI's `POST /v1/embeddings`."""
+        return OPENAI_EMBEDDINGS

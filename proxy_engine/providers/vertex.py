@@ -15,6 +15,7 @@ from proxy_engine.providers.kind import COUNT_ACTIONS, ProviderKind
 from proxy_engine.providers.vertex_body import (
     anthropic_body_for_vertex,
     anthropic_count_body_for_vertex,
+    gemini_count_body_for_vertex,
     vertex_base,
     vertex_url,
 )
@@ -67,7 +68,7 @@ class VertexKind(ProviderKind):
         self, p: ProviderView, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
     ) -> dict[str, Any]:
         if dialect != "anthropic":
-            return body
+            return gemini_count_body_for_vertex(body) if action in COUNT_ACTIONS else body
         if action in COUNT_ACTIONS:
             return anthropic_count_body_for_vertex(body, model)
         return anthropic_body_for_vertex(body)

@@ -10,6 +10,8 @@ Read it in this order:
 - `upstream.py`: one `Attempt`: builds URL, headers and body (through the `Provider`'s wire
   methods), makes the call, maps upstream errors, and waits for the first byte.
 - `relay.py`: streams (or returns whole, or counts) the upstream reply to the client.
+- `embeddings.py`: an embeddings call's upstream body and whole reply (translated by
+  `translate/embeddings.py`), with its input tokens recorded.
 - `drain.py`: on SIGTERM, lets model calls finish within the grace, then ends the rest properly.
 - `errors.py`: `ProxyError` and error replies in the caller's dialect; `headers.py`: which headers
   travel; `model_lists.py`: the model-list shapes; `gemini_paths.py`: `models/{model}:{method}`.

@@ -16,6 +16,7 @@ from proxy_engine.credentials import parse_retry_after
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.logins.errors import AuthError
+from proxy_engine.request_path.embeddings import embed_body, relay_embeddings
 from proxy_engine.request_path.errors import MALFORMED, ProxyError, upstream_message
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
@@ -24,6 +25,7 @@ from proxy_engine.request_path.relay import ERRORS_MAX, relay, relay_count
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS, count_request
 from proxy_engine.translate import TranslationError
+from proxy_engine.translate.embeddings import EMBED_ACTIONS
 from proxy_engine.translate.translator import Translator
 
 # Statuses that cool the credential down and let the next one try.
@@ -59,7 +61,8 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
     except MALFORMED as e:
         # The body parsed, but a field has a shape no dialect allows (a list where an object goes).
         raise ProxyError(400, f"the request cannot be read: a field has the wrong type ({e})") from None
-    headers = forwarded_headers(ex.request, att.dialect, att.translator is not None)
+    translated = att.translator is not None or att.dialect != ex.record.dialect_in
+    headers = forwarded_headers(ex.request, att.dialect, translated)
     headers.update(provider.extra_headers)
     merge_auth(headers, att.call.headers)
     headers = provider.sign_headers(att.call, url, headers, body)
@@ -72,7 +75,7 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
             async with asyncio.timeout(wait):
                 resp = await ex.state.session.post(
                     url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
-                    params=forwarded_query(ex.request, att.dialect, att.translator is not None),
+                    params=forwarded_query(ex.request, att.dialect, translated),
                 )  # fmt: skip
                 if resp.status >= 400:
                     return await _refused(ex, att, resp)
@@ -117,6 +120,8 @@ async def _relay(
     rec.first_byte()
     if att.translator is not None and ex.action in COUNT_ACTIONS:
         outcome = await relay_count(rec, resp, first, att.translator)
+    elif ex.action in EMBED_ACTIONS:
+        outcome = await relay_embeddings(ex, resp, first, att.dialect)
     else:
         outcome = await relay(ex, resp, first, att.translator)
     if isinstance(outcome, ProxyError):
@@ -135,6 +140,8 @@ async def _relay(
 def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
     """Translated, edited for the upstream, or the client's own bytes with only the model rewritten."""
     provider, model, rec = att.candidate.provider, att.candidate.model, ex.record
+    if ex.action in EMBED_ACTIONS:
+        return embed_body(ex, att.dialect, model)
     if att.translator is not None:
         if ex.action in COUNT_ACTIONS:
             up = count_request(att.translator, ex.body, model)

@@ -1,4 +1,5 @@
-"""FakeOpenAI: chat completions, Responses, legacy completions and the model list, on 127.0.0.1.
+"""FakeOpenAI: chat completions, Responses (and its input-token counter), legacy completions, embeddings
+and the model list, on 127.0.0.1.
 
 base_url (what the proxy and the openai SDK use) is "http://127.0.0.1:PORT/v1".
 Auth is `Authorization: Bearer <key>`; errors use {"error": {"message", "type", "param", "code"}}.
@@ -13,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .base import FakeProvider, InvalidRequest, sse
+from .embeddings import openai_embeddings_json, openai_inputs, validate_input_tokens
 from .openai_responses import ResponsesRenderer, responses_usage
 from .openai_socket import serve_responses_socket
 from .openai_validate import validate_chat, validate_compact, validate_completions, validate_responses
@@ -46,6 +48,8 @@ class FakeOpenAI(FakeProvider):
         router.add_get("/v1/responses", self._responses_socket)
         router.add_post("/v1/responses/compact", self._compact)
         router.add_post("/v1/completions", self._completions)
+        router.add_post("/v1/responses/input_tokens", self._input_tokens)
+        router.add_post("/v1/embeddings", self._embeddings)
         router.add_get("/v1/models", self._models)
         router.add_get("/v1/models/{model}", self._model)
 
@@ -166,6 +170,40 @@ class FakeOpenAI(FakeProvider):
             frames = completion_frames(script, body)
             return await self.send_stream(request, script, frames, error_frame=stream_error(script))
         return await self.send_json(request, script, completion_json(script, body))
+
+    # ----- token counts and embeddings ---------------------------------------------------------------
+    async def _scripted(
+        self, request: web.Request, validate: Callable[[dict[str, Any]], Any]
+    ) -> tuple[Any, Script] | web.Response:
+        """Auth, validation and the script, for the endpoints whose model is optional or not a chat model."""
+        key, failure = self._auth(request)
+        if failure is not None:
+            return failure
+        try:
+            body = self.json_body(request)
+            got = validate(body)
+        except InvalidRequest as exc:
+            return self._invalid(exc)
+        script = self.pick_script(key, body.get("model"))
+        if script.status is not None:
+            return self.scripted_error(script, f"scripted error {script.status}")
+        return (body, got), script
+
+    async def _input_tokens(self, request: web.Request) -> web.Response:
+        got = await self._scripted(request, validate_input_tokens)
+        if isinstance(got, web.Response):
+            return got
+        _, script = got
+        return web.json_response({"object": "response.input_tokens", "input_tokens": script.usage.input_tokens})
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        got = await self._scripted(request, openai_inputs)
+        if isinstance(got, web.Response):
+            return got
+        (body, texts), script = got
+        if "embedding" not in body["model"]:
+            return self.error_response(400, f"The model `{body['model']}` does not support embeddings.")
+        return web.json_response(openai_embeddings_json(body, texts, script.usage.input_tokens))
 
     # ----- models ------------------------------------------------------------------------------------
     def model_list(self) -> list[str]:

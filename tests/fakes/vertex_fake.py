@@ -2,7 +2,8 @@
 
 base_url is "http://127.0.0.1:PORT"; routes are
 /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent |
-:streamGenerateContent (?alt=sse, else a JSON array) | :countTokens, and
+:streamGenerateContent (?alt=sse, else a JSON array) | :countTokens (contents, systemInstruction, tools at the
+top; no generateContentRequest), and
 /v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict | :streamRawPredict,
 plus .../publishers/anthropic/models/count-tokens:rawPredict. Auth is an OAuth access token (Bearer) only,
 and the project and location must be the fake's. Claude bodies must carry
@@ -22,12 +23,23 @@ from .anthropic_validate import validate_count_tokens as validate_claude_count
 from .anthropic_validate import validate_messages
 from .base import InvalidRequest, sse
 from .gemini_fake import FakeGemini, GeminiRenderer, count_tokens_json, json_array_frames
-from .gemini_validate import validate_count_tokens, validate_generate
+from .gemini_validate import validate_generate
 from .script import Script, new_id
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 GOOGLE_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 CLAUDE_METHODS = ("rawPredict", "streamRawPredict")
+
+
+VERTEX_COUNT_FIELDS = ("model", "instances", "contents", "tools", "systemInstruction", "generationConfig")
+
+
+def validate_vertex_count(body: dict[str, Any]) -> None:
+    """Vertex's CountTokensRequest has no `generateContentRequest` (the Gemini API's wrapper): contents etc. on top."""
+    unknown = sorted(set(body) - set(VERTEX_COUNT_FIELDS))
+    if unknown:
+        raise InvalidRequest(f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.')
+    validate_generate({k: v for k, v in body.items() if k not in ("model", "instances")}, strict=True)
 
 
 class FakeVertex(FakeGemini):
@@ -87,7 +99,10 @@ class FakeVertex(FakeGemini):
     async def _gemini(self, request: web.Request, key: str | None, model: str, method: str) -> web.StreamResponse:
         try:
             body = self.json_body(request)
-            (validate_count_tokens if method == "countTokens" else validate_generate)(body, strict=self.strict)
+            if method == "countTokens":
+                validate_vertex_count(body)
+            else:
+                validate_generate(body, strict=self.strict)
         except InvalidRequest as exc:
             return self.error_response(400, exc.message)
         if not self.model_known(model):

@@ -81,8 +81,8 @@ def test_vertex_paths_that_name_no_model_go_to_amps_relay(engine: EngineProcess)
 
 
 def test_gemini_paths_without_a_known_method_are_404_in_gemini_shape(engine: EngineProcess) -> None:
-    for path in ("/v1beta/models/gemini-2.5-flash:embedContent", "/v1beta/models/gemini-2.5-flash",
-                 AMP_PREFIX + "/v1beta/models/gemini-2.5-flash:embedContent"):  # fmt: skip
+    for path in ("/v1beta/models/gemini-2.5-flash:predictLongRunning", "/v1beta/models/gemini-2.5-flash",
+                 AMP_PREFIX + "/v1beta/models/gemini-2.5-flash:predictLongRunning"):  # fmt: skip
         r = httpx.post(engine.url + path, json={"contents": []})
         assert r.status_code == 404, path
         assert r.json()["error"]["status"] == "NOT_FOUND", path
