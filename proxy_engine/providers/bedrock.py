@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 DEFAULT_BEDROCK_REGION = "us-east-1"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
+# Bedrock's Converse API is always a translated call, which carries no client betas; it rejects
+# unknown flags ("invalid beta flag"), so none is ever sent to it.
+BEDROCK_BETAS: frozenset[str] = frozenset()
 
 
 def bedrock_region(p: ProviderView) -> str:
@@ -29,6 +32,7 @@ class BedrockKind(ProviderKind):
     dialects = ("bedrock",)
     prefixes = ("anthropic.", "amazon.", "meta.", "mistral.", "us.", "eu.", "apac.")
     signs_url = True
+    accepted_betas = BEDROCK_BETAS
 
     def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
         return {}  # requests are signed instead

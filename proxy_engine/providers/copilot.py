@@ -7,4 +7,5 @@ from proxy_engine.providers.kind import ProviderKind
 
 class CopilotKind(ProviderKind):
     name = "copilot"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     dialects = ("openai_chat",)

@@ -7,6 +7,7 @@ from proxy_engine.providers.kind import ProviderKind
 
 class GeminiKind(ProviderKind):
     name = "gemini"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     base_url = "https://generativelanguage.googleapis.com"
     dialects = ("gemini",)
     prefixes = ("gemini", "gemma", "learnlm")

@@ -55,6 +55,9 @@ class ProviderKind:
     amp_rank: ClassVar[int] = 0  # its place among the kinds of that segment, best first
     price_provider: ClassVar[str | None] = None  # genai-prices provider id
     signs_url: ClassVar[bool] = False  # the URL is signed and must be sent exactly as built
+    # The `anthropic-beta` flags this upstream takes; None: every flag (Anthropic's own API, or a server
+    # the operator chose to speak Messages to). Others are dropped for it (`request_path/betas.py`).
+    accepted_betas: ClassVar[frozenset[str] | None] = None
 
     @property
     def facts(self) -> KindFacts:

@@ -7,6 +7,7 @@ from proxy_engine.providers.kind import ProviderKind
 
 class OpenAIKind(ProviderKind):
     name = "openai"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     base_url = "https://api.openai.com/v1"
     dialects = ("openai_chat", "openai_responses", "openai_completions")
     prefixes = ("gpt-", "o1", "o3", "o4", "chatgpt", "codex", "text-", "davinci", "babbage", "computer-use")

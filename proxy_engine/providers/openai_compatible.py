@@ -11,3 +11,4 @@ from proxy_engine.providers.kind import ProviderKind
 class OpenAICompatibleKind(ProviderKind):
     name = "openai_compatible"
     dialects = ("openai_chat", "openai_completions", "openai_responses")
+    accepted_betas = None  # set `dialects: [anthropic]` and the operator chose a Messages server: flags go as sent
