@@ -1,0 +1,38 @@
+"""An upstream's error status, as the client gets it.
+
+Same dialect: the status and body exactly as the upstream sent them (secrets redacted in place),
+because clients recover by the wording: Claude Code compacts on "prompt is too long", SDKs retry
+on 429/529 and read `x-should-retry`. Translated: the error in the client's shape, with context
+overflows, rate limits and overloads in the type and wording the client's agent recognises.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from proxy_engine.request_path.errors import ProxyError, upstream_message
+from proxy_engine.request_path.redaction import ERROR_TEXT_MAX, redact_secrets, safe_error_body
+from proxy_engine.translate.translator import Translator
+
+# Reply headers an error passes on: when to retry, and the request id support asks for.
+_KEPT = ("retry-after", "x-should-retry", "request-id", "x-request-id", "anthropic-ratelimit", "x-ratelimit")
+
+
+async def upstream_error(resp: aiohttp.ClientResponse, provider: str, translator: Translator | None) -> ProxyError:
+    """The upstream's error; `ProxyError.body` carries what the client is sent."""
+    raw = await resp.content.read(ERROR_TEXT_MAX + 1)
+    body = safe_error_body(raw)  # it may echo the credential
+    # An upstream may echo the credential anywhere, its reply headers included.
+    headers = {k: redact_secrets(v) for k, v in resp.headers.items() if k.lower().startswith(_KEPT)}
+    if translator is not None:
+        status, translated = translator.error(resp.status, body)
+        msg = upstream_message(translated) or f"{provider} answered {resp.status}"
+        return ProxyError(status, f"{provider} answered {resp.status}: {msg}", headers=headers, body=translated)
+    msg = upstream_message(body) or body[:300].decode(errors="replace")
+    err = ProxyError(resp.status, f"{provider} answered {resp.status}: {msg}", headers=headers)
+    if len(raw) <= ERROR_TEXT_MAX:  # a body cut at the cap is no longer the upstream's: answer our own
+        err.body = body
+        err.headers["Content-Type"] = resp.headers.get("Content-Type", "application/json")
+    else:
+        err.status = 502 if resp.status >= 500 else resp.status
+    return err
