@@ -58,6 +58,8 @@ class ProviderKind:
     # The `anthropic-beta` flags this upstream takes; None: every flag (Anthropic's own API, or a server
     # the operator chose to speak Messages to). Others are dropped for it (`request_path/betas.py`).
     accepted_betas: ClassVar[frozenset[str] | None] = None
+    # Does it honour Messages `cache_control` (so `routing.cache_breakpoints: auto` may add breakpoints)?
+    honours_cache_control: ClassVar[bool] = False
 
     @property
     def facts(self) -> KindFacts:

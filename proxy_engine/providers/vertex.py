@@ -43,6 +43,7 @@ class VertexKind(ProviderKind):
     amp_segment = "gemini"
     amp_rank = 1
     accepted_betas = VERTEX_BETAS
+    honours_cache_control = True  # Claude on Vertex caches as Anthropic does
 
     def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
         return {}  # service-account tokens only

@@ -17,6 +17,7 @@ from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.logins.errors import AuthError
 from proxy_engine.request_path.betas import drop_unaccepted_betas
+from proxy_engine.request_path.cache_breakpoints import breakpoints_wanted, marks_its_own, with_cache_breakpoints
 from proxy_engine.request_path.errors import MALFORMED, ProxyError
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
@@ -145,9 +146,13 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
         else:
             thinking = ex.runtime.config.thinking_budget
             up = att.translator.request(ex.body, model=model, stream=rec.stream, thinking_budget=thinking)
+            if _cache_breakpoints(ex, att):
+                up = with_cache_breakpoints(up) or up
         return json.dumps(provider.finalize_body(att.call, att.dialect, up, model=model, action=ex.action)).encode()
     # History that visited another provider holds thinking signed elsewhere: a 400 if replayed here.
     clean = sanitize_passthrough(att.dialect, ex.body) if might_need_sanitizing(ex.raw) else None
+    if _cache_breakpoints(ex, att) and not marks_its_own(ex.raw):
+        clean = with_cache_breakpoints(ex.body if clean is None else clean) or clean
     edits = provider.edits_body(att.call, att.dialect)
     if edits or clean is not None:
         src = ex.body if clean is None else clean
@@ -161,3 +166,9 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
         if rec.stream and att.dialect in ("openai_chat", "openai_completions"):
             body = ensure_include_usage(body, ex.body)
     return body
+
+
+def _cache_breakpoints(ex: Exchange, att: Attempt) -> bool:
+    mode = ex.runtime.config.routing.cache_breakpoints
+    honours = att.candidate.provider.kind_rules.honours_cache_control
+    return breakpoints_wanted(mode, honours, att.dialect, ex.action)

@@ -272,3 +272,48 @@ def test_cache_reads_and_writes_are_recorded(stack: ClaudeStack, model: str) -> 
         row = _row(stack)
         assert (row["input_tokens"], row["cache_read_tokens"]) == (1000, 600)
         assert row["cache_write_tokens"] == (300 if writes else 0)
+
+
+# ----- 6. optional cache breakpoints for clients that mark none ---------------------------------------------
+
+
+@pytest.fixture
+def auto_breakpoints(stack: ClaudeStack) -> Iterator[None]:
+    original = stack.engine.config_path.read_text()
+    r = stack.engine.api("PUT", "/v0/config", json={"text": original + "routing: {cache_breakpoints: auto}\n"})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    yield
+    assert stack.engine.api("PUT", "/v0/config", json={"text": original}).json()["ok"]
+
+
+TOOL = {"name": "Read", "description": "Read a file", "input_schema": {"type": "object", "properties": {}}}
+
+
+@pytest.mark.usefixtures("auto_breakpoints")
+@pytest.mark.parametrize("model", [CLAUDE, VERTEX_CLAUDE])
+def test_auto_breakpoints_mark_system_tools_and_the_last_user_turn(stack: ClaudeStack, model: str) -> None:
+    body = {"model": model, "max_tokens": 64, "system": "You are terse.", "tools": [TOOL, {**TOOL, "name": "Edit"}],
+            "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                         {"role": "user", "content": "c"}]}  # fmt: skip
+    assert stack.messages(body).status_code == 200
+    sent = (stack.anthropic if model == CLAUDE else stack.vertex).last_request.json
+    eph = {"type": "ephemeral"}
+    assert sent["system"] == [{"type": "text", "text": "You are terse.", "cache_control": eph}]
+    assert "cache_control" not in sent["tools"][0] and sent["tools"][1]["cache_control"] == eph
+    assert sent["messages"][0]["content"] == "a" and sent["messages"][1]["content"] == "b"
+    assert sent["messages"][2]["content"] == [{"type": "text", "text": "c", "cache_control": eph}]
+
+
+@pytest.mark.usefixtures("auto_breakpoints")
+def test_auto_breakpoints_for_a_translated_client_and_never_over_the_clients_own(stack: ClaudeStack) -> None:
+    r = httpx.post(stack.engine.url + "/v1/chat/completions", json={"model": CLAUDE, "messages": [
+        {"role": "system", "content": "You are terse."}, {"role": "user", "content": "hi"}]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    sent = stack.anthropic.last_request.json
+    assert sent["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert sent["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    raw = json.dumps({"model": CLAUDE, "max_tokens": 64, "system": "s", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}]}).encode()  # fmt: skip
+    r = httpx.post(stack.engine.url + "/v1/messages", content=raw, headers={"anthropic-version": "2023-06-01"})
+    assert r.status_code == 200
+    assert stack.anthropic.last_request.body == raw.replace(CLAUDE.encode(), b"claude-sonnet-4-6")
