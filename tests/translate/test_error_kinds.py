@@ -13,10 +13,22 @@ OVERFLOWS = [
     ("openai_responses", 400, {"error": {"message": "Your input exceeds the context window of this model.",
                                          "type": "invalid_request_error", "code": "context_length_exceeded"}},
      "prompt is too long: Your input exceeds the context window of this model."),
-    ("openai_chat", 400, {"error": {"message": "This model's maximum context length is 8192 tokens. However, you "
-                                    "requested 9001 tokens (9001 in the messages).", "type": "invalid_request_error",
+    ("openai_chat", 400, {"error": {"message": "This model's maximum context length is 8192 tokens. However, your "
+                                    "messages resulted in 9001 tokens.", "type": "invalid_request_error",
                                     "param": "messages", "code": "context_length_exceeded"}},
      "prompt is too long: 9001 tokens > 8192 maximum"),
+    # the prompt fits; the completion it asked for does not: Claude Code lowers max_tokens instead of compacting
+    ("openai_chat", 400, {"error": {"message": "This model's maximum context length is 8192 tokens. However, you "
+                                    "requested 9192 tokens (7192 in the messages, 2000 in the completion). Please "
+                                    "reduce the length of the messages or completion.", "type": "invalid_request_error",
+                                    "param": "messages", "code": "context_length_exceeded"}},
+     "input length and `max_tokens` exceed context limit: 7192 + 2000 > 8192, decrease input length or `max_tokens` "
+     "and try again"),
+    ("openai_chat", 400, {"object": "error", "type": "BadRequestError", "message": "Requested token count exceeds the "
+                          "model's maximum context length of 262144 tokens. You requested a total of 262462 tokens: "
+                          "230462 tokens from the input messages and 32000 tokens for the completion."},
+     "input length and `max_tokens` exceed context limit: 230462 + 32000 > 262144, decrease input length or "
+     "`max_tokens` and try again"),
     ("gemini", 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "The input token count "
                                "(2000000) exceeds the maximum number of tokens allowed (1048576)."}},
      "prompt is too long: 2000000 tokens > 1048576 maximum"),
