@@ -169,6 +169,7 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
 
 
 def _cache_breakpoints(ex: Exchange, att: Attempt) -> bool:
+    """Should this call get prompt-cache marks (`routing.cache_breakpoints: auto`, see cache_breakpoints.py)?"""
     mode = ex.runtime.config.routing.cache_breakpoints
     honours = att.candidate.provider.kind_rules.honours_cache_control
     return breakpoints_wanted(mode, honours, att.dialect, ex.action)

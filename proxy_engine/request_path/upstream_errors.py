@@ -8,6 +8,8 @@ overflows, rate limits and overloads in the type and wording the client's agent 
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 
 from proxy_engine.request_path.errors import ProxyError, upstream_message
@@ -16,6 +18,7 @@ from proxy_engine.translate.translator import Translator
 
 # Reply headers an error passes on: when to retry, and the request id support asks for.
 _KEPT = ("retry-after", "x-should-retry", "request-id", "x-request-id", "anthropic-ratelimit", "x-ratelimit")
+_RETRY_DELAY = re.compile(rb'"retryDelay"\s*:\s*"(\d+)(?:\.\d+)?s"')
 
 
 async def upstream_error(resp: aiohttp.ClientResponse, provider: str, translator: Translator | None) -> ProxyError:
@@ -26,6 +29,9 @@ async def upstream_error(resp: aiohttp.ClientResponse, provider: str, translator
     headers = {k: redact_secrets(v) for k, v in resp.headers.items() if k.lower().startswith(_KEPT)}
     if translator is not None:
         status, translated = translator.error(resp.status, body)
+        # Google says when to retry in the body only (RetryInfo); a translated client reads the header.
+        if status == 429 and not any(k.lower() == "retry-after" for k in headers) and (delay := _retry_delay(body)):
+            headers["Retry-After"] = delay
         msg = upstream_message(translated) or f"{provider} answered {resp.status}"
         return ProxyError(status, f"{provider} answered {resp.status}: {msg}", headers=headers, body=translated)
     msg = upstream_message(body) or body[:300].decode(errors="replace")
@@ -36,3 +42,12 @@ async def upstream_error(resp: aiohttp.ClientResponse, provider: str, translator
     else:
         err.status = 502 if resp.status >= 500 else resp.status
     return err
+
+
+def _retry_delay(body: bytes) -> str | None:
+    """Whole seconds of a Google RetryInfo `retryDelay` ("17s", "2.5s" rounds up), as a Retry-After value."""
+    m = _RETRY_DELAY.search(body)
+    if m is None:
+        return None
+    whole = int(m.group(1))
+    return str(whole + 1 if m.group(0).count(b".") else whole)

@@ -141,13 +141,15 @@ def test_translated_errors_use_the_types_and_wording_claude_code_recognises(
     wording: str | None,
 ) -> None:  # fmt: skip
     fake = stack.openai if upstream == "openai" else stack.gemini
-    fake.script(status=status, error_message=message, error_type=etype_in)
+    fake.script(status=status, error_message=message, error_type=etype_in, retry_after=9 if status == 429 else None)
     for stream in (False, True):
         stack.engine.clear_cooldowns()
         r = stack.messages({"model": GPT if upstream == "openai" else GEMINI, "max_tokens": 64, "messages": HI,
                             "stream": stream})  # fmt: skip
         assert r.status_code == want, r.text
         assert r.json() == {"type": "error", "error": {"type": etype, "message": wording or message}}
+        if status == 429:  # Gemini's RetryInfo in the body, OpenAI's header: Claude Code waits as told
+            assert r.headers["Retry-After"] == "9"
 
 
 # ----- 4. betas and body fields an upstream does not take ------------------------------------------------
