@@ -145,3 +145,7 @@ class ProviderKind:
     ) -> dict[str, str]:
         """Headers that depend on the final URL and body; most kinds need none."""
         return headers
+
+    def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
+        """A translated body with the client's accepted betas where this upstream reads them; most have none."""
+        return body

@@ -35,3 +35,10 @@ def drop_unaccepted_betas(headers: dict[str, str], accepted: frozenset[str] | No
         headers[name] = ",".join(kept)
     else:
         del headers[name]
+
+
+def accepted_flags(header: str | None, accepted: frozenset[str] | None) -> list[str]:
+    """The flags of a client's `anthropic-beta` header that `accepted` names, in the client's order."""
+    if not header or not accepted:
+        return []
+    return [f for f in (f.strip() for f in header.split(",")) if f in accepted]

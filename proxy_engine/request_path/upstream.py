@@ -16,7 +16,7 @@ from proxy_engine.credentials import parse_retry_after
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.logins.errors import AuthError
-from proxy_engine.request_path.betas import drop_unaccepted_betas
+from proxy_engine.request_path.betas import accepted_flags, drop_unaccepted_betas
 from proxy_engine.request_path.cache_breakpoints import breakpoints_wanted, marks_its_own, with_cache_breakpoints
 from proxy_engine.request_path.errors import MALFORMED, ProxyError
 from proxy_engine.request_path.exchange import Attempt, Exchange
@@ -148,6 +148,9 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
             up = att.translator.request(ex.body, model=model, stream=rec.stream, thinking_budget=thinking)
             if _cache_breakpoints(ex, att):
                 up = with_cache_breakpoints(up) or up
+            if rec.dialect_in == "anthropic":  # betas travel only where the upstream reads them (Bedrock's body)
+                flags = accepted_flags(ex.request.headers.get("anthropic-beta"), provider.kind_rules.accepted_betas)
+                up = provider.carry_betas(up, flags, model)
         return json.dumps(provider.finalize_body(att.call, att.dialect, up, model=model, action=ex.action)).encode()
     # History that visited another provider holds thinking signed elsewhere: a 400 if replayed here.
     clean = sanitize_passthrough(att.dialect, ex.body) if might_need_sanitizing(ex.raw) else None

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from proxy_engine.translate.thinking import WRAP_PREFIX
-from tests.fakes import Usage
+from tests.fakes import InvalidRequest, Usage
+from tests.fakes.bedrock_fake import validate_converse
 from tests.request_path.claude_stack import CLAUDE_CODE_BETAS, ClaudeStack, claude_stack, message_from_stream
 
 CLAUDE = "anthropic/claude-sonnet-4-6"
@@ -189,6 +190,22 @@ def test_translated_calls_carry_no_betas_and_no_cache_control(stack: ClaudeStack
     sent = fake.last_request
     assert "anthropic-beta" not in sent.headers
     assert b"cache_control" not in sent.body and b"anthropic_beta" not in sent.body
+
+
+def test_bedrock_gets_the_betas_it_accepts_in_its_body_field(stack: ClaudeStack) -> None:
+    r = stack.messages({"model": BEDROCK_CLAUDE, "max_tokens": 64, "messages": HI},
+                       betas=CLAUDE_CODE_BETAS + ",context-1m-2025-08-07")  # fmt: skip
+    assert r.status_code == 200, r.text
+    sent = stack.bedrock.last_request
+    assert sent.json["additionalModelRequestFields"]["anthropic_beta"] == ["context-1m-2025-08-07"]
+    assert "anthropic-beta" not in sent.headers
+
+
+def test_the_bedrock_fake_rejects_an_unknown_beta_like_bedrock() -> None:
+    body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "additionalModelRequestFields": {"anthropic_beta": ["claude-code-20250219"]}}  # fmt: skip
+    with pytest.raises(InvalidRequest, match="invalid beta flag"):
+        validate_converse(body)
 
 
 def test_anthropic_keeps_cache_control_with_its_ttl(stack: ClaudeStack) -> None:
