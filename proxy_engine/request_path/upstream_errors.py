@@ -23,7 +23,7 @@ _RETRY_DELAY = re.compile(rb'"retryDelay"\s*:\s*"(\d+)(?:\.\d+)?s"')
 
 async def upstream_error(resp: aiohttp.ClientResponse, provider: str, translator: Translator | None) -> ProxyError:
     """The upstream's error; `ProxyError.body` carries what the client is sent."""
-    raw = await resp.content.read(ERROR_TEXT_MAX + 1)
+    raw = await _read_capped(resp, ERROR_TEXT_MAX + 1)
     body = safe_error_body(raw)  # it may echo the credential
     # An upstream may echo the credential anywhere, its reply headers included.
     headers = {k: redact_secrets(v) for k, v in resp.headers.items() if k.lower().startswith(_KEPT)}
@@ -51,3 +51,13 @@ def _retry_delay(body: bytes) -> str | None:
         return None
     whole = int(m.group(1))
     return str(whole + 1 if m.group(0).count(b".") else whole)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The body up to `cap` bytes; `read(n)` alone returns what has arrived, which may be half a JSON body."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < cap and (chunk := await resp.content.read(cap - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

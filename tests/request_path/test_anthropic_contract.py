@@ -4,6 +4,7 @@ that is not Anthropic's own API must never be sent (unknown betas, foreign think
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from proxy_engine.translate.thinking import WRAP_PREFIX
-from tests.fakes import InvalidRequest, Usage
+from tests.fakes import FakeProvider, FakeServerThread, InvalidRequest, Usage
 from tests.fakes.bedrock_fake import validate_converse
 from tests.request_path.claude_stack import CLAUDE_CODE_BETAS, ClaudeStack, claude_stack, message_from_stream
 
@@ -336,3 +338,43 @@ def test_auto_breakpoints_for_a_translated_client_and_never_over_the_clients_own
     r = httpx.post(stack.engine.url + "/v1/messages", content=raw, headers={"anthropic-version": "2023-06-01"})
     assert r.status_code == 200
     assert stack.anthropic.last_request.body == raw.replace(CLAUDE.encode(), b"claude-sonnet-4-6")
+
+
+# ----- an error body that arrives in pieces is still passed on whole ------------------------------------
+
+
+class SplitErrorUpstream(FakeProvider):
+    """A Messages upstream whose 400 body arrives in two writes, the second a moment later."""
+
+    MESSAGE = "prompt is too long: 300000 tokens > 200000 maximum " + "x" * 3000
+    BODY = json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": MESSAGE}}).encode()
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/messages", self._split)
+
+    def error_response(
+        self, status: int, message: str, err_type: str | None = None, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        return web.json_response({"type": "error", "error": {"type": "api_error", "message": message}}, status=status)
+
+    async def _split(self, request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(status=400, headers={"Content-Type": "application/json"})
+        resp.content_length = len(self.BODY)
+        await resp.prepare(request)
+        await resp.write(self.BODY[:100])
+        await asyncio.sleep(0.2)
+        await resp.write(self.BODY[100:])
+        return resp
+
+
+def test_an_error_body_that_arrives_in_pieces_reaches_the_client_whole(stack: ClaudeStack) -> None:
+    with FakeServerThread(SplitErrorUpstream()) as up:
+        original = stack.engine.config_path.read_text()
+        text = original.replace("providers:\n", f'providers:\n  split: {{kind: anthropic, base_url: "{up.base_url}", '
+                                               "api_key: env:AK}\n", 1)  # fmt: skip
+        assert stack.engine.api("PUT", "/v0/config", json={"text": text}).json()["ok"]
+        try:
+            r = stack.messages({"model": "split/claude-sonnet-4-6", "max_tokens": 64, "messages": HI})
+            assert r.status_code == 400 and r.content == SplitErrorUpstream.BODY
+        finally:
+            assert stack.engine.api("PUT", "/v0/config", json={"text": original}).json()["ok"]
