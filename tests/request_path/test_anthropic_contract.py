@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -91,9 +90,7 @@ def test_same_dialect_anthropic_errors_reach_claude_code_unmodified(
     assert row["status"] == status and message in row["error"]["message"]
 
 
-def test_a_retryable_same_dialect_error_still_fails_over_before_reaching_the_client(
-    stack: ClaudeStack, tmp_path: Path
-) -> None:
+def test_a_retryable_same_dialect_error_still_fails_over_before_reaching_the_client(stack: ClaudeStack) -> None:
     stack.anthropic.script(status=529, error_message="Overloaded")
     models = 'models:\n  Both: ["anthropic/claude-sonnet-4-6", "vertex/claude-sonnet-4-5@20250929"]\n'
     r = stack.engine.api("PUT", "/v0/config", json={"text": stack.engine.config_path.read_text() + models})
