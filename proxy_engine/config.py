@@ -186,6 +186,9 @@ class RoutingConfig(_Strict):
     max_wait_s: float = Field(
         default=0.0, ge=0, le=300, description="When every credential cools down, wait this long at most"
     )
+    cache_breakpoints: Literal["off", "auto"] = Field(
+        default="off", description="auto: mark system, tools and last user turn for Anthropic's prompt cache"
+    )
 
 
 class BudgetConfig(_Strict):

@@ -96,6 +96,10 @@ class Provider:
         """The kind's last touches, on the body already in the upstream's dialect."""
         return self.kind_rules.finalize_body(self, call, dialect, body, model=model, action=action)
 
+    def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
+        """Client betas this upstream takes in the body (Bedrock's `anthropic_beta`), on a translated call."""
+        return self.kind_rules.carry_betas(body, flags, model)
+
     def sign_headers(
         self, call: UpstreamCall, url: str | yarl.URL, headers: dict[str, str], body: bytes
     ) -> dict[str, str]:

@@ -16,6 +16,7 @@ DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 class AzureOpenAIKind(ProviderKind):
     name = "azure_openai"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     dialects = ("openai_chat",)
     amp_segment = "openai"
     amp_rank = 1

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 class GeminiKind(ProviderKind):
     name = "gemini"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     base_url = "https://generativelanguage.googleapis.com"
     dialects = ("gemini",)
     prefixes = ("gemini", "gemma", "learnlm")

@@ -19,6 +19,7 @@ CODE_ASSIST = "gemini_code_assist"
 
 class GeminiCLIKind(ProviderKind):
     name = "gemini_cli"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     dialects = (CODE_ASSIST,)
     login_cost_class = "free"  # Code Assist for individuals (60 rpm, 1000/day); never billed per token
     prefixes = ("gemini",)

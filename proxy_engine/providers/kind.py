@@ -63,6 +63,11 @@ class ProviderKind:
     keyless_cost_class: ClassVar[str] = "paid"  # ... through no key at all (a local server: free)
     compacts: ClassVar[bool] = False  # serves `POST /responses/compact` (Codex's remote compaction)
     responses_socket: ClassVar[bool] = False  # serves the Responses WebSocket (`GET /responses`, upgraded)
+    # The `anthropic-beta` flags this upstream takes; None: every flag (Anthropic's own API, or a server
+    # the operator chose to speak Messages to). Others are dropped for it (`request_path/betas.py`).
+    accepted_betas: ClassVar[frozenset[str] | None] = None
+    # Does it honour Messages `cache_control` (so `routing.cache_breakpoints: auto` may add breakpoints)?
+    honours_cache_control: ClassVar[bool] = False
 
     @property
     def facts(self) -> KindFacts:
@@ -179,3 +184,7 @@ class ProviderKind:
     ) -> dict[str, str]:
         """Headers that depend on the final URL and body; most kinds need none."""
         return headers
+
+    def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
+        """A translated body with the client's accepted betas where this upstream reads them; most have none."""
+        return body

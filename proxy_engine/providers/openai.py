@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 class OpenAIKind(ProviderKind):
     name = "openai"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     base_url = "https://api.openai.com/v1"
     dialects = ("openai_chat", "openai_responses", "openai_completions")
     prefixes = ("gpt-", "o1", "o3", "o4", "chatgpt", "codex", "text-", "davinci", "babbage", "computer-use")

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 class QwenKind(ProviderKind):
     name = "qwen"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     base_url = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
     dialects = ("openai_chat",)
     login_cost_class = "free"  # Qwen OAuth: a free tier (ended 2026-04-15, QwenLM/qwen-code#3203), never per token

@@ -17,16 +17,29 @@ MALFORMED = (TypeError, AttributeError, KeyError, IndexError, ValueError)
 
 
 class ProxyError(Exception):
-    """A request that cannot be served; `status`, `code` and `headers` go to the client as they are."""
+    """A request that cannot be served; `status`, `code` and `headers` go to the client as they are.
+
+    `body` set: the reply body as it is (an upstream's own error, already redacted), so clients that
+    match on its wording (Claude Code's "prompt is too long") see what the upstream said.
+    """
 
     def __init__(
-        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+        self.body = body
 
 
 def error_response(dialect: str, err: ProxyError) -> web.Response:
+    if err.body is not None:
+        headers = {"Content-Type": "application/json", **err.headers}
+        return web.Response(status=err.status, body=err.body, headers=headers)
     body = error_body(dialect, err.status, err.message, err.code)
     return web.Response(status=err.status, body=body, content_type="application/json", headers=err.headers)
 

@@ -55,6 +55,8 @@ AUTH_RE = re.compile(
 )
 MAX_SKEW_S = 300
 PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# The Anthropic betas Converse takes in `additionalModelRequestFields.anthropic_beta`; others are a 400.
+BEDROCK_BETAS = frozenset({"context-1m-2025-08-07", "computer-use-2025-01-24", "computer-use-2025-11-24"})
 TOP_FIELDS = {
     "messages",
     "system",
@@ -395,6 +397,9 @@ def validate_converse(body: dict[str, Any]) -> None:
         raise InvalidRequest("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
     max_tokens = _check_inference(body)
     extra = body.get("additionalModelRequestFields", {})
+    betas = extra.get("anthropic_beta") if isinstance(extra, dict) else None
+    if betas is not None and not (isinstance(betas, list) and set(betas) <= BEDROCK_BETAS):
+        raise InvalidRequest("invalid beta flag")
     thinking = extra.get("thinking") if isinstance(extra, dict) else None
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")

@@ -46,6 +46,8 @@ def _check_chat_content(content: Any, where: str, role: str) -> None:
     if not isinstance(content, list) or not content:
         raise InvalidRequest(f"Invalid '{where}.content': expected a string or a non-empty array", where)
     for j, part in enumerate(content):
+        if isinstance(part, dict) and "cache_control" in part:  # Anthropic's; OpenAI caches by itself
+            raise InvalidRequest(f"Unrecognized request argument supplied: {where}.content[{j}].cache_control")
         if not isinstance(part, dict) or not _one_of(part.get("type"), CHAT_PART_TYPES):
             raise InvalidRequest(f"Invalid '{where}.content[{j}].type'", f"{where}.content[{j}].type")
         ptype = part["type"]
