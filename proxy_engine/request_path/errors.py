@@ -36,12 +36,17 @@ class ProxyError(Exception):
         self.body = body
 
 
+_BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
+
+
 def error_response(dialect: str, err: ProxyError) -> web.Response:
     if err.body is not None:
         headers = {"Content-Type": "application/json", **err.headers}
         return web.Response(status=err.status, body=err.body, headers=headers)
     body = error_body(dialect, err.status, err.message, err.code)
-    return web.Response(status=err.status, body=body, content_type="application/json", headers=err.headers)
+    # Our own body: headers that described an upstream's body (kept when a wrapper re-raised it) do not apply.
+    headers = {k: v for k, v in err.headers.items() if k.lower() not in _BODY_HEADERS}
+    return web.Response(status=err.status, body=body, content_type="application/json", headers=headers)
 
 
 def unknown_model(model: str, known: list[str], rt: Runtime) -> ProxyError:
