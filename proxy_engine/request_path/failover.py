@@ -45,7 +45,7 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
                 continue
             tried: set[str] = set()
             while budget > 0:
-                cred = creds.pick(provider, cand.model, tried)
+                cred = creds.pick(provider, cand.model, tried, rec.session)
                 if cred is None:
                     until = None if tried else creds.soonest(provider, cand.model)
                     if until is not None and (soonest is None or until < soonest):
