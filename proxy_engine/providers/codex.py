@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 class CodexKind(ProviderKind):
     name = "codex"
+    keys_prompt_cache = True
     dialects = ("openai_responses",)
     prefixes = ("gpt-5", "codex")
     amp_segment = "openai"

@@ -55,6 +55,7 @@ class ProviderKind:
     amp_rank: ClassVar[int] = 0  # its place among the kinds of that segment, best first
     price_provider: ClassVar[str | None] = None  # genai-prices provider id
     signs_url: ClassVar[bool] = False  # the URL is signed and must be sent exactly as built
+    keys_prompt_cache: ClassVar[bool] = False  # takes OpenAI's `prompt_cache_key` (set from the agent session)
 
     @property
     def facts(self) -> KindFacts:
