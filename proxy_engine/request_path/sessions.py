@@ -10,6 +10,7 @@ The headers, most specific first (each checked in the agent's own source):
   thread); older releases sent `session_id` (and before that `conversation_id` with it).
 - opencode: `x-session-affinity` and `X-Session-Id` (same value); `x-opencode-session` to its own
   gateway.
+- Amp: `x-amp-thread-id` (one thread).
 - Gemini CLI sends none to the Gemini API (its Code Assist calls carry `session_id` in the body).
 """
 
@@ -30,6 +31,7 @@ SESSION_HEADERS = (
     "conversation_id",
     "conversation-id",
     "x-opencode-session",
+    "x-amp-thread-id",
     "x-session-affinity",
     "x-session-id",
 )

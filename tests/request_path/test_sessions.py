@@ -24,7 +24,7 @@ MESSAGE = {"model": "openai/gpt-4o-mini", "max_tokens": 32, "messages": [{"role"
 @pytest.mark.parametrize(
     "header",
     ["X-Claude-Code-Session-Id", "session-id", "session_id", "thread-id", "conversation_id", "x-session-affinity",
-     "X-Session-Id", "x-opencode-session"],
+     "X-Session-Id", "x-opencode-session", "X-Amp-Thread-Id"],
 )  # fmt: skip
 def test_each_agents_session_header_is_read(header: str) -> None:
     assert session_of(httpx.Headers({header: " 0b9c5d2e-1f3a-4c5b-9d8e-7f6a5b4c3d2e "})) == (
