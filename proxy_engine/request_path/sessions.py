@@ -35,6 +35,8 @@ SESSION_HEADERS = (
     "x-session-affinity",
     "x-session-id",
 )
+# The OpenAI APIs whose bodies take `prompt_cache_key` (legacy completions does not).
+CACHE_KEYED = frozenset({"openai_chat", "openai_responses"})
 SESSION_MAX = 128  # UUIDs are 36 characters and opencode's ids about 30; a longer value is cut
 
 

@@ -21,7 +21,7 @@ from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
 from proxy_engine.request_path.redaction import safe_error_body
 from proxy_engine.request_path.relay import ERRORS_MAX, relay, relay_count
-from proxy_engine.request_path.sessions import keep_prompt_cache
+from proxy_engine.request_path.sessions import CACHE_KEYED, keep_prompt_cache
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS, count_request
 from proxy_engine.translate import TranslationError
@@ -142,7 +142,7 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
         else:
             thinking = ex.runtime.config.thinking_budget
             up = att.translator.request(ex.body, model=model, stream=rec.stream, thinking_budget=thinking)
-            if provider.kind_rules.keys_prompt_cache:  # OpenAI's own APIs: keep its prompt cache hitting
+            if provider.kind_rules.keys_prompt_cache and att.dialect in CACHE_KEYED:  # OpenAI's own APIs
                 keep_prompt_cache(up, ex.body, rec.session)
         return json.dumps(provider.finalize_body(att.call, att.dialect, up, model=model, action=ex.action)).encode()
     if provider.edits_body(att.call, att.dialect):
