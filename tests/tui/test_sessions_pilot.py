@@ -1,10 +1,13 @@
-"""Agent sessions in the TUI, driven by keys against a scripted engine on real sockets: the feed grouped
-by session, a session's requests in History (from the ledger through the management API), and back."""
+"""Agent sessions in the TUI, driven by keys against a scripted engine on real sockets (and once against the
+real engine): the feed grouped by session, a session's requests in History (from the ledger through the
+management API), and back."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import openai
 from textual.message import Message
 from textual.widgets import Static
 
@@ -17,9 +20,11 @@ from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.requests import RequestsScreen
 from proxypal_tui.widgets.feed_view import RequestFeedView
 from proxypal_tui.widgets.session_table import SessionTable
+from tests.fakes import FakeOpenAI
 from tests.tui.conftest import app_options, until_ready, wait_for
 from tests.tui.feed_script import FIXED_NOW, live_events
 from tests.tui.standin import StandinThread
+from tests.tui.test_integration_engine import engine_app, upstream  # noqa: F401 (fixture)
 
 CODEX = "019a9544-7ab1-73c1-837e-1fa681f4462b"
 
@@ -128,3 +133,35 @@ async def test_a_session_view_with_the_engine_gone_says_why(home: Paths, standin
         await pilot.pause()
         label = str(app.screen.query_one("#history-range", Static).render())
         assert "Agent sessions in the ledger: 0" in label and "(" in label
+
+
+def _ask_as_codex(listen: str, session: str) -> None:
+    client = openai.OpenAI(base_url=f"http://{listen}/v1", api_key="not-needed-on-loopback", max_retries=0,
+                           default_headers={"session-id": session, "User-Agent": "codex_cli_rs/0.72.0"})  # fmt: skip
+    client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+
+
+async def test_with_the_real_engine_a_session_is_grouped_and_its_history_read_from_the_ledger(
+    home: Paths,
+    upstream: FakeOpenAI,  # noqa: F811 (the fixture)
+) -> None:
+    app = engine_app(home, upstream)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_ready(app, pilot, within=60)
+        for _ in range(2):
+            await asyncio.to_thread(_ask_as_codex, app.engine_status.listen, CODEX)
+        await wait_for(lambda: sum(r.session == CODEX for r in app.live.feed.newest_first()) == 2, pilot)
+        await pilot.press("r", "s")
+        app.redraw_now()
+        await pilot.pause()
+        table = app.screen.query_one("#sessions", SessionTable)
+        summary = table.summaries[CODEX]
+        assert (summary.requests, summary.agent, summary.models) == (2, "codex", ["gpt-4o"])
+        await pilot.press("enter")
+        await wait_for(lambda: len(app.session.session_history.requests) == 2, pilot)
+        assert all(r.session == CODEX and r.status == 200 for r in app.session.session_history.requests)
+        await pilot.press("escape")
+        await wait_for(lambda: bool(app.session.session_history.sessions), pilot)
+        ledger = app.session.session_history.sessions[0]
+        assert (ledger.session, ledger.requests, ledger.agent) == (CODEX, 2, "codex")
+        await pilot.press("q")
