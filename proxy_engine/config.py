@@ -204,6 +204,14 @@ class PriceOverride(_Strict):
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
 
 
+class ModelListing(_Strict):
+    """What model lists say of one name where genai-prices does not know (or knows differently)."""
+
+    display_name: str | None = None
+    context_window: int | None = Field(default=None, gt=0, description="Input tokens the model takes at most")
+    max_output_tokens: int | None = Field(default=None, gt=0, description="Tokens one reply may have at most")
+
+
 class ManagementConfig(_Strict):
     allow_remote: bool = False
 
@@ -278,6 +286,9 @@ class Config(_Strict):
     clients: list[ClientConfig] = Field(default_factory=list)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    model_info: dict[str, ModelListing] = Field(
+        default_factory=dict, description="Model-list facts by friendly name, provider/model or upstream model"
+    )
     max_body_mb: float = Field(default=32.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     management: ManagementConfig = Field(default_factory=ManagementConfig)

@@ -44,6 +44,8 @@ from proxypal_tui.messages import (
     HistoryLoaded,
     LoginFinished,
     RecentRequestsLoaded,
+    SessionRequestsLoaded,
+    SessionsLoaded,
     ThemesReloaded,
     UsageLoaded,
 )
@@ -315,6 +317,20 @@ class ProxyPalApp(BackgroundWork, App[int]):
             self.session.history.failed(message.error)
         else:
             self.session.history.load(message.by, message.group, message.rows)
+
+    @on(SessionsLoaded)
+    def _sessions_loaded(self, message: SessionsLoaded) -> None:
+        if message.error:
+            self.session.session_history.failed(message.error)
+        else:
+            self.session.session_history.load_sessions(message.rows)
+
+    @on(SessionRequestsLoaded)
+    def _session_requests_loaded(self, message: SessionRequestsLoaded) -> None:
+        if message.error:
+            self.session.session_history.failed(message.error)
+        else:
+            self.session.session_history.load_requests(message.session, message.rows)
 
     @on(AuthStatusLoaded)
     def _auth_loaded(self, message: AuthStatusLoaded) -> None:

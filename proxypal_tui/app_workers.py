@@ -29,6 +29,8 @@ from proxypal_tui.messages import (
     HistoryLoaded,
     LoginFinished,
     RecentRequestsLoaded,
+    SessionRequestsLoaded,
+    SessionsLoaded,
     ThemesReloaded,
     UsageLoaded,
     UsageSnapshot,
@@ -112,6 +114,36 @@ class BackgroundWork(_Base):
             self.post_message(HistoryLoaded(by, group, [], str(e)))
             return
         self.post_message(HistoryLoaded(by, group, rows))
+
+    @work(exclusive=True, exit_on_error=False, group="sessions")
+    async def load_sessions(self) -> None:
+        api = self.supervisor.api
+        if api is None:
+            self.post_message(SessionsLoaded([], "the engine is not running"))
+            return
+        try:
+            rows = (await api.sessions()).get("sessions")
+            if not isinstance(rows, list):
+                raise TypeError(f"unexpected answer {type(rows).__name__}")
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(SessionsLoaded([], str(e)))
+            return
+        self.post_message(SessionsLoaded(rows))
+
+    @work(exclusive=True, exit_on_error=False, group="session-requests")
+    async def load_session_requests(self, session: str) -> None:
+        api = self.supervisor.api
+        if api is None:
+            self.post_message(SessionRequestsLoaded(session, [], "the engine is not running"))
+            return
+        try:
+            rows = (await api.session_requests(session)).get("requests")
+            if not isinstance(rows, list):
+                raise TypeError(f"unexpected answer {type(rows).__name__}")
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(SessionRequestsLoaded(session, [], str(e)))
+            return
+        self.post_message(SessionRequestsLoaded(session, rows))
 
     @work(exclusive=True, exit_on_error=False, group="auth")
     async def load_auth_status(self) -> None:

@@ -41,6 +41,7 @@ FINISHED = RequestFinished(
     credential="env:OPENAI_API_KEY", stream=True, status=429, latency_ms=812.25, ttfb_ms=None, input_tokens=1200,
     output_tokens=0, cache_read_tokens=100, cache_write_tokens=7, cost_usd=0.0125, attempts=2,
     error=RequestError(code="rate_limited", message="upstream 429: slow down — réessayez"),
+    session="0b9c5d2e-1f3a-4c5b-9d8e-7f6a5b4c3d2e",
 )  # fmt: skip
 STATS = Stats(
     since=1_759_999_000.0, requests=3, errors=1, in_flight=2, input_tokens=3000, output_tokens=450, cost_usd=0.04,
@@ -70,6 +71,7 @@ SAMPLES: dict[str, Any] = {
         provider=None,
         model=None,
         stream=False,
+        session="019a9544-7ab1-73c1-837e-1fa681f4462b",
     ),
     protocol.REQUEST_FINISHED: FINISHED,
     protocol.STATS: STATS,

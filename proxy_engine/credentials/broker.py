@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from proxy_engine.credentials.affinity import SessionAffinity
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 from proxy_engine.credentials.pool import Credential, CredentialPool
@@ -56,6 +57,7 @@ class CredentialBroker:
         self._logins: dict[str, list[str]] = {}  # login provider -> credential ids
         self._tasks: set[asyncio.Task] = set()
         self._aws: dict[str, tuple[float, AwsCredentials]] = {}
+        self.affinity = SessionAffinity()  # an agent session keeps its credential per provider
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -153,9 +155,11 @@ class CredentialBroker:
 
     # -- the request path --------------------------------------------------------------------------
 
-    def pick(self, p: Provider, model: str, exclude: set[str]) -> Credential | None:
+    def pick(self, p: Provider, model: str, exclude: set[str], session: str | None = None) -> Credential | None:
         pool = self.pools.get(p.name)
-        return pool.pick(model, exclude) if pool is not None else None
+        if pool is None:
+            return None
+        return self.affinity.pick(pool, session, model, exclude) if session else pool.pick(model, exclude)
 
     def soonest(self, p: Provider, model: str) -> float | None:
         pool = self.pools.get(p.name)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 class CodexKind(ProviderKind):
     name = "codex"
     accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
+    keys_prompt_cache = True
     dialects = ("openai_responses",)
     login_cost_class = "subscription"  # a ChatGPT plan
     prefixes = ("gpt-5", "codex")

@@ -68,6 +68,7 @@ class ProviderKind:
     accepted_betas: ClassVar[frozenset[str] | None] = None
     # Does it honour Messages `cache_control` (so `routing.cache_breakpoints: auto` may add breakpoints)?
     honours_cache_control: ClassVar[bool] = False
+    keys_prompt_cache: ClassVar[bool] = False  # takes OpenAI's `prompt_cache_key` (set from the agent session)
 
     @property
     def facts(self) -> KindFacts:

@@ -14,6 +14,7 @@ class OpenAIKind(ProviderKind):
     name = "openai"
     accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     base_url = "https://api.openai.com/v1"
+    keys_prompt_cache = True
     dialects = ("openai_chat", "openai_responses", "openai_completions")
     prefixes = ("gpt-", "o1", "o3", "o4", "chatgpt", "codex", "text-", "davinci", "babbage", "computer-use")
     amp_segment = "openai"

@@ -8,6 +8,7 @@ and where a path that is not a model call goes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,6 +21,7 @@ from proxy_engine.request_path.exchange import ResolveAs
 from proxy_engine.request_path.gemini_paths import GEMINI_ACTIONS, gemini_target, vertex_model_tail
 from proxy_engine.request_path.handler import handle
 from proxy_engine.request_path.headers import client_key
+from proxy_engine.request_path.model_facts import describe
 from proxy_engine.request_path.model_lists import list_dialect, model_list_response
 from proxy_engine.request_path.responses_socket import serve_responses_socket
 from proxy_engine.runtime import Runtime
@@ -132,7 +134,7 @@ def _handler(route: InboundRoute, family: RouteFamily) -> Handler:
         return await _gemini_call(request, family, tail)
 
     async def model_list(request: web.Request) -> web.StreamResponse:
-        return _model_list(request, family)
+        return await _model_list(request, family)
 
     async def compact_call(request: web.Request) -> web.StreamResponse:
         return await compact(request, family.resolver(request))
@@ -158,9 +160,10 @@ async def _gemini_call(request: web.Request, family: RouteFamily, tail: str) -> 
     return await handle(request, "gemini", model=model, action=action, resolve_as=family.resolver(request))
 
 
-def _model_list(request: web.Request, family: RouteFamily) -> web.Response:
+async def _model_list(request: web.Request, family: RouteFamily) -> web.Response:
     rt = request.app[ENGINE].runtime
     dialect = list_dialect(request, family.list_hint(request))
     if rt.client_for(client_key(request)) is None:
         return error_response(dialect, ProxyError(401, "invalid or missing client key"))
-    return model_list_response(dialect, family.listed(rt))
+    models = await asyncio.to_thread(describe, rt, family.listed(rt))  # genai-prices may still be loading
+    return model_list_response(dialect, models)

@@ -23,6 +23,7 @@ from proxy_engine.request_path.errors import MALFORMED, ProxyError
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
 from proxy_engine.request_path.relay import relay, relay_count
+from proxy_engine.request_path.sessions import CACHE_KEYED, keep_prompt_cache
 from proxy_engine.request_path.upstream_errors import upstream_error
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS, count_request
@@ -158,6 +159,8 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
             if rec.dialect_in == "anthropic":  # betas travel only where the upstream reads them (Bedrock's body)
                 flags = accepted_flags(ex.request.headers.get("anthropic-beta"), provider.kind_rules.accepted_betas)
                 up = provider.carry_betas(up, flags, model)
+            if provider.kind_rules.keys_prompt_cache and att.dialect in CACHE_KEYED:  # OpenAI's own APIs
+                keep_prompt_cache(up, ex.body, rec.session)
         return json.dumps(provider.finalize_body(att.call, att.dialect, up, model=model, action=ex.action)).encode()
     # History that visited another provider holds thinking signed elsewhere: a 400 if replayed here.
     clean = sanitize_passthrough(att.dialect, ex.body) if might_need_sanitizing(ex.raw) else None
