@@ -61,7 +61,8 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
             raise last or ProxyError(502, "no upstream could take this request")
         wait = soonest - time.time()
         if waited or wait > rt.config.routing.max_wait_s:
-            raise cooling_down(rec.model_requested, wait)
+            quota = all(creds.out_of_quota(c.provider) for c in candidates if creds.has_credentials(c.provider))
+            raise cooling_down(rec.model_requested, wait, out_of_quota=quota)
         waited = True
         log.info("every credential for %s cools down; waiting %.1fs", rec.model_requested, wait)
         await asyncio.sleep(max(wait, 0.0))

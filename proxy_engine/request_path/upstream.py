@@ -74,6 +74,7 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
                     url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
                     params=forwarded_query(ex.request, att.dialect, att.translator is not None),
                 )  # fmt: skip
+                seen = creds.quota.observe(provider.name, att.credential.id, resp.headers)
                 if resp.status >= 400:
                     return await _refused(ex, att, resp)
                 first = await resp.content.readany()
@@ -85,7 +86,10 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
             return ProxyError(
                 502, f"{provider.name} closed the connection with an empty reply", "upstream_disconnected"
             )
-        return await _relay(ex, att, resp, first)
+        outcome = await _relay(ex, att, resp, first)
+        if not seen and not isinstance(outcome, ProxyError):
+            creds.quota.count(provider.name, att.credential.id, ex.record.usage)  # no reading: estimate
+        return outcome
     finally:
         if resp is not None:
             resp.close()
@@ -101,7 +105,10 @@ def _no_first_byte(provider: str, e: BaseException, wait: float) -> ProxyError:
 async def _refused(ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse) -> ProxyError:
     """An upstream error status: cool down and fail over for the retryable ones, else answer it as it is."""
     provider, model = att.candidate.provider, att.candidate.model
-    err = await _upstream_error(resp, provider.name, att.translator)
+    raw = await resp.content.read(ERRORS_MAX)
+    if resp.status == 429:
+        ex.state.credentials.quota.observe_error_body(provider.name, att.credential.id, raw)
+    err = _upstream_error(resp, raw, provider.name, att.translator)
     if resp.status not in FAILOVER_STATUSES:
         raise err
     retry = parse_retry_after(resp.headers.get("Retry-After"))
@@ -154,9 +161,11 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
     return body
 
 
-async def _upstream_error(resp: aiohttp.ClientResponse, provider: str, translator: Translator | None) -> ProxyError:
+def _upstream_error(
+    resp: aiohttp.ClientResponse, raw: bytes, provider: str, translator: Translator | None
+) -> ProxyError:
     """The upstream's error, in terms the client's dialect can carry; a 5xx becomes 502."""
-    body = safe_error_body(await resp.content.read(ERRORS_MAX))  # it may echo the credential
+    body = safe_error_body(raw)  # it may echo the credential
     headers = {"Retry-After": resp.headers["Retry-After"]} if "Retry-After" in resp.headers else {}
     if translator is not None:
         status, translated = translator.error(resp.status, body)
