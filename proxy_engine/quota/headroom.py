@@ -4,7 +4,8 @@ A window's headroom is its unused fraction divided by the fraction of the window
 run: 1.0 is on pace, above 1 there is quota that resets before it could be used, below 1 the
 credential is spending faster than its window refills. A credential's headroom is that of its
 tightest window. A window of unknown length (or without a reset time) counts its unused
-fraction alone; a credential with no readings counts as on pace (1.0).
+fraction alone. A credential with no readings comes first (`UNREAD`), so its quota gets read
+(a fresh account usually has all of it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from proxy_engine.quota.window import QuotaWindow
 
 _MIN_LEFT = 0.02  # a window about to reset is not infinitely attractive
+UNREAD = 1e9  # the headroom of a credential with no readings
 
 
 def headroom(windows: Iterable[QuotaWindow], now: float) -> float:
@@ -26,7 +28,7 @@ def headroom(windows: Iterable[QuotaWindow], now: float) -> float:
             scores.append(unused / left)
         else:
             scores.append(unused)
-    return min(scores) if scores else 1.0
+    return min(scores) if scores else UNREAD
 
 
 def used_percent(windows: Iterable[QuotaWindow], now: float) -> float | None:

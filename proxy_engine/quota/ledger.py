@@ -24,7 +24,7 @@ from proxy_engine.quota.alerts import QuotaAlerts
 from proxy_engine.quota.error_bodies import read_error_body
 from proxy_engine.quota.estimator import estimate
 from proxy_engine.quota.headers import Headers, read_headers
-from proxy_engine.quota.headroom import blocked_until, headroom, used_percent
+from proxy_engine.quota.headroom import UNREAD, blocked_until, headroom, used_percent
 from proxy_engine.quota.window import QuotaWindow
 from proxy_engine.usage.tokens import Usage
 
@@ -156,7 +156,7 @@ class QuotaLedger:
 
     def headroom(self, provider: str, credential: str, now: float) -> float:
         known = self._windows.get((provider, credential))
-        return headroom(known.values(), now) if known else 1.0
+        return headroom(known.values(), now) if known else UNREAD
 
     def used_percent(self, provider: str, credential: str, now: float) -> float | None:
         known = self._windows.get((provider, credential))

@@ -87,7 +87,7 @@ def format_table(report: dict[str, Any], now: float | None = None) -> str:
             rows.append((cred["provider"], cred["credential"], "-", "", "", "", "no reading yet", ""))
         for w in windows:
             used = float(w.get("used_percent") or 0.0)
-            rows.append((cred["provider"], cred["credential"], w["name"], f"{used:.0f}%", bar(used, 10),
+            rows.append((cred["provider"], cred["credential"], w["name"], f"{math.floor(used + 0.5)}%", bar(used, 10),
                          reset_text(w.get("resets_at"), now), w.get("source", ""),
                          age_text(w.get("observed_at"), now)))  # fmt: skip
     if len(rows) == 1:
