@@ -243,6 +243,9 @@ class CredentialBroker:
             for c in pool.credentials if pool else []:
                 cools = [{"model": x.model, "until": x.until, "reason": x.reason, "status": x.status}
                          for x in active if x.credential == c.id]  # fmt: skip
+                out_until = self.quota.blocked_until(p.name, c.id, now)
+                if out_until is not None:  # an exhausted quota window rests it for every model
+                    cools.append({"model": "*", "until": out_until, "reason": "quota_exhausted", "status": 429})
                 login = logins.get((p.login or "", c.id))
                 state = login.state if login else "valid"
                 if state == "valid" and cools:

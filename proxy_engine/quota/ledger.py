@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -161,6 +162,27 @@ class QuotaLedger:
     def used_percent(self, provider: str, credential: str, now: float) -> float | None:
         known = self._windows.get((provider, credential))
         return used_percent(known.values(), now) if known else None
+
+    async def refresh(self) -> None:
+        """Take the readings other workers stored since (silently: the worker that read them told the bus)."""
+        if self._db is None:
+            return
+        now = self._clock()
+        for w in await asyncio.to_thread(store.read_all, self._db):
+            known = self._windows.setdefault((w.provider, w.credential), {})
+            mine = known.get(w.name)
+            if mine is None or w.observed_at > mine.observed_at:
+                known[w.name] = w
+                self.alerts.seed(w, now)
+
+    async def refresh_forever(self, interval: float = FLUSH_INTERVAL_S) -> None:
+        """Under `serve --workers N`: every worker routes by what any of them read."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except sqlite3.Error as e:
+                log.warning("quota readings could not be re-read (%s); trying again", e)
 
     # -- what people see ----------------------------------------------------------------------------
 

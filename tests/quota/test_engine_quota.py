@@ -150,6 +150,10 @@ def test_an_exhausted_window_answers_429_with_retry_after_its_reset_without_call
     assert 100 <= int(answer.headers["Retry-After"]) <= 121
     assert "used up its quota" in answer.text
     assert quota_of(engine, "max", "env:AK1")["5h"]["exhausted"] is True
+    status = engine.api("GET", "/v0/auth/status").json()
+    (cred,) = next(p for p in status["providers"] if p["name"] == "max")["credentials"]
+    rest = cred["cooldowns"][-1]
+    assert cred["state"] == "cooling" and (rest["model"], rest["reason"]) == ("*", "quota_exhausted")
     row = engine.records(1)[0]
     assert row["status"] == 429 and row["error"]["code"] == "quota_exhausted"
 

@@ -136,3 +136,20 @@ def test_the_table_lists_each_window_with_bar_reset_and_source() -> None:
     assert "▇▇▇▇▇▇▇▁▁▁" in lines[1] and "(in 1h00m)" in lines[1] and "observed" in lines[1] and "40s ago" in lines[1]
     assert "estimated" in lines[2] and "(in 3d0h)" in lines[2]
     assert "no reading yet" in lines[3]
+
+
+async def test_another_worker_routes_by_what_this_one_read(db: Path) -> None:
+    """Under `serve --workers N` each worker keeps its own ledger on one file; refresh takes the others'."""
+    one_events: list = []
+    other_events: list = []
+    one, other = QuotaLedger(one_events.append, Clock()), QuotaLedger(other_events.append, Clock())
+    await one.open(db)
+    await other.open(db)
+    one.observe("codex", "bob", h(qh.codex(100, 40, NOW + 900, NOW + 86400)))
+    await one.flush()
+    assert other.blocked_until("codex", "bob", NOW) is None
+    await other.refresh()
+    assert other.blocked_until("codex", "bob", NOW) == NOW + 900
+    assert other_events == [] and one_events, "only the worker that read it tells the bus"
+    await one.close()
+    await other.close()
