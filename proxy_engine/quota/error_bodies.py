@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from proxy_engine.quota.headers import duration, number
-from proxy_engine.quota.window import REJECTED, QuotaWindow
+from proxy_engine.quota.window import REJECTED, QuotaWindow, plausible
 
 log = logging.getLogger("proxy_engine.quota")
 _QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
@@ -31,7 +31,7 @@ def read_error_body(body: bytes, provider: str, credential: str, now: float) -> 
     try:
         error = json.loads(body).get("error")
         details = error.get("details") if isinstance(error, dict) else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return []
     if not isinstance(details, list):
         return []
@@ -53,7 +53,7 @@ def read_error_body(body: bytes, provider: str, credential: str, now: float) -> 
         out[name] = QuotaWindow(provider, credential, name, 100.0, reset, now, limit=limit,
                                 remaining=0.0 if limit else None, status=REJECTED,
                                 window_s=_PERIOD_S.get(period))  # fmt: skip
-    return list(out.values())
+    return [plausible(w) for w in out.values()]
 
 
 def _name(quota_id: str) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import parse_qs
 
-from proxy_engine.quota.window import QuotaWindow
+from proxy_engine.quota.window import QuotaWindow, plausible
 
 Headers = Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy)
 
@@ -66,7 +66,7 @@ def read_headers(headers: Headers, provider: str, credential: str, now: float) -
     found: list[QuotaWindow] = []
     for reader in (_anthropic_unified, _anthropic_api, _codex, _openai, _copilot):
         found += reader(headers, provider, credential, now)
-    return found
+    return [plausible(w) for w in found]
 
 
 # -- value parsers: a bad value is skipped, never an exception ----------------------------------------
@@ -91,7 +91,7 @@ def epoch(value: str | None) -> float | None:
         return n / 1000.0 if n > 1e11 else n
     try:
         return datetime.fromisoformat(value.strip()).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
 
 

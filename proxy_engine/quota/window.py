@@ -97,6 +97,21 @@ class QuotaWindow:
         }
 
 
+_LATEST = 4_102_444_800.0  # 2100-01-01: a reset later than this is a garbled header, not a time
+_STATUS_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+
+
+def plausible(window: QuotaWindow) -> QuotaWindow:
+    """The window as a bounded reading: use within 0..100 %, a reset time that can be shown, and a
+    status that is a plain word (header text from an upstream is never passed on as it came)."""
+    resets = window.resets_at if window.resets_at is not None and 0 < window.resets_at < _LATEST else None
+    status = window.status if len(window.status) <= 32 and set(window.status) <= _STATUS_CHARS else ""
+    used = min(100.0, max(0.0, window.used_percent))
+    if (resets, status, used) == (window.resets_at, window.status, window.used_percent):
+        return window
+    return dataclasses.replace(window, resets_at=resets, status=status, used_percent=used)
+
+
 def _same_time(a: float | None, b: float | None) -> bool:
     """Reset times that differ by under 2 s are one time (relative resets drift with the clock)."""
     if a is None or b is None:

@@ -93,3 +93,21 @@ def test_gemini_quota_failure_is_an_exhausted_daily_window_until_pacific_midnigh
     assert read_error_body(b'{"error": {"code": 429, "message": "slow down"}}', "g", "c", NOW) == []
     assert read_error_body(b"<html>not json QuotaFailure", "g", "c", NOW) == []
     assert datetime.fromtimestamp(NOW, UTC).year == 2026
+
+
+def test_garbled_values_are_bounded_never_raised() -> None:
+    w = by_name({
+        "x-codex-primary-used-percent": "1e300",
+        "x-codex-primary-reset-at": "9" * 40,
+        "anthropic-ratelimit-unified-5h-utilization": "nan",
+        "anthropic-ratelimit-unified-5h-status": "rejected\r\nset-cookie: sk-ant-secret",
+        "anthropic-ratelimit-unified-5h-reset": "9999-12-31T23:59:59",
+    })  # fmt: skip
+    assert (w["primary"].used_percent, w["primary"].resets_at) == (100.0, None)
+    assert (w["5h"].status, w["5h"].resets_at, w["5h"].used_percent) == ("", None, 0.0)
+    deep = b'{"error": {"details": ' + b"[" * 100_000 + b"]" * 100_000 + b', "x": "QuotaFailure"}}'
+    assert read_error_body(deep, "g", "c", NOW) == []
+    huge_delay = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "99999999999h"},
+                  *qh.gemini_quota_failure()]  # fmt: skip
+    body = json.dumps({"error": {"code": 429, "details": huge_delay}}).encode()
+    assert all(x.resets_at is None or x.resets_at < 4.2e9 for x in read_error_body(body, "g", "c", NOW))
