@@ -97,8 +97,8 @@ def format_table(report: dict[str, Any], now: float | None = None) -> str:
 
 
 def bar(used_percent: float, width: int) -> str:
-    """`▇▇▇▇▁` for 63 % of 5: a cell is filled as soon as any of it is used."""
-    full = min(width, max(0, math.ceil(used_percent / 100.0 * width - 1e-9)))
+    """`▇▇▇▇▁` for 63 % of 5: a cell is filled once a twentieth of it is used."""
+    full = min(width, max(0, math.ceil(used_percent / 100.0 * width - 0.05)))
     return "▇" * full + "▁" * (width - full)
 
 

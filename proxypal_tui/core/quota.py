@@ -54,8 +54,8 @@ def _bar(d: dict[str, Any]) -> QuotaBar:
 
 
 def cells(used_percent: float, width: int = BAR_CELLS) -> str:
-    """`▇▇▇▇▁` for 63 % of five cells: a cell is filled as soon as any of it is used."""
-    full = min(width, max(0, math.ceil(used_percent / 100.0 * width - 1e-9)))
+    """`▇▇▇▇▁` for 63 % of five cells: a cell is filled once a twentieth of it is used."""
+    full = min(width, max(0, math.ceil(used_percent / 100.0 * width - 0.05)))
     return "▇" * full + "▁" * (width - full)
 
 
