@@ -30,10 +30,12 @@ providers:
   openai: {{base_url: "{fo.base_url}", api_key: env:OK}}
   claude: {{kind: anthropic, base_url: "{fa.base_url}", api_keys: [env:AK1, env:AK2], max_used_percent: 90}}
   max: {{kind: anthropic, base_url: "{fa.base_url}", api_key: env:AK1}}
+  api: {{kind: anthropic, base_url: "{fa.base_url}", api_key: env:AK2}}
   gemini: {{base_url: "{fg.base_url}", api_key: env:GK}}
 models:
   Sonnet: {{claude: claude-sonnet-4-6}}
   MaxSonnet: {{max: claude-sonnet-4-6}}
+  ApiSonnet: {{api: claude-sonnet-4-6}}
 """
 
 
@@ -156,6 +158,19 @@ def test_an_exhausted_window_answers_429_with_retry_after_its_reset_without_call
     assert cred["state"] == "cooling" and (rest["model"], rest["reason"]) == ("*", "quota_exhausted")
     row = engine.records(1)[0]
     assert row["status"] == 429 and row["error"]["code"] == "quota_exhausted"
+
+
+def test_a_reply_without_headers_is_estimated_against_the_last_known_limits(engine, fakes) -> None:
+    fa = fakes[1]
+    fa.queue(key=KEY_TWO, headers=qh.anthropic_api((50, 40), (100_000, 90_000), time.time() + 60))
+    assert messages(engine, "ApiSonnet").status_code == 200
+    assert quota_of(engine, "api", "env:AK2")["requests"]["source"] == "observed"
+    assert messages(engine, "ApiSonnet").status_code == 200  # the default script sends no quota headers
+    row = engine.records(1)[0]
+    windows = quota_of(engine, "api", "env:AK2")
+    assert (windows["requests"]["remaining"], windows["requests"]["source"]) == (39, "estimated")
+    assert windows["tokens"]["remaining"] == 90_000 - row["input_tokens"] - row["output_tokens"]
+    assert windows["output_tokens"]["remaining"] == 90_000 - row["output_tokens"]
 
 
 def test_a_gemini_quota_failure_rests_the_key_until_pacific_midnight(engine, fakes) -> None:
