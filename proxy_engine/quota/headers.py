@@ -64,8 +64,9 @@ def read_headers(headers: Headers, provider: str, credential: str, now: float) -
     if not any(k in headers for k in _SENTINELS):
         return []
     found: list[QuotaWindow] = []
-    for reader in (_anthropic_unified, _anthropic_api, _codex, _openai, _copilot):
-        found += reader(headers, provider, credential, now)
+    for sentinels, reader in _FAMILIES:
+        if any(k in headers for k in sentinels):
+            found += reader(headers, provider, credential, now)
     return [plausible(w) for w in found]
 
 
@@ -211,3 +212,13 @@ def _copilot(h: Headers, provider: str, credential: str, now: float) -> list[Quo
         out.append(QuotaWindow(provider, credential, name, max(0.0, 100.0 - left), epoch(fields.get("rst")), now,
                                limit=limit, remaining=remaining))  # fmt: skip
     return out
+
+
+# Each family with the headers that show it is there (a reply carries one family, rarely two).
+_FAMILIES = (
+    ((_UNIFIED + "status", _UNIFIED + "5h-utilization", _UNIFIED + "7d-utilization"), _anthropic_unified),
+    (tuple(f"anthropic-ratelimit-{k}-limit" for k in _ANTHROPIC_API), _anthropic_api),
+    (("x-codex-primary-used-percent", "x-codex-secondary-used-percent"), _codex),
+    (("x-ratelimit-limit-requests", "x-ratelimit-limit-tokens"), _openai),
+    (tuple(name for name, _ in _COPILOT), _copilot),
+)
