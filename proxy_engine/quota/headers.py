@@ -33,6 +33,8 @@ _UNIFIED = "anthropic-ratelimit-unified-"
 _UNIFIED_WINDOWS = (("5h", "five_hour", 5 * 3600.0), ("7d", "seven_day", 7 * 86400.0))
 _ANTHROPIC_API = ("requests", "tokens", "input-tokens", "output-tokens")
 _CODEX_SLOTS = ("primary", "secondary")
+# Premium requests used up do not stop Copilot: base models (and permitted overage) still answer.
+_NOT_BLOCKING = frozenset({"premium_interactions", "premium_models"})
 _COPILOT = (
     ("x-quota-snapshot-premium_interactions", "premium_interactions"),
     ("x-quota-snapshot-premium_models", "premium_models"),
@@ -210,7 +212,7 @@ def _copilot(h: Headers, provider: str, credential: str, now: float) -> list[Quo
         limit = entitlement if entitlement and entitlement > 0 else None
         remaining = None if limit is None else limit * left / 100.0
         out.append(QuotaWindow(provider, credential, name, max(0.0, 100.0 - left), epoch(fields.get("rst")), now,
-                               limit=limit, remaining=remaining))  # fmt: skip
+                               limit=limit, remaining=remaining, blocks=name not in _NOT_BLOCKING))  # fmt: skip
     return out
 
 

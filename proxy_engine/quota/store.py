@@ -27,12 +27,13 @@ CREATE TABLE IF NOT EXISTS quota_windows (
     status         TEXT NOT NULL,
     window_s       REAL,
     representative INTEGER NOT NULL,
+    blocks         INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (provider, credential, name)
 )
 """
 _COLUMNS = (
     "provider, credential, name, used_percent, resets_at, observed_at, source, lim, remaining, status, window_s, "
-    "representative"
+    "representative, blocks"
 )
 
 
@@ -44,12 +45,13 @@ def _connect(db: Path) -> sqlite3.Connection:
 
 def _row(w: QuotaWindow) -> tuple:
     return (w.provider, w.credential, w.name, w.used_percent, w.resets_at, w.observed_at, w.source, w.limit,
-            w.remaining, w.status, w.window_s, int(w.representative))  # fmt: skip
+            w.remaining, w.status, w.window_s, int(w.representative), int(w.blocks))  # fmt: skip
 
 
 def _window(row: tuple) -> QuotaWindow:
-    p, c, name, used, resets, observed, source, lim, remaining, status, window_s, rep = row
-    return QuotaWindow(p, c, name, used, resets, observed, source, lim, remaining, status, window_s, bool(rep))
+    p, c, name, used, resets, observed, source, lim, remaining, status, window_s, rep, blocks = row
+    return QuotaWindow(p, c, name, used, resets, observed, source, lim, remaining, status, window_s, bool(rep),
+                       bool(blocks))  # fmt: skip
 
 
 def open_table(db: Path) -> list[QuotaWindow]:
@@ -85,11 +87,11 @@ def write(db: Path, windows: Iterable[QuotaWindow]) -> None:
     try:
         with conn:
             conn.executemany(
-                f"INSERT INTO quota_windows ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO quota_windows ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(provider, credential, name) DO UPDATE SET used_percent=excluded.used_percent, "
                 "resets_at=excluded.resets_at, observed_at=excluded.observed_at, source=excluded.source, "
                 "lim=excluded.lim, remaining=excluded.remaining, status=excluded.status, "
-                "window_s=excluded.window_s, representative=excluded.representative "
+                "window_s=excluded.window_s, representative=excluded.representative, blocks=excluded.blocks "
                 "WHERE excluded.observed_at >= quota_windows.observed_at",
                 [_row(w) for w in windows],
             )

@@ -36,6 +36,7 @@ class QuotaWindow:
     status: str = ""  # the upstream's own word ("allowed", "allowed_warning", "rejected"), if any
     window_s: float | None = None  # the window's length, where known (5h = 18000)
     representative: bool = False  # Anthropic's representative claim: the window that binds now
+    blocks: bool = True  # False: a used-up window that does not stop requests (Copilot premium requests)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -59,7 +60,7 @@ class QuotaWindow:
 
     def exhausted(self, now: float) -> bool:
         """Nothing more goes through until the reset: 100 %, status rejected, or 0 remaining."""
-        if self.is_reset(now):
+        if not self.blocks or self.is_reset(now):
             return False
         if self.status == REJECTED or self.used_percent >= 100.0:
             return True

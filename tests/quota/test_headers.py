@@ -111,3 +111,8 @@ def test_garbled_values_are_bounded_never_raised() -> None:
                   *qh.gemini_quota_failure()]  # fmt: skip
     body = json.dumps({"error": {"code": 429, "details": huge_delay}}).encode()
     assert all(x.resets_at is None or x.resets_at < 4.2e9 for x in read_error_body(body, "g", "c", NOW))
+
+
+def test_copilot_premium_requests_used_up_do_not_stop_the_account() -> None:
+    w = by_name(qh.copilot(300, 0, NOW + 86400))
+    assert w["premium_interactions"].used_percent == 100 and not w["premium_interactions"].exhausted(NOW)
