@@ -91,6 +91,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                    asyncio.create_task(watch_config(app), name="config-watch")]  # fmt: skip
     if state.worker is not None and state.credentials.cooldowns is not None:
         app[_TASKS].append(asyncio.create_task(_cooldown_refresh(state.credentials.cooldowns), name="cooldowns"))
+        app[_TASKS].append(asyncio.create_task(state.credentials.quota.refresh_forever(), name="quota-refresh"))
     log.info("engine %s listening on %s:%s, events on %s", __version__, state.host, state.port, state.bus.path)
     yield
     for t in app[_TASKS]:

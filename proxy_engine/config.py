@@ -61,6 +61,7 @@ clients: []
 #  - {name: laptop, key: env:PROXYPAL_LAPTOP_KEY}
 
 # budgets: {daily_usd: 50, alert_at: [0.5, 0.8, 1.0]}
+# quota: {alert_at: [80, 95]}     # routing: {strategy: headroom}; providers: {claude: {max_used_percent: 90}}
 # prices: {my-model: {input_per_mtok: 1.0, output_per_mtok: 2.0}}
 # Providers may set cost_class (subscription|free|paid), allow_paid_fallback, and pacing per credential
 # (max_concurrent, rpm). Signed POSTs of alerts (docs/DESIGN.md, Webhooks):
@@ -102,7 +103,13 @@ class ProviderConfig(_Strict):
     auth: Literal["api_key", "oauth"] | None = Field(
         default=None, description="oauth: use the logins stored by `proxypal-engine login`"
     )
-    strategy: Literal["round-robin", "fill-first"] | None = None
+    strategy: Literal["round-robin", "fill-first", "headroom"] | None = None
+    max_used_percent: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Skip a credential whose quota window is used above this percentage while another is usable",
+    )
     api_version: str | None = Field(default=None, description="azure_openai: the api-version query parameter")
     deployments: dict[str, str] = Field(default_factory=dict, description="azure_openai: model -> deployment")
     location: str | None = Field(default=None, description="vertex: region, e.g. us-central1")
@@ -181,7 +188,7 @@ class ClientConfig(_Strict):
 
 class RoutingConfig(_Strict):
     mode: Literal["mappings"] = "mappings"
-    strategy: Literal["round-robin", "fill-first"] = "round-robin"
+    strategy: Literal["round-robin", "fill-first", "headroom"] = "round-robin"
     retries: int = Field(default=2, ge=0, le=10)
     max_wait_s: float = Field(
         default=0.0, ge=0, le=300, description="When every credential cools down, wait this long at most"
@@ -195,6 +202,19 @@ class BudgetConfig(_Strict):
     daily_usd: float | None = Field(default=None, gt=0)
     monthly_usd: float | None = Field(default=None, gt=0)
     alert_at: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
+
+
+class QuotaConfig(_Strict):
+    alert_at: list[float] = Field(
+        default_factory=lambda: [80.0, 95.0], description="quota.alert when a window's use reaches these percents"
+    )
+
+    @field_validator("alert_at")
+    @classmethod
+    def _percents(cls, v: list[float]) -> list[float]:
+        if any(not 0 < t <= 100 for t in v):
+            raise ValueError("each threshold is a percentage above 0 and at most 100")
+        return v
 
 
 class PriceOverride(_Strict):
@@ -285,6 +305,7 @@ class Config(_Strict):
     thinking_budget: int | None = Field(default=None, ge=0)
     clients: list[ClientConfig] = Field(default_factory=list)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     model_info: dict[str, ModelListing] = Field(
         default_factory=dict, description="Model-list facts by friendly name, provider/model or upstream model"

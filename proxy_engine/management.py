@@ -50,6 +50,13 @@ async def auth_status(request: web.Request) -> web.Response:
     return web.json_response(_guard(request).credentials.status())
 
 
+@routes.get("/v0/quota")
+async def quota(request: web.Request) -> web.Response:
+    from proxy_engine.quota.report import engine_quota
+
+    return web.json_response(await engine_quota(_guard(request).credentials))
+
+
 @routes.post("/v0/auth/cooldowns/clear")
 async def clear_cooldowns(request: web.Request) -> web.Response:
     state = _guard(request)

@@ -28,6 +28,7 @@ from proxypal_tui.messages import (
     CooldownsCleared,
     HistoryLoaded,
     LoginFinished,
+    QuotaLoaded,
     RecentRequestsLoaded,
     SessionRequestsLoaded,
     SessionsLoaded,
@@ -158,6 +159,20 @@ class BackgroundWork(_Base):
             self.post_message(ApiFailed("auth status", str(e)))
             return
         self.post_message(AuthStatusLoaded(answer))
+
+    @work(exclusive=True, exit_on_error=False, group="quota")
+    async def load_quota(self) -> None:
+        api = self.supervisor.api
+        if api is None:
+            return
+        try:
+            answer = await api.quota()
+            if not isinstance(answer, dict):
+                raise TypeError(f"unexpected answer {type(answer).__name__}")
+        except (ApiError, TypeError) as e:
+            self.post_message(ApiFailed("quota", str(e)))
+            return
+        self.post_message(QuotaLoaded(answer))
 
     @work(exclusive=True, exit_on_error=False, group="cooldowns")
     async def clear_cooldowns(self, provider: str | None = None, credential: str | None = None) -> None:

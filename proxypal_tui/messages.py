@@ -77,6 +77,17 @@ class UsageLoaded(Message, bubble=False):
         return isinstance(message, UsageLoaded)
 
 
+class QuotaLoaded(Message, bubble=False):
+    """The engine's `/v0/quota` answer: every credential's quota windows."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, QuotaLoaded)
+
+
 class AuthStatusLoaded(Message, bubble=False):
     """The engine's `/v0/auth/status` answer: the secret store and every provider's credentials."""
 

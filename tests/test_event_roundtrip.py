@@ -26,6 +26,8 @@ from proxy_engine.protocol import (
     Hello,
     HelloSnapshot,
     Log,
+    QuotaAlert,
+    QuotaUpdated,
     RequestError,
     RequestFinished,
     RequestStarted,
@@ -96,6 +98,33 @@ SAMPLES: dict[str, Any] = {
     protocol.BUDGET_ALERT: BudgetAlert(scope="client laptop daily", spent=40.5, limit=50.0, threshold=0.8),
     protocol.LOG: Log(level="warning", logger="proxy_engine.proxy", message="line one\nline two"),
     protocol.DROPPED: Dropped(count=2),
+    protocol.QUOTA_UPDATED: QuotaUpdated(
+        provider="claude",
+        credential="ann@example.com",
+        windows=[
+            {
+                "name": "5h",
+                "used_percent": 63.0,
+                "resets_at": 1_760_003_600.0,
+                "observed_at": 1_760_000_000.0,
+                "source": "observed",
+                "limit": None,
+                "remaining": None,
+                "status": "allowed",
+                "window_s": 18000.0,
+                "representative": True,
+                "exhausted": False,
+            }
+        ],
+    ),
+    protocol.QUOTA_ALERT: QuotaAlert(
+        provider="claude",
+        credential="ann@example.com",
+        window="7d",
+        used_percent=95.5,
+        threshold=95.0,
+        resets_at=1_760_500_000.0,
+    ),
 }
 
 
@@ -179,7 +208,11 @@ def test_the_tui_state_applies_every_type_and_ignores_unknown_ones() -> None:
     live = LiveState()
     wire = [{"type": t, "ts": 5.0, "v": protocol.PROTOCOL_VERSION, **p.to_dict()} for t, p in SAMPLES.items()]
     urgent = live.apply([*wire, {"type": "from.the.future", "ts": 6.0}])
-    assert [ev.TYPE for ev in urgent] == [protocol.HELLO, protocol.CONFIG_RELOADED, protocol.BUDGET_ALERT]
+    assert [ev.TYPE for ev in urgent] == [
+        protocol.HELLO, protocol.CONFIG_RELOADED, protocol.BUDGET_ALERT, protocol.QUOTA_ALERT
+    ]  # fmt: skip
+    assert [b.name for b in live.quota.of("claude", "ann@example.com")] == ["5h"]
+    assert [a.threshold for a in live.quota.alerts] == [95.0]
     assert live.events_seen == len(SAMPLES)
     assert live.stats == dataclasses.replace(STATS, ts=5.0)
     assert live.dropped_by_engine == 2 and list(live.alerts) == [dataclasses.replace(SAMPLES["budget.alert"], ts=5.0)]

@@ -67,11 +67,20 @@ def over_budget(scope: str, spent: float, limit: float, resets_in: float) -> Pro
                       {"Retry-After": str(secs)})  # fmt: skip
 
 
-def cooling_down(model: str | None, wait: float) -> ProxyError:
+def cooling_down(model: str | None, wait: float, *, out_of_quota: bool = False) -> ProxyError:
     secs = max(1, math.ceil(wait))
+    if out_of_quota:
+        return ProxyError(429, f"every credential that serves {model!r} has used up its quota; the first "
+                          f"window resets in {_span(secs)}", "quota_exhausted", {"Retry-After": str(secs)})  # fmt: skip
     return ProxyError(429, f"every credential that serves {model!r} is cooling down after upstream "
                       f"errors; retry in {secs}s (or clear cooldowns in proxypal-tui)", "credentials_cooling_down",
                       {"Retry-After": str(secs)})  # fmt: skip
+
+
+def _span(secs: int) -> str:
+    if secs < 120:
+        return f"{secs}s"
+    return f"{secs // 3600}h{secs % 3600 // 60:02d}m" if secs >= 3600 else f"{secs // 60}m"
 
 
 def no_credentials(provider: Provider) -> ProxyError:

@@ -82,7 +82,8 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
             raise gate.explain(last or ProxyError(502, "no upstream could take this request"), rec.model_requested)
         wait = soonest - time.time()
         if waited or wait > rt.config.routing.max_wait_s:
-            raise gate.explain(cooling_down(rec.model_requested, wait), rec.model_requested)
+            quota = all(creds.out_of_quota(c.provider) for c in candidates if creds.has_credentials(c.provider))
+            raise gate.explain(cooling_down(rec.model_requested, wait, out_of_quota=quota), rec.model_requested)
         waited = True
         log.info("every credential for %s cools down; waiting %.1fs", rec.model_requested, wait)
         await asyncio.sleep(max(wait, 0.0))

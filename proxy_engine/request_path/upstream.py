@@ -24,7 +24,7 @@ from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
 from proxy_engine.request_path.relay import relay, relay_count
 from proxy_engine.request_path.sessions import CACHE_KEYED, keep_prompt_cache
-from proxy_engine.request_path.upstream_errors import upstream_error
+from proxy_engine.request_path.upstream_errors import read_error_reply, upstream_error
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS, count_request
 from proxy_engine.translate import TranslationError
@@ -82,6 +82,7 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
                     url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
                     params=forwarded_query(ex.request, att.dialect, translated),
                 )  # fmt: skip
+                seen = creds.quota.observe(provider.name, att.credential.id, resp.headers)
                 if resp.status >= 400:
                     return await _refused(ex, att, resp)
                 first = await resp.content.readany()
@@ -93,7 +94,10 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
             return ProxyError(
                 502, f"{provider.name} closed the connection with an empty reply", "upstream_disconnected"
             )
-        return await _relay(ex, att, resp, first)
+        outcome = await _relay(ex, att, resp, first)
+        if not seen and not isinstance(outcome, ProxyError):
+            creds.quota.count(provider.name, att.credential.id, ex.record.usage)  # no reading: estimate
+        return outcome
     finally:
         if resp is not None:
             resp.close()
@@ -110,7 +114,10 @@ async def _refused(ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse) -> 
     """An upstream error status: cool down and fail over for the retryable ones, else answer it as it is
     (the error that finally reaches the client is the upstream's own, see upstream_errors.py)."""
     provider, model = att.candidate.provider, att.candidate.model
-    err = await upstream_error(resp, provider.name, att.translator)
+    raw = await read_error_reply(resp)
+    if resp.status == 429:
+        ex.state.credentials.quota.observe_error_body(provider.name, att.credential.id, raw)
+    err = upstream_error(resp, raw, provider.name, att.translator)
     if resp.status not in FAILOVER_STATUSES:
         raise err
     retry = parse_retry_after(resp.headers.get("Retry-After"))

@@ -21,9 +21,15 @@ _KEPT = ("retry-after", "x-should-retry", "request-id", "x-request-id", "anthrop
 _RETRY_DELAY = re.compile(rb'"retryDelay"\s*:\s*"(\d+)(?:\.\d+)?s"')
 
 
-async def upstream_error(resp: aiohttp.ClientResponse, provider: str, translator: Translator | None) -> ProxyError:
-    """The upstream's error; `ProxyError.body` carries what the client is sent."""
-    raw = await _read_capped(resp, ERROR_TEXT_MAX + 1)
+async def read_error_reply(resp: aiohttp.ClientResponse) -> bytes:
+    """An error reply's body, one byte past what `upstream_error` passes on (so a cut body is known)."""
+    return await _read_capped(resp, ERROR_TEXT_MAX + 1)
+
+
+def upstream_error(
+    resp: aiohttp.ClientResponse, raw: bytes, provider: str, translator: Translator | None
+) -> ProxyError:
+    """The upstream's error from its body (`read_error_reply`); `ProxyError.body` carries what the client is sent."""
     body = safe_error_body(raw)  # it may echo the credential
     # An upstream may echo the credential anywhere, its reply headers included.
     headers = {k: redact_secrets(v) for k, v in resp.headers.items() if k.lower().startswith(_KEPT)}

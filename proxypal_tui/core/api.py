@@ -107,6 +107,9 @@ class ManagementClient:
     async def auth_status(self) -> dict[str, Any]:
         return await self.request("GET", "/v0/auth/status")
 
+    async def quota(self) -> dict[str, Any]:
+        return await self.request("GET", "/v0/quota")
+
     async def clear_cooldowns(
         self, provider: str | None = None, credential: str | None = None, model: str | None = None
     ) -> dict[str, Any]:

@@ -155,6 +155,12 @@ class FakeGemini(FakeProvider):
         if script.status is not None:
             if script.delay:
                 await self.wait(request, script.delay)
+            if script.error_details:
+                headers = dict(script.headers)
+                if script.retry_after is not None:
+                    headers["Retry-After"] = f"{script.retry_after:g}"
+                return self.error_response(script.status, script.error_message or "scripted error",
+                                           script.error_type, headers, script.error_details)  # fmt: skip
             return self.scripted_error(script, f"scripted error {script.status}")
         if action == "countTokens":
             return web.json_response(count_tokens_json(script))

@@ -138,6 +138,7 @@ MANAGEMENT = (
     ("GET", "/v0/status"),
     ("GET", "/v0/auth/status"),
     ("GET", "/v0/usage"),
+    ("GET", "/v0/quota"),
     ("GET", "/v0/requests"),
     ("GET", "/v0/config"),
     ("POST", "/v0/config/reload"),

@@ -29,6 +29,7 @@ class Script:
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
     history_rows: list[dict[str, Any]] = field(default_factory=list)  # /v0/history, for any by/group
     providers: list[dict[str, Any]] = field(default_factory=list)
+    quota: list[dict[str, Any]] = field(default_factory=list)  # /v0/quota credentials, each with windows
     store: dict[str, Any] = field(default_factory=lambda: {"backend": "test store", "notice": None, "error": None})
     uptime_s: float = 754.0
     pid: int | None = None
@@ -65,6 +66,7 @@ class ScriptedEngine:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/v0/status", self._status)
         app.router.add_get("/v0/auth/status", self._auth_status)
+        app.router.add_get("/v0/quota", self._quota)
         app.router.add_post("/v0/auth/cooldowns/clear", self._clear_cooldowns)
         app.router.add_post("/v0/auth/reload", self._reload_auth)
         app.router.add_get("/v0/usage", self._usage)
@@ -179,6 +181,9 @@ class ScriptedEngine:
                 "stats": self.script.stats,
             }
         )
+
+    async def _quota(self, request: web.Request) -> web.Response:
+        return web.json_response({"now": self.script.ts, "credentials": self.script.quota})
 
     async def _auth_status(self, request: web.Request) -> web.Response:
         return web.json_response({"store": self.script.store, "providers": self.script.providers})
