@@ -22,12 +22,14 @@ from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.recorder import api as recorder_api
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.drain import drain_model_calls
+from proxy_engine.request_path.responses_socket import OPEN_SOCKETS, close_response_sockets
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.request_path.safety_net import safety_net
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.shared_spend import SharedSpend
+from proxy_engine.webhooks import WebhookDispatcher
 from proxy_engine.workers.role import COOLDOWN_REFRESH_S, WorkerRole
 
 log = logging.getLogger("proxy_engine.app")
@@ -83,18 +85,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.load_budgets()
     await state.credentials.open()
     await state.recorder.start()
+    webhooks = WebhookDispatcher(state.bus, lambda: state.runtime)  # POSTs chosen events, off the request path
+    await webhooks.start()
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())
     logging.getLogger("proxy_engine").addHandler(handler)
     app[_TASKS] = [asyncio.create_task(_stats_loop(state), name="stats"),
                    asyncio.create_task(watch_config(app), name="config-watch")]  # fmt: skip
     if state.worker is not None and state.credentials.cooldowns is not None:
         app[_TASKS].append(asyncio.create_task(_cooldown_refresh(state.credentials.cooldowns), name="cooldowns"))
+        app[_TASKS].append(asyncio.create_task(state.credentials.quota.refresh_forever(), name="quota-refresh"))
     log.info("engine %s listening on %s:%s, events on %s", __version__, state.host, state.port, state.bus.path)
     yield
     for t in app[_TASKS]:
         t.cancel()
     await asyncio.gather(*app[_TASKS], return_exceptions=True)
     logging.getLogger("proxy_engine").removeHandler(handler)
+    await webhooks.close()
     await state.credentials.close()
     await state.bus.close()
     await state.session.close()
@@ -131,6 +137,8 @@ def build_app(
     setup_reload(app)
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(drain_model_calls)
+    app[OPEN_SOCKETS] = set()
+    app.on_shutdown.append(close_response_sockets)  # after the drain: a response in flight ends first
     r = app.router
     mount(r, ROOT)
     r.add_get("/healthz", healthz)

@@ -29,6 +29,7 @@ from proxy_engine.kind_facts import (  # noqa: F401  (re-exported for the TUI)
 # Kind names and the facts the schema checks come from the pure-data `kind_facts` (the TUI reads them here).
 KindName = Literal[KIND_NAMES]  # type: ignore[valid-type]
 PROVIDER_KINDS: tuple[str, ...] = KIND_NAMES
+CostClass = Literal["subscription", "free", "paid"]
 SECRET_REF = re.compile(r"^(keyring|env):([A-Za-z0-9_.\-]+)$")
 
 DEFAULT_CONFIG_TEXT = """\
@@ -60,7 +61,11 @@ clients: []
 #  - {name: laptop, key: env:PROXYPAL_LAPTOP_KEY}
 
 # budgets: {daily_usd: 50, alert_at: [0.5, 0.8, 1.0]}
+# quota: {alert_at: [80, 95]}     # routing: {strategy: headroom}; providers: {claude: {max_used_percent: 90}}
 # prices: {my-model: {input_per_mtok: 1.0, output_per_mtok: 2.0}}
+# Providers may set cost_class (subscription|free|paid), allow_paid_fallback, and pacing per credential
+# (max_concurrent, rpm). Signed POSTs of alerts (docs/DESIGN.md, Webhooks):
+# webhooks: [{url: https://hooks.example/pp, secret: keyring:webhook, events: [budget.alert, quota.alert]}]
 """
 
 
@@ -80,6 +85,8 @@ class CredentialConfig(_Strict):
     key: str
     id: str | None = Field(default=None, description="Shown in the TUI and events; defaults to the reference")
     priority: int = Field(default=0, description="Higher is used first; equal priorities rotate")
+    max_concurrent: int | None = Field(default=None, ge=1, description="Pacing: requests in flight at once")
+    rpm: int | None = Field(default=None, ge=1, description="Pacing: requests started per minute")
 
     _ref = field_validator("key")(classmethod(lambda cls, v: _check_ref(v)))
 
@@ -96,7 +103,13 @@ class ProviderConfig(_Strict):
     auth: Literal["api_key", "oauth"] | None = Field(
         default=None, description="oauth: use the logins stored by `proxypal-engine login`"
     )
-    strategy: Literal["round-robin", "fill-first"] | None = None
+    strategy: Literal["round-robin", "fill-first", "headroom"] | None = None
+    max_used_percent: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Skip a credential whose quota window is used above this percentage while another is usable",
+    )
     api_version: str | None = Field(default=None, description="azure_openai: the api-version query parameter")
     deployments: dict[str, str] = Field(default_factory=dict, description="azure_openai: model -> deployment")
     location: str | None = Field(default=None, description="vertex: region, e.g. us-central1")
@@ -120,6 +133,16 @@ class ProviderConfig(_Strict):
         "mid-stream); a non-stream reply, whose first byte is the whole answer, waits this long too",
     )
     read_timeout_s: float | None = Field(default=None, gt=0, description="Older name of idle_timeout_s")
+    cost_class: CostClass | None = Field(
+        default=None, description="subscription, free or paid; the default depends on the kind and its login"
+    )
+    allow_paid_fallback: bool = Field(
+        default=False, description="A paid provider: may serve a request that started on a subscription or free one"
+    )
+    max_concurrent: int | None = Field(
+        default=None, ge=1, description="Pacing, per credential: requests in flight at once"
+    )
+    rpm: int | None = Field(default=None, ge=1, description="Pacing, per credential: requests started per minute")
 
     _ref = field_validator("api_key")(classmethod(lambda cls, v: _check_ref(v)))
 
@@ -165,10 +188,13 @@ class ClientConfig(_Strict):
 
 class RoutingConfig(_Strict):
     mode: Literal["mappings"] = "mappings"
-    strategy: Literal["round-robin", "fill-first"] = "round-robin"
+    strategy: Literal["round-robin", "fill-first", "headroom"] = "round-robin"
     retries: int = Field(default=2, ge=0, le=10)
     max_wait_s: float = Field(
         default=0.0, ge=0, le=300, description="When every credential cools down, wait this long at most"
+    )
+    cache_breakpoints: Literal["off", "auto"] = Field(
+        default="off", description="auto: mark system, tools and last user turn for Anthropic's prompt cache"
     )
 
 
@@ -178,11 +204,32 @@ class BudgetConfig(_Strict):
     alert_at: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
 
 
+class QuotaConfig(_Strict):
+    alert_at: list[float] = Field(
+        default_factory=lambda: [80.0, 95.0], description="quota.alert when a window's use reaches these percents"
+    )
+
+    @field_validator("alert_at")
+    @classmethod
+    def _percents(cls, v: list[float]) -> list[float]:
+        if any(not 0 < t <= 100 for t in v):
+            raise ValueError("each threshold is a percentage above 0 and at most 100")
+        return v
+
+
 class PriceOverride(_Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
     cache_read_per_mtok: float | None = Field(default=None, ge=0)
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class ModelListing(_Strict):
+    """What model lists say of one name where genai-prices does not know (or knows differently)."""
+
+    display_name: str | None = None
+    context_window: int | None = Field(default=None, gt=0, description="Input tokens the model takes at most")
+    max_output_tokens: int | None = Field(default=None, gt=0, description="Tokens one reply may have at most")
 
 
 class ManagementConfig(_Strict):
@@ -223,6 +270,44 @@ class RecorderConfig(_Strict):
 Candidates = dict[str, str] | list[str]
 
 
+class FriendlyModel(_Strict):
+    """A friendly name with options: `{candidates: {...} or [...], allow_paid_fallback: true}`."""
+
+    candidates: Candidates
+    allow_paid_fallback: bool = Field(
+        default=False, description="Failover may go from a subscription or free provider to a paid one"
+    )
+
+
+# WEBHOOK_EVENTS: the event types a webhook may ask for (matched as strings, `quota.alert` included).
+WEBHOOK_EVENTS = ("budget.alert", "quota.alert", "credential.cooldown", "auth.changed")
+
+
+class WebhookConfig(_Strict):
+    """A URL that receives a signed JSON POST for each of `events` (see `proxy_engine/webhooks/`)."""
+
+    url: str
+    secret: str = Field(description="HMAC-SHA256 signing secret, as a reference: keyring:NAME or env:VAR")
+    events: list[str] = Field(default_factory=lambda: ["budget.alert", "quota.alert", "credential.cooldown"])
+
+    _ref = field_validator("secret")(classmethod(lambda cls, v: _check_ref(v)))
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: list[str]) -> list[str]:
+        unknown = [e for e in events if e not in WEBHOOK_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r}; one of {', '.join(WEBHOOK_EVENTS)}")
+        return events
+
+
 class InboundConfig(_Strict):
     """Limits on reading requests from clients; none applies to writing a reply, so long streams are safe."""
 
@@ -235,12 +320,16 @@ class Config(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8317, ge=0, le=65535)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    models: dict[str, Candidates] = Field(default_factory=dict)
+    models: dict[str, Candidates | FriendlyModel] = Field(default_factory=dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     thinking_budget: int | None = Field(default=None, ge=0)
     clients: list[ClientConfig] = Field(default_factory=list)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    model_info: dict[str, ModelListing] = Field(
+        default_factory=dict, description="Model-list facts by friendly name, provider/model or upstream model"
+    )
     max_body_mb: float = Field(default=32.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     management: ManagementConfig = Field(default_factory=ManagementConfig)
@@ -253,6 +342,7 @@ class Config(_Strict):
         default_factory=dict, description="Amp model name -> friendly name or provider/model"
     )
     amp_routing_mode: Literal["mappings", "openai"] = "mappings"
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
     amp_upstream_url: str | None = Field(default=None, description="Where Amp's own (non-model) API calls go")
     amp_upstream_api_key: str | None = None
 
@@ -290,8 +380,10 @@ def provider_kind(name: str, p: ProviderConfig) -> str:
     return p.kind or KIND_ALIASES.get(name, name)
 
 
-def candidate_pairs(cands: Candidates) -> Iterable[tuple[str, str]]:
+def candidate_pairs(cands: Candidates | FriendlyModel) -> Iterable[tuple[str, str]]:
     """Candidates may be `{provider: model}` or `["provider/model", ...]` (repeats allowed)."""
+    if isinstance(cands, FriendlyModel):
+        cands = cands.candidates
     if isinstance(cands, dict):
         yield from cands.items()
         return

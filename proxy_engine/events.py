@@ -66,12 +66,23 @@ class EventBus:
         self.path: Path | None = None
         self._pending: list[tuple[str, dict[str, Any], float]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._taps: list[Callable[[str, dict[str, Any]], None]] = []  # in-process listeners (webhooks)
 
     @property
     def subscribers(self) -> int:
         return len(self._subs)
 
+    def add_tap(self, tap: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call `tap(type, fields)` for every event, in `emit`: it must only look and queue, never wait."""
+        self._taps.append(tap)
+
+    def remove_tap(self, tap: Callable[[str, dict[str, Any]], None]) -> None:
+        if tap in self._taps:
+            self._taps.remove(tap)
+
     def emit(self, type_: str, fields: dict[str, Any]) -> None:
+        for tap in self._taps:
+            tap(type_, fields)
         if not self._subs:
             return
         self._pending.append((type_, fields, time.time()))
@@ -80,7 +91,7 @@ class EventBus:
 
     def publish(self, payload: EventPayload) -> None:
         """Emit a protocol payload; it is turned into a dict only when someone listens."""
-        if self._subs:
+        if self._subs or self._taps:
             self.emit(payload.TYPE, payload.to_dict())
 
     def flush(self) -> None:

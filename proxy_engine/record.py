@@ -88,12 +88,14 @@ class RequestRecord:
         "_model",
         "_model_requested",
         "_provider",
+        "_session",
         "attempts",
         "cost_usd",
         "dialect_in",
         "dialect_out",
         "id",
         "include_usage_requested",
+        "paid_fallback",
         "provider_kind",
         "recorded",
         "status",
@@ -112,6 +114,7 @@ class RequestRecord:
     model = _Text()
     model_requested = _Text()
     provider = _Text()
+    session = _Text()  # the agent session (request_path/sessions.py), None when the client sent none
 
     def __init__(self, dialect_in: str, user_agent: str) -> None:
         self.id = os.urandom(8).hex()  # 16 random hex digits, as uuid4().hex[:16] gave, for less CPU
@@ -127,6 +130,7 @@ class RequestRecord:
         self.provider_kind = ""
         self._model = None
         self._credential = None
+        self._session = None
         self.stream = False
         self.status = 0
         self.usage: Usage | None = None
@@ -135,6 +139,7 @@ class RequestRecord:
         self._error_code = None
         self._error_message = ""
         self.include_usage_requested = False
+        self.paid_fallback = False  # served (or last tried) by a paid provider after a subscription/free start
         self.recorded = False  # finished once, before the reply's last byte when it streams
 
     def attempt(self, provider: NamedProvider, model: str, dialect_out: str) -> None:
@@ -159,6 +164,7 @@ class RequestRecord:
         return RequestStarted(
             id=self.id, ts_start=self.ts_start, client=self.client, agent=self.agent, dialect_in=self.dialect_in,
             model_requested=self.model_requested, provider=self.provider, model=self.model, stream=self.stream,
+            session=self.session,
         )  # fmt: skip
 
     def finished_event(self) -> RequestFinished:
@@ -186,6 +192,8 @@ class RequestRecord:
             cost_usd=self.cost_usd,
             attempts=self.attempts,
             error=RequestError(code=self.error_code, message=self.error_message) if self.error_code else None,
+            paid_fallback=self.paid_fallback,
+            session=self.session,
         )
 
     def as_dict(self) -> dict[str, Any]:

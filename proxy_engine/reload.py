@@ -9,11 +9,11 @@ import asyncio
 import logging
 from pathlib import Path
 
-import watchfiles
 from aiohttp import web
 
 from proxy_engine.config import ConfigError, ConfigIssue, is_loopback, load_config, parse_config_text
 from proxy_engine.config_warnings import config_warnings
+from proxy_engine.file_watch import watch_folder
 from proxy_engine.paths import atomic_write, make_private_dirs
 from proxy_engine.protocol import ConfigProblem, ConfigReloaded
 from proxy_engine.runtime import build_runtime, open_bind_issue
@@ -73,7 +73,7 @@ async def watch_config(app: web.Application) -> None:
     path = app[ENGINE].paths.config_file
     make_private_dirs(path.parent)
     last = path.read_text(encoding="utf-8") if path.exists() else None
-    async for changes in watchfiles.awatch(path.parent, debounce=150, step=30, recursive=False):
+    async for changes in watch_folder(path.parent, debounce_ms=150, step_ms=30):
         if not any(Path(p) == path for _, p in changes):
             continue
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy_engine.config import Config, candidate_pairs
+from proxy_engine.config import Config, FriendlyModel, candidate_pairs
 from proxy_engine.providers import Provider
 
 
@@ -12,6 +12,7 @@ from proxy_engine.providers import Provider
 class Candidate:
     provider: Provider
     model: str
+    paid_fallback: bool = False  # its friendly name lets failover go from subscription/free to paid
 
 
 class UnknownModel(LookupError):
@@ -25,7 +26,8 @@ class Router:
         self.providers = providers
         self.max_attempts = config.routing.retries + 1
         self._friendly = {
-            name: [Candidate(providers[p], m) for p, m in candidate_pairs(c)] for name, c in config.models.items()
+            name: [Candidate(providers[p], m, _allows_paid(c)) for p, m in candidate_pairs(c)]
+            for name, c in config.models.items()
         }
         self._folded = {k.lower(): v for k, v in self._friendly.items()}
 
@@ -46,3 +48,7 @@ class Router:
         for p in self.providers.values():
             names.extend(f"{p.name}/{m}" for m in p.models)
         return names
+
+
+def _allows_paid(entry: object) -> bool:
+    return isinstance(entry, FriendlyModel) and entry.allow_paid_fallback

@@ -15,6 +15,7 @@ from aiohttp import web
 from proxy_engine import __version__
 from proxy_engine.config import ConfigIssue
 from proxy_engine.credentials.broker import CredentialBroker
+from proxy_engine.credentials.pacing import PacingBoard
 from proxy_engine.events import EventBus
 from proxy_engine.paths import Paths
 from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, LedgerHealth, RequestFinished, Stats
@@ -46,6 +47,7 @@ class RunningEngine:
     shutting_down: bool = False  # set once the drain's grace is over: what is still open gets ended
     worker: WorkerRole | None = None  # set in a worker process of `serve --workers N`
     credentials: CredentialBroker = field(init=False)
+    pacing: PacingBoard = field(default_factory=PacingBoard)  # per-credential max_concurrent / rpm
 
     budgets: BudgetTracker = field(init=False)
     recorder: FlightRecorder = field(init=False)

@@ -35,6 +35,7 @@ class RequestStarted:
     provider: str | None = None
     model: str | None = None
     stream: bool = False
+    session: str | None = None  # the agent session the client named, if any
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,6 +49,7 @@ class RequestStarted:
             "provider": self.provider,
             "model": self.model,
             "stream": self.stream,
+            "session": self.session,
         }
 
     @classmethod
@@ -63,6 +65,7 @@ class RequestStarted:
             provider=_opt_str(d.get("provider")),
             model=_opt_str(d.get("model")),
             stream=bool(d.get("stream")),
+            session=_opt_str(d.get("session")) or None,
             ts=ts,
         )
 
@@ -93,6 +96,8 @@ class RequestFinished:
     cost_usd: float | None = None
     attempts: int = 0
     error: RequestError | None = None
+    paid_fallback: bool = False  # failover went from a subscription/free provider to a paid one
+    session: str | None = None  # the agent session the client named, if any
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +123,8 @@ class RequestFinished:
             "cost_usd": self.cost_usd,
             "attempts": self.attempts,
             "error": self.error.to_dict() if self.error is not None else None,
+            "paid_fallback": self.paid_fallback,
+            "session": self.session,
         }
 
     @classmethod
@@ -145,5 +152,7 @@ class RequestFinished:
             cost_usd=_opt_float(d.get("cost_usd")),
             attempts=_int(d.get("attempts")),
             error=RequestError.from_dict(d.get("error")),
+            paid_fallback=bool(d.get("paid_fallback")),
+            session=_opt_str(d.get("session")) or None,
             ts=ts,
         )

@@ -17,9 +17,12 @@ class AnthropicKind(ProviderKind):
     name = "anthropic"
     base_url = "https://api.anthropic.com"
     dialects = ("anthropic",)
+    login_cost_class = "subscription"  # a Claude Pro/Max login
     prefixes = ("claude",)
     amp_segment = "anthropic"
     price_provider = "anthropic"
+    accepted_betas = None  # every flag: the API the betas are made for
+    honours_cache_control = True
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return call.credential.kind == "oauth"

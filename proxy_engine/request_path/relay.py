@@ -25,6 +25,7 @@ from proxy_engine.recorder.tapped_response import client_stream
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.exchange import Exchange
 from proxy_engine.request_path.headers import REPLY_KEPT_PREFIXES
+from proxy_engine.request_path.stream_only import whole_from_stream
 from proxy_engine.token_count import count_reply
 from proxy_engine.translate import TranslationError
 from proxy_engine.translate.errors import UpstreamMalformed
@@ -187,21 +188,29 @@ async def _relay_whole(
     """A non-stream reply is read whole and must parse (and translate) before the client sees a byte,
     so a drop or a broken body can still fail over; it goes out with a Content-Length."""
     request, rec = ex.request, ex.record
-    chunks = [first]
-    try:
-        async for chunk in resp.content.iter_any():
-            chunks.append(chunk)
-    except UPSTREAM_FAILURES as e:
-        return upstream_failure(rec.provider, e, "reply")
-    body = b"".join(chunks)
-    if ex.capture is not None:
-        ex.capture.upstream_body(body)
-    try:
-        obj = json.loads(body)
-    except ValueError as e:
-        return ProxyError(502, f"{rec.provider} sent a reply that is not JSON: {e}", "upstream_malformed")
-    if not isinstance(obj, dict):
-        return ProxyError(502, f"{rec.provider} sent a reply that is not a JSON object", "upstream_malformed")
+    if rec.dialect_out == "openai_responses" and resp.content_type == "text/event-stream":
+        got = await whole_from_stream(rec.provider, resp, first)  # a stream-only upstream (the ChatGPT backend)
+        if isinstance(got, ProxyError):
+            return got
+        obj, body = got
+        if ex.capture is not None:
+            ex.capture.upstream_body(body)
+    else:
+        chunks = [first]
+        try:
+            async for chunk in resp.content.iter_any():
+                chunks.append(chunk)
+        except UPSTREAM_FAILURES as e:
+            return upstream_failure(rec.provider, e, "reply")
+        body = b"".join(chunks)
+        if ex.capture is not None:
+            ex.capture.upstream_body(body)  # before it must parse: a malformed reply is what a capture is for
+        try:
+            obj = json.loads(body)
+        except ValueError as e:
+            return ProxyError(502, f"{rec.provider} sent a reply that is not JSON: {e}", "upstream_malformed")
+        if not isinstance(obj, dict):
+            return ProxyError(502, f"{rec.provider} sent a reply that is not a JSON object", "upstream_malformed")
     rec.status = resp.status
     if translator is not None:
         try:

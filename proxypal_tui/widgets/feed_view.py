@@ -28,6 +28,14 @@ def _model(rec: FeedRow) -> str:
     return rec.model_requested or rec.model
 
 
+# Marks a request that failover moved from a subscription or free provider to a paid one.
+PAID_FALLBACK_MARK = "$"
+
+
+def _provider(rec: FeedRow) -> str:
+    return PAID_FALLBACK_MARK + rec.provider if rec.paid_fallback else rec.provider
+
+
 def _status(rec: FeedRow) -> str:
     return "…" if rec.status is None else str(rec.status)
 
@@ -37,7 +45,7 @@ COLUMNS: tuple[Column, ...] = (
     ("Time", 8, lambda r: fmt.clock_time(r.ts_start), False),
     ("St", 3, _status, True),
     ("Model → resolved", 28, _model, False),
-    ("Provider", 10, lambda r: r.provider, False),
+    ("Provider", 10, _provider, False),
     ("Latency", 7, lambda r: fmt.millis(r.latency_ms), True),
     ("TTFB", 6, lambda r: fmt.millis(r.ttfb_ms), True),
     ("Tokens in/out", 13, lambda r: f"{fmt.count(r.input_tokens)}/{fmt.count(r.output_tokens)}", True),
