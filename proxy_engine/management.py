@@ -15,7 +15,8 @@ from aiohttp import web
 from proxy_engine.config import ConfigError
 from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, RunningEngine
-from proxy_engine.usage.history import HistoryQuery, query_history
+from proxy_engine.storage.errors import StorageUnavailable
+from proxy_engine.usage.history import HistoryQuery
 
 log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
@@ -81,6 +82,8 @@ async def usage(request: web.Request) -> web.Response:
         rows = await state.ledger.usage(group, since)
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
+    except StorageUnavailable as e:
+        return _storage_down(e)
     return web.json_response({"group": group, "rows": rows})
 
 
@@ -92,8 +95,10 @@ async def history(request: web.Request) -> web.Response:
         query = HistoryQuery.from_params(dict(request.query))
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
-    await state.ledger.flush()
-    rows = await asyncio.to_thread(query_history, state.ledger.path, query)
+    try:
+        rows = await state.ledger.history(query)
+    except StorageUnavailable as e:
+        return _storage_down(e)
     return web.json_response({"by": query.by, "group": query.group or None, "rows": rows})
 
 
@@ -104,7 +109,15 @@ async def recent_requests(request: web.Request) -> web.Response:
         limit = max(1, min(int(request.query.get("limit", "100")), 5000))
     except ValueError:
         return web.json_response({"error": "limit must be a number"}, status=400)
-    return web.json_response({"requests": await state.ledger.recent(limit)})
+    try:
+        return web.json_response({"requests": await state.ledger.recent(limit)})
+    except StorageUnavailable as e:
+        return _storage_down(e)
+
+
+def _storage_down(e: StorageUnavailable) -> web.Response:
+    """Team mode with PostgreSQL down: rows are queued (see /v0/status ledger), queries wait for it."""
+    return web.json_response({"error": f"the ledger database is unavailable: {e}"}, status=503)
 
 
 @routes.get("/v0/config")
