@@ -221,3 +221,28 @@ async def _dump(name: str, url: str | None, tmp_path) -> str:
     with sqlite3.connect(tmp_path / "data" / "usage.db") as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return "\n".join(str(row) for t in tables for row in conn.execute(f"SELECT * FROM {t}"))
+
+
+async def test_many_engines_migrating_at_once_apply_each_version_once(backend, tmp_path, caplog):
+    """Eight storages open one fresh database at the same moment (as replicas starting together would)."""
+    import asyncio
+    import logging
+
+    from proxy_engine.config import TeamConfig
+    from proxy_engine.storage.backend import Storage
+
+    name, url = backend
+    caplog.set_level(logging.INFO, logger="proxy_engine.storage")
+    team = TeamConfig(postgres=url) if name == "postgres" else None
+    storages = [Storage.from_config(tmp_path / "data" / "usage.db", team) for _ in range(8)]
+    try:
+        await asyncio.gather(*(s.open() for s in storages))
+        for i, s in enumerate(storages):  # every one of them works
+            await s.audit.append("admin", "started", str(i))
+        assert len(await storages[0].audit.list()) == 8
+    finally:
+        await asyncio.gather(*(s.close() for s in storages))
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m for m in messages if "migrated to schema version" in m] != []
+    assert len([m for m in messages if "migrated to schema version" in m]) == 1, messages
+    assert not [m for m in messages if "failed" in m], messages
