@@ -136,6 +136,7 @@ def build_app(
         paths.data_dir / "journal",
         max_backlog=runtime.config.ledger.max_backlog_rows,
         store=storage.ledger_store(),
+        max_journal_bytes=int(runtime.config.ledger.max_journal_mb * 1024 * 1024),
     )
     state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port, worker=worker)
     state.storage = storage

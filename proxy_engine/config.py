@@ -215,6 +215,9 @@ class LedgerConfig(_Strict):
     max_backlog_rows: int = Field(
         default=20_000, ge=100, description="Rows held in memory while the ledger cannot be written (at start-up)"
     )
+    max_journal_mb: float = Field(
+        default=1024.0, gt=0, description="Disk the record journal may fill while the database is away (at start-up)"
+    )
 
 
 def _check_server(value: str | None, schemes: tuple[str, ...]) -> str | None:

@@ -176,11 +176,13 @@ class CostLedger:
         flush_interval: float = 0.25,
         max_backlog: int = 20_000,
         store: LedgerStore | None = None,
+        max_journal_bytes: int | None = None,
     ) -> None:
         self.path = path
         self.store: LedgerStore = store or SqliteLedgerStore(path)
         self.max_backlog = max_backlog
         self.journal = RecordJournal(journal_dir)
+        self.journal.max_bytes = max_journal_bytes
         self.dropped = 0
         self.last_error: str | None = None
         self._interval = flush_interval
@@ -257,6 +259,7 @@ class CostLedger:
             del self._pending[:n]
             del self._sealed[: len(segments)]
             self._disk_only = 0
+            self.journal.committed()
             if self._failures:
                 log.warning("ledger writes recovered; %d rows committed", n)
             self._failures = 0

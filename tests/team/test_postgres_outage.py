@@ -115,3 +115,43 @@ def test_postgres_stopped_mid_load_rows_queue_on_disk_and_flush_once_after_resta
         load.finish()
         sub.close()
         eng.stop()
+
+
+async def test_the_queue_while_postgres_is_away_is_bounded_on_disk_and_losses_are_counted(postgres_factory, tmp_path):
+    """`ledger.max_journal_mb` bounds the disk, `max_backlog_rows` the memory; past both, rows are dropped and
+    counted (never silently), and everything that was kept reaches PostgreSQL once it is back."""
+    from proxy_engine.config import TeamConfig
+    from proxy_engine.storage.backend import Storage
+    from proxy_engine.usage.ledger import CostLedger
+
+    server = postgres_factory()
+    url = server.create_database("bounded")
+    storage = Storage.from_config(tmp_path / "usage.db", TeamConfig(postgres=url))
+    await storage.open()
+    bound = 20_000
+    ledger = CostLedger(tmp_path / "usage.db", tmp_path / "journal", max_backlog=100, store=storage.ledger_store(),
+                        max_journal_bytes=bound)  # fmt: skip
+    await ledger.open()
+    try:
+        server.stop()
+        for i in range(400):
+            ledger.append({"id": f"r{i:04d}", "ts_start": 1.0 + i, "client": "c", "status": 200, "cost_usd": 0.001,
+                           "agent": "x" * 300})  # fmt: skip
+        assert not await ledger.flush()
+        on_disk = sum(p.stat().st_size for p in (tmp_path / "journal").glob("*/*.jsonl"))
+        assert 0 < on_disk <= bound
+        health = ledger.health()
+        assert health["ok"] is False and health["dropped"] > 0 and health["journal_failed"] > 0
+        assert "bound" in health["journal_error"]
+        assert health["backlog"] + health["dropped"] == 400  # every row is either waiting or counted as lost
+
+        server.start()
+        assert await ledger.flush()
+        rows = {r[0] for r in await pg_fetch(url, "SELECT id FROM requests")}
+        assert len(rows) == 400 - health["dropped"] == health["backlog"]
+        assert {f"r{i:04d}" for i in range(300, 400)} <= rows  # the newest rows were kept in memory
+        assert ledger.health()["backlog"] == 0
+        assert not list((tmp_path / "journal").glob("*/sealed-*.jsonl"))
+    finally:
+        await ledger.close()
+        await storage.close()
