@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.request_path.safety_net import safety_net
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
+from proxy_engine.storage.backend import Storage
+from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.shared_spend import SharedSpend
 from proxy_engine.webhooks import WebhookDispatcher
@@ -81,6 +84,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     state.management_key = await asyncio.to_thread(load_management_key, state.paths.management_key_file)
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
     state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
+    await state.storage.open()  # migrations first; a PostgreSQL that does not answer yet is retried
     await state.ledger.open()
     await state.load_budgets()
     await state.credentials.open()
@@ -91,7 +95,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     logging.getLogger("proxy_engine").addHandler(handler)
     app[_TASKS] = [asyncio.create_task(_stats_loop(state), name="stats"),
                    asyncio.create_task(watch_config(app), name="config-watch")]  # fmt: skip
-    if state.worker is not None and state.credentials.cooldowns is not None:
+    # Workers share one SQLite file, replicas one PostgreSQL: each re-reads what the others set.
+    shared_table = state.worker is not None or state.storage.kind == "postgres"
+    if shared_table and state.credentials.cooldowns is not None:
         app[_TASKS].append(asyncio.create_task(_cooldown_refresh(state.credentials.cooldowns), name="cooldowns"))
         app[_TASKS].append(asyncio.create_task(state.credentials.quota.refresh_forever(), name="quota-refresh"))
     log.info("engine %s listening on %s:%s, events on %s", __version__, state.host, state.port, state.bus.path)
@@ -106,6 +112,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.session.close()
     await state.ledger.close()
     await state.recorder.close()
+    await state.storage.close()
     if state.budgets.shared is not None:
         state.budgets.shared.close()
 
@@ -116,7 +123,7 @@ async def _cooldown_refresh(cooldowns: CooldownStore) -> None:
         await asyncio.sleep(COOLDOWN_REFRESH_S)
         try:
             await cooldowns.refresh()
-        except sqlite3.Error as e:
+        except (sqlite3.Error, StorageUnavailable) as e:
             log.warning("cooldowns could not be re-read (%s); trying again", e)
 
 
@@ -128,10 +135,17 @@ def build_app(
         middlewares=[safety_net, browser_guard(relay_handlers={amp.relay})],
     )
     bus = EventBus(runtime.config.events.queue_size)
+    storage = Storage.from_config(paths.ledger_file, runtime.config.team, replica_id=f"{socket.gethostname()}:{port}")
     ledger = CostLedger(
-        paths.ledger_file, paths.data_dir / "journal", max_backlog=runtime.config.ledger.max_backlog_rows
+        paths.ledger_file,
+        paths.data_dir / "journal",
+        max_backlog=runtime.config.ledger.max_backlog_rows,
+        store=storage.ledger_store(),
+        max_journal_bytes=int(runtime.config.ledger.max_journal_mb * 1024 * 1024),
     )
     state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port, worker=worker)
+    state.storage = storage
+    state.credentials.cooldown_table = storage.cooldown_table()
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -245,6 +246,43 @@ class LedgerConfig(_Strict):
     max_backlog_rows: int = Field(
         default=20_000, ge=100, description="Rows held in memory while the ledger cannot be written (at start-up)"
     )
+    max_journal_mb: float = Field(
+        default=1024.0, gt=0, description="Disk the record journal may fill while the database is away (at start-up)"
+    )
+
+
+def _check_server(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    """A server URL without a password, or a reference to one that may carry it (never echoed back)."""
+    if value is None or SECRET_REF.match(value):
+        return value
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        parts, password = None, None
+    if parts is None or parts.scheme not in schemes or not (parts.hostname or parts.path):
+        raise ValueError(f"must be a {schemes[0]}:// URL, or a reference like keyring:NAME or env:VAR holding one")
+    if password is not None:
+        raise ValueError("this URL carries a password: keep the URL in a secret and refer to it here "
+                         "(keyring:NAME or env:VAR); secrets never go in the config file")  # fmt: skip
+    return value
+
+
+class TeamConfig(_Strict):
+    """Team mode: several replicas share PostgreSQL (durable state) and Redis (hot state). See docs/TEAM.md."""
+
+    postgres: str | None = Field(
+        default=None, description="postgresql:// URL (no password), or keyring:NAME / env:VAR holding the full URL"
+    )
+    redis: str | None = Field(
+        default=None, description="redis:// or rediss:// URL (no password), or keyring:NAME / env:VAR holding it"
+    )
+    replica_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.:\-]{1,64}$", description="This replica's name; default host:port"
+    )
+
+    _pg = field_validator("postgres")(classmethod(lambda cls, v: _check_server(v, ("postgresql", "postgres"))))
+    _redis = field_validator("redis")(classmethod(lambda cls, v: _check_server(v, ("redis", "rediss", "unix"))))
 
 
 class RecorderConfig(_Strict):
@@ -336,6 +374,7 @@ class Config(_Strict):
     events: EventsConfig = Field(default_factory=EventsConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     recorder: RecorderConfig = Field(default_factory=RecorderConfig)
+    team: TeamConfig | None = Field(default=None, description="Team mode (read at start-up); absent: one engine")
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     inbound: InboundConfig = Field(default_factory=InboundConfig)
     amp_model_mappings: dict[str, str] = Field(

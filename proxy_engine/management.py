@@ -15,7 +15,8 @@ from aiohttp import web
 from proxy_engine.config import ConfigError
 from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, RunningEngine
-from proxy_engine.usage.history import HistoryQuery, query_history
+from proxy_engine.storage.errors import StorageUnavailable
+from proxy_engine.usage.history import HistoryQuery
 from proxy_engine.usage.sessions import query_session_requests, query_sessions
 
 log = logging.getLogger("proxy_engine.management")
@@ -92,6 +93,8 @@ async def usage(request: web.Request) -> web.Response:
         rows = await state.ledger.usage(group, since)
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
+    except StorageUnavailable as e:
+        return _storage_down(e)
     return web.json_response({"group": group, "rows": rows})
 
 
@@ -103,8 +106,10 @@ async def history(request: web.Request) -> web.Response:
         query = HistoryQuery.from_params(dict(request.query))
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
-    await state.ledger.flush()
-    rows = await asyncio.to_thread(query_history, state.ledger.path, query)
+    try:
+        rows = await state.ledger.history(query)
+    except StorageUnavailable as e:
+        return _storage_down(e)
     return web.json_response({"by": query.by, "group": query.group or None, "rows": rows})
 
 
@@ -119,7 +124,15 @@ async def recent_requests(request: web.Request) -> web.Response:
         await state.ledger.flush()
         rows = await asyncio.to_thread(query_session_requests, state.ledger.path, session, limit)
         return web.json_response({"requests": rows, "session": session})
-    return web.json_response({"requests": await state.ledger.recent(limit)})
+    try:
+        return web.json_response({"requests": await state.ledger.recent(limit)})
+    except StorageUnavailable as e:
+        return _storage_down(e)
+
+
+def _storage_down(e: StorageUnavailable) -> web.Response:
+    """Team mode with PostgreSQL down: rows are queued (see /v0/status ledger), queries wait for it."""
+    return web.json_response({"error": f"the ledger database is unavailable: {e}"}, status=503)
 
 
 @routes.get("/v0/sessions")

@@ -22,6 +22,8 @@ from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, Ledger
 from proxy_engine.record import RequestRecord
 from proxy_engine.recorder.flight_recorder import FlightRecorder
 from proxy_engine.runtime import Runtime
+from proxy_engine.storage.backend import Storage
+from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.usage.budgets import BudgetTracker, period_start
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.stats import RollingStats
@@ -51,8 +53,10 @@ class RunningEngine:
 
     budgets: BudgetTracker = field(init=False)
     recorder: FlightRecorder = field(init=False)
+    storage: Storage = field(init=False)  # everything durable: SQLite, or PostgreSQL in team mode
 
     def __post_init__(self) -> None:
+        self.storage = Storage.from_config(self.paths.ledger_file, None)  # build_app sets the configured one
         self.credentials = CredentialBroker(self.paths, lambda: self.runtime, self.bus.publish)
         self.budgets = BudgetTracker(self.bus.publish)
         self.budgets.configure(self.runtime.config)
@@ -64,7 +68,11 @@ class RunningEngine:
         for period in ("day", "month"):
             start = period_start(period, now)
             # A worker's spend is in the shared map, which the supervisor seeded from the ledger.
-            spend = {} if self.budgets.shared is not None else await self.ledger.spend_by_client(start)
+            try:
+                spend = {} if self.budgets.shared is not None else await self.ledger.spend_by_client(start)
+            except StorageUnavailable as e:  # team mode with PostgreSQL down: count what is not stored yet
+                log.error("budgets start without the stored spend: %s", e)
+                spend = self.ledger.pending_spend(start)
             self.budgets.load(period, start, spend)
 
     def started(self, rec: RequestRecord) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy_engine.credentials.affinity import SessionAffinity
 from proxy_engine.credentials.call import UpstreamCall
-from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
+from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore, CooldownTable
 from proxy_engine.credentials.pool import Credential, CredentialPool
 from proxy_engine.logins.errors import AuthError
 from proxy_engine.protocol import AuthChanged, EventPayload
@@ -50,6 +50,7 @@ class CredentialBroker:
         self._emit = emit
         self.pools: dict[str, CredentialPool] = {}
         self.cooldowns: CooldownStore | None = None
+        self.cooldown_table: CooldownTable | None = None  # None: the ledger's SQLite file (team mode sets it)
         self.refresher: TokenRefresher | None = None
         self.store_backend = "unavailable"
         self.store_notice: str | None = None
@@ -64,7 +65,7 @@ class CredentialBroker:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        self.cooldowns = await CooldownStore.open(self.paths.ledger_file)
+        self.cooldowns = await CooldownStore.open(self.paths.ledger_file, self.cooldown_table)
         await self.quota.open(self.paths.ledger_file)
         self.sync()
         # A desktop keyring may wait for the user to unlock it: serve API keys meanwhile.

@@ -3,6 +3,7 @@
 The hot path (`CredentialPool.pick`) reads an in-memory mirror; every change is written to
 the `credential_cooldowns` table of the engine's ledger database (WAL) in a worker thread,
 never on the event loop. The user can list and clear cooldowns (TUI key, management API, CLI).
+In team mode the table is PostgreSQL's (`DatabaseCooldownTable`), shared by every replica.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from proxy_engine.paths import make_private_dirs, private_sqlite_files
 from proxy_engine.protocol import CredentialCooldown
+from proxy_engine.storage.database import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credential_cooldowns (
@@ -52,21 +55,64 @@ class Cooldown:
         return self.to_event().to_dict()
 
 
-class CooldownStore:
-    """In-memory view of active cooldowns, persisted to a SQLite table."""
+_COLUMNS = "provider, credential, model, until, reason, status, failures"
+_UPSERT = (
+    "INSERT INTO credential_cooldowns (provider, credential, model, until, reason, status, failures, updated) "
+    "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (provider, credential, model) DO UPDATE SET until=excluded.until, "
+    "reason=excluded.reason, status=excluded.status, failures=excluded.failures, updated=excluded.updated"
+)
+
+
+class CooldownTable(Protocol):
+    """Where cooldowns persist: read whole, written by key."""
+
+    async def load(self) -> list[Cooldown]:
+        """Create the table if needed (SQLite) and return every stored cooldown."""
+
+    async def read(self) -> list[Cooldown]: ...
+
+    async def write(self, upserts: list[Cooldown], deletes: list[Key]) -> None: ...
+
+
+class DatabaseCooldownTable:
+    """The table through a storage `Database` (PostgreSQL in team mode; its migrations made the table)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self) -> list[Cooldown]:
+        return await self.read()
+
+    async def read(self) -> list[Cooldown]:
+        rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM credential_cooldowns")
+        return [Cooldown(str(p), str(c), str(m), float(u), str(r), int(s), int(f)) for p, c, m, u, r, s, f in rows]
+
+    async def write(self, upserts: list[Cooldown], deletes: list[Key]) -> None:
+        now = time.time()
+        if upserts:
+            rows = [(c.provider, c.credential, c.model, float(c.until), c.reason, int(c.status), int(c.failures), now)
+                    for c in upserts]  # fmt: skip
+            await self.db.executemany(_UPSERT, rows)
+        if deletes:
+            await self.db.executemany(
+                "DELETE FROM credential_cooldowns WHERE provider=? AND credential=? AND model=?", list(deletes)
+            )
+
+
+class SqliteCooldownTable:
+    """The table in the ledger's SQLite file; each call a short connection in a worker thread."""
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
-        self._active: dict[Key, Cooldown] = {}
-        self._changed: set[Key] | None = None  # keys changed here while a refresh reads the table
-        # Writes run in worker threads; the lock keeps them in the order they were made.
-        self._write_lock = asyncio.Lock()
 
-    async def _write(self, upserts: list[Cooldown], deletes: list[Key]) -> None:
-        async with self._write_lock:
-            await asyncio.to_thread(self._write_sync, upserts, deletes)
+    async def load(self) -> list[Cooldown]:
+        return await asyncio.to_thread(self._open_sync)
 
-    # -- blocking helpers (run in a thread) ----------------------------------------------------
+    async def read(self) -> list[Cooldown]:
+        return await asyncio.to_thread(self._read_sync)
+
+    async def write(self, upserts: list[Cooldown], deletes: list[Key]) -> None:
+        await asyncio.to_thread(self._write_sync, upserts, deletes)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.db_path, timeout=10.0)
@@ -124,14 +170,28 @@ class CooldownStore:
         finally:
             conn.close()
 
-    # -- async API ----------------------------------------------------------------------------
+
+class CooldownStore:
+    """In-memory view of active cooldowns, persisted to a table (SQLite, or PostgreSQL in team mode)."""
+
+    def __init__(self, db_path: Path, table: CooldownTable | None = None) -> None:
+        self.db_path = Path(db_path)
+        self.table: CooldownTable = table or SqliteCooldownTable(self.db_path)
+        self._active: dict[Key, Cooldown] = {}
+        self._changed: set[Key] | None = None  # keys changed here while a refresh reads the table
+        # Writes run off the loop; the lock keeps them in the order they were made.
+        self._write_lock = asyncio.Lock()
+
+    async def _write(self, upserts: list[Cooldown], deletes: list[Key]) -> None:
+        async with self._write_lock:
+            await self.table.write(upserts, deletes)
 
     @classmethod
-    async def open(cls, db_path: Path) -> CooldownStore:
+    async def open(cls, db_path: Path, table: CooldownTable | None = None) -> CooldownStore:
         """Create the table if needed and load every stored cooldown (expired ones included:
         their failure counts still drive the next backoff until a success clears them)."""
-        store = cls(db_path)
-        for c in await asyncio.to_thread(store._open_sync):
+        store = cls(db_path, table)
+        for c in await store.table.load():
             store._active[(c.provider, c.credential, c.model)] = c
         return store
 
@@ -142,7 +202,7 @@ class CooldownStore:
         async with self._write_lock:
             self._changed = set()
             try:
-                rows = await asyncio.to_thread(self._read_sync)
+                rows = await self.table.read()
                 fresh = {(c.provider, c.credential, c.model): c for c in rows}
                 for key in self._changed:
                     if key in self._active:

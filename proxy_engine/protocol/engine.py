@@ -21,6 +21,7 @@ class LedgerHealth:
     dropped: int = 0
     journal_failed: int = 0
     journal_error: str = ""
+    backend: str = ""  # "sqlite", or "postgres" in team mode (then last_error says when it cannot be reached)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -30,6 +31,7 @@ class LedgerHealth:
             "dropped": self.dropped,
             "journal_failed": self.journal_failed,
             "journal_error": self.journal_error,
+            "backend": self.backend,
         }
 
     @classmethod
@@ -42,6 +44,7 @@ class LedgerHealth:
             dropped=_int(d.get("dropped")),
             journal_failed=_int(d.get("journal_failed")),
             journal_error=_str(d.get("journal_error")),
+            backend=_str(d.get("backend")),
         )
 
 

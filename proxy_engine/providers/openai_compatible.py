@@ -21,4 +21,5 @@ class OpenAICompatibleKind(ProviderKind):
     def embed_dialect(self, p: ProviderView, model: str) -> str | None:
         """OpenAI-compatible servers serve `POST {base_url}/embeddings`."""
         return OPENAI_EMBEDDINGS
+
     accepted_betas = None  # set `dialects: [anthropic]` and the operator chose a Messages server: flags go as sent

@@ -82,6 +82,11 @@ def query_history(ledger_file: Path, q: HistoryQuery) -> list[dict[str, Any]]:
         rows = conn.execute(sql, (q.start, end)).fetchall()
     finally:
         conn.close()
+    return history_rows(rows, q)
+
+
+def history_rows(rows: list[tuple[Any, ...]], q: HistoryQuery) -> list[dict[str, Any]]:
+    """The query's rows as the API answers them (shared by the SQLite and PostgreSQL ledgers)."""
     out = []
     for period, grp, n, errors, tin, tout, cost, p95 in rows:
         errors = errors or 0

@@ -7,6 +7,10 @@ flock on its `lock` file for its life. The live segment is sealed (renamed) when
 takes a batch, and a sealed segment is deleted once its rows are committed. At start-up the
 directories of runs whose lock is free (the engine died) are adopted and replayed; rows have
 unique ids, so a replay is idempotent.
+
+The journal is bounded when `max_bytes` is set (`ledger.max_journal_mb`): while the database is away
+(PostgreSQL down in team mode) rows queue here, and past the bound a record is not journaled (it
+stays in the ledger's memory backlog, which has its own bound; beyond both, rows are dropped and counted).
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class RecordJournal:
         self._live_bytes = 0
         self._torn = False  # a short write left a partial line: start the next one on a new line
         self._seq = 0
+        self.max_bytes: int | None = None  # the bound on live + sealed segments; None: the disk's size
+        self._sealed_bytes = 0  # sealed segments not yet committed, as of the last seal
 
     # ---- start-up (worker thread) ----
     def open(self) -> list[Path]:
@@ -65,7 +71,23 @@ class RecordJournal:
         self.dir = run
         adopted = [p for d in sorted(self.root.iterdir()) if d != run for p in self._adopt(d)]
         self._open_live()
+        self._sealed_bytes = self._measure()
         return adopted
+
+    def _measure(self) -> int:
+        """Bytes in this run's sealed segments (a handful of files: those still waiting for the database)."""
+        if self.dir is None:
+            return 0
+        total = 0
+        for p in self.dir.glob("sealed-*.jsonl"):
+            try:
+                total += p.stat().st_size
+            except FileNotFoundError:
+                continue  # committed and deleted meanwhile
+        return total
+
+    def _over_bound(self, more: int) -> bool:
+        return self.max_bytes is not None and self._sealed_bytes + self._live_bytes + more > self.max_bytes
 
     def _adopt(self, run: Path) -> list[Path]:
         """Move a dead run's segments into ours (a rename: no space needed) and remove its directory."""
@@ -108,6 +130,10 @@ class RecordJournal:
         line = _dumps(record).encode(errors="replace") + b"\n"  # a lone surrogate must not cost the row
         if self._torn:
             line = b"\n" + line
+        if self._over_bound(len(line)):
+            return self._failed(
+                OSError(f"the journal is at its bound of {self.max_bytes} bytes (ledger.max_journal_mb)")
+            )
         try:
             if self._fd is None:
                 self._open_live()  # a seal could not open a new live segment earlier
@@ -135,6 +161,8 @@ class RecordJournal:
         """After failures, write an empty line (skipped on replay) to learn whether the disk has room again."""
         if not self.failed_in_a_row:
             return True
+        if self._over_bound(1):
+            return False
         try:
             if self._fd is None:
                 self._open_live()
@@ -148,12 +176,17 @@ class RecordJournal:
         log.warning("journal writes work again (%d records could not be journaled)", self.failed)
         return True
 
+    def committed(self) -> None:
+        """Every sealed segment was committed and deleted: their bytes no longer count against the bound."""
+        self._sealed_bytes = 0
+
     def seal(self) -> Path | None:
         """Close the live segment under a new name; rows appended from now on go to a fresh one."""
         if self._fd is None or self._live_bytes == 0 or self.dir is None:
             return None
         self._seq += 1
         sealed = self.dir / f"sealed-{self._seq:06d}.jsonl"
+        self._sealed_bytes = self._measure() + self._live_bytes
         os.close(self._fd)
         self._fd = None
         try:

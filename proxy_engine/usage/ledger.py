@@ -3,6 +3,8 @@
 Nothing recorded is lost: each record is journaled (`journal.py`) as it finishes, a batch stays
 in memory until SQLite has committed it, a failed write is retried with backoff, and the state
 of all this is reported by `health()` (in `/v0/status` and the `stats`/`hello` events).
+The database is a `LedgerStore` (`storage/ledger_store.py`): this file's SQLite one by default,
+PostgreSQL's in team mode; batching, the journal and retries here are the same for both.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from proxy_engine.paths import private_sqlite_files
+from proxy_engine.storage.errors import StorageUnavailable
+from proxy_engine.storage.ledger_store import LedgerStore
+from proxy_engine.usage.history import HistoryQuery, query_history
 from proxy_engine.usage.journal import RecordJournal
 
 log = logging.getLogger("proxy_engine.ledger")
@@ -94,6 +99,73 @@ def from_row(row: Row) -> dict[str, Any]:
     return rec
 
 
+class SqliteLedgerStore:
+    """The ledger file: blocking SQLite calls, each in a worker thread; queries on their own connection."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self._conn = await asyncio.to_thread(_connect, self.path)
+        await asyncio.to_thread(private_sqlite_files, self.path)  # SQLite gives -wal/-shm the db's mode
+
+    async def commit(self, batch: list[Row], segments: list[Path], from_disk: bool) -> None:
+        await asyncio.to_thread(self._commit, batch, segments, from_disk)
+
+    def _commit(self, batch: list[Row], segments: list[Path], from_disk: bool) -> None:
+        """Worker thread. Rows are unique by id, so rows both in memory and on disk are written once."""
+        if self._conn is None:
+            raise sqlite3.OperationalError("the ledger is not open")
+        with self._conn:
+            _insert(self._conn, batch)
+            if from_disk:
+                for seg in segments:
+                    _insert(self._conn, [to_row(r) for r in RecordJournal.read(seg)])
+        RecordJournal.discard(segments)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await asyncio.to_thread(self._conn.close)
+            self._conn = None
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._query_recent, limit)
+
+    def _query_recent(self, limit: int) -> list[dict[str, Any]]:
+        with _connect(self.path) as conn:
+            rows = conn.execute(
+                f"SELECT {','.join(COLUMNS)} FROM requests ORDER BY ts_start DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [from_row(row) for row in rows]
+
+    async def usage(self, group: str, since: float) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._query_usage, _GROUPS[group], since)
+
+    def _query_usage(self, key_sql: str, since: float) -> list[dict[str, Any]]:
+        sql = f"""SELECT {key_sql} AS k, count(*), sum(status >= 400), sum(input_tokens), sum(output_tokens),
+                  sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd), count(cost_usd), avg(latency_ms)
+                  FROM requests WHERE ts_start >= ? GROUP BY k ORDER BY k"""
+        names = ("key", "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+                 "cache_write_tokens", "cost_usd", "priced_requests", "avg_latency_ms")  # fmt: skip
+        with _connect(self.path) as conn:
+            rows = conn.execute(sql, (since,)).fetchall()
+        return [{n: (v if v is not None else 0) for n, v in zip(names, r, strict=True)} for r in rows]
+
+    async def spend_by_client(self, since: float) -> dict[str, float]:
+        return await asyncio.to_thread(self._query_spend, since)
+
+    def _query_spend(self, since: float) -> dict[str, float]:
+        sql = "SELECT coalesce(client, ''), sum(cost_usd) FROM requests WHERE ts_start >= ? GROUP BY 1"
+        with _connect(self.path) as conn:
+            return {c: float(v or 0.0) for c, v in conn.execute(sql, (since,)).fetchall()}
+
+    async def history(self, q: HistoryQuery) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(query_history, self.path, q)
+
+
 class CostLedger:
     """Appends are O(1) on the loop; a background task commits batches in a worker thread.
 
@@ -102,10 +174,20 @@ class CostLedger:
     are read back from their segments; rows that are in neither are dropped and counted.
     """
 
-    def __init__(self, path: Path, journal_dir: Path, flush_interval: float = 0.25, max_backlog: int = 20_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        journal_dir: Path,
+        flush_interval: float = 0.25,
+        max_backlog: int = 20_000,
+        store: LedgerStore | None = None,
+        max_journal_bytes: int | None = None,
+    ) -> None:
         self.path = path
+        self.store: LedgerStore = store or SqliteLedgerStore(path)
         self.max_backlog = max_backlog
         self.journal = RecordJournal(journal_dir)
+        self.journal.max_bytes = max_journal_bytes
         self.dropped = 0
         self.last_error: str | None = None
         self._interval = flush_interval
@@ -113,15 +195,15 @@ class CostLedger:
         self._sealed: list[Path] = []
         self._disk_only = 0
         self._failures = 0  # consecutive failed commits
-        self._conn: sqlite3.Connection | None = None
+        self._open = False
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        """Open SQLite, then replay the journals of engines that died (before budgets are loaded)."""
-        self._conn = await asyncio.to_thread(_connect, self.path)
-        await asyncio.to_thread(private_sqlite_files, self.path)  # SQLite gives -wal/-shm the db's mode
+        """Open the store, then replay the journals of engines that died (before budgets are loaded)."""
+        await self.store.open()
+        self._open = True
         try:
             self._sealed = await asyncio.to_thread(self.journal.open)
         except OSError as e:  # serve anyway: records are then kept in memory only, and counted
@@ -133,6 +215,11 @@ class CostLedger:
             if await self.flush():
                 log.info("replayed %d journaled records into the ledger", len(rows))
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
+
+    @property
+    def _conn(self) -> sqlite3.Connection | None:
+        """The SQLite store's connection (tests simulate a crash by closing it); None for PostgreSQL."""
+        return self.store._conn if isinstance(self.store, SqliteLedgerStore) else None
 
     def append(self, record: dict[str, Any]) -> None:
         """Journal the record (one write syscall), then queue its row for the next batch."""
@@ -154,12 +241,13 @@ class CostLedger:
             "dropped": self.dropped,
             "journal_failed": self.journal.failed,
             "journal_error": self.journal.last_error,
+            "backend": self.store.backend,
         }
 
     async def flush(self) -> bool:
         """Commit everything appended so far; on failure keep it for the next try. True when committed."""
         async with self._lock:
-            if self._conn is None:
+            if not self._open:
                 return False
             if sealed := self.journal.seal():
                 self._sealed.append(sealed)
@@ -169,27 +257,18 @@ class CostLedger:
                 return True
             batch = [row for row, _ in self._pending[:n]]
             try:
-                await asyncio.to_thread(self._commit, batch, segments, from_disk)
-            except (sqlite3.Error, OSError) as e:
+                await self.store.commit(batch, segments, from_disk)
+            except (sqlite3.Error, OSError, StorageUnavailable) as e:
                 self._failed(e, n)
                 return False
             del self._pending[:n]
             del self._sealed[: len(segments)]
             self._disk_only = 0
+            self.journal.committed()
             if self._failures:
                 log.warning("ledger writes recovered; %d rows committed", n)
             self._failures = 0
             return True
-
-    def _commit(self, batch: list[Row], segments: list[Path], from_disk: bool) -> None:
-        """Worker thread. Rows are unique by id, so rows both in memory and on disk are written once."""
-        assert self._conn is not None
-        with self._conn:
-            _insert(self._conn, batch)
-            if from_disk:
-                for seg in segments:
-                    _insert(self._conn, [to_row(r) for r in RecordJournal.read(seg)])
-        RecordJournal.discard(segments)
 
     def _read_segments(self, segments: list[Path]) -> list[Row]:
         return [to_row(r) for seg in segments for r in RecordJournal.read(seg)]
@@ -240,9 +319,9 @@ class CostLedger:
             log.error("ledger: %d rows not committed at shutdown; the journaled ones are replayed at the next start, "
                       "%d were never journaled and are lost", waiting, lost)  # fmt: skip
         await asyncio.to_thread(self.journal.close, done and not self._pending)
-        if self._conn is not None:
-            await asyncio.to_thread(self._conn.close)
-            self._conn = None
+        if self._open:
+            self._open = False
+            await self.store.close()
 
     def pending_spend(self, since: float) -> dict[str, float]:
         """Spend in rows not committed yet, so budgets count them while the ledger is behind."""
@@ -252,43 +331,25 @@ class CostLedger:
                 out[row[_CLIENT] or ""] = out.get(row[_CLIENT] or "", 0.0) + row[_COST]
         return out
 
-    # ---- queries (management API), each on its own connection in a thread ----
+    # ---- queries (management API): committed rows first, then the store answers ----
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         await self.flush()
-        return await asyncio.to_thread(self._query_recent, limit)
-
-    def _query_recent(self, limit: int) -> list[dict[str, Any]]:
-        with _connect(self.path) as conn:
-            rows = conn.execute(
-                f"SELECT {','.join(COLUMNS)} FROM requests ORDER BY ts_start DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return [from_row(row) for row in rows]
+        return await self.store.recent(limit)
 
     async def usage(self, group: str, since: float | None) -> list[dict[str, Any]]:
         if group not in _GROUPS:
             raise ValueError(f"group must be one of {', '.join(_GROUPS)}")
         await self.flush()
-        return await asyncio.to_thread(self._query_usage, _GROUPS[group], since or 0.0)
+        return await self.store.usage(group, since or 0.0)
 
-    def _query_usage(self, key_sql: str, since: float) -> list[dict[str, Any]]:
-        sql = f"""SELECT {key_sql} AS k, count(*), sum(status >= 400), sum(input_tokens), sum(output_tokens),
-                  sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd), count(cost_usd), avg(latency_ms)
-                  FROM requests WHERE ts_start >= ? GROUP BY k ORDER BY k"""
-        names = ("key", "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
-                 "cache_write_tokens", "cost_usd", "priced_requests", "avg_latency_ms")  # fmt: skip
-        with _connect(self.path) as conn:
-            rows = conn.execute(sql, (since,)).fetchall()
-        return [{n: (v if v is not None else 0) for n, v in zip(names, r, strict=True)} for r in rows]
+    async def history(self, q: HistoryQuery) -> list[dict[str, Any]]:
+        await self.flush()
+        return await self.store.history(q)
 
     async def spend_by_client(self, since: float) -> dict[str, float]:
         """Priced spend per client since an epoch (budgets are rebuilt from this at startup)."""
         await self.flush()
-        spend = await asyncio.to_thread(self._query_spend, since)
+        spend = await self.store.spend_by_client(since)
         for client, usd in self.pending_spend(since).items():
             spend[client] = spend.get(client, 0.0) + usd
         return spend
-
-    def _query_spend(self, since: float) -> dict[str, float]:
-        sql = "SELECT coalesce(client, ''), sum(cost_usd) FROM requests WHERE ts_start >= ? GROUP BY 1"
-        with _connect(self.path) as conn:
-            return {c: float(v or 0.0) for c, v in conn.execute(sql, (since,)).fetchall()}

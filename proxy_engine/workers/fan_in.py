@@ -109,6 +109,7 @@ class WorkerEventHub:
             dropped=sum(h.dropped for h in healths),
             journal_failed=sum(h.journal_failed for h in healths),
             journal_error=next((h.journal_error for h in healths if h.journal_error), ""),
+            backend=next((h.backend for h in healths if h.backend), ""),
         )
         return payload
 
