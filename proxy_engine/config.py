@@ -293,9 +293,10 @@ class RecorderConfig(_Strict):
     )
     stage_max_kb: int = Field(default=256, ge=1, description="Bytes kept per stage; a longer one is marked truncated")
     request_max_kb: int = Field(default=1024, ge=1, description="Bytes kept per request, all stages together")
+    memory_max_mb: float = Field(default=64.0, gt=0, description="Bytes held by all requests in flight together")
     max_total_mb: float = Field(default=256.0, gt=0, description="Captures on disk at most; the oldest go first")
     max_age_days: float = Field(default=7.0, gt=0, description="Captures older than this are deleted")
-    queue_size: int = Field(default=256, ge=1, description="Captures waiting for the writer; more are dropped")
+    queue_size: int = Field(default=64, ge=1, description="Captures waiting for the writer; more are dropped")
     prune_every_s: float = Field(default=60.0, gt=0, description="How often retention runs")
 
     @field_validator("mode", mode="before")

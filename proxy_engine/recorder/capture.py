@@ -39,8 +39,12 @@ class Stage:
 
 @dataclass(slots=True)
 class Limits:
+    """The caps, shared by every capture in flight: `held` counts what they all keep, up to `memory_max`."""
+
     stage_max: int
     request_max: int
+    memory_max: int = 64 << 20
+    held: int = 0
 
 
 class Capture:
@@ -99,7 +103,8 @@ class Capture:
         """Keep `chunk` (or the part of it within the caps); past a cap the stage is marked truncated."""
         n = len(chunk)
         stage.seen += n
-        room = min(self.limits.stage_max - stage.kept, self.limits.request_max - self.kept)
+        lim = self.limits
+        room = min(lim.stage_max - stage.kept, lim.request_max - self.kept, lim.memory_max - lim.held)
         if n > room:
             stage.truncated = True
             if room <= 0:
@@ -110,6 +115,12 @@ class Capture:
         stage.chunks.append(chunk)
         stage.kept += n
         self.kept += n
+        lim.held += n
+
+    def release(self) -> None:
+        """The request is over: its bytes no longer count against the in-flight memory cap."""
+        self.limits.held -= self.kept
+        self.kept = 0
 
     @property
     def failed_over(self) -> bool:

@@ -38,7 +38,7 @@ class FlightRecorder:
         """At start and on every config reload; takes effect for the next request."""
         self.mode = cfg.mode
         self.active = cfg.mode != "off"
-        self.limits = Limits(cfg.stage_max_kb * 1024, cfg.request_max_kb * 1024)
+        self.limits = Limits(cfg.stage_max_kb * 1024, cfg.request_max_kb * 1024, int(cfg.memory_max_mb * 1024 * 1024))
         self.writer.retention = _retention(cfg)
 
     async def start(self) -> None:
@@ -54,6 +54,7 @@ class FlightRecorder:
 
     def finish(self, cap: Capture, rec: RequestRecord) -> None:
         """Keep the capture when the mode asks for it: `all`, or a failure or failover in `errors`."""
+        cap.release()  # a kept one waits in the writer's queue, which is bounded by count
         if rec.error_code or rec.status >= 400 or not rec.status:
             reason = "error"
         elif cap.failed_over:
