@@ -7,9 +7,13 @@ from typing import Any
 
 
 def sse_events(text: str) -> list[dict[str, str]]:
-    """`event`/`data` of each SSE event in `text`, in order (comments and empty blocks skipped)."""
+    """`event`/`data` of each SSE event in `text`, in order (comments and empty blocks skipped).
+
+    As the WHATWG event-stream rules say: a line ends in CRLF, LF or CR, a blank line ends an event,
+    one space after the colon is dropped, and data lines join with newlines.
+    """
     events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
+    for block in text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
         name, data = "", []
         for line in block.split("\n"):
             if line.startswith("event:"):

@@ -31,3 +31,10 @@ def test_stage_and_request_caps() -> None:
     cap.add(s2, bytearray(b"0123456789"))
     assert b"".join(s2.chunks) == b"01234" and s2.truncated and all(type(c) is bytes for c in s2.chunks)
     assert cap.kept == limits.held == 15
+
+
+def test_sse_events_follow_the_event_stream_line_rules() -> None:
+    from proxy_engine.recorder.present import sse_events
+
+    text = ': keep-alive\r\nevent: a\r\ndata: one\r\ndata:two\r\n\r\ndata: x\r\rdata: {"k": 1}\n\n'
+    assert sse_events(text) == [{"event": "a", "data": "one\ntwo"}, {"data": "x"}, {"data": '{"k": 1}'}]
