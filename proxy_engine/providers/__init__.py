@@ -17,7 +17,7 @@ import yarl
 from proxy_engine.config import ProviderConfig, provider_kind
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.pool import Credential
-from proxy_engine.providers.kind import ProviderKind
+from proxy_engine.providers.kind import ProbeRequest, ProviderKind
 from proxy_engine.providers.registry import KIND_REGISTRY, kind_of
 
 __all__ = ["KIND_REGISTRY", "Provider", "ProviderKind", "UpstreamCall", "build_provider", "kind_of"]
@@ -85,6 +85,10 @@ class Provider:
     ) -> dict[str, Any]:
         """The kind's last touches, on the body already in the upstream's dialect."""
         return self.kind_rules.finalize_body(self, call, dialect, body, model=model, action=action)
+
+    def probe(self, call: UpstreamCall) -> ProbeRequest | None:
+        """A cheap authenticated GET that proves the credential works (`proxypal-engine doctor`)."""
+        return self.kind_rules.probe(self, call)
 
     def sign_headers(
         self, call: UpstreamCall, url: str | yarl.URL, headers: dict[str, str], body: bytes

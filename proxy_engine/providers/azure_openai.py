@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from proxy_engine.credentials.call import UpstreamCall
-from proxy_engine.providers.kind import ProviderKind
+from proxy_engine.providers.kind import ProbeRequest, ProviderKind
 
 if TYPE_CHECKING:
     from proxy_engine.providers.kind import ProviderView
@@ -30,3 +30,8 @@ class AzureOpenAIKind(ProviderKind):
         deployment = p.settings.deployments.get(model, model)
         version = p.settings.api_version or DEFAULT_AZURE_API_VERSION
         return f"{base}/openai/deployments/{quote(deployment, safe='')}/chat/completions?api-version={version}"
+
+    def probe(self, p: ProviderView, call: UpstreamCall) -> ProbeRequest | None:
+        """Azure's data-plane models list: `GET {endpoint}/openai/models?api-version=...` with `api-key`."""
+        version = p.settings.api_version or DEFAULT_AZURE_API_VERSION
+        return ProbeRequest(f"{call.base_url.rstrip('/')}/openai/models?api-version={version}", dict(call.headers))

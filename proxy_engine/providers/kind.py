@@ -7,6 +7,7 @@ are the plain HTTP API of each dialect with an API key, and a kind overrides onl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import quote
 
@@ -27,6 +28,17 @@ _OPENAI_PATHS = {"openai_responses": "/responses", "openai_completions": "/compl
 def gemini_action(stream: bool, action: str | None) -> str:
     """The generateContent method a request asks for."""
     return action or ("streamGenerateContent" if stream else "generateContent")
+
+
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """A cheap authenticated GET (the upstream's models list) that proves a credential works (`doctor`)."""
+
+    url: str
+    headers: dict[str, str]
 
 
 class ProviderView(Protocol):
@@ -140,3 +152,16 @@ class ProviderKind:
     ) -> dict[str, str]:
         """Headers that depend on the final URL and body; most kinds need none."""
         return headers
+
+    def probe(self, p: ProviderView, call: UpstreamCall) -> ProbeRequest | None:
+        """The models list in the provider's first dialect, with the credential's headers; None: no such call."""
+        dialect = p.dialects[0]
+        base = call.base_url.rstrip("/")
+        if dialect == "anthropic":
+            return ProbeRequest(base + "/v1/models", {**call.headers, "anthropic-version": ANTHROPIC_VERSION})
+        if dialect == "gemini":
+            prefix = base if base.endswith(("/v1beta", "/v1")) else base + "/v1beta"
+            return ProbeRequest(prefix + "/models", dict(call.headers))
+        if dialect.startswith("openai"):
+            return ProbeRequest(base + "/models", dict(call.headers))
+        return None
