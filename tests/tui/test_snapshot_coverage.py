@@ -3,7 +3,8 @@
 The screens are found, not listed: every Screen subclass defined in `proxypal_tui.screens` (the
 app's modes and its dialogs). A snapshot test says which screen its picture shows with
 `scene(..., shows=Screen)`, which the scene also asserts at run time; this test reads those
-declarations from test_snapshots.py and checks both sizes' SVGs are stored.
+declarations from every snapshot module here (test_snapshots.py, and a screen's own such as
+test_doctor_screen.py) and checks both sizes' SVGs are stored.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.cli_dialog import CliDialog
 
 HERE = Path(__file__).parent
-SNAPSHOTS = HERE / "__snapshots__" / "test_snapshots"
+SNAPSHOT_ROOT = HERE / "__snapshots__"
+SNAPSHOT_MODULES = ("test_snapshots", "test_doctor_screen")
 SIZES = ("80x24", "120x40")
 ABSTRACT = {ProxyPalScreen, CliDialog}
 # States that are not a screen of their own but must be pictured at both sizes too.
@@ -40,8 +42,16 @@ def app_screens() -> set[type[Screen]]:
 
 
 def declared() -> dict[str, tuple[str, bool]]:
-    """test name -> (screen class name in `shows=`, parametrized over both sizes)."""
-    tree = ast.parse((HERE / "test_snapshots.py").read_text())
+    """ "module/test name" -> (screen class name in `shows=`, parametrized over both sizes)."""
+    out: dict[str, tuple[str, bool]] = {}
+    for module in SNAPSHOT_MODULES:
+        for name, found in _declared_in(module).items():
+            out[f"{module}/{name}"] = found
+    return out
+
+
+def _declared_in(module: str) -> dict[str, tuple[str, bool]]:
+    tree = ast.parse((HERE / f"{module}.py").read_text())
     out: dict[str, tuple[str, bool]] = {}
     for fn in tree.body:
         if not isinstance(fn, ast.FunctionDef) or not fn.name.startswith("test_"):
@@ -62,12 +72,14 @@ def test_every_screen_has_snapshots_at_both_sizes() -> None:
     screens = app_screens()
     modes = set(ProxyPalApp.PAGES.values())
     assert modes <= screens  # the discovery sees at least every mode the app switches between
-    assert {"ToolsPage", "LoginScreen", "AddKeyScreen", "HelpScreen", "ConfirmScreen"} <= {s.__name__ for s in screens}
+    assert {"ToolsPage", "LoginScreen", "AddKeyScreen", "HelpScreen", "ConfirmScreen", "DoctorScreen"} <= {
+        s.__name__ for s in screens
+    }
     tests = declared()
     missing = []
     for screen in sorted(screens, key=lambda s: s.__name__):
         pictures = [name for name, (shows, sized) in tests.items() if shows == screen.__name__ and sized]
-        stored = [n for n in pictures if all((SNAPSHOTS / f"{n}[{size}].svg").is_file() for size in SIZES)]
+        stored = [n for n in pictures if all((SNAPSHOT_ROOT / f"{n}[{size}].svg").is_file() for size in SIZES)]
         if not stored:
             missing.append(screen.__name__)
     assert not missing, f"screens without snapshots at {' and '.join(SIZES)}: {missing}"
@@ -76,9 +88,10 @@ def test_every_screen_has_snapshots_at_both_sizes() -> None:
 def test_named_states_have_snapshots_at_both_sizes() -> None:
     tests = declared()
     for name, what in STATES.items():
-        assert tests.get(name, ("", False))[1], f"{name} ({what}) is not parametrized over both sizes"
+        key = f"test_snapshots/{name}"
+        assert tests.get(key, ("", False))[1], f"{name} ({what}) is not parametrized over both sizes"
         for size in SIZES:
-            assert (SNAPSHOTS / f"{name}[{size}].svg").is_file(), f"no {size} snapshot of {what}"
+            assert (SNAPSHOT_ROOT / f"{key}[{size}].svg").is_file(), f"no {size} snapshot of {what}"
 
 
 def test_the_discovery_can_fail() -> None:
