@@ -24,10 +24,14 @@ from proxypal_tui.core.api import ApiError, ManagementClient, base_url
 from proxypal_tui.core.config_view import listen_settings
 from proxypal_tui.core.engine_state import Backoff, EngineState, EngineStatus
 from proxypal_tui.core.events import EventPump, EventStream
-from proxypal_tui.core.process import EngineProcess, engine_command, port_holder, port_is_free
+from proxypal_tui.core.process import EngineProcess, engine_command, port_holder, port_is_free, runs_engine
 
 CRASH_TAIL = 15
 PROBE_TIMEOUT = 1.5  # is anything answering on the port? A live engine answers in milliseconds
+
+
+def blocked_message(port: int, holder: str) -> str:
+    return f"port {port} is held by {holder}; change `port:` or stop it"
 
 
 @dataclass
@@ -200,7 +204,13 @@ class EngineSupervisor:
             return _Plan("attach", predicted, base)  # our engine still runs: just reconnect
         if port == 0:
             return _Plan("spawn", predicted, "")
-        self._publish(EngineState.LOCATING, message=f"looking for an engine on {host}:{port}", owned=False)
+        holder = None if port_is_free(host, port) else port_holder(port)
+        if holder is not None and holder.pid is not None and not runs_engine(holder.pid):
+            # Say who holds it at once; the probe below still runs (an engine may live in that process).
+            self._publish(EngineState.BLOCKED, message=blocked_message(port, holder.describe()), pid=None,
+                          owned=False, retry_in=self.opts.relocate_delay)  # fmt: skip
+        elif self.status.state is not EngineState.BLOCKED:  # while blocked, the reason stays on screen
+            self._publish(EngineState.LOCATING, message=f"looking for an engine on {host}:{port}", owned=False)
         client = self._client(base)
         try:
             st = await client.status(limit=PROBE_TIMEOUT)
@@ -226,7 +236,7 @@ class EngineSupervisor:
             what = f"another ProxyPal engine, {holder.describe()}"
         except ApiError:
             what = holder.describe()
-        return self._wait(EngineState.BLOCKED, f"port {port} is held by {what}; change `port:` or stop it")
+        return self._wait(EngineState.BLOCKED, blocked_message(port, what))
 
     def _wait(self, state: EngineState, message: str) -> _Plan:
         self._publish(state, message=message, pid=None, owned=False, retry_in=self.opts.relocate_delay)
