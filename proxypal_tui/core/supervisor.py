@@ -28,6 +28,7 @@ from proxypal_tui.core.process import EngineProcess, engine_command, port_holder
 
 CRASH_TAIL = 15
 PROBE_TIMEOUT = 1.5  # is anything answering on the port? A live engine answers in milliseconds
+ENGINE_ANSWERS_WITHIN = 0.25  # a port holder that has not answered by then is reported while the probe goes on
 
 
 def blocked_message(port: int, holder: str) -> str:
@@ -205,15 +206,19 @@ class EngineSupervisor:
         if port == 0:
             return _Plan("spawn", predicted, "")
         holder = None if port_is_free(host, port) else port_holder(port)
-        if holder is not None and holder.pid is not None and not runs_engine(holder.pid):
-            # Say who holds it at once; the probe below still runs (an engine may live in that process).
-            self._publish(EngineState.BLOCKED, message=blocked_message(port, holder.describe()), pid=None,
-                          owned=False, retry_in=self.opts.relocate_delay)  # fmt: skip
-        elif self.status.state is not EngineState.BLOCKED:  # while blocked, the reason stays on screen
+        suspect = holder is not None and holder.pid is not None and not runs_engine(holder.pid)
+        if not suspect and self.status.state is not EngineState.BLOCKED:  # while blocked, the reason stays
             self._publish(EngineState.LOCATING, message=f"looking for an engine on {host}:{port}", owned=False)
         client = self._client(base)
+        probe = asyncio.ensure_future(client.status(limit=PROBE_TIMEOUT))
+        if suspect and holder is not None:
+            # A program that is no engine (by its command line) holds the port: unless it answers like an
+            # engine at once, say who it is now rather than after the probes' timeouts.
+            done, _ = await asyncio.wait({probe}, timeout=ENGINE_ANSWERS_WITHIN)
+            if not done:
+                self._publish_blocked(blocked_message(port, holder.describe()))
         try:
-            st = await client.status(limit=PROBE_TIMEOUT)
+            st = await probe
         except ApiError as e:
             if e.status is None and port_is_free(host, port):
                 if self.opts.attach_only:
@@ -239,8 +244,17 @@ class EngineSupervisor:
         return self._wait(EngineState.BLOCKED, blocked_message(port, what))
 
     def _wait(self, state: EngineState, message: str) -> _Plan:
-        self._publish(state, message=message, pid=None, owned=False, retry_in=self.opts.relocate_delay)
+        if state is EngineState.BLOCKED:
+            self._publish_blocked(message)
+        else:
+            self._publish(state, message=message, pid=None, owned=False, retry_in=self.opts.relocate_delay)
         return _Plan("wait", delay=self.opts.relocate_delay)
+
+    def _publish_blocked(self, message: str) -> None:
+        """Once per reason: looking again finds the same holder, and the screen already says so."""
+        if self.status.state is EngineState.BLOCKED and self.status.message == message:
+            return
+        self._publish(EngineState.BLOCKED, message=message, pid=None, owned=False, retry_in=self.opts.relocate_delay)
 
     async def _spawn(self) -> bool:
         parent = os.getpid() if self.opts.exit_with_parent else None
