@@ -207,7 +207,7 @@ class EngineSupervisor:
             return _Plan("spawn", predicted, "")
         holder = None if port_is_free(host, port) else port_holder(port)
         suspect = holder is not None and holder.pid is not None and not runs_engine(holder.pid)
-        if not suspect and self.status.state is not EngineState.BLOCKED:  # while blocked, the reason stays
+        if self.status.state is not EngineState.BLOCKED:  # while blocked, the reason stays on screen
             self._publish(EngineState.LOCATING, message=f"looking for an engine on {host}:{port}", owned=False)
         client = self._client(base)
         probe = asyncio.ensure_future(client.status(limit=PROBE_TIMEOUT))

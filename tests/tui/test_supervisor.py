@@ -223,13 +223,27 @@ async def test_a_known_holder_is_reported_at_once_and_the_reason_stays(home: Pat
                 probes.append(listener.accept()[0])
         return len(probes)
 
-    sup, rec = make(home)
+    class ProbeCounting(Recorder):
+        """Counts the supervisor's connections at the moment it first says "blocked"."""
+
+        probes_when_blocked: int | None = None
+
+        def status(self, s: EngineStatus) -> None:
+            if s.state is EngineState.BLOCKED and self.probes_when_blocked is None:
+                self.probes_when_blocked = probed()
+            super().status(s)
+
+    options = make(home)[0].opts  # the usual options, with a recorder that counts
+    rec = ProbeCounting()
+    sup = rec.sup = EngineSupervisor(options, rec.status, rec.batch)
     running.append(asyncio.ensure_future(sup.run()))
     try:
-        await wait_for(lambda: bool(rec.statuses), within=15)
-        assert rec.states[0] is EngineState.BLOCKED, rec.statuses[0]  # never "looking for an engine" first
+        await wait_for(lambda: EngineState.BLOCKED in rec.states, within=15)
+        # Said while the first probe still waited for an answer; without the early word the status probe
+        # and then the /healthz probe would both have timed out first.
+        assert rec.probes_when_blocked == 1
         await wait_for(lambda: probed() >= 6, within=30)  # three rounds of looking again
-        assert rec.states == [EngineState.BLOCKED], "the reason was said once and stayed"
+        assert rec.states == [EngineState.LOCATING, EngineState.BLOCKED], "the reason was said once and stayed"
         assert f"pid {os.getpid()}" in rec.last.message and "change `port:`" in rec.last.message
     finally:
         await sup.shutdown(stop_engine=True)
