@@ -309,7 +309,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     @on(UsageLoaded)
     def _usage_loaded(self, message: UsageLoaded) -> None:
-        self.live.set_usage(message.usage.day_rows, message.usage.hour_rows)
+        self.live.set_usage(message.usage.day_rows, message.usage.hour_rows, message.usage.ledger)
 
     @on(HistoryLoaded)
     def _history_loaded(self, message: HistoryLoaded) -> None:

@@ -108,7 +108,7 @@ class DashboardScreen(ProxyPalScreen):
 
     def _draw_series(self, now: float) -> None:
         live = self.session.live
-        series = metrics.per_minute_series(live.stats, now)
+        series = metrics.per_minute_series(live.stats, now, ledger=live.ledger.minutes if live.ledger else None)
         lat_avg, lat_p95 = metrics.latency_per_minute(live.feed.finished_since(now - 3600), now)
         data = {"req": series.requests, "tok": series.tokens, "cost": series.cost, "lat": lat_avg}
         latest = {
@@ -127,8 +127,12 @@ class DashboardScreen(ProxyPalScreen):
         self.query_one("#chart-lat", TimeChart).show(series.minutes, {"avg": lat_avg, "p95": lat_p95})
 
     def _draw_shares(self) -> None:
-        stats = self.session.live.stats
+        """Today's split from the ledger (so a restart keeps it), else the engine's since its start."""
+        live = self.session.live
+        stats = live.stats
         by_provider, by_model = (stats.by_provider, stats.by_model) if stats is not None else (None, None)
+        if live.ledger is not None and live.ledger.day == fmt.day_key(self.session.now()):
+            by_provider, by_model = dict(live.ledger.providers), dict(live.ledger.models)
         self.query_one("#share-providers", ShareBars).show("Providers", metrics.distribution(by_provider))
         self.query_one("#share-models", ShareBars).show("Models", metrics.distribution(by_model))
 
