@@ -25,6 +25,7 @@ TILES = (  # short titles: six tiles must fit 80 columns
     ("p95", "p95 lat"),
     ("errors", "Errors"),
 )
+NARROW_BELOW = 70
 SPARKS = (("req", "req/min"), ("tok", "tokens/min"), ("cost", "cost/min"), ("lat", "latency"))
 
 
@@ -63,6 +64,13 @@ class DashboardScreen(ProxyPalScreen):
                 yield TimeChart("Cost / hour (USD)", "$", id="chart-cost")
                 yield TimeChart("Latency / min (ms)", "ms", id="chart-lat")
 
+    def on_resize(self) -> None:
+        """Below 70 columns the six tiles go in two rows of three, so their titles stay whole."""
+        narrow = self.size.width < NARROW_BELOW
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self._drawn = None
+
     def redraw(self) -> None:
         session = self.session
         live = session.live
@@ -93,7 +101,10 @@ class DashboardScreen(ProxyPalScreen):
         run = metrics.kpis_from_stats(live.stats)
         up = session.engine_uptime()
         uptime = f"up {fmt.duration(up)}" if up is not None else "engine not running"
-        caption = f"Today (top) · since engine start, {uptime} (bottom) · cost is estimated"
+        if self.has_class("narrow"):
+            caption = f"Today · since start ({uptime}) · cost est."
+        else:
+            caption = f"Today (top) · since engine start, {uptime} (bottom) · cost is estimated"
         self.query_one("#kpi-caption", Label).update(caption)
         values = {
             "requests": (fmt.count(today.requests), fmt.count(run.requests)),

@@ -102,7 +102,7 @@ class RequestsScreen(ProxyPalScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
-            yield Input(placeholder="filter: provider:… model:… status:5xx text  (/)", id="filter")
+            yield Input(placeholder="/ filter: provider:… model:… status:5xx text", id="filter")
             yield Label("", id="feed-state")
         yield RequestFeedView(id="feed")
         yield Static(detail_text(None), id="detail")

@@ -1,10 +1,10 @@
-"""Every screen of the app has snapshots at 80x24 and 120x40.
+"""Every screen of the app has snapshots at 60x20, 80x24 and 120x40 (60x20: the smallest terminal we promise).
 
 The screens are found, not listed: every Screen subclass defined in `proxypal_tui.screens` (the
 app's modes and its dialogs). A snapshot test says which screen its picture shows with
 `scene(..., shows=Screen)`, which the scene also asserts at run time; this test reads those
 declarations from every snapshot module here (test_snapshots.py, and a screen's own such as
-test_doctor_screen.py) and checks both sizes' SVGs are stored.
+test_doctor_screen.py) and checks every size's SVG is stored.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from proxypal_tui.screens.cli_dialog import CliDialog
 HERE = Path(__file__).parent
 SNAPSHOT_ROOT = HERE / "__snapshots__"
 SNAPSHOT_MODULES = ("test_snapshots", "test_doctor_screen")
-SIZES = ("80x24", "120x40")
+SIZES = ("60x20", "80x24", "120x40")
 ABSTRACT = {ProxyPalScreen, CliDialog}
-# States that are not a screen of their own but must be pictured at both sizes too.
+# States that are not a screen of their own but must be pictured at every size too.
 STATES = {"test_onboarding": "first run", "test_requests_error_detail": "the request detail pane"}
 
 
@@ -42,7 +42,7 @@ def app_screens() -> set[type[Screen]]:
 
 
 def declared() -> dict[str, tuple[str, bool]]:
-    """ "module/test name" -> (screen class name in `shows=`, parametrized over both sizes)."""
+    """ "module/test name" -> (screen class name in `shows=`, parametrized over every size)."""
     out: dict[str, tuple[str, bool]] = {}
     for module in SNAPSHOT_MODULES:
         for name, found in _declared_in(module).items():
@@ -68,7 +68,7 @@ def _declared_in(module: str) -> dict[str, tuple[str, bool]]:
     return out
 
 
-def test_every_screen_has_snapshots_at_both_sizes() -> None:
+def test_every_screen_has_snapshots_at_every_size() -> None:
     screens = app_screens()
     modes = set(ProxyPalApp.PAGES.values())
     assert modes <= screens  # the discovery sees at least every mode the app switches between
@@ -85,11 +85,11 @@ def test_every_screen_has_snapshots_at_both_sizes() -> None:
     assert not missing, f"screens without snapshots at {' and '.join(SIZES)}: {missing}"
 
 
-def test_named_states_have_snapshots_at_both_sizes() -> None:
+def test_named_states_have_snapshots_at_every_size() -> None:
     tests = declared()
     for name, what in STATES.items():
         key = f"test_snapshots/{name}"
-        assert tests.get(key, ("", False))[1], f"{name} ({what}) is not parametrized over both sizes"
+        assert tests.get(key, ("", False))[1], f"{name} ({what}) is not parametrized over every size"
         for size in SIZES:
             assert (SNAPSHOT_ROOT / f"{key}[{size}].svg").is_file(), f"no {size} snapshot of {what}"
 
