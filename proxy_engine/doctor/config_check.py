@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy_engine.config import ConfigError, LoadedConfig, load_config
+from proxy_engine.config import ConfigError, LoadedConfig, is_loopback, load_config
 from proxy_engine.config_warnings import config_warnings
 from proxy_engine.doctor.findings import FAIL, NOTE, OK, Finding
 from proxy_engine.paths import Paths
@@ -37,4 +37,16 @@ def check_config(paths: Paths) -> tuple[LoadedConfig | None, list[Finding]]:
     else:
         found = [Finding("config", str(path), OK, "valid")]
     found += [Finding("config", str(path), NOTE, f"warning: {w}") for w in config_warnings(loaded.config)]
+    cfg = loaded.config
+    if not is_loopback(cfg.host) and not cfg.clients:  # the engine refuses to start so (runtime.open_bind_issue)
+        found.append(
+            Finding(
+                "config",
+                str(path),
+                FAIL,
+                f"host {cfg.host} is not loopback and there are no `clients:`; "
+                "the engine refuses to listen there, as anyone on the network could use it",
+                "add `clients:` with a key per tool, or set `host: 127.0.0.1`",
+            )
+        )
     return loaded, found

@@ -161,6 +161,16 @@ async def probe_providers(providers: dict[str, Provider]) -> tuple[list[Finding]
                 for ref in p.unreadable
             ]
             creds = list(p.key_credentials) or ([ANONYMOUS] if p.keyless else [])
+            if p.login and not p.key_credentials:
+                found.append(
+                    Finding(
+                        "provider",
+                        p.name,
+                        NOTE,
+                        f"uses the {p.login} login: its state is under "
+                        "credential (with the engine running) and in `proxypal-engine auth status`",
+                    )
+                )
             calls += [_probe_one(session, p, cred, dates) for cred in creds]
         found += await asyncio.gather(*calls)
     return found, dates

@@ -224,3 +224,11 @@ def test_clock_skew_from_a_providers_date_header(fakes) -> None:
     assert "anthropic" in clock["detail"] and "ahead of" in clock["detail"]
     assert 290 <= int(clock["detail"].split(" s ")[0]) <= 310
     assert "NTP" in clock["fix"]
+
+
+def test_a_public_host_without_client_keys_is_refused_like_the_engine_does(fakes) -> None:
+    s = Setup(fakes_config(free_port(), *fakes).replace("port:", "host: 0.0.0.0\nport:", 1))
+    code, report = s.report()
+    assert code == 1
+    [refused] = failures(report, "config")
+    assert "not loopback" in refused["detail"] and "clients:" in refused["fix"]
