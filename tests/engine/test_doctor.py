@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
@@ -152,8 +153,7 @@ def test_cooling_credential_from_the_ledger(fakes) -> None:
 
     async def cool() -> None:
         store = await CooldownStore.open(s.pp_home / "data" / "usage.db")
-        await store._write([Cooldown("anthropic", "env:AK", "claude-sonnet-4-6", time.time() + 600, "rate_limit",
-                                     429, 1)], [])  # fmt: skip
+        await store.put(Cooldown("anthropic", "env:AK", "claude-sonnet-4-6", time.time() + 600, "rate_limit", 429, 1))
 
     asyncio.run(cool())
     code, report = s.report()
@@ -162,6 +162,21 @@ def test_cooling_credential_from_the_ledger(fakes) -> None:
     assert cooling["subject"] == "anthropic/env:AK"
     assert "claude-sonnet-4-6" in cooling["detail"] and "HTTP 429" in cooling["detail"]
     assert "auth cooldowns --clear --provider anthropic --credential env:AK" in cooling["fix"]
+
+
+def test_cooling_credential_from_the_running_engine(fakes) -> None:
+    fo, fa, fg = fakes
+    port = free_port()
+    s = Setup(fakes_config(port, fo, fa, fg))
+    with EngineProcess(s.config.read_text(), port, home=str(s.pp_home)) as eng:
+        fo.queue(status=429, retry_after=300)
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        httpx.post(eng.url + "/v1/chat/completions", json=body, timeout=30)
+        code, report = s.report()
+    assert code == 1
+    [cooling] = failures(report, "credential")
+    assert cooling["subject"] == "openai/env:OK"
+    assert "gpt-4o-mini" in cooling["detail"] and "HTTP 429" in cooling["detail"] and "min" in cooling["detail"]
 
 
 def test_port_taken_by_another_process(fakes) -> None:
