@@ -20,9 +20,14 @@ PEEK_TIMEOUT_S = 1.0
 _BODY_NEVER_CAME = (408, 413)  # the body did not arrive in time, or is too large: do not read it again
 
 
-async def requested_model(request: web.Request, path_model: str | None, status: int) -> str | None:
-    if path_model:  # Gemini names it in the path
-        return path_model
+def _model_name(value: object) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= MODEL_NAME_MAX else None
+
+
+async def requested_model(request: web.Request, path_model: object, status: int) -> str | None:
+    """`path_model`: the model the path named (Gemini), or whatever the handler last held (never trusted)."""
+    if (named := _model_name(path_model)) is not None:
+        return named
     size = request.content_length
     if status in _BODY_NEVER_CAME or size is None or size > PEEK_MAX_BYTES:
         return None
@@ -30,7 +35,14 @@ async def requested_model(request: web.Request, path_model: str | None, status: 
         async with asyncio.timeout(PEEK_TIMEOUT_S):
             raw = await request.read()
         body = json.loads(raw)
-    except (TimeoutError, ValueError, RecursionError, web.HTTPException, web.RequestPayloadError, BadHttpMessage):
+    except (
+        TimeoutError,
+        OSError,
+        ValueError,
+        RecursionError,
+        web.HTTPException,
+        web.RequestPayloadError,
+        BadHttpMessage,
+    ):
         return None
-    model = body.get("model") if isinstance(body, dict) else None
-    return model if isinstance(model, str) and 0 < len(model) <= MODEL_NAME_MAX else None
+    return _model_name(body.get("model")) if isinstance(body, dict) else None

@@ -83,3 +83,10 @@ def test_a_large_unauthenticated_body_is_not_read_for_its_model(engine: EnginePr
     status, ev = _finished(engine, lambda: httpx.post(engine.url + "/v1/chat/completions", json=big,
                                                       headers={"Authorization": "Bearer wrong"}))  # fmt: skip
     assert status == 401 and not ev.get("model_requested")
+
+
+def test_a_model_that_is_not_a_string_is_a_400_without_one(engine: EngineProcess) -> None:
+    body = {"model": [1, 2], "messages": [{"role": "user", "content": "hi"}]}
+    status, ev = _finished(engine, lambda: httpx.post(engine.url + "/v1/chat/completions", json=body,
+                                                      headers={"Authorization": f"Bearer {CLIENT_KEY}"}))  # fmt: skip
+    assert status == 400 and not ev.get("model_requested")
