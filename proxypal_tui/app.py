@@ -25,6 +25,7 @@ from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
 from proxypal_tui.core.api import ApiError, ManagementClient
+from proxypal_tui.core.doctor import doctor_command
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
@@ -55,6 +56,7 @@ from proxypal_tui.options import AppOptions
 from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.dashboard import DashboardScreen
+from proxypal_tui.screens.doctor import DoctorScreen
 from proxypal_tui.screens.help import HelpScreen
 from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.logs import LogsScreen
@@ -323,7 +325,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     @on(UsageLoaded)
     def _usage_loaded(self, message: UsageLoaded) -> None:
-        self.live.set_usage(message.usage.day_rows, message.usage.hour_rows)
+        self.live.set_usage(message.usage.day_rows, message.usage.hour_rows, message.usage.ledger)
 
     @on(HistoryLoaded)
     def _history_loaded(self, message: HistoryLoaded) -> None:
@@ -502,6 +504,9 @@ class ProxyPalApp(BackgroundWork, App[int]):
         if self._passphrase_unapplied:
             self._passphrase_unapplied = False
             self.supervisor.request_restart()
+
+    def action_doctor(self) -> None:
+        self.push_screen(DoctorScreen(doctor_command(self.config_path), self.options.engine_env, self.config_path))
 
     def action_clear_feed(self) -> None:
         self.live.feed.clear()

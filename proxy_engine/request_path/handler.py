@@ -16,6 +16,7 @@ from proxy_engine.request_path.exchange import Exchange, ResolveAs
 from proxy_engine.request_path.failover import forward
 from proxy_engine.request_path.headers import client_key
 from proxy_engine.request_path.redaction import safe_error_text
+from proxy_engine.request_path.refused_model import requested_model
 from proxy_engine.request_path.relay import SHUTDOWN_MESSAGE
 from proxy_engine.request_path.sessions import session_of
 from proxy_engine.routing import UnknownModel
@@ -66,6 +67,8 @@ async def handle(
         return resp
     except ProxyError as e:
         e.message = safe_error_text(e.message, ERROR_MESSAGE_MAX)  # it may quote an upstream
+        if rec.model_requested is None:  # refused before the model was read: the feed still shows it
+            rec.model_requested = await requested_model(request, model, e.status)
         rec.fail(e.status, e.code or "error", e.message)
         resp = error_response(dialect, e)
         if e.status == 408:

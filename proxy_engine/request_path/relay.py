@@ -88,7 +88,7 @@ async def relay(
 
 def _converter(rec: RequestRecord, translator: Translator | None, client_sse: bool) -> Converter:
     if translator is not None:
-        st = translator.stream(rec.model_requested, client_sse=client_sse)
+        st = translator.stream(rec.model or "", client_sse=client_sse)
         return TranslatedStream(st, binary=translator.upstream_dialect == "bedrock")
     if rec.dialect_in == "gemini" and not client_sse:
         return GeminiArrayTap()
@@ -214,7 +214,7 @@ async def _relay_whole(
     rec.status = resp.status
     if translator is not None:
         try:
-            client_obj = translator.response(obj, model_requested=rec.model_requested)
+            client_obj = translator.response(obj, model=rec.model or "")
         except TranslationError as e:
             msg = f"{rec.provider} sent a reply that cannot be translated: {e}"
             return ProxyError(502, msg, "upstream_malformed")

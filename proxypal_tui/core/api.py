@@ -131,9 +131,10 @@ class ManagementClient:
         query = f"?group={group}" + (f"&since={int(since)}" if since is not None else "")
         return await self.request("GET", "/v0/usage" + query)
 
-    async def history(self, by: str, group: str) -> dict[str, Any]:
-        """Usage per period and group over everything the ledger holds."""
-        return await self.request("GET", f"/v0/history?by={by}&group={group}")
+    async def history(self, by: str, group: str, since: float | None = None) -> dict[str, Any]:
+        """Usage per period and group over everything the ledger holds (or since an epoch)."""
+        query = f"?by={by}&group={group}" + (f"&from={int(since)}" if since is not None else "")
+        return await self.request("GET", "/v0/history" + query)
 
     async def recent_requests(self, limit: int = 200) -> dict[str, Any]:
         """The ledger's newest finished requests, to refill the feed after a restart or on attach."""

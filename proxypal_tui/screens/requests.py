@@ -124,7 +124,7 @@ class RequestsScreen(ProxyPalScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
-            yield Input(placeholder="filter: provider:… model:… status:5xx text  (/)", id="filter")
+            yield Input(placeholder="/ filter: provider:… model:… status:5xx text", id="filter")
             yield Label("", id="feed-state")
         yield RequestFeedView(id="feed")
         sessions = SessionTable(id="sessions")

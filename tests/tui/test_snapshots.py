@@ -1,4 +1,4 @@
-"""Snapshots of every screen at 80x24 and 120x40, from a scripted feed over a real Unix socket.
+"""Snapshots of every screen at 60x20, 80x24 and 120x40, from a scripted feed over a real Unix socket.
 
 The app attaches to a scripted engine (real socket, real aiohttp API) at a fixed port and a fixed
 home, with a fixed clock and TZ=UTC, so each picture is the same on every run. Textual is pinned
@@ -40,7 +40,7 @@ from tests.tui.conftest import SNAP_HOME, app_options, scripted, until_ready, wa
 from tests.tui.feed_script import FIXED_NOW, SNAP_PORT, live_events
 from tests.tui.standin import Script, StandinThread
 
-SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+SIZES = pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
 
 
 @pytest.fixture(autouse=True)
