@@ -21,6 +21,7 @@ from proxy_engine.paths import Paths
 from proxy_engine.reload import reload_now
 from proxy_engine.runtime import build_runtime, open_bind_issue
 from proxy_engine.state import ENGINE
+from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.usage.prices import warm_catalogue
 from proxy_engine.workers.role import WorkerRole
 
@@ -87,7 +88,7 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
     try:
         try:
             loop.run_until_complete(runner.setup())
-        except EventSocketRefused as e:
+        except (EventSocketRefused, StorageUnavailable) as e:
             print(f"proxypal-engine: {e}", file=sys.stderr)
             return 2
         try:
