@@ -80,3 +80,15 @@ class Storage:
 
     async def close(self) -> None:
         await self.db.close()
+
+
+def configured_storage(config_file: Path, ledger_file: Path) -> Storage:
+    """For commands outside the engine (`auth cooldowns`): the storage the config names, SQLite if none
+    (or if the config cannot be read: the command then acts on the local file, as before team mode)."""
+    from proxy_engine.config import ConfigError, load_config
+
+    try:
+        team = load_config(config_file).config.team
+    except ConfigError:
+        team = None
+    return Storage.from_config(ledger_file, team)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -90,3 +91,35 @@ def test_an_engine_starts_and_serves_while_postgres_is_down_and_migrates_once_it
         assert versions[0][0] >= 2
     finally:
         eng.stop()
+
+
+def test_the_cooldowns_command_acts_on_postgres_in_team_mode(postgres_url, tmp_path):
+    """`proxypal-engine auth cooldowns` lists and clears the table every replica shares, not a local file."""
+    from proxy_engine.config import TeamConfig
+    from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
+
+    async def put() -> None:
+        storage = Storage.from_config(tmp_path / "other.db", TeamConfig(postgres=postgres_url))
+        await storage.open()
+        try:
+            store = await CooldownStore.open(tmp_path / "other.db", storage.cooldown_table())
+            await store.put(Cooldown("openai", "env:K1", "gpt-4o", 4_000_000_000.0, "rate_limit", 429, 1))
+        finally:
+            await storage.close()
+
+    asyncio.run(put())
+    (tmp_path / "config.yaml").write_text("team: {postgres: env:PP_CLI_PG}\n")
+    env = {**os.environ, "PROXYPAL_HOME": str(tmp_path), "PP_CLI_PG": postgres_url}
+    env.pop("PROXYPAL_CONFIG", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "proxy_engine", "auth", "cooldowns", *args], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    listed = cli("--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(c["provider"], c["credential"], c["model"]) for c in json.loads(listed.stdout)] == [
+        ("openai", "env:K1", "gpt-4o")]  # fmt: skip
+    cleared = cli("--clear")
+    assert cleared.returncode == 0 and "Cleared 1" in cleared.stdout
+    assert asyncio.run(pg_fetch(postgres_url, "SELECT * FROM credential_cooldowns")) == []
