@@ -22,6 +22,7 @@ from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.drain import drain_model_calls
+from proxy_engine.request_path.responses_socket import OPEN_SOCKETS, close_response_sockets
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.request_path.safety_net import safety_net
 from proxy_engine.runtime import Runtime
@@ -98,6 +99,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     shared_table = state.worker is not None or state.storage.kind == "postgres"
     if shared_table and state.credentials.cooldowns is not None:
         app[_TASKS].append(asyncio.create_task(_cooldown_refresh(state.credentials.cooldowns), name="cooldowns"))
+        app[_TASKS].append(asyncio.create_task(state.credentials.quota.refresh_forever(), name="quota-refresh"))
     log.info("engine %s listening on %s:%s, events on %s", __version__, state.host, state.port, state.bus.path)
     yield
     for t in app[_TASKS]:
@@ -155,6 +157,8 @@ def build_app(
     setup_reload(app)
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(drain_model_calls)
+    app[OPEN_SOCKETS] = set()
+    app.on_shutdown.append(close_response_sockets)  # after the drain: a response in flight ends first
     r = app.router
     mount(r, ROOT)
     r.add_get("/healthz", healthz)

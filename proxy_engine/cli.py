@@ -1,4 +1,4 @@
-"""`proxypal-engine serve | check-config | tail | version | login | logout | auth`."""
+"""`proxypal-engine serve | check-config | tail | quota | version | login | logout | auth`."""
 
 from __future__ import annotations
 
@@ -67,6 +67,12 @@ def _stop(args: argparse.Namespace) -> int:
     return stop_engine(args)
 
 
+def _quota(args: argparse.Namespace) -> int:
+    from proxy_engine.quota.report import run_quota_command
+
+    return run_quota_command(args)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from proxy_engine.server import serve
 
@@ -101,7 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
         watch.stop()
 
 
-_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version"})
+_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version", "quota"})
 
 
 def _needs_login_commands(argv: list[str]) -> bool:
@@ -155,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(handler=_tail)
     p = sub.add_parser("stop", help="stop the engine running with this config (gracefully)", parents=[common])
     p.set_defaults(handler=_stop)
+    p = sub.add_parser("quota", help="each credential's quota windows (from the running engine, else its file)",
+                       parents=[common])  # fmt: skip
+    p.add_argument("--json", action="store_true", help="the /v0/quota JSON")
+    p.set_defaults(handler=_quota)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(handler=lambda a: print(f"proxypal-engine {__version__}") or 0)
     if _needs_login_commands(sys.argv[1:] if argv is None else argv):

@@ -62,6 +62,7 @@ clients: []
 #  - {name: laptop, key: env:PROXYPAL_LAPTOP_KEY}
 
 # budgets: {daily_usd: 50, alert_at: [0.5, 0.8, 1.0]}
+# quota: {alert_at: [80, 95]}     # routing: {strategy: headroom}; providers: {claude: {max_used_percent: 90}}
 # prices: {my-model: {input_per_mtok: 1.0, output_per_mtok: 2.0}}
 # Providers may set cost_class (subscription|free|paid), allow_paid_fallback, and pacing per credential
 # (max_concurrent, rpm). Signed POSTs of alerts (docs/DESIGN.md, Webhooks):
@@ -103,7 +104,13 @@ class ProviderConfig(_Strict):
     auth: Literal["api_key", "oauth"] | None = Field(
         default=None, description="oauth: use the logins stored by `proxypal-engine login`"
     )
-    strategy: Literal["round-robin", "fill-first"] | None = None
+    strategy: Literal["round-robin", "fill-first", "headroom"] | None = None
+    max_used_percent: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Skip a credential whose quota window is used above this percentage while another is usable",
+    )
     api_version: str | None = Field(default=None, description="azure_openai: the api-version query parameter")
     deployments: dict[str, str] = Field(default_factory=dict, description="azure_openai: model -> deployment")
     location: str | None = Field(default=None, description="vertex: region, e.g. us-central1")
@@ -182,10 +189,13 @@ class ClientConfig(_Strict):
 
 class RoutingConfig(_Strict):
     mode: Literal["mappings"] = "mappings"
-    strategy: Literal["round-robin", "fill-first"] = "round-robin"
+    strategy: Literal["round-robin", "fill-first", "headroom"] = "round-robin"
     retries: int = Field(default=2, ge=0, le=10)
     max_wait_s: float = Field(
         default=0.0, ge=0, le=300, description="When every credential cools down, wait this long at most"
+    )
+    cache_breakpoints: Literal["off", "auto"] = Field(
+        default="off", description="auto: mark system, tools and last user turn for Anthropic's prompt cache"
     )
 
 
@@ -195,11 +205,32 @@ class BudgetConfig(_Strict):
     alert_at: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
 
 
+class QuotaConfig(_Strict):
+    alert_at: list[float] = Field(
+        default_factory=lambda: [80.0, 95.0], description="quota.alert when a window's use reaches these percents"
+    )
+
+    @field_validator("alert_at")
+    @classmethod
+    def _percents(cls, v: list[float]) -> list[float]:
+        if any(not 0 < t <= 100 for t in v):
+            raise ValueError("each threshold is a percentage above 0 and at most 100")
+        return v
+
+
 class PriceOverride(_Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
     cache_read_per_mtok: float | None = Field(default=None, ge=0)
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class ModelListing(_Strict):
+    """What model lists say of one name where genai-prices does not know (or knows differently)."""
+
+    display_name: str | None = None
+    context_window: int | None = Field(default=None, gt=0, description="Input tokens the model takes at most")
+    max_output_tokens: int | None = Field(default=None, gt=0, description="Tokens one reply may have at most")
 
 
 class ManagementConfig(_Strict):
@@ -312,7 +343,11 @@ class Config(_Strict):
     thinking_budget: int | None = Field(default=None, ge=0)
     clients: list[ClientConfig] = Field(default_factory=list)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    model_info: dict[str, ModelListing] = Field(
+        default_factory=dict, description="Model-list facts by friendly name, provider/model or upstream model"
+    )
     max_body_mb: float = Field(default=32.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     management: ManagementConfig = Field(default_factory=ManagementConfig)

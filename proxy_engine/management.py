@@ -17,6 +17,7 @@ from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, RunningEngine
 from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.usage.history import HistoryQuery
+from proxy_engine.usage.sessions import query_session_requests, query_sessions
 
 log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
@@ -48,6 +49,13 @@ async def status(request: web.Request) -> web.Response:
 @routes.get("/v0/auth/status")
 async def auth_status(request: web.Request) -> web.Response:
     return web.json_response(_guard(request).credentials.status())
+
+
+@routes.get("/v0/quota")
+async def quota(request: web.Request) -> web.Response:
+    from proxy_engine.quota.report import engine_quota
+
+    return web.json_response(await engine_quota(_guard(request).credentials))
 
 
 @routes.post("/v0/auth/cooldowns/clear")
@@ -109,6 +117,10 @@ async def recent_requests(request: web.Request) -> web.Response:
         limit = max(1, min(int(request.query.get("limit", "100")), 5000))
     except ValueError:
         return web.json_response({"error": "limit must be a number"}, status=400)
+    if (session := request.query.get("session")) is not None:
+        await state.ledger.flush()
+        rows = await asyncio.to_thread(query_session_requests, state.ledger.path, session, limit)
+        return web.json_response({"requests": rows, "session": session})
     try:
         return web.json_response({"requests": await state.ledger.recent(limit)})
     except StorageUnavailable as e:
@@ -118,6 +130,20 @@ async def recent_requests(request: web.Request) -> web.Response:
 def _storage_down(e: StorageUnavailable) -> web.Response:
     """Team mode with PostgreSQL down: rows are queued (see /v0/status ledger), queries wait for it."""
     return web.json_response({"error": f"the ledger database is unavailable: {e}"}, status=503)
+
+
+@routes.get("/v0/sessions")
+async def sessions(request: web.Request) -> web.Response:
+    """Agent sessions from the ledger, latest first: the TUI's grouped feed and per-session history."""
+    state = _guard(request)
+    try:
+        limit = max(1, min(int(request.query.get("limit", "200")), 5000))
+        since = float(request.query.get("since", "0"))
+    except ValueError:
+        return web.json_response({"error": "limit and since must be numbers"}, status=400)
+    await state.ledger.flush()
+    rows = await asyncio.to_thread(query_sessions, state.ledger.path, since, limit)
+    return web.json_response({"sessions": rows})
 
 
 @routes.get("/v0/config")

@@ -88,6 +88,7 @@ class RequestRecord:
         "_model",
         "_model_requested",
         "_provider",
+        "_session",
         "attempts",
         "cost_usd",
         "dialect_in",
@@ -113,6 +114,7 @@ class RequestRecord:
     model = _Text()
     model_requested = _Text()
     provider = _Text()
+    session = _Text()  # the agent session (request_path/sessions.py), None when the client sent none
 
     def __init__(self, dialect_in: str, user_agent: str) -> None:
         self.id = os.urandom(8).hex()  # 16 random hex digits, as uuid4().hex[:16] gave, for less CPU
@@ -128,6 +130,7 @@ class RequestRecord:
         self.provider_kind = ""
         self._model = None
         self._credential = None
+        self._session = None
         self.stream = False
         self.status = 0
         self.usage: Usage | None = None
@@ -161,6 +164,7 @@ class RequestRecord:
         return RequestStarted(
             id=self.id, ts_start=self.ts_start, client=self.client, agent=self.agent, dialect_in=self.dialect_in,
             model_requested=self.model_requested, provider=self.provider, model=self.model, stream=self.stream,
+            session=self.session,
         )  # fmt: skip
 
     def finished_event(self) -> RequestFinished:
@@ -189,6 +193,7 @@ class RequestRecord:
             attempts=self.attempts,
             error=RequestError(code=self.error_code, message=self.error_message) if self.error_code else None,
             paid_fallback=self.paid_fallback,
+            session=self.session,
         )
 
     def as_dict(self) -> dict[str, Any]:

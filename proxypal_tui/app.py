@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from proxy_engine.paths import make_private_dirs
-from proxy_engine.protocol import BudgetAlert, ConfigReloaded, RequestFinished
+from proxy_engine.protocol import BudgetAlert, ConfigReloaded, QuotaAlert, RequestFinished
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
@@ -28,6 +28,7 @@ from proxypal_tui.core.api import ApiError
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
+from proxypal_tui.core.quota import reset_clock as quota_reset_clock
 from proxypal_tui.core.secret_store_unlock import with_passphrase
 from proxypal_tui.core.session import ConfigOutcome, Session
 from proxypal_tui.core.settings import save_theme
@@ -43,7 +44,10 @@ from proxypal_tui.messages import (
     EngineStatusChanged,
     HistoryLoaded,
     LoginFinished,
+    QuotaLoaded,
     RecentRequestsLoaded,
+    SessionRequestsLoaded,
+    SessionsLoaded,
     ThemesReloaded,
     UsageLoaded,
 )
@@ -257,7 +261,11 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     @property
     def _urgent(self) -> dict[str, Any]:
-        return {"config.reloaded": self._config_reloaded, "budget.alert": self._budget_alert}
+        return {
+            "config.reloaded": self._config_reloaded,
+            "budget.alert": self._budget_alert,
+            "quota.alert": self._quota_alert,
+        }
 
     def _config_reloaded(self, ev: ConfigReloaded) -> None:
         if ev.warnings:
@@ -275,6 +283,14 @@ class ProxyPalApp(BackgroundWork, App[int]):
             severity="error" if ev.threshold >= 1.0 else "warning",
         )
         self._refresh_usage()  # the budget bar shows the ledger's total at once, not in up to 30 s
+
+    def _quota_alert(self, ev: QuotaAlert) -> None:
+        resets = f"; resets {quota_reset_clock(ev.resets_at, self.now())}" if ev.resets_at else ""
+        self.notify(
+            f"{ev.provider}/{ev.credential}: {ev.window} window {ev.used_percent:.0f}% used{resets}",
+            title=f"Quota alert: {ev.threshold:g}%",
+            severity="error" if ev.threshold >= 95 else "warning",
+        )
 
     @on(ConfigReloadResult)
     def _config_result(self, message: ConfigReloadResult) -> None:
@@ -316,9 +332,28 @@ class ProxyPalApp(BackgroundWork, App[int]):
         else:
             self.session.history.load(message.by, message.group, message.rows)
 
+    @on(SessionsLoaded)
+    def _sessions_loaded(self, message: SessionsLoaded) -> None:
+        if message.error:
+            self.session.session_history.failed(message.error)
+        else:
+            self.session.session_history.load_sessions(message.rows)
+
+    @on(SessionRequestsLoaded)
+    def _session_requests_loaded(self, message: SessionRequestsLoaded) -> None:
+        if message.error:
+            self.session.session_history.failed(message.error)
+        else:
+            self.session.session_history.load_requests(message.session, message.rows)
+
     @on(AuthStatusLoaded)
     def _auth_loaded(self, message: AuthStatusLoaded) -> None:
         self.live.auth.load(message.answer)
+        self.load_quota()  # the credentials may have changed: their quota windows with them
+
+    @on(QuotaLoaded)
+    def _quota_loaded(self, message: QuotaLoaded) -> None:
+        self.live.quota.load(message.answer)
 
     @on(ApiFailed)
     def _api_failed(self, message: ApiFailed) -> None:

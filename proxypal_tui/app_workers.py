@@ -28,7 +28,10 @@ from proxypal_tui.messages import (
     CooldownsCleared,
     HistoryLoaded,
     LoginFinished,
+    QuotaLoaded,
     RecentRequestsLoaded,
+    SessionRequestsLoaded,
+    SessionsLoaded,
     ThemesReloaded,
     UsageLoaded,
     UsageSnapshot,
@@ -113,6 +116,36 @@ class BackgroundWork(_Base):
             return
         self.post_message(HistoryLoaded(by, group, rows))
 
+    @work(exclusive=True, exit_on_error=False, group="sessions")
+    async def load_sessions(self) -> None:
+        api = self.supervisor.api
+        if api is None:
+            self.post_message(SessionsLoaded([], "the engine is not running"))
+            return
+        try:
+            rows = (await api.sessions()).get("sessions")
+            if not isinstance(rows, list):
+                raise TypeError(f"unexpected answer {type(rows).__name__}")
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(SessionsLoaded([], str(e)))
+            return
+        self.post_message(SessionsLoaded(rows))
+
+    @work(exclusive=True, exit_on_error=False, group="session-requests")
+    async def load_session_requests(self, session: str) -> None:
+        api = self.supervisor.api
+        if api is None:
+            self.post_message(SessionRequestsLoaded(session, [], "the engine is not running"))
+            return
+        try:
+            rows = (await api.session_requests(session)).get("requests")
+            if not isinstance(rows, list):
+                raise TypeError(f"unexpected answer {type(rows).__name__}")
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(SessionRequestsLoaded(session, [], str(e)))
+            return
+        self.post_message(SessionRequestsLoaded(session, rows))
+
     @work(exclusive=True, exit_on_error=False, group="auth")
     async def load_auth_status(self) -> None:
         api = self.supervisor.api
@@ -126,6 +159,20 @@ class BackgroundWork(_Base):
             self.post_message(ApiFailed("auth status", str(e)))
             return
         self.post_message(AuthStatusLoaded(answer))
+
+    @work(exclusive=True, exit_on_error=False, group="quota")
+    async def load_quota(self) -> None:
+        api = self.supervisor.api
+        if api is None:
+            return
+        try:
+            answer = await api.quota()
+            if not isinstance(answer, dict):
+                raise TypeError(f"unexpected answer {type(answer).__name__}")
+        except (ApiError, TypeError) as e:
+            self.post_message(ApiFailed("quota", str(e)))
+            return
+        self.post_message(QuotaLoaded(answer))
 
     @work(exclusive=True, exit_on_error=False, group="cooldowns")
     async def clear_cooldowns(self, provider: str | None = None, credential: str | None = None) -> None:

@@ -52,6 +52,22 @@ class HistoryLoaded(Message, bubble=False):
         self.by, self.group, self.rows, self.error = by, group, rows, error
 
 
+class SessionsLoaded(Message, bubble=False):
+    """Rows of GET /v0/sessions (the ledger's agent sessions); error is set instead when it failed."""
+
+    def __init__(self, rows: list[dict[str, Any]], error: str = "") -> None:
+        super().__init__()
+        self.rows, self.error = rows, error
+
+
+class SessionRequestsLoaded(Message, bubble=False):
+    """One session's requests (GET /v0/requests?session=ID); error is set instead when it failed."""
+
+    def __init__(self, session: str, rows: list[dict[str, Any]], error: str = "") -> None:
+        super().__init__()
+        self.session, self.rows, self.error = session, rows, error
+
+
 class UsageLoaded(Message, bubble=False):
     def __init__(self, usage: UsageSnapshot) -> None:
         super().__init__()
@@ -59,6 +75,17 @@ class UsageLoaded(Message, bubble=False):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, UsageLoaded)
+
+
+class QuotaLoaded(Message, bubble=False):
+    """The engine's `/v0/quota` answer: every credential's quota windows."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, QuotaLoaded)
 
 
 class AuthStatusLoaded(Message, bubble=False):

@@ -26,6 +26,8 @@ from proxy_engine.protocol import (
     Hello,
     HelloSnapshot,
     Log,
+    QuotaAlert,
+    QuotaUpdated,
     RequestError,
     RequestFinished,
     RequestStarted,
@@ -41,6 +43,7 @@ FINISHED = RequestFinished(
     credential="env:OPENAI_API_KEY", stream=True, status=429, latency_ms=812.25, ttfb_ms=None, input_tokens=1200,
     output_tokens=0, cache_read_tokens=100, cache_write_tokens=7, cost_usd=0.0125, attempts=2,
     error=RequestError(code="rate_limited", message="upstream 429: slow down — réessayez"),
+    session="0b9c5d2e-1f3a-4c5b-9d8e-7f6a5b4c3d2e",
 )  # fmt: skip
 STATS = Stats(
     since=1_759_999_000.0, requests=3, errors=1, in_flight=2, input_tokens=3000, output_tokens=450, cost_usd=0.04,
@@ -70,6 +73,7 @@ SAMPLES: dict[str, Any] = {
         provider=None,
         model=None,
         stream=False,
+        session="019a9544-7ab1-73c1-837e-1fa681f4462b",
     ),
     protocol.REQUEST_FINISHED: FINISHED,
     protocol.STATS: STATS,
@@ -94,6 +98,33 @@ SAMPLES: dict[str, Any] = {
     protocol.BUDGET_ALERT: BudgetAlert(scope="client laptop daily", spent=40.5, limit=50.0, threshold=0.8),
     protocol.LOG: Log(level="warning", logger="proxy_engine.proxy", message="line one\nline two"),
     protocol.DROPPED: Dropped(count=2),
+    protocol.QUOTA_UPDATED: QuotaUpdated(
+        provider="claude",
+        credential="ann@example.com",
+        windows=[
+            {
+                "name": "5h",
+                "used_percent": 63.0,
+                "resets_at": 1_760_003_600.0,
+                "observed_at": 1_760_000_000.0,
+                "source": "observed",
+                "limit": None,
+                "remaining": None,
+                "status": "allowed",
+                "window_s": 18000.0,
+                "representative": True,
+                "exhausted": False,
+            }
+        ],
+    ),
+    protocol.QUOTA_ALERT: QuotaAlert(
+        provider="claude",
+        credential="ann@example.com",
+        window="7d",
+        used_percent=95.5,
+        threshold=95.0,
+        resets_at=1_760_500_000.0,
+    ),
 }
 
 
@@ -177,7 +208,11 @@ def test_the_tui_state_applies_every_type_and_ignores_unknown_ones() -> None:
     live = LiveState()
     wire = [{"type": t, "ts": 5.0, "v": protocol.PROTOCOL_VERSION, **p.to_dict()} for t, p in SAMPLES.items()]
     urgent = live.apply([*wire, {"type": "from.the.future", "ts": 6.0}])
-    assert [ev.TYPE for ev in urgent] == [protocol.HELLO, protocol.CONFIG_RELOADED, protocol.BUDGET_ALERT]
+    assert [ev.TYPE for ev in urgent] == [
+        protocol.HELLO, protocol.CONFIG_RELOADED, protocol.BUDGET_ALERT, protocol.QUOTA_ALERT
+    ]  # fmt: skip
+    assert [b.name for b in live.quota.of("claude", "ann@example.com")] == ["5h"]
+    assert [a.threshold for a in live.quota.alerts] == [95.0]
     assert live.events_seen == len(SAMPLES)
     assert live.stats == dataclasses.replace(STATS, ts=5.0)
     assert live.dropped_by_engine == 2 and list(live.alerts) == [dataclasses.replace(SAMPLES["budget.alert"], ts=5.0)]

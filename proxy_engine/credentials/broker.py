@@ -18,11 +18,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from proxy_engine.credentials.affinity import SessionAffinity
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore, CooldownTable
 from proxy_engine.credentials.pool import Credential, CredentialPool
 from proxy_engine.logins.errors import AuthError
 from proxy_engine.protocol import AuthChanged, EventPayload
+from proxy_engine.quota.ledger import QuotaLedger
 from proxy_engine.secrets.base import SecretStoreError
 
 if TYPE_CHECKING:
@@ -57,11 +59,14 @@ class CredentialBroker:
         self._logins: dict[str, list[str]] = {}  # login provider -> credential ids
         self._tasks: set[asyncio.Task] = set()
         self._aws: dict[str, tuple[float, AwsCredentials]] = {}
+        self.affinity = SessionAffinity()  # an agent session keeps its credential per provider
+        self.quota = QuotaLedger(emit)  # read from replies by the request path; asked by the pools
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def open(self) -> None:
         self.cooldowns = await CooldownStore.open(self.paths.ledger_file, self.cooldown_table)
+        await self.quota.open(self.paths.ledger_file)
         self.sync()
         # A desktop keyring may wait for the user to unlock it: serve API keys meanwhile.
         task = asyncio.create_task(self._open_store(), name="secret-store")
@@ -98,6 +103,7 @@ class CredentialBroker:
             await asyncio.gather(t, return_exceptions=True)
         if self.refresher is not None:
             await self.refresher.aclose()
+        await self.quota.close()
 
     async def reload_logins(self) -> int:
         if self.refresher is None:
@@ -136,6 +142,7 @@ class CredentialBroker:
         if self.cooldowns is None:
             return
         rt = self._runtime()
+        self.quota.configure(rt.config.quota.alert_at)
         for name, p in rt.providers.items():
             strategy = p.strategy or rt.config.routing.strategy
             pool = self.pools.get(name)
@@ -143,6 +150,7 @@ class CredentialBroker:
                 pool = CredentialPool(name, [], self.cooldowns, strategy=strategy, on_cooldown=self._on_cooldown)
                 self.pools[name] = pool
             pool.strategy = strategy
+            pool.quota, pool.max_used_percent = self.quota, p.settings.max_used_percent
             pool.set_credentials(self.credentials_of(p))
         for gone in set(self.pools) - set(rt.providers):
             del self.pools[gone]
@@ -154,13 +162,19 @@ class CredentialBroker:
 
     # -- the request path --------------------------------------------------------------------------
 
-    def pick(self, p: Provider, model: str, exclude: set[str]) -> Credential | None:
+    def pick(self, p: Provider, model: str, exclude: set[str], session: str | None = None) -> Credential | None:
         pool = self.pools.get(p.name)
-        return pool.pick(model, exclude) if pool is not None else None
+        if pool is None:
+            return None
+        return self.affinity.pick(pool, session, model, exclude) if session else pool.pick(model, exclude)
 
     def soonest(self, p: Provider, model: str) -> float | None:
         pool = self.pools.get(p.name)
         return pool.soonest_available(model) if pool is not None else None
+
+    def out_of_quota(self, p: Provider) -> bool:
+        pool = self.pools.get(p.name)
+        return pool is not None and pool.out_of_quota()
 
     def has_credentials(self, p: Provider) -> bool:
         pool = self.pools.get(p.name)
@@ -234,6 +248,9 @@ class CredentialBroker:
             for c in pool.credentials if pool else []:
                 cools = [{"model": x.model, "until": x.until, "reason": x.reason, "status": x.status}
                          for x in active if x.credential == c.id]  # fmt: skip
+                out_until = self.quota.blocked_until(p.name, c.id, now)
+                if out_until is not None:  # an exhausted quota window rests it for every model
+                    cools.append({"model": "*", "until": out_until, "reason": "quota_exhausted", "status": 429})
                 login = logins.get((p.login or "", c.id))
                 state = login.state if login else "valid"
                 if state == "valid" and cools:

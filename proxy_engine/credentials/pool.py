@@ -1,7 +1,10 @@
 """Several credentials for one provider: which one to use next, and which ones are resting.
 
 Round-robin among the available credentials of the highest priority (or `fill-first`: always
-the first available). A failure cools the (credential, model) pair down: long after 401/403,
+the first available; or `headroom`: the one with the most quota left for the time its windows
+still run, see `proxy_engine.quota.headroom`). With a quota view, a credential whose window is
+exhausted rests until that window resets, and one above the provider's `max_used_percent` is
+skipped while another is usable. A failure cools the (credential, model) pair down: long after 401/403,
 `Retry-After` or exponential backoff after 429, short after 5xx or a timeout. A success
 clears it. Cooldowns live in a `CooldownStore` (SQLite) so a restart does not forget them.
 """
@@ -12,10 +15,19 @@ import email.utils
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from proxy_engine.credentials.cooldowns import Cooldown, CooldownStore
 
-STRATEGIES = ("round-robin", "fill-first")
+STRATEGIES = ("round-robin", "fill-first", "headroom")
+
+
+class QuotaView(Protocol):
+    """What the pool asks of the quota ledger (`proxy_engine.quota.ledger.QuotaLedger`)."""
+
+    def blocked_until(self, provider: str, credential: str, now: float) -> float | None: ...
+    def headroom(self, provider: str, credential: str, now: float) -> float: ...
+    def used_percent(self, provider: str, credential: str, now: float) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,8 @@ class CredentialPool:
         policy: CooldownPolicy | None = None,
         on_cooldown: Callable[[Cooldown], None] | None = None,
         clock: Callable[[], float] = time.time,
+        quota: QuotaView | None = None,
+        max_used_percent: float | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
@@ -106,6 +120,8 @@ class CredentialPool:
         self._cooldowns = cooldowns
         self._on_cooldown = on_cooldown
         self._clock = clock
+        self.quota = quota
+        self.max_used_percent = max_used_percent
         self._last: dict[str, str] = {}  # model -> id of the credential used last
         self._credentials: list[Credential] = []
         self.set_credentials(credentials)
@@ -122,18 +138,34 @@ class CredentialPool:
         self._credentials = list(credentials)
 
     def _available(self, model: str, now: float) -> list[Credential]:
-        return [c for c in self._credentials if self._cooldowns.cooling_until(self.provider, c.id, model, now) is None]
+        cooling, quota = self._cooldowns.cooling_until, self.quota
+        return [c for c in self._credentials if cooling(self.provider, c.id, model, now) is None
+                and (quota is None or quota.blocked_until(self.provider, c.id, now) is None)]  # fmt: skip
+
+    def _under_ceiling(self, available: list[Credential], now: float) -> list[Credential]:
+        """Those at or below `max_used_percent`; all of them when none is (better a full one than none)."""
+        if self.quota is None or self.max_used_percent is None or len(available) < 2:
+            return available
+        ceiling, used = self.max_used_percent, self.quota.used_percent
+        under = [c for c in available if (used(self.provider, c.id, now) or 0.0) <= ceiling]
+        return under or available
 
     def pick(self, model: str, exclude: Collection[str] = ()) -> Credential | None:
         """The credential to use for `model` now, or None when every one is cooling down.
 
         `exclude`: ids already tried by this request (their cooldown may not be recorded yet).
         """
-        available = [c for c in self._available(model, self._clock()) if c.id not in exclude]
+        now = self._clock()
+        available = [c for c in self._available(model, now) if c.id not in exclude]
         if not available:
             return None
+        available = self._under_ceiling(available, now)
         top = max(c.priority for c in available)
         best = [c for c in available if c.priority == top]
+        if self.strategy == "headroom" and self.quota is not None and len(best) > 1:
+            room = {c.id: self.quota.headroom(self.provider, c.id, now) for c in best}
+            most = max(room.values())
+            best = [c for c in best if room[c.id] >= most - 1e-9]  # ties rotate, as round-robin does
         if self.strategy == "fill-first" or len(best) == 1:
             return best[0]
         # Rotate in declared order, starting after the last one used for this model, so a
@@ -150,10 +182,21 @@ class CredentialPool:
         The engine answers 429 with `Retry-After: ceil(soonest - now)`, or waits if that is short.
         """
         now = self._clock()
-        untils = [self._cooldowns.cooling_until(self.provider, c.id, model, now) for c in self._credentials]
-        if not untils or any(u is None for u in untils):
-            return None
-        return min(u for u in untils if u is not None)
+        untils = []
+        for c in self._credentials:
+            cooling = self._cooldowns.cooling_until(self.provider, c.id, model, now)
+            blocked = self.quota.blocked_until(self.provider, c.id, now) if self.quota is not None else None
+            if cooling is None and blocked is None:
+                return None
+            untils.append(max(u for u in (cooling, blocked) if u is not None))
+        return min(untils) if untils else None
+
+    def out_of_quota(self) -> bool:
+        """Every credential has an exhausted quota window (so a wait is for a reset, not a cooldown)."""
+        if self.quota is None or not self._credentials:
+            return False
+        now = self._clock()
+        return all(self.quota.blocked_until(self.provider, c.id, now) is not None for c in self._credentials)
 
     async def report(
         self, credential: Credential | str, model: str, status: int | None, retry_after: float | None = None

@@ -36,22 +36,25 @@ from proxy_engine.protocol.names import (
     HELLO,
     LOG,
     PROTOCOL_VERSION,
+    QUOTA_ALERT,
+    QUOTA_UPDATED,
     REQUEST_FINISHED,
     REQUEST_STARTED,
     STATS,
     EventPayload,
 )
+from proxy_engine.protocol.quota import QuotaAlert, QuotaUpdated
 from proxy_engine.protocol.requests import RequestError, RequestFinished, RequestStarted
 
 Event = (
     Hello | RequestStarted | RequestFinished | Stats | ConfigReloaded | AuthChanged | CredentialCooldown
-    | BudgetAlert | Log | Dropped
+    | BudgetAlert | Log | Dropped | QuotaUpdated | QuotaAlert
 )  # fmt: skip
 
 PAYLOADS: Final[dict[str, Any]] = {
     cls.TYPE: cls
     for cls in (Hello, RequestStarted, RequestFinished, Stats, ConfigReloaded, AuthChanged, CredentialCooldown,
-                BudgetAlert, Log, Dropped)
+                BudgetAlert, Log, Dropped, QuotaUpdated, QuotaAlert)
 }  # fmt: skip
 
 # ---- the wire ---------------------------------------------------------------------------------------
@@ -95,6 +98,8 @@ __all__ = [
     "LOG",
     "PAYLOADS",
     "PROTOCOL_VERSION",
+    "QUOTA_ALERT",
+    "QUOTA_UPDATED",
     "REQUEST_FINISHED",
     "REQUEST_STARTED",
     "STATS",
@@ -110,6 +115,8 @@ __all__ = [
     "HelloSnapshot",
     "LedgerHealth",
     "Log",
+    "QuotaAlert",
+    "QuotaUpdated",
     "RequestError",
     "RequestFinished",
     "RequestStarted",

@@ -16,6 +16,8 @@ CREDENTIAL_COOLDOWN: Final = "credential.cooldown"
 BUDGET_ALERT: Final = "budget.alert"
 LOG: Final = "log"
 DROPPED: Final = "dropped"
+QUOTA_UPDATED: Final = "quota.updated"
+QUOTA_ALERT: Final = "quota.alert"
 
 EVENT_TYPES: Final = frozenset(
     {
@@ -29,6 +31,8 @@ EVENT_TYPES: Final = frozenset(
         BUDGET_ALERT,
         LOG,
         DROPPED,
+        QUOTA_UPDATED,
+        QUOTA_ALERT,
     }
 )
 

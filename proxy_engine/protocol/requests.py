@@ -35,6 +35,7 @@ class RequestStarted:
     provider: str | None = None
     model: str | None = None
     stream: bool = False
+    session: str | None = None  # the agent session the client named, if any
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,6 +49,7 @@ class RequestStarted:
             "provider": self.provider,
             "model": self.model,
             "stream": self.stream,
+            "session": self.session,
         }
 
     @classmethod
@@ -63,6 +65,7 @@ class RequestStarted:
             provider=_opt_str(d.get("provider")),
             model=_opt_str(d.get("model")),
             stream=bool(d.get("stream")),
+            session=_opt_str(d.get("session")) or None,
             ts=ts,
         )
 
@@ -94,6 +97,7 @@ class RequestFinished:
     attempts: int = 0
     error: RequestError | None = None
     paid_fallback: bool = False  # failover went from a subscription/free provider to a paid one
+    session: str | None = None  # the agent session the client named, if any
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +124,7 @@ class RequestFinished:
             "attempts": self.attempts,
             "error": self.error.to_dict() if self.error is not None else None,
             "paid_fallback": self.paid_fallback,
+            "session": self.session,
         }
 
     @classmethod
@@ -148,5 +153,6 @@ class RequestFinished:
             attempts=_int(d.get("attempts")),
             error=RequestError.from_dict(d.get("error")),
             paid_fallback=bool(d.get("paid_fallback")),
+            session=_opt_str(d.get("session")) or None,
             ts=ts,
         )

@@ -63,8 +63,13 @@ class Provider:
     def upstream_dialect(self, client_dialect: str, model: str = "") -> str:
         return self.kind_rules.upstream_dialect(self, client_dialect, model)
 
-    def counts_tokens(self, dialect: str) -> bool:
-        return self.kind_rules.counts_tokens(dialect)
+    def count_dialect(self, client_dialect: str, model: str = "") -> str | None:
+        """The dialect the upstream counts tokens in (its own counter); None when it has none."""
+        return self.kind_rules.count_dialect(self, client_dialect, model)
+
+    def embed_dialect(self, model: str = "") -> str | None:
+        """The dialect of the upstream's embeddings API; None when it has none."""
+        return self.kind_rules.embed_dialect(self, model)
 
     def default_base(self) -> str:
         """Where it goes when config sets no base_url (a region's endpoint for the cloud kinds)."""
@@ -90,6 +95,10 @@ class Provider:
     ) -> dict[str, Any]:
         """The kind's last touches, on the body already in the upstream's dialect."""
         return self.kind_rules.finalize_body(self, call, dialect, body, model=model, action=action)
+
+    def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
+        """Client betas this upstream takes in the body (Bedrock's `anthropic_beta`), on a translated call."""
+        return self.kind_rules.carry_betas(body, flags, model)
 
     def sign_headers(
         self, call: UpstreamCall, url: str | yarl.URL, headers: dict[str, str], body: bytes

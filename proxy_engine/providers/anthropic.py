@@ -21,6 +21,8 @@ class AnthropicKind(ProviderKind):
     prefixes = ("claude",)
     amp_segment = "anthropic"
     price_provider = "anthropic"
+    accepted_betas = None  # every flag: the API the betas are made for
+    honours_cache_control = True
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return call.credential.kind == "oauth"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from proxy_engine.credentials.call import UpstreamCall
-from proxy_engine.providers.kind import ProviderKind
+from proxy_engine.providers.kind import OPENAI_EMBEDDINGS, ProviderKind
 
 if TYPE_CHECKING:
     from proxy_engine.providers.kind import ProviderView
@@ -16,6 +16,7 @@ DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 class AzureOpenAIKind(ProviderKind):
     name = "azure_openai"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     dialects = ("openai_chat",)
     amp_segment = "openai"
     amp_rank = 1
@@ -29,4 +30,9 @@ class AzureOpenAIKind(ProviderKind):
         base = call.base_url.rstrip("/")
         deployment = p.settings.deployments.get(model, model)
         version = p.settings.api_version or DEFAULT_AZURE_API_VERSION
-        return f"{base}/openai/deployments/{quote(deployment, safe='')}/chat/completions?api-version={version}"
+        path = "embeddings" if dialect == OPENAI_EMBEDDINGS else "chat/completions"
+        return f"{base}/openai/deployments/{quote(deployment, safe='')}/{path}?api-version={version}"
+
+    def embed_dialect(self, p: ProviderView, model: str) -> str | None:
+        """A deployment's `/embeddings`."""
+        return OPENAI_EMBEDDINGS

@@ -6,18 +6,21 @@ headers that travel unchanged are signed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.pool import Credential
-from proxy_engine.providers.kind import ProviderKind
-from proxy_engine.providers.sigv4 import bedrock_endpoint, bedrock_url, sign
+from proxy_engine.providers.kind import COUNT_ACTIONS, ProviderKind
+from proxy_engine.providers.sigv4 import bedrock_count_url, bedrock_endpoint, bedrock_url, sign
 
 if TYPE_CHECKING:
     from proxy_engine.providers.kind import ProviderView
 
 DEFAULT_BEDROCK_REGION = "us-east-1"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
+# Converse takes Anthropic betas in `additionalModelRequestFields.anthropic_beta` (Claude models only)
+# and answers any flag it does not know with 400 "invalid beta flag": only these are carried there.
+BEDROCK_BETAS = frozenset({"context-1m-2025-08-07", "computer-use-2025-01-24", "computer-use-2025-11-24"})
 
 
 def bedrock_region(p: ProviderView) -> str:
@@ -29,6 +32,7 @@ class BedrockKind(ProviderKind):
     dialects = ("bedrock",)
     prefixes = ("anthropic.", "amazon.", "meta.", "mistral.", "us.", "eu.", "apac.")
     signs_url = True
+    accepted_betas = BEDROCK_BETAS
 
     def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
         return {}  # requests are signed instead
@@ -43,10 +47,23 @@ class BedrockKind(ProviderKind):
     def upstream_url(
         self, p: ProviderView, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
     ) -> str:
+        if action in COUNT_ACTIONS:
+            return bedrock_count_url(call.base_url.rstrip("/"), model)
         return bedrock_url(call.base_url.rstrip("/"), model, stream)
+
+    def count_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str | None:
+        """Bedrock's CountTokens takes a Converse request: `POST /model/{id}/count-tokens`."""
+        return "bedrock"
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return True
+
+    def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
+        if not flags or "anthropic." not in model:
+            return body
+        extra = body.get("additionalModelRequestFields")
+        return {**body, "additionalModelRequestFields": {**(extra if isinstance(extra, dict) else {}),
+                                                         "anthropic_beta": flags}}  # fmt: skip
 
     def sign_headers(
         self, p: ProviderView, call: UpstreamCall, url: str, headers: dict[str, str], body: bytes

@@ -7,5 +7,6 @@ from proxy_engine.providers.kind import ProviderKind
 
 class CopilotKind(ProviderKind):
     name = "copilot"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     dialects = ("openai_chat",)
     login_cost_class = "subscription"  # a Copilot plan

@@ -19,6 +19,7 @@ CODE_ASSIST = "gemini_code_assist"
 
 class GeminiCLIKind(ProviderKind):
     name = "gemini_cli"
+    accepted_betas = frozenset[str]()  # Messages betas mean nothing to it: none is sent
     dialects = (CODE_ASSIST,)
     login_cost_class = "free"  # Code Assist for individuals (60 rpm, 1000/day); never billed per token
     prefixes = ("gemini",)
@@ -34,6 +35,10 @@ class GeminiCLIKind(ProviderKind):
 
         act = "countTokens" if action in COUNT_ACTIONS else gemini_action(stream, action)
         return code_assist_url(call.base_url.rstrip("/"), act, stream=act == "streamGenerateContent")
+
+    def count_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str | None:
+        """Code Assist counts at `v1internal:countTokens` (what Gemini CLI calls)."""
+        return self.upstream_dialect(p, client_dialect, model)
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
         return dialect == CODE_ASSIST

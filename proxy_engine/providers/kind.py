@@ -19,8 +19,12 @@ from proxy_engine.logs import REDACTOR
 if TYPE_CHECKING:
     from proxy_engine.logins.refresher import TokenRefresher
 
-COUNT_ACTIONS = ("count_tokens", "countTokens")
+# Token counts: Anthropic's count_tokens, Gemini's countTokens, OpenAI's responses/input_tokens.
+COUNT_ACTIONS = ("count_tokens", "countTokens", "input_tokens")
 _COUNTING_DIALECTS = ("anthropic", "gemini")
+# Embeddings: OpenAI's `/embeddings` (its own dialect name) and Gemini's two methods.
+OPENAI_EMBEDDINGS = "openai_embeddings"
+EMBED_ACTIONS = ("embeddings", "embedContent", "batchEmbedContents")
 _OPENAI_PATHS = {"openai_responses": "/responses", "openai_completions": "/completions"}
 
 
@@ -57,6 +61,14 @@ class ProviderKind:
     signs_url: ClassVar[bool] = False  # the URL is signed and must be sent exactly as built
     login_cost_class: ClassVar[str] = "paid"  # what a request through one of its logins costs
     keyless_cost_class: ClassVar[str] = "paid"  # ... through no key at all (a local server: free)
+    compacts: ClassVar[bool] = False  # serves `POST /responses/compact` (Codex's remote compaction)
+    responses_socket: ClassVar[bool] = False  # serves the Responses WebSocket (`GET /responses`, upgraded)
+    # The `anthropic-beta` flags this upstream takes; None: every flag (Anthropic's own API, or a server
+    # the operator chose to speak Messages to). Others are dropped for it (`request_path/betas.py`).
+    accepted_betas: ClassVar[frozenset[str] | None] = None
+    # Does it honour Messages `cache_control` (so `routing.cache_breakpoints: auto` may add breakpoints)?
+    honours_cache_control: ClassVar[bool] = False
+    keys_prompt_cache: ClassVar[bool] = False  # takes OpenAI's `prompt_cache_key` (set from the agent session)
 
     @property
     def facts(self) -> KindFacts:
@@ -124,21 +136,38 @@ class ProviderKind:
     def upstream_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str:
         return client_dialect if client_dialect in p.dialects else p.dialects[0]
 
-    def counts_tokens(self, dialect: str) -> bool:
-        """Can the upstream count tokens itself in this dialect (else the local estimate is used)?"""
-        return dialect in _COUNTING_DIALECTS
+    def count_dialect(self, p: ProviderView, client_dialect: str, model: str) -> str | None:
+        """The dialect of the upstream's own token counter for this model; None: it has none (estimate)."""
+        up = self.upstream_dialect(p, client_dialect, model)
+        return up if up in _COUNTING_DIALECTS else None
+
+    def embed_dialect(self, p: ProviderView, model: str) -> str | None:
+        """The dialect of the upstream's embeddings API (`openai_embeddings`, `gemini`); None: it has none."""
+        return None
 
     def upstream_url(
         self, p: ProviderView, call: UpstreamCall, dialect: str, model: str, *, stream: bool, action: str | None
     ) -> str:
         base = call.base_url.rstrip("/")
+        counting = action in COUNT_ACTIONS
         if dialect == "anthropic":
-            return base + ("/v1/messages/count_tokens" if action == "count_tokens" else "/v1/messages")
+            return base + ("/v1/messages/count_tokens" if counting else "/v1/messages")
         if dialect == "gemini":
             prefix = base if base.endswith(("/v1beta", "/v1")) else base + "/v1beta"
-            act = gemini_action(stream, action)
+            if counting:
+                act = "countTokens"
+            elif action in EMBED_ACTIONS:  # an OpenAI client's list goes to the batch method
+                act = "batchEmbedContents" if action == "embeddings" else action
+            else:
+                act = gemini_action(stream, action)
             url = f"{prefix}/models/{quote(model, safe='')}:{act}"
             return url + "?alt=sse" if act == "streamGenerateContent" else url
+        if action == "compact":
+            return base + "/responses/compact"
+        if counting and dialect == "openai_responses":
+            return base + "/responses/input_tokens"
+        if dialect == OPENAI_EMBEDDINGS:
+            return base + "/embeddings"
         return base + _OPENAI_PATHS.get(dialect, "/chat/completions")
 
     def edits_body(self, p: ProviderView, call: UpstreamCall, dialect: str) -> bool:
@@ -156,3 +185,7 @@ class ProviderKind:
     ) -> dict[str, str]:
         """Headers that depend on the final URL and body; most kinds need none."""
         return headers
+
+    def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
+        """A translated body with the client's accepted betas where this upstream reads them; most have none."""
+        return body

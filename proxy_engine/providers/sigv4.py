@@ -63,6 +63,11 @@ def bedrock_url(base: str, model_id: str, stream: bool) -> str:
     return f"{base.rstrip('/')}/model/{quote(model_id, safe='')}/{action}"
 
 
+def bedrock_count_url(base: str, model_id: str) -> str:
+    """`{base}/model/{model id, fully percent-encoded}/count-tokens` (the CountTokens operation)."""
+    return f"{base.rstrip('/')}/model/{quote(model_id, safe='')}/count-tokens"
+
+
 def load_credentials(profile: str | None = None) -> AwsCredentials:
     """The standard AWS chain (env, ~/.aws files, SSO, process, container/instance roles). Blocking."""
     bc = _botocore()

@@ -15,6 +15,7 @@ from proxy_engine.providers.kind import COUNT_ACTIONS, ProviderKind
 from proxy_engine.providers.vertex_body import (
     anthropic_body_for_vertex,
     anthropic_count_body_for_vertex,
+    gemini_count_body_for_vertex,
     vertex_base,
     vertex_url,
 )
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
     from proxy_engine.providers.kind import ProviderView
 
 DEFAULT_VERTEX_LOCATION = "us-central1"
+# Claude on Vertex answers any other flag 400 "Unexpected value(s) `...` for the `anthropic-beta` header".
+VERTEX_BETAS = frozenset(
+    {"interleaved-thinking-2025-05-14", "context-1m-2025-08-07", "context-management-2025-06-27",
+     "compact-2026-01-12", "computer-use-2025-01-24", "computer-use-2025-11-24", "web-search-2025-03-05",
+     "tool-search-tool-2025-10-19", "per-turn-control-2026-07-01", "thinking-display-updates-2026-08-18"}
+)  # fmt: skip
 
 
 def vertex_location(p: ProviderView) -> str:
@@ -36,6 +43,8 @@ class VertexKind(ProviderKind):
     prefixes = ("gemini", "claude")
     amp_segment = "gemini"
     amp_rank = 1
+    accepted_betas = VERTEX_BETAS
+    honours_cache_control = True  # Claude on Vertex caches as Anthropic does
 
     def key_headers(self, dialect: str, secret: str) -> dict[str, str]:
         return {}  # service-account tokens only
@@ -67,7 +76,7 @@ class VertexKind(ProviderKind):
         self, p: ProviderView, call: UpstreamCall, dialect: str, body: dict[str, Any], *, model: str, action: str | None
     ) -> dict[str, Any]:
         if dialect != "anthropic":
-            return body
+            return gemini_count_body_for_vertex(body) if action in COUNT_ACTIONS else body
         if action in COUNT_ACTIONS:
             return anthropic_count_body_for_vertex(body, model)
         return anthropic_body_for_vertex(body)

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
-_COUNT_ACTIONS = ("countTokens", "count_tokens")
+_COUNT_ACTIONS = ("countTokens", "count_tokens", "input_tokens")
 
 
 def vertex_base(location: str) -> str:
@@ -34,7 +34,7 @@ def vertex_url(
 
     method: google -> generateContent | streamGenerateContent?alt=sse | countTokens;
     anthropic -> rawPredict | streamRawPredict, and token counts at models/count-tokens:rawPredict.
-    `action` "countTokens"/"count_tokens" asks for the counter; any other value is used as the method.
+    `action` "countTokens"/"count_tokens"/"input_tokens" asks for the counter; any other value is used as the method.
     """
     root = base.rstrip("/")
     if not root.endswith(("/v1", "/v1beta1")):
@@ -65,3 +65,11 @@ def anthropic_count_body_for_vertex(body: dict[str, Any], model: str) -> dict[st
     out = {**body, "model": model}
     out.setdefault("anthropic_version", VERTEX_ANTHROPIC_VERSION)
     return out
+
+
+def gemini_count_body_for_vertex(body: dict[str, Any]) -> dict[str, Any]:
+    """Vertex's countTokens takes `contents`, `systemInstruction`, `tools` at the top (no `generateContentRequest`)."""
+    inner = body.get("generateContentRequest")
+    if not isinstance(inner, dict):
+        return body
+    return {k: inner[k] for k in ("contents", "systemInstruction", "tools", "generationConfig") if k in inner}

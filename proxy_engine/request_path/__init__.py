@@ -8,8 +8,12 @@ Read it in this order:
 - `failover.py`: tries candidates in order and, within each, its credentials; waits out a
   cooldown once when it ends soon, else answers 429.
 - `upstream.py`: one `Attempt`: builds URL, headers and body (through the `Provider`'s wire
-  methods), makes the call, maps upstream errors, and waits for the first byte.
+  methods), makes the call and waits for the first byte; `upstream_errors.py`: an upstream's error
+  status as the client gets it; `betas.py`: `anthropic-beta` flags an upstream does not take;
+  `cache_breakpoints.py`: optional prompt-cache marks for Anthropic upstreams.
 - `relay.py`: streams (or returns whole, or counts) the upstream reply to the client.
+- `embeddings.py`: an embeddings call's upstream body and whole reply (translated by
+  `translate/embeddings.py`), with its input tokens recorded.
 - `drain.py`: on SIGTERM, lets model calls finish within the grace, then ends the rest properly.
 - `errors.py`: `ProxyError` and error replies in the caller's dialect; `headers.py`: which headers
   travel; `model_lists.py`: the model-list shapes; `gemini_paths.py`: `models/{model}:{method}`.

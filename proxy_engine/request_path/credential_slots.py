@@ -33,7 +33,7 @@ class CredentialSlots:
         state, provider = self.ex.state, cand.provider
         busy: list[tuple[Credential, CredentialPacer]] = []
         skip = set(tried)
-        while (cred := state.credentials.pick(provider, cand.model, skip)) is not None:
+        while (cred := state.credentials.pick(provider, cand.model, skip, self.ex.record.session)) is not None:
             pacer = state.pacing.pacer(provider.name, provider.settings, cred)
             if pacer is None or pacer.try_acquire():
                 return cred, pacer

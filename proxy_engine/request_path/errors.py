@@ -17,18 +17,36 @@ MALFORMED = (TypeError, AttributeError, KeyError, IndexError, ValueError)
 
 
 class ProxyError(Exception):
-    """A request that cannot be served; `status`, `code` and `headers` go to the client as they are."""
+    """A request that cannot be served; `status`, `code` and `headers` go to the client as they are.
+
+    `body` set: the reply body as it is (an upstream's own error, already redacted), so clients that
+    match on its wording (Claude Code's "prompt is too long") see what the upstream said.
+    """
 
     def __init__(
-        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+        self.body = body
+
+
+_BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
 
 
 def error_response(dialect: str, err: ProxyError) -> web.Response:
+    if err.body is not None:
+        headers = {"Content-Type": "application/json", **err.headers}
+        return web.Response(status=err.status, body=err.body, headers=headers)
     body = error_body(dialect, err.status, err.message, err.code)
-    return web.Response(status=err.status, body=body, content_type="application/json", headers=err.headers)
+    # Our own body: headers that described an upstream's body (kept when a wrapper re-raised it) do not apply.
+    headers = {k: v for k, v in err.headers.items() if k.lower() not in _BODY_HEADERS}
+    return web.Response(status=err.status, body=body, content_type="application/json", headers=headers)
 
 
 def unknown_model(model: str, known: list[str], rt: Runtime) -> ProxyError:
@@ -49,11 +67,20 @@ def over_budget(scope: str, spent: float, limit: float, resets_in: float) -> Pro
                       {"Retry-After": str(secs)})  # fmt: skip
 
 
-def cooling_down(model: str | None, wait: float) -> ProxyError:
+def cooling_down(model: str | None, wait: float, *, out_of_quota: bool = False) -> ProxyError:
     secs = max(1, math.ceil(wait))
+    if out_of_quota:
+        return ProxyError(429, f"every credential that serves {model!r} has used up its quota; the first "
+                          f"window resets in {_span(secs)}", "quota_exhausted", {"Retry-After": str(secs)})  # fmt: skip
     return ProxyError(429, f"every credential that serves {model!r} is cooling down after upstream "
                       f"errors; retry in {secs}s (or clear cooldowns in proxypal-tui)", "credentials_cooling_down",
                       {"Retry-After": str(secs)})  # fmt: skip
+
+
+def _span(secs: int) -> str:
+    if secs < 120:
+        return f"{secs}s"
+    return f"{secs // 3600}h{secs % 3600 // 60:02d}m" if secs >= 3600 else f"{secs // 60}m"
 
 
 def no_credentials(provider: Provider) -> ProxyError:

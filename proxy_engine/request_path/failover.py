@@ -16,6 +16,8 @@ from proxy_engine.request_path.upstream import attempt
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS
 from proxy_engine.translate import ESTIMATE_HEADER, count_tokens_response, estimate_input_tokens, get_translator
+from proxy_engine.translate.embeddings import EMBED_ACTIONS
+from proxy_engine.translate.translator import Translator
 
 log = logging.getLogger("proxy_engine.request_path")
 
@@ -42,12 +44,15 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
             if not gate.admits(cand):
                 continue
             provider = cand.provider
-            up_dialect = provider.upstream_dialect(rec.dialect_in, cand.model)
-            translator = None
-            if up_dialect != rec.dialect_in:
-                translator = get_translator(rec.dialect_in, up_dialect)
-                if ex.action in COUNT_ACTIONS and not provider.counts_tokens(up_dialect):
-                    return _estimate_count(ex, cand)
+            if ex.action == "compact" and not provider.kind_rules.compacts:
+                continue  # remote compaction goes only where it exists (compact.py summarises elsewhere)
+            route = _upstream_route(ex, cand)
+            if isinstance(route, web.Response):
+                return route  # a token count's local estimate
+            if isinstance(route, ProxyError):
+                last = last or route
+                continue
+            up_dialect, translator = route
             if not creds.has_credentials(provider):
                 last = last or no_credentials(provider)
                 continue
@@ -77,14 +82,36 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
             raise gate.explain(last or ProxyError(502, "no upstream could take this request"), rec.model_requested)
         wait = soonest - time.time()
         if waited or wait > rt.config.routing.max_wait_s:
-            raise gate.explain(cooling_down(rec.model_requested, wait), rec.model_requested)
+            quota = all(creds.out_of_quota(c.provider) for c in candidates if creds.has_credentials(c.provider))
+            raise gate.explain(cooling_down(rec.model_requested, wait, out_of_quota=quota), rec.model_requested)
         waited = True
         log.info("every credential for %s cools down; waiting %.1fs", rec.model_requested, wait)
         await asyncio.sleep(max(wait, 0.0))
 
 
+def _upstream_route(ex: Exchange, cand: Candidate) -> tuple[str, Translator | None] | web.Response | ProxyError:
+    """The upstream's dialect for this call and the translator to it (None: same dialect).
+
+    A token count goes to the upstream's own counter, or is estimated here when it has none; an
+    embeddings call goes to its embeddings API (translated by `request_path/embeddings.py`).
+    """
+    rec, provider = ex.record, cand.provider
+    if ex.action in EMBED_ACTIONS:
+        dialect = provider.embed_dialect(cand.model)
+        if dialect is None:
+            return ProxyError(400, f"{provider.name} has no embeddings API for {cand.model!r}")
+        return dialect, None
+    up_dialect = provider.upstream_dialect(rec.dialect_in, cand.model)
+    if ex.action in COUNT_ACTIONS:
+        counter = provider.count_dialect(rec.dialect_in, cand.model)
+        if counter is None:
+            return _estimate_count(ex, cand)
+        up_dialect = counter
+    return up_dialect, get_translator(rec.dialect_in, up_dialect) if up_dialect != rec.dialect_in else None
+
+
 def _estimate_count(ex: Exchange, cand: Candidate) -> web.Response:
-    """A translated token count for an upstream with no counter: the local estimate, marked as one."""
+    """A token count for an upstream with no counter: the local estimate, marked as one."""
     rec = ex.record
     rec.attempt_name(cand.provider.name, cand.model)
     try:

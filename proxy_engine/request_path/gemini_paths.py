@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-GEMINI_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
+GEMINI_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents")
 
 
 def gemini_target(tail: str) -> tuple[str, str | None]:

@@ -16,6 +16,7 @@ from proxy_engine.request_path.failover import forward
 from proxy_engine.request_path.headers import client_key
 from proxy_engine.request_path.redaction import safe_error_text
 from proxy_engine.request_path.relay import SHUTDOWN_MESSAGE
+from proxy_engine.request_path.sessions import session_of
 from proxy_engine.routing import UnknownModel
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 
@@ -91,6 +92,7 @@ async def _admit(
     if client is None:
         raise ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")
     rec.client = client
+    rec.session = session_of(request.headers)
     if state.budgets.limits and (hit := state.budgets.exceeded(client)):
         lim, resets_in = hit
         raise over_budget(lim.scope, state.budgets.spent(lim), lim.limit, resets_in)

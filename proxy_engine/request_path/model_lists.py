@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from proxy_engine.request_path.gemini_paths import GEMINI_ACTIONS
+from proxy_engine.request_path.model_facts import ListedModel
 
 
 def list_dialect(request: web.Request, path_hint: str | None) -> str:
@@ -25,19 +26,30 @@ def list_dialect(request: web.Request, path_hint: str | None) -> str:
     return "openai_chat"
 
 
-def model_list_response(dialect: str, ids: list[str]) -> web.Response:
-    return web.json_response(_model_list(dialect, ids))
+def model_list_response(dialect: str, models: list[ListedModel]) -> web.Response:
+    return web.json_response(_model_list(dialect, models))
 
 
-def _model_list(dialect: str, ids: list[str]) -> dict[str, Any]:
-    if dialect == "anthropic":
-        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids]
-        return {"data": data, "has_more": False, "first_id": ids[0] if ids else None,
-                "last_id": ids[-1] if ids else None}  # fmt: skip
-    if dialect == "gemini":
+def _model_list(dialect: str, models: list[ListedModel]) -> dict[str, Any]:
+    """Each dialect's documented list shape; context window and output limit only where they are known."""
+    if dialect == "anthropic":  # Models API: ModelInfo, with max_input_tokens / max_tokens
+        data = [{"type": "model", "id": m.id, "display_name": m.display_name, "created_at": "2025-01-01T00:00:00Z",
+                 **_known(max_input_tokens=m.context_window, max_tokens=m.max_output_tokens)}
+                for m in models]  # fmt: skip
+        return {"data": data, "has_more": False, "first_id": models[0].id if models else None,
+                "last_id": models[-1].id if models else None}  # fmt: skip
+    if dialect == "gemini":  # models.list: Model, with inputTokenLimit / outputTokenLimit
         methods = list(GEMINI_ACTIONS)
-        return {"models": [{"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": methods}
-                           for m in ids]}  # fmt: skip
+        return {"models": [{"name": f"models/{m.id}", "displayName": m.display_name,
+                            "supportedGenerationMethods": methods,
+                            **_known(inputTokenLimit=m.context_window, outputTokenLimit=m.max_output_tokens)}
+                           for m in models]}  # fmt: skip
     created = int(time.time())
-    return {"object": "list", "data": [{"id": m, "object": "model", "created": created, "owned_by": "proxypal"}
-                                       for m in ids]}  # fmt: skip
+    return {"object": "list", "data": [{"id": m.id, "object": "model", "created": created, "owned_by": "proxypal",
+                                        **_known(context_window=m.context_window,
+                                                 max_output_tokens=m.max_output_tokens)}
+                                       for m in models]}  # fmt: skip
+
+
+def _known(**fields: int | None) -> dict[str, int]:
+    return {k: v for k, v in fields.items() if v is not None}

@@ -23,6 +23,7 @@ from proxy_engine.record import RequestRecord
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.exchange import Exchange
 from proxy_engine.request_path.headers import REPLY_KEPT_PREFIXES
+from proxy_engine.request_path.stream_only import whole_from_stream
 from proxy_engine.token_count import count_reply
 from proxy_engine.translate import TranslationError
 from proxy_engine.translate.errors import UpstreamMalformed
@@ -179,19 +180,25 @@ async def _relay_whole(
     """A non-stream reply is read whole and must parse (and translate) before the client sees a byte,
     so a drop or a broken body can still fail over; it goes out with a Content-Length."""
     request, rec = ex.request, ex.record
-    chunks = [first]
-    try:
-        async for chunk in resp.content.iter_any():
-            chunks.append(chunk)
-    except UPSTREAM_FAILURES as e:
-        return upstream_failure(rec.provider, e, "reply")
-    body = b"".join(chunks)
-    try:
-        obj = json.loads(body)
-    except ValueError as e:
-        return ProxyError(502, f"{rec.provider} sent a reply that is not JSON: {e}", "upstream_malformed")
-    if not isinstance(obj, dict):
-        return ProxyError(502, f"{rec.provider} sent a reply that is not a JSON object", "upstream_malformed")
+    if rec.dialect_out == "openai_responses" and resp.content_type == "text/event-stream":
+        got = await whole_from_stream(rec.provider, resp, first)  # a stream-only upstream (the ChatGPT backend)
+        if isinstance(got, ProxyError):
+            return got
+        obj, body = got
+    else:
+        chunks = [first]
+        try:
+            async for chunk in resp.content.iter_any():
+                chunks.append(chunk)
+        except UPSTREAM_FAILURES as e:
+            return upstream_failure(rec.provider, e, "reply")
+        body = b"".join(chunks)
+        try:
+            obj = json.loads(body)
+        except ValueError as e:
+            return ProxyError(502, f"{rec.provider} sent a reply that is not JSON: {e}", "upstream_malformed")
+        if not isinstance(obj, dict):
+            return ProxyError(502, f"{rec.provider} sent a reply that is not a JSON object", "upstream_malformed")
     rec.status = resp.status
     if translator is not None:
         try:

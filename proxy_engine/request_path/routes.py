@@ -8,18 +8,22 @@ and where a path that is not a model call goes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
 
+from proxy_engine.request_path.compact import compact
 from proxy_engine.request_path.errors import ProxyError, error_response
 from proxy_engine.request_path.exchange import ResolveAs
 from proxy_engine.request_path.gemini_paths import GEMINI_ACTIONS, gemini_target, vertex_model_tail
 from proxy_engine.request_path.handler import handle
 from proxy_engine.request_path.headers import client_key
+from proxy_engine.request_path.model_facts import describe
 from proxy_engine.request_path.model_lists import list_dialect, model_list_response
+from proxy_engine.request_path.responses_socket import serve_responses_socket
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE
 
@@ -29,6 +33,8 @@ CALL = "call"  # a model call; the body names the model
 GEMINI = "gemini"  # a model call; the path names the model and the method: models/{model}:{method}
 VERTEX = "vertex"  # like GEMINI, Vertex style: .../publishers/google/models/{model}:{method}
 MODEL_LIST = "model_list"
+COMPACT = "compact"  # Codex's remote compaction (compact.py)
+SOCKET = "socket"  # the Responses WebSocket mode, an upgraded GET (responses_socket.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,11 @@ class InboundRoute:
 ROUTES: tuple[InboundRoute, ...] = (
     InboundRoute("POST", "v1/chat/completions", CALL, "openai_chat", amp_unversioned=True),
     InboundRoute("POST", "v1/responses", CALL, "openai_responses", amp_unversioned=True),
+    InboundRoute("GET", "v1/responses", SOCKET, "openai_responses", amp_unversioned=True),
+    InboundRoute("POST", "v1/responses/compact", COMPACT, "openai_responses", "compact", amp_unversioned=True),
+    InboundRoute("POST", "v1/responses/input_tokens", CALL, "openai_responses", "input_tokens", amp_unversioned=True),
     InboundRoute("POST", "v1/completions", CALL, "openai_completions", amp_unversioned=True),
+    InboundRoute("POST", "v1/embeddings", CALL, "openai_embeddings", "embeddings", amp_unversioned=True),
     InboundRoute("POST", "v1/messages", CALL, "anthropic"),
     InboundRoute("POST", "v1/messages/count_tokens", CALL, "anthropic", "count_tokens"),
     InboundRoute("GET", "v1/models", MODEL_LIST, amp_unversioned=True),
@@ -124,9 +134,23 @@ def _handler(route: InboundRoute, family: RouteFamily) -> Handler:
         return await _gemini_call(request, family, tail)
 
     async def model_list(request: web.Request) -> web.StreamResponse:
-        return _model_list(request, family)
+        return await _model_list(request, family)
 
-    return {CALL: call, GEMINI: gemini, VERTEX: vertex, MODEL_LIST: model_list}[route.kind]
+    async def compact_call(request: web.Request) -> web.StreamResponse:
+        return await compact(request, family.resolver(request))
+
+    async def socket(request: web.Request) -> web.StreamResponse:
+        return await serve_responses_socket(request, family.resolver(request))
+
+    handlers = {
+        CALL: call,
+        GEMINI: gemini,
+        VERTEX: vertex,
+        MODEL_LIST: model_list,
+        COMPACT: compact_call,
+        SOCKET: socket,
+    }
+    return handlers[route.kind]
 
 
 async def _gemini_call(request: web.Request, family: RouteFamily, tail: str) -> web.StreamResponse:
@@ -136,9 +160,10 @@ async def _gemini_call(request: web.Request, family: RouteFamily, tail: str) -> 
     return await handle(request, "gemini", model=model, action=action, resolve_as=family.resolver(request))
 
 
-def _model_list(request: web.Request, family: RouteFamily) -> web.Response:
+async def _model_list(request: web.Request, family: RouteFamily) -> web.Response:
     rt = request.app[ENGINE].runtime
     dialect = list_dialect(request, family.list_hint(request))
     if rt.client_for(client_key(request)) is None:
         return error_response(dialect, ProxyError(401, "invalid or missing client key"))
-    return model_list_response(dialect, family.listed(rt))
+    models = await asyncio.to_thread(describe, rt, family.listed(rt))  # genai-prices may still be loading
+    return model_list_response(dialect, models)

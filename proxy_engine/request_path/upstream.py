@@ -16,14 +16,20 @@ from proxy_engine.credentials import parse_retry_after
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.logins.errors import AuthError
-from proxy_engine.request_path.errors import MALFORMED, ProxyError, upstream_message
+from proxy_engine.request_path.betas import accepted_flags, drop_unaccepted_betas
+from proxy_engine.request_path.cache_breakpoints import breakpoints_wanted, marks_its_own, with_cache_breakpoints
+from proxy_engine.request_path.embeddings import embed_body, relay_embeddings
+from proxy_engine.request_path.errors import MALFORMED, ProxyError
 from proxy_engine.request_path.exchange import Attempt, Exchange
 from proxy_engine.request_path.headers import forwarded_headers, forwarded_query, merge_auth
-from proxy_engine.request_path.redaction import safe_error_body
-from proxy_engine.request_path.relay import ERRORS_MAX, relay, relay_count
+from proxy_engine.request_path.relay import relay, relay_count
+from proxy_engine.request_path.sessions import CACHE_KEYED, keep_prompt_cache
+from proxy_engine.request_path.upstream_errors import read_error_reply, upstream_error
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS, count_request
 from proxy_engine.translate import TranslationError
+from proxy_engine.translate.embeddings import EMBED_ACTIONS
+from proxy_engine.translate.passthrough import might_need_sanitizing, sanitize_passthrough
 from proxy_engine.translate.translator import Translator
 
 # Statuses that cool the credential down and let the next one try.
@@ -59,9 +65,11 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
     except MALFORMED as e:
         # The body parsed, but a field has a shape no dialect allows (a list where an object goes).
         raise ProxyError(400, f"the request cannot be read: a field has the wrong type ({e})") from None
-    headers = forwarded_headers(ex.request, att.dialect, att.translator is not None)
+    translated = att.translator is not None or att.dialect != ex.record.dialect_in
+    headers = forwarded_headers(ex.request, att.dialect, translated)
     headers.update(provider.extra_headers)
     merge_auth(headers, att.call.headers)
+    drop_unaccepted_betas(headers, provider.kind_rules.accepted_betas, provider.kind)
     headers = provider.sign_headers(att.call, url, headers, body)
     settings = provider.settings
     # A stream must start within first_byte_timeout_s; a whole reply's first byte is the whole answer.
@@ -72,8 +80,9 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
             async with asyncio.timeout(wait):
                 resp = await ex.state.session.post(
                     url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
-                    params=forwarded_query(ex.request, att.dialect, att.translator is not None),
+                    params=forwarded_query(ex.request, att.dialect, translated),
                 )  # fmt: skip
+                seen = creds.quota.observe(provider.name, att.credential.id, resp.headers)
                 if resp.status >= 400:
                     return await _refused(ex, att, resp)
                 first = await resp.content.readany()
@@ -85,7 +94,10 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
             return ProxyError(
                 502, f"{provider.name} closed the connection with an empty reply", "upstream_disconnected"
             )
-        return await _relay(ex, att, resp, first)
+        outcome = await _relay(ex, att, resp, first)
+        if not seen and not isinstance(outcome, ProxyError):
+            creds.quota.count(provider.name, att.credential.id, ex.record.usage)  # no reading: estimate
+        return outcome
     finally:
         if resp is not None:
             resp.close()
@@ -99,9 +111,13 @@ def _no_first_byte(provider: str, e: BaseException, wait: float) -> ProxyError:
 
 
 async def _refused(ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse) -> ProxyError:
-    """An upstream error status: cool down and fail over for the retryable ones, else answer it as it is."""
+    """An upstream error status: cool down and fail over for the retryable ones, else answer it as it is
+    (the error that finally reaches the client is the upstream's own, see upstream_errors.py)."""
     provider, model = att.candidate.provider, att.candidate.model
-    err = await _upstream_error(resp, provider.name, att.translator)
+    raw = await read_error_reply(resp)
+    if resp.status == 429:
+        ex.state.credentials.quota.observe_error_body(provider.name, att.credential.id, raw)
+    err = upstream_error(resp, raw, provider.name, att.translator)
     if resp.status not in FAILOVER_STATUSES:
         raise err
     retry = parse_retry_after(resp.headers.get("Retry-After"))
@@ -117,6 +133,8 @@ async def _relay(
     rec.first_byte()
     if att.translator is not None and ex.action in COUNT_ACTIONS:
         outcome = await relay_count(rec, resp, first, att.translator)
+    elif ex.action in EMBED_ACTIONS:
+        outcome = await relay_embeddings(ex, resp, first, att.dialect)
     else:
         outcome = await relay(ex, resp, first, att.translator)
     if isinstance(outcome, ProxyError):
@@ -135,17 +153,33 @@ async def _relay(
 def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
     """Translated, edited for the upstream, or the client's own bytes with only the model rewritten."""
     provider, model, rec = att.candidate.provider, att.candidate.model, ex.record
+    if ex.action in EMBED_ACTIONS:
+        return embed_body(ex, att.dialect, model)
     if att.translator is not None:
         if ex.action in COUNT_ACTIONS:
             up = count_request(att.translator, ex.body, model)
         else:
             thinking = ex.runtime.config.thinking_budget
             up = att.translator.request(ex.body, model=model, stream=rec.stream, thinking_budget=thinking)
+            if _cache_breakpoints(ex, att):
+                up = with_cache_breakpoints(up) or up
+            if rec.dialect_in == "anthropic":  # betas travel only where the upstream reads them (Bedrock's body)
+                flags = accepted_flags(ex.request.headers.get("anthropic-beta"), provider.kind_rules.accepted_betas)
+                up = provider.carry_betas(up, flags, model)
+            if provider.kind_rules.keys_prompt_cache and att.dialect in CACHE_KEYED:  # OpenAI's own APIs
+                keep_prompt_cache(up, ex.body, rec.session)
         return json.dumps(provider.finalize_body(att.call, att.dialect, up, model=model, action=ex.action)).encode()
-    if provider.edits_body(att.call, att.dialect):
-        edited = {**ex.body, "model": model} if att.dialect != "gemini" else ex.body
-        final = provider.finalize_body(att.call, att.dialect, edited, model=model, action=ex.action)
-        return json.dumps(final).encode()
+    # History that visited another provider holds thinking signed elsewhere: a 400 if replayed here.
+    clean = sanitize_passthrough(att.dialect, ex.body) if might_need_sanitizing(ex.raw) else None
+    if _cache_breakpoints(ex, att) and not marks_its_own(ex.raw):
+        clean = with_cache_breakpoints(ex.body if clean is None else clean) or clean
+    edits = provider.edits_body(att.call, att.dialect)
+    if edits or clean is not None:
+        src = ex.body if clean is None else clean
+        edited = {**src, "model": model} if att.dialect != "gemini" else src
+        if edits:
+            edited = provider.finalize_body(att.call, att.dialect, edited, model=model, action=ex.action)
+        return json.dumps(edited).encode()
     body = ex.raw
     if att.dialect != "gemini":
         body = rewrite_model(ex.raw, rec.model_requested, model)
@@ -154,16 +188,8 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
     return body
 
 
-async def _upstream_error(resp: aiohttp.ClientResponse, provider: str, translator: Translator | None) -> ProxyError:
-    """The upstream's error, in terms the client's dialect can carry; a 5xx becomes 502."""
-    body = safe_error_body(await resp.content.read(ERRORS_MAX))  # it may echo the credential
-    headers = {"Retry-After": resp.headers["Retry-After"]} if "Retry-After" in resp.headers else {}
-    if translator is not None:
-        status, translated = translator.error(resp.status, body)
-        msg = upstream_message(translated) or f"{provider} answered {resp.status}"
-        return ProxyError(
-            502 if status >= 500 else status, f"{provider} answered {resp.status}: {msg}", headers=headers
-        )
-    status = 502 if resp.status >= 500 else resp.status
-    msg = upstream_message(body) or body[:300].decode(errors="replace")
-    return ProxyError(status, f"{provider} answered {resp.status}: {msg}", headers=headers)
+def _cache_breakpoints(ex: Exchange, att: Attempt) -> bool:
+    """Should this call get prompt-cache marks (`routing.cache_breakpoints: auto`, see cache_breakpoints.py)?"""
+    mode = ex.runtime.config.routing.cache_breakpoints
+    honours = att.candidate.provider.kind_rules.honours_cache_control
+    return breakpoints_wanted(mode, honours, att.dialect, ex.action)

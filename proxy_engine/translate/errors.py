@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .error_kinds import CONTEXT_OVERFLOW, RATE_LIMIT, ErrorKind, classify
+
 
 class TranslationError(Exception):
     """A request the target cannot represent; the proxy answers `status` in the client's dialect."""
@@ -84,10 +86,10 @@ def upstream_message(body: bytes | str | dict | None) -> tuple[str, str | None]:
 
 
 def client_status(client: str, status: int) -> int:
-    """Anthropic's 529 "overloaded" means 503 to everyone else, and the reverse is not needed."""
+    """Anthropic's 529 "overloaded" means 503 to everyone else; any other upstream 5xx is a 502 here."""
     if status == 529 and client != "anthropic":
         return 503
-    if status < 400:
+    if status < 400 or (status >= 500 and status not in (503, 529)):
         return 502
     return status
 
@@ -112,6 +114,28 @@ def error_body(client: str, status: int, message: str, kind: str | None = None) 
 
 
 def translate_error(client: str, status: int, upstream_body: bytes | str | dict | None) -> tuple[int, bytes]:
-    message, kind = upstream_message(upstream_body)
+    """An upstream error in the client's shape; context overflows, rate limits and overloads in the
+    exact type and wording the client's own SDK and agent recognise (see error_kinds.py)."""
+    data: Any = upstream_body
+    if isinstance(upstream_body, (bytes, str)):
+        try:
+            data = json.loads(upstream_body)
+        except ValueError:
+            data = upstream_body
+    message, kind = upstream_message(data)
+    recognised = classify(status, data, message)
+    if recognised is not None:
+        return _recognised(client, recognised, message)
     out_status = client_status(client, status)
     return out_status, error_body(client, out_status, message, kind)
+
+
+def _recognised(client: str, err: ErrorKind, message: str) -> tuple[int, bytes]:
+    if err.kind == CONTEXT_OVERFLOW:
+        if client == "anthropic":
+            return 400, error_body(client, 400, err.anthropic_message(message), "invalid_request_error")
+        return 400, error_body(client, 400, message, "context_length_exceeded")
+    if err.kind == RATE_LIMIT:
+        return 429, error_body(client, 429, message, "rate_limit_error" if client == "anthropic" else None)
+    status = 529 if client == "anthropic" else 503
+    return status, error_body(client, status, message, "overloaded_error" if client == "anthropic" else None)

@@ -27,10 +27,12 @@ log = logging.getLogger("proxy_engine.ledger")
 COLUMNS = (
     "id", "ts_start", "client", "agent", "dialect_in", "dialect_out", "model_requested", "provider", "model",
     "stream", "status", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost_usd", "attempts", "error", "credential", "paid_fallback",
+    "cache_write_tokens", "cost_usd", "attempts", "error", "credential", "session", "paid_fallback",
 )  # fmt: skip
 # Columns added after the first release, created on open in ledgers written before them.
-_ADDED = {"credential": "TEXT", "paid_fallback": "INTEGER"}
+_ADDED = {"credential": "TEXT", "session": "TEXT", "paid_fallback": "INTEGER"}
+# Indexes on added columns, created once the columns exist.
+_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS requests_session ON requests(session, ts_start);"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
   id TEXT PRIMARY KEY, ts_start REAL NOT NULL, client TEXT, agent TEXT, dialect_in TEXT, dialect_out TEXT,
@@ -57,6 +59,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     for name, kind in _ADDED.items():
         if name not in have:
             conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
+    conn.executescript(_ADDED_INDEXES)
     return conn
 
 
@@ -85,6 +88,15 @@ def _insert(conn: sqlite3.Connection, rows: list[Row]) -> None:
 def to_row(record: dict[str, Any]) -> Row:
     err = record.get("error")
     return tuple(json.dumps(err) if k == "error" and err else record.get(k) for k in COLUMNS)
+
+
+def from_row(row: Row) -> dict[str, Any]:
+    """A ledger row (all of COLUMNS, in order) as the record dict it was written from."""
+    rec = dict(zip(COLUMNS, row, strict=True))
+    rec["stream"] = bool(rec["stream"])
+    rec["paid_fallback"] = bool(rec["paid_fallback"])
+    rec["error"] = json.loads(rec["error"]) if rec["error"] else None
+    return rec
 
 
 class SqliteLedgerStore:
@@ -127,14 +139,7 @@ class SqliteLedgerStore:
             rows = conn.execute(
                 f"SELECT {','.join(COLUMNS)} FROM requests ORDER BY ts_start DESC LIMIT ?", (limit,)
             ).fetchall()
-        out = []
-        for row in rows:
-            rec = dict(zip(COLUMNS, row, strict=True))
-            rec["stream"] = bool(rec["stream"])
-            rec["paid_fallback"] = bool(rec["paid_fallback"])
-            rec["error"] = json.loads(rec["error"]) if rec["error"] else None
-            out.append(rec)
-        return out
+        return [from_row(row) for row in rows]
 
     async def usage(self, group: str, since: float) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._query_usage, _GROUPS[group], since)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -106,6 +107,9 @@ class ManagementClient:
     async def auth_status(self) -> dict[str, Any]:
         return await self.request("GET", "/v0/auth/status")
 
+    async def quota(self) -> dict[str, Any]:
+        return await self.request("GET", "/v0/quota")
+
     async def clear_cooldowns(
         self, provider: str | None = None, credential: str | None = None, model: str | None = None
     ) -> dict[str, Any]:
@@ -134,6 +138,14 @@ class ManagementClient:
     async def recent_requests(self, limit: int = 200) -> dict[str, Any]:
         """The ledger's newest finished requests, to refill the feed after a restart or on attach."""
         return await self.request("GET", f"/v0/requests?limit={limit}")
+
+    async def sessions(self, limit: int = 200) -> dict[str, Any]:
+        """The ledger's agent sessions, latest first."""
+        return await self.request("GET", f"/v0/sessions?limit={limit}")
+
+    async def session_requests(self, session: str, limit: int = 500) -> dict[str, Any]:
+        """One agent session's requests from the ledger, newest first."""
+        return await self.request("GET", "/v0/requests?" + urlencode({"session": session, "limit": limit}))
 
     async def reload_config(self) -> dict[str, Any]:
         return await self.request("POST", "/v0/config/reload", ok=(200, 422))

@@ -42,6 +42,8 @@ class FeedRow:
     attempts: int = 1
     error: dict[str, Any] | None = None
     paid_fallback: bool = False  # failover went from a subscription/free provider to a paid one
+    agent: str = ""
+    session: str = ""  # the agent session the request belongs to ("" when the client named none)
 
     @classmethod
     def from_started(cls, ev: RequestStarted) -> FeedRow:
@@ -55,6 +57,8 @@ class FeedRow:
             provider=ev.provider or "",
             model=ev.model or "",
             stream=ev.stream,
+            agent=ev.agent,
+            session=ev.session or "",
         )
 
     @classmethod
@@ -81,6 +85,8 @@ class FeedRow:
             attempts=ev.attempts or 1,
             error=ev.error.to_dict() if ev.error is not None else None,
             paid_fallback=ev.paid_fallback,
+            agent=ev.agent,
+            session=ev.session or "",
         )
 
     @property
@@ -93,7 +99,7 @@ class FeedRow:
 
     def haystack(self) -> str:
         err = self.error or {}
-        parts = (self.id, self.client, self.model_requested, self.model, self.provider, self.dialect_in)
+        parts = (self.id, self.client, self.model_requested, self.model, self.provider, self.dialect_in, self.session)
         return " ".join((*parts, str(err.get("code", "")), str(err.get("message", "")))).lower()
 
 
@@ -102,13 +108,14 @@ _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 
 @dataclass(frozen=True)
 class FeedFilter:
-    """Parsed from `provider:NAME model:NAME status:429|4xx|ok|error client:NAME free text`."""
+    """Parsed from `provider:NAME model:NAME status:429|4xx|ok|error client:NAME session:ID free text`."""
 
     provider: str = ""
     model: str = ""
     status: str = ""
     client: str = ""
     text: tuple[str, ...] = ()
+    session: str = ""
 
     @classmethod
     def parse(cls, query: str) -> FeedFilter:
@@ -116,7 +123,7 @@ class FeedFilter:
         words: list[str] = []
         for token in query.split():
             key, sep, value = token.partition(":")
-            if sep and key.lower() in ("provider", "model", "status", "client") and value:
+            if sep and key.lower() in ("provider", "model", "status", "client", "session") and value:
                 fields[key.lower()] = value.lower()
             else:
                 words.append(token.lower())
@@ -124,12 +131,14 @@ class FeedFilter:
 
     @property
     def active(self) -> bool:
-        return bool(self.provider or self.model or self.status or self.client or self.text)
+        return bool(self.provider or self.model or self.status or self.client or self.text or self.session)
 
     def matches(self, rec: FeedRow) -> bool:
         if self.provider and self.provider not in rec.provider.lower():
             return False
         if self.client and self.client not in rec.client.lower():
+            return False
+        if self.session and self.session != rec.session.lower():
             return False
         if self.model and self.model not in rec.model.lower() and self.model not in rec.model_requested.lower():
             return False
@@ -143,6 +152,7 @@ class FeedFilter:
     def describe(self) -> str:
         parts = [f"{k}:{v}" for k, v in (("provider", self.provider), ("model", self.model)) if v]
         parts += [f"{k}:{v}" for k, v in (("status", self.status), ("client", self.client)) if v]
+        parts += [f"session:{self.session}"] if self.session else []
         return " ".join([*parts, *self.text])
 
 

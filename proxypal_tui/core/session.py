@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from proxypal_tui.core.agent_sessions import SessionHistory
 from proxypal_tui.core.config_view import ConfigView
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.history import HistoryView
@@ -36,6 +37,7 @@ class Session:
         self.config = ConfigView(options.config_path)
         self.live = LiveState()
         self.history = HistoryView()
+        self.session_history = SessionHistory()  # History's per-session view (agent sessions)
         self.engine_status = EngineStatus(EngineState.LOCATING, config_path=str(options.config_path))
         self.engine_usage: ProcessUsage | None = None
         self.feed_paused = False

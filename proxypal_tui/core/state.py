@@ -21,6 +21,8 @@ from proxy_engine.protocol import (
     DROPPED,
     HELLO,
     LOG,
+    QUOTA_ALERT,
+    QUOTA_UPDATED,
     REQUEST_FINISHED,
     REQUEST_STARTED,
     STATS,
@@ -37,8 +39,9 @@ from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.credentials import CredentialBoard
 from proxypal_tui.core.feed import RequestFeed
 from proxypal_tui.core.logbook import Logbook, LogLine
+from proxypal_tui.core.quota import QuotaBoard
 
-IMMEDIATE = frozenset({CONFIG_RELOADED, BUDGET_ALERT, HELLO})
+IMMEDIATE = frozenset({CONFIG_RELOADED, BUDGET_ALERT, HELLO, QUOTA_ALERT})
 
 
 @dataclass
@@ -48,6 +51,7 @@ class LiveState:
     stats: Stats | None = None
     hello: Hello | None = None
     auth: CredentialBoard = field(default_factory=CredentialBoard)
+    quota: QuotaBoard = field(default_factory=QuotaBoard)
     day_rows: list[dict[str, Any]] = field(default_factory=list)
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
     usage_version: int = 0
@@ -68,6 +72,8 @@ class LiveState:
             BUDGET_ALERT: self.alerts.append,
             DROPPED: self._dropped,
             CONFIG_RELOADED: self._noop,
+            QUOTA_UPDATED: self.quota.updated,
+            QUOTA_ALERT: self.quota.alert,
         }
 
     def apply(self, events: list[dict[str, Any]]) -> list[Event]:

@@ -1,4 +1,5 @@
-"""Dashboard: KPI tiles (today and since engine start), sparklines, charts, distribution, budgets."""
+"""Dashboard: KPI tiles (today and since engine start), the tightest quota window, sparklines, charts,
+distribution, budgets."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class DashboardScreen(ProxyPalScreen):
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        self._drawn: tuple[int, int, int, int] | None = None
+        self._drawn: tuple[int, ...] | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="dash", can_focus=True):
@@ -43,6 +44,7 @@ class DashboardScreen(ProxyPalScreen):
             with Grid(id="kpis"):
                 for key, title in TILES:
                     yield KpiTile(title, id=f"kpi-{key}")
+            yield Label("", id="quota-tile")
             with Vertical(id="sparks"):
                 for key, title in SPARKS:
                     with Horizontal(classes="spark-row"):
@@ -67,7 +69,7 @@ class DashboardScreen(ProxyPalScreen):
         session = self.session
         live = session.live
         now = session.now()
-        key = (live.events_seen, live.usage_version, int(now) // 60, session.config.version)
+        key = (live.events_seen, live.usage_version, int(now) // 60, session.config.version, live.quota.version)
         if key == self._drawn:
             return
         self._drawn = key
@@ -78,6 +80,7 @@ class DashboardScreen(ProxyPalScreen):
                 str(session.config_path), session.endpoint_listen(), session.config.client_keys_label
             )
         self._draw_kpis(now)
+        self._draw_quota(now)
         self._draw_series(now)
         self._draw_shares()
         self._draw_budgets(now)
@@ -105,6 +108,15 @@ class DashboardScreen(ProxyPalScreen):
         }
         for key, (t, r) in values.items():
             self.query_one(f"#kpi-{key}", KpiTile).show(t, r)
+
+    def _draw_quota(self, now: float) -> None:
+        """The most used window across every account and how long until it resets; hidden with no readings."""
+        tightest = self.session.live.quota.tightest(now)
+        tile = self.query_one("#quota-tile", Label)
+        tile.display = tightest is not None
+        if tightest is not None:
+            tile.update(tightest.text(now))
+            tile.set_class(tightest.bar.used(now) >= 80, "over")
 
     def _draw_series(self, now: float) -> None:
         live = self.session.live

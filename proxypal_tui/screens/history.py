@@ -1,13 +1,15 @@
-"""History: requests and cost per day, week or month, per provider, model or client, read from the ledger.
+"""History: requests and cost per day, week or month, per provider, model or client, read from the ledger;
+and (`s`) the agent sessions the ledger holds, each with its requests.
 
-The figures come from `GET /v0/history` (the engine's SQLite ledger), never from the TUI's memory, so a
-restart of either process loses nothing and the whole range the ledger holds is shown.
+The figures come from `GET /v0/history`, `/v0/sessions` and `/v0/requests?session=` (the engine's SQLite
+ledger), never from the TUI's memory, so a restart of either process loses nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -19,6 +21,8 @@ from proxypal_tui.core.engine_state import EngineState
 from proxypal_tui.core.history import GROUPS, PERIODS
 from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
+from proxypal_tui.widgets.feed_view import RequestFeedView
+from proxypal_tui.widgets.session_table import SessionTable, short_id
 
 
 def _short(period: str) -> str:
@@ -54,6 +58,21 @@ class HistoryScreen(ProxyPalScreen):
         Binding("b", "cycle_period", "Period", id="history.period", tooltip="Per day, week or month."),
         Binding("g", "cycle_group", "Split", id="history.group", tooltip="Split by provider, model or client."),
         Binding("ctrl+r", "reload", "Reload", id="history.reload", tooltip="Read the ledger again."),
+        Binding(
+            "s",
+            "toggle_sessions",
+            "Sessions",
+            id="history.sessions",
+            tooltip="Agent sessions from the ledger; enter shows one session's requests.",
+        ),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            show=False,
+            id="history.back",
+            tooltip="From a session's requests back to the sessions.",
+        ),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -61,6 +80,8 @@ class HistoryScreen(ProxyPalScreen):
         self.by, self.group = "day", "provider"
         self._drawn = -1
         self._asked_while: EngineState | None = None
+        self.showing_sessions = False
+        self._drawn_sessions = -1
 
     def compose_body(self) -> ComposeResult:
         yield Label("", id="history-range")
@@ -71,20 +92,62 @@ class HistoryScreen(ProxyPalScreen):
         for name in ("Name", "Reqs", "OK", "Tokens", "Cost", "p95 (worst)"):
             table.add_column(name, key=name)
         yield table
+        sessions = SessionTable(id="history-sessions")
+        requests = RequestFeedView(id="history-session-requests")
+        sessions.display = requests.display = False
+        yield sessions
+        yield requests
 
     def on_screen_resume(self) -> None:
+        if self.session.session_history.chosen is not None:  # sent here for one session (Requests screen)
+            self._show_sessions(True)
         self.action_reload()
         super().on_screen_resume()
 
     def action_reload(self) -> None:
         self._asked_while = self.session.engine_status.state
-        self.actions.load_history(self.by, self.group)
+        if not self.showing_sessions:
+            self.actions.load_history(self.by, self.group)
+            return
+        chosen = self.session.session_history.chosen
+        if chosen is None:
+            self.actions.load_sessions()
+        else:
+            self.actions.load_session_requests(chosen)
+
+    def action_toggle_sessions(self) -> None:
+        self._show_sessions(not self.showing_sessions)
+        self.action_reload()
+
+    def action_back(self) -> None:
+        if self.showing_sessions and self.session.session_history.chosen is not None:
+            self.session.session_history.choose(None)
+            self.action_reload()
+
+    def _show_sessions(self, on: bool) -> None:
+        self.showing_sessions = on
+        if not on and self.session.session_history.chosen is not None:
+            self.session.session_history.choose(None)  # back to the periods: the next visit starts from the list
+        self.query_one("#history-charts").display = not on
+        self.query_one("#history-table").display = not on
+        if not on:  # shown again by the next sessions redraw, whichever of the two it needs
+            self.query_one(SessionTable).display = False
+            self.query_one("#history-session-requests").display = False
+        self._drawn = self._drawn_sessions = -1
+
+    @on(SessionTable.RowSelected, "#history-sessions")
+    def _session_chosen(self, event: SessionTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.session.session_history.choose(event.row_key.value)
+            self.action_reload()
 
     def action_cycle_period(self) -> None:
+        self._show_sessions(False)
         self.by = PERIODS[(PERIODS.index(self.by) + 1) % len(PERIODS)]
         self.action_reload()
 
     def action_cycle_group(self) -> None:
+        self._show_sessions(False)
         self.group = GROUPS[(GROUPS.index(self.group) + 1) % len(GROUPS)]
         self.action_reload()
 
@@ -92,6 +155,9 @@ class HistoryScreen(ProxyPalScreen):
         state = self.session.engine_status.state
         if state is EngineState.READY and self._asked_while is not EngineState.READY:
             self.action_reload()  # the engine came up while this screen was shown
+        if self.showing_sessions:
+            self._redraw_sessions()
+            return
         view = self.session.history
         if view.version == self._drawn:
             return
@@ -110,16 +176,40 @@ class HistoryScreen(ProxyPalScreen):
                 fmt.money(t.cost_usd), fmt.millis(t.worst_p95_ms), key=t.name,
             )  # fmt: skip
 
+    def _redraw_sessions(self) -> None:
+        view = self.session.session_history
+        if view.version == self._drawn_sessions:
+            return
+        self._drawn_sessions = view.version
+        listing, requests = self.query_one(SessionTable), self.query_one("#history-session-requests", RequestFeedView)
+        listing.display, requests.display = view.chosen is None, view.chosen is not None
+        note = f"   ({view.error})" if view.error else ""
+        if view.chosen is None:
+            listing.show(view.sessions)
+            label = f"Agent sessions in the ledger: {len(view.sessions)}, latest first (enter: its requests)"
+        else:
+            requests.set_rows(view.requests)
+            label = f"Session {short_id(view.chosen, 40)}: {len(view.requests)} requests, newest first (escape: back)"
+        self.query_one("#history-range", Label).update(label + note)
+        (listing if view.chosen is None else requests).focus()
+
     def palette_commands(self) -> Iterable[SystemCommand]:
         for by in PERIODS:
             yield SystemCommand(f"History per {by}", "From the ledger", lambda b=by: self._show_period(b))
         for group in GROUPS:
             yield SystemCommand(f"History by {group}", "From the ledger", lambda g=group: self._show_group(g))
+        yield SystemCommand("History by agent session", "Sessions from the ledger", self._sessions_command)
 
     def _show_period(self, by: str) -> None:
         self.by = by
+        self._show_sessions(False)
         self.action_reload()
 
     def _show_group(self, group: str) -> None:
         self.group = group
+        self._show_sessions(False)
+        self.action_reload()
+
+    def _sessions_command(self) -> None:
+        self._show_sessions(True)
         self.action_reload()

@@ -1,9 +1,10 @@
-"""Providers: every provider and credential with its state, cooldowns and errors; logins and keys.
+"""Providers: every provider and credential with its state, cooldowns, quota and errors; logins and keys.
 
 States come from `/v0/auth/status` and stay current through `auth.changed` and
-`credential.cooldown` events. Logins, keys and logouts run `proxypal-engine` as a subprocess
-(the dialogs in `screens/login.py` and `screens/add_key.py`); cooldowns are cleared through the
-management API.
+`credential.cooldown` events; quota windows (drawn as bars, under the table for every credential
+and in the detail pane for the highlighted one) from `/v0/quota` and `quota.updated`. Logins, keys
+and logouts run `proxypal-engine` as a subprocess (the dialogs in `screens/login.py` and
+`screens/add_key.py`); cooldowns are cleared through the management API.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from proxy_engine.config import KEY_KINDS_OFFERED
 from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.credentials import CredentialBoard, CredentialRow, ProviderRow
 from proxypal_tui.core.login import LOGIN_CHOICES, LoginRequest
+from proxypal_tui.core.quota import QuotaBar, QuotaBoard, bar_line
 from proxypal_tui.core.session import Session
 from proxypal_tui.screens.add_key import AddKeyScreen
 from proxypal_tui.screens.base import ProxyPalScreen
@@ -55,8 +57,19 @@ def cooldown_cell(cred: CredentialRow, now: float) -> str:
     return cell + (f" +{len(active) - 1}" if len(active) > 1 else "")
 
 
-def detail_text(row: ProviderRow | None, cred: CredentialRow | None, now: float) -> Text:
-    """The highlighted credential: what it is, its state and message, and each cooldown with time left."""
+def quota_text(quota: QuotaBoard, now: float) -> Text:
+    """One line per window of every credential that has readings: `claude/ann 5h ▇▇▇▇▁ 63% · resets …`."""
+    names = {key: short(f"{key[0]}/{key[1]}", 24) for key in quota.windows}
+    width = max(map(len, names.values()), default=0)
+    lines = []
+    for key, bars in sorted(quota.windows.items()):
+        for i, bar in enumerate(bars):  # the credential is named once, on its first window
+            lines.append(Text(f"{(names[key] if i == 0 else '').ljust(width)}  {bar_line(bar, now)}"))
+    return Text("\n").join(lines)
+
+
+def detail_text(row: ProviderRow | None, cred: CredentialRow | None, now: float, bars: Iterable[QuotaBar] = ()) -> Text:
+    """The highlighted credential: what it is, its state and message, quota, and each cooldown with time left."""
     if row is None:
         return Text("No provider selected. ↑/↓ move; o logs in, a adds an API key.", style="italic")
     head = f"{row.name} ({row.kind})" + (f" · {row.strategy}" if row.strategy else "")
@@ -72,6 +85,7 @@ def detail_text(row: ProviderRow | None, cred: CredentialRow | None, now: float)
     if cred.message:
         state.append(f" — {cred.message}")
     lines.append(state)
+    lines += [Text.assemble(("quota ", "bold"), bar_line(bar, now)) for bar in bars]
     active = cred.active_cooldowns(now)
     for cd in active:
         why = cd.reason + (f" (HTTP {cd.status})" if cd.status else "")
@@ -137,6 +151,7 @@ class ProvidersScreen(ProxyPalScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="store-note")
         yield DataTable(id="providers-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="quota-bars")
         yield Static(detail_text(None, None, 0), id="credential-detail")
 
     def on_mount(self) -> None:
@@ -160,7 +175,15 @@ class ProvidersScreen(ProxyPalScreen):
         if key != self._drawn:
             self._drawn = key
             self._fill_table(now)
+        self._draw_quota(now)
         self._show_detail()
+
+    def _draw_quota(self, now: float) -> None:
+        quota = self.session.live.quota
+        panel = self.query_one("#quota-bars", Static)
+        panel.display = bool(quota.windows)
+        if quota.windows:
+            panel.update(quota_text(quota, now))
 
     def _draw_store_note(self) -> None:
         store = self.board.store
@@ -209,7 +232,8 @@ class ProvidersScreen(ProxyPalScreen):
 
     def _show_detail(self) -> None:
         row, cred = self.selection()
-        self.query_one("#credential-detail", Static).update(detail_text(row, cred, self.session.now()))
+        bars = self.session.live.quota.of(row.name, cred.id) if row is not None and cred is not None else []
+        self.query_one("#credential-detail", Static).update(detail_text(row, cred, self.session.now(), bars))
 
     # ---- actions ----------------------------------------------------------------------------------
 

@@ -10,13 +10,15 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from proxypal_tui.core import formatting as fmt
+from proxypal_tui.core.agent_sessions import group_by_session
 from proxypal_tui.core.feed import FeedFilter, FeedRow
 from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.widgets.feed_view import RequestFeedView
+from proxypal_tui.widgets.session_table import SessionTable, session_text
 
 
 def detail_text(rec: FeedRow | None, error_style: Style | str = "bold") -> Text:
@@ -88,6 +90,13 @@ class RequestsScreen(ProxyPalScreen):
             tooltip="Show every request again.",
         ),
         Binding(
+            "s",
+            "toggle_sessions",
+            "Sessions",
+            id="requests.sessions",
+            tooltip="One row per agent session; enter shows its requests in History.",
+        ),
+        Binding(
             "escape",
             "focus_feed",
             "Feed",
@@ -102,12 +111,16 @@ class RequestsScreen(ProxyPalScreen):
         self.filter = FeedFilter()
         self._drawn_version = -1
         self._selected: str | None = None
+        self.grouped = False  # one row per agent session instead of one per request
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
             yield Input(placeholder="filter: provider:… model:… status:5xx text  (/)", id="filter")
             yield Label("", id="feed-state")
         yield RequestFeedView(id="feed")
+        sessions = SessionTable(id="sessions")
+        sessions.display = False
+        yield sessions
         yield Static(detail_text(None), id="detail")
 
     def on_mount(self) -> None:
@@ -131,7 +144,30 @@ class RequestsScreen(ProxyPalScreen):
         self.query_one("#filter", Input).focus()
 
     def action_focus_feed(self) -> None:
-        self.feed_view.focus()
+        (self.session_table if self.grouped else self.feed_view).focus()
+
+    @property
+    def session_table(self) -> SessionTable:
+        return self.query_one("#sessions", SessionTable)
+
+    def action_toggle_sessions(self) -> None:
+        self.grouped = not self.grouped
+        self.feed_view.display = not self.grouped
+        self.session_table.display = self.grouped
+        self._drawn_version = -1
+        self.action_focus_feed()
+        self.redraw()
+
+    @on(DataTable.RowHighlighted, "#sessions")
+    def _session_highlighted(self) -> None:
+        self._show_detail()
+
+    @on(DataTable.RowSelected, "#sessions")
+    def _session_chosen(self, event: DataTable.RowSelected) -> None:
+        """Enter on a session: its requests from the ledger, on the History screen."""
+        if event.row_key.value:
+            self.session.session_history.choose(event.row_key.value)
+            self.actions.action_show("history")
 
     def action_clear_filter(self) -> None:
         self.query_one("#filter", Input).value = ""
@@ -156,9 +192,14 @@ class RequestsScreen(ProxyPalScreen):
         self._show_detail()
 
     def _show_detail(self) -> None:
+        detail = self.query_one("#detail", Static)
+        if self.grouped:
+            table = self.session_table
+            detail.update(session_text(table.summaries.get(table.highlighted_session or "")))
+            return
         rec = self.session.live.feed.get(self._selected) if self._selected else None
         error = Style(color=self.app.theme_variables.get("error"), bold=True)
-        self.query_one("#detail", Static).update(detail_text(rec, error))
+        detail.update(detail_text(rec, error))
 
     def visible_records(self) -> list[FeedRow]:
         """The whole bounded history, filtered: the view renders only what fits on screen."""
@@ -170,11 +211,16 @@ class RequestsScreen(ProxyPalScreen):
         shown = f" {state} · {len(feed)} kept"
         if self.filter.active:
             shown += f" · filter {self.filter.describe()}"
+        if self.grouped:
+            shown += " · by session"
         self.query_one("#feed-state", Label).update(shown)
         if self.paused or feed.version == self._drawn_version:
             return
         self._drawn_version = feed.version
-        self.feed_view.set_rows(self.visible_records())
+        if self.grouped:
+            self.session_table.show(group_by_session(self.visible_records()))
+        else:
+            self.feed_view.set_rows(self.visible_records())
         self._show_detail()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
@@ -183,6 +229,9 @@ class RequestsScreen(ProxyPalScreen):
         yield SystemCommand("Filter: errors only", "Show failed requests", lambda: self._preset("status:error"))
         yield SystemCommand("Filter: in flight", "Requests still running", lambda: self._preset("status:flight"))
         yield SystemCommand("Filter: clear", "Show every request", self.action_clear_filter)
+        view = "one row per request" if self.grouped else "one row per agent session"
+        yield SystemCommand("Group by session" if not self.grouped else "Ungroup", f"Show {view}",
+                            self.action_toggle_sessions)  # fmt: skip
 
     def _preset(self, query: str) -> None:
         self.query_one("#filter", Input).value = query

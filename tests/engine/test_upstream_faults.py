@@ -205,7 +205,7 @@ def test_a_success_is_reported_only_for_a_good_reply(engine, fakes):
     """A broken reply with a 200 status must not clear the cooldown a previous failure left."""
     fo = fakes[0]
     fo.script(status=500)
-    assert _chat(engine, "gpt-4o", stream=False).status_code == 502
+    assert _chat(engine, "gpt-4o", stream=False).status_code == 500
     assert _cooldowns(engine, "openai")
     engine.clear_cooldowns()
     fo.script(raw_body=b"nope")

@@ -3,6 +3,9 @@
 base_url is "http://127.0.0.1:PORT" (the anthropic SDK and the proxy append "/v1/messages").
 Auth: `x-api-key: <key>` or `Authorization: Bearer <key>` (OAuth style); `anthropic-version` is required.
 Errors use {"type": "error", "error": {"type", "message"}, "request_id"}.
+Thinking blocks are signed: a `thinking` block sent back must carry the very text and signature this
+fake issued, else 400 "messages.N.content.M: Invalid `signature` in `thinking` block", as the real API
+answers a signature another provider (or a proxy) made up.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class FakeAnthropic(FakeProvider):
     def __init__(self, *args: Any, strict_alternation: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.strict_alternation = strict_alternation
+        self.issued: set[tuple[str, str]] = set()  # (thinking, signature) pairs this fake answered with
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/messages", self._messages)
@@ -76,6 +80,7 @@ class FakeAnthropic(FakeProvider):
         try:
             body = self.json_body(request)
             validate(body, strict_alternation=self.strict_alternation)
+            check_signatures(body, self.issued)
         except InvalidRequest as exc:
             return self.error_response(400, exc.message)
         if not self.model_known(body["model"]):
@@ -94,6 +99,8 @@ class FakeAnthropic(FakeProvider):
         body, script = got
         headers = {"request-id": new_id("req_011", 24)}
         rendered = MessageRenderer(script, body)
+        if rendered.thinking:
+            self.issued.add((rendered.thinking, script.signature()))
         if body.get("stream"):
             return await self.send_stream(
                 request,
@@ -141,6 +148,15 @@ class FakeAnthropic(FakeProvider):
         if model not in self.model_list():
             return self.error_response(404, f"model: {model}")
         return web.json_response(self._model_obj(model))
+
+
+def check_signatures(body: dict[str, Any], issued: set[tuple[str, str]]) -> None:
+    """Every `thinking` block in the history must be one this fake issued, text and signature alike."""
+    for i, msg in enumerate(body.get("messages") or []):
+        content = msg.get("content") if isinstance(msg, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            if block.get("type") == "thinking" and (block.get("thinking"), block.get("signature")) not in issued:
+                raise InvalidRequest(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
 
 
 class MessageRenderer:

@@ -1,11 +1,13 @@
-"""FakeBedrock: the Bedrock runtime Converse and ConverseStream operations, on 127.0.0.1.
+"""FakeBedrock: the Bedrock runtime Converse, ConverseStream and CountTokens operations, on 127.0.0.1.
 
 base_url is "http://127.0.0.1:PORT"; requests go to /model/{percent-encoded model id}/converse and
-/converse-stream. Auth is AWS SigV4 (service "bedrock"): the Authorization header's shape, scope, date and
-signed headers are checked, and the signature is recomputed with botocore from the fake's secret key over
-the raw path it received, as AWS does. A Bedrock API key (`Authorization: Bearer`) works when
-`bearer_tokens` are given. Streams use the binary event-stream framing (application/vnd.amazon.eventstream)
-with Bedrock's "p" padding field in each event. Errors are {"message"} with an `x-amzn-ErrorType` header.
+/converse-stream; CountTokens to /model/{id}/count-tokens with {"input": {"converse": {messages, system,
+toolConfig, additionalModelRequestFields}}} (answered {"inputTokens": N}). Auth is AWS SigV4 (service
+"bedrock"): the Authorization header's shape, scope, date and signed headers are checked, and the signature
+is recomputed with botocore from the fake's secret key over the raw path it received, as AWS does. A Bedrock
+API key (`Authorization: Bearer`) works when `bearer_tokens` are given. Streams use the binary event-stream
+framing (application/vnd.amazon.eventstream) with Bedrock's "p" padding field in each event. Errors are
+{"message"} with an `x-amzn-ErrorType` header.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ AUTH_RE = re.compile(
 )
 MAX_SKEW_S = 300
 PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# The Anthropic betas Converse takes in `additionalModelRequestFields.anthropic_beta`; others are a 400.
+BEDROCK_BETAS = frozenset({"context-1m-2025-08-07", "computer-use-2025-01-24", "computer-use-2025-11-24"})
 TOP_FIELDS = {
     "messages",
     "system",
@@ -209,12 +213,12 @@ class FakeBedrock(FakeProvider):
             return failure
         raw = request.raw_path.split("?", 1)[0][len("/model/") :]
         encoded_model, _, action = raw.rpartition("/")
-        if action not in ("converse", "converse-stream") or not encoded_model or "/" in encoded_model:
+        if action not in ("converse", "converse-stream", "count-tokens") or not encoded_model or "/" in encoded_model:
             return self.error_response(404, "Unknown operation", "UnknownOperationException")
         model = unquote(encoded_model)
         try:
             body = self.json_body(request)
-            validate_converse(body)
+            (validate_count_tokens if action == "count-tokens" else validate_converse)(body)
         except InvalidRequest as exc:
             return self.error_response(400, exc.message)
         if not self.model_known(model):
@@ -224,6 +228,8 @@ class FakeBedrock(FakeProvider):
             if script.delay:
                 await self.wait(request, script.delay)
             return self.scripted_error(script, f"scripted error {script.status}")
+        if action == "count-tokens":
+            return web.json_response({"inputTokens": script.usage.input_tokens})
         renderer = ConverseRenderer(script, model, body)
         headers = {"x-amzn-RequestId": new_id("", 32)}
         if action == "converse":
@@ -391,6 +397,9 @@ def validate_converse(body: dict[str, Any]) -> None:
         raise InvalidRequest("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
     max_tokens = _check_inference(body)
     extra = body.get("additionalModelRequestFields", {})
+    betas = extra.get("anthropic_beta") if isinstance(extra, dict) else None
+    if betas is not None and not (isinstance(betas, list) and set(betas) <= BEDROCK_BETAS):
+        raise InvalidRequest("invalid beta flag")
     thinking = extra.get("thinking") if isinstance(extra, dict) else None
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")
@@ -400,6 +409,30 @@ def validate_converse(body: dict[str, Any]) -> None:
             raise InvalidRequest("`max_tokens` must be greater than `thinking.budget_tokens`.")
         if body.get("inferenceConfig", {}).get("temperature", 1) != 1:
             raise InvalidRequest("`temperature` may only be set to 1 when thinking is enabled.")
+
+
+def validate_count_tokens(body: dict[str, Any]) -> None:
+    """POST /model/{modelId}/count-tokens: `input` is a union of `converse` (Converse's input) and `invokeModel`."""
+    if set(body) != {"input"}:
+        raise InvalidRequest(f"Unexpected field(s) in the request body: {', '.join(sorted(set(body) - {'input'}))}"
+                             if set(body) - {"input"} else "input: Member must not be null")  # fmt: skip
+    if _union(body["input"], "input", {"converse", "invokeModel"}) == "invokeModel":
+        if not isinstance(body["input"]["invokeModel"].get("body"), str):
+            raise InvalidRequest("input.invokeModel.body: Member must not be null")
+        return
+    converse = body["input"]["converse"]
+    allowed = {"messages", "system", "toolConfig", "additionalModelRequestFields"}
+    unknown = set(converse) - allowed if isinstance(converse, dict) else {"converse"}
+    if unknown:
+        raise InvalidRequest(f"Unexpected field(s) in input.converse: {', '.join(sorted(unknown))}")
+    has_tools = _check_messages(converse.get("messages"))
+    for i, block in enumerate(converse.get("system") or []):
+        if _union(block, f"system.{i}", {"text", "guardContent", "cachePoint"}) == "text":
+            _text(block["text"], f"system.{i}")
+    if "toolConfig" in converse:
+        _check_tool_config(converse["toolConfig"])
+    elif has_tools:
+        raise InvalidRequest("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
 
 
 def thinking_enabled(body: dict[str, Any]) -> bool:

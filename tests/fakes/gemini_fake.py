@@ -1,4 +1,5 @@
-"""FakeGemini: generateContent, streamGenerateContent (SSE and JSON-array), countTokens and the model list.
+"""FakeGemini: generateContent, streamGenerateContent (SSE and JSON-array), countTokens, embedContent,
+batchEmbedContents and the model list.
 
 base_url is "http://127.0.0.1:PORT"; every route exists under both /v1beta and /v1.
 Auth: `x-goog-api-key` header, `?key=`, or `Authorization: Bearer` (OAuth). As the live API does, a wrong
@@ -15,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from .base import FakeProvider, InvalidRequest, sse
+from .embeddings import gemini_embed_json
 from .gemini_validate import include_thoughts, validate_count_tokens, validate_generate
 from .script import Script, new_id, split_text
 
@@ -133,6 +135,8 @@ class FakeGemini(FakeProvider):
         if failure is not None:
             return failure
         model, _, action = request.match_info["name"].rpartition(":")
+        if action in ("embedContent", "batchEmbedContents") and model:
+            return self._embed(request, key, model, action)
         if action not in ("generateContent", "streamGenerateContent", "countTokens") or not model:
             return self.error_response(404, f"Method not found: {request.match_info['name']}")
         try:
@@ -151,6 +155,12 @@ class FakeGemini(FakeProvider):
         if script.status is not None:
             if script.delay:
                 await self.wait(request, script.delay)
+            if script.error_details:
+                headers = dict(script.headers)
+                if script.retry_after is not None:
+                    headers["Retry-After"] = f"{script.retry_after:g}"
+                return self.error_response(script.status, script.error_message or "scripted error",
+                                           script.error_type, headers, script.error_details)  # fmt: skip
             return self.scripted_error(script, f"scripted error {script.status}")
         if action == "countTokens":
             return web.json_response(count_tokens_json(script))
@@ -170,6 +180,19 @@ class FakeGemini(FakeProvider):
             content_type="application/json; charset=UTF-8",
             error_frame=b"\n,\r\n" + json.dumps(renderer.error_body(), indent=2).encode() + b"]",
         )
+
+    def _embed(self, request: web.Request, key: str | None, model: str, action: str) -> web.Response:
+        if "embedding" not in model:
+            return self.error_response(404, f"models/{model} is not found for API version {_version(request)}, "
+                                       f"or is not supported for {action}.")  # fmt: skip
+        try:
+            reply = gemini_embed_json(action, self.json_body(request), model)
+        except InvalidRequest as exc:
+            return self.error_response(400, exc.message)
+        script = self.pick_script(key, model)
+        if script.status is not None:
+            return self.scripted_error(script, f"scripted error {script.status}")
+        return web.json_response(reply)
 
 
 def _version(request: web.Request) -> str:
@@ -226,9 +249,7 @@ class GeminiRenderer:
         return out
 
     def _call_parts(self) -> list[dict[str, Any]]:
-        return [
-            {"functionCall": {"name": tc.name, "args": tc.arguments_dict}} for tc in self.script.tool_calls
-        ]
+        return [{"functionCall": {"name": tc.name, "args": tc.arguments_dict}} for tc in self.script.tool_calls]
 
     def _sign(self, parts: list[dict[str, Any]]) -> None:
         """Gemini attaches the thought signature to the first non-thought part when the model thought."""
@@ -274,6 +295,5 @@ class GeminiRenderer:
             parts_per_chunk.append([{"text": ""}])
         last = len(parts_per_chunk) - 1
         return [
-            self.response(parts, finish=i == last, final_usage=i == last)
-            for i, parts in enumerate(parts_per_chunk)
+            self.response(parts, finish=i == last, final_usage=i == last) for i, parts in enumerate(parts_per_chunk)
         ]

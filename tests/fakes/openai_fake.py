@@ -1,4 +1,5 @@
-"""FakeOpenAI: chat completions, Responses, legacy completions and the model list, on 127.0.0.1.
+"""FakeOpenAI: chat completions, Responses (and its input-token counter), legacy completions, embeddings
+and the model list, on 127.0.0.1.
 
 base_url (what the proxy and the openai SDK use) is "http://127.0.0.1:PORT/v1".
 Auth is `Authorization: Bearer <key>`; errors use {"error": {"message", "type", "param", "code"}}.
@@ -13,8 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from .base import FakeProvider, InvalidRequest, sse
-from .openai_responses import ResponsesRenderer
-from .openai_validate import validate_chat, validate_completions, validate_responses
+from .embeddings import openai_embeddings_json, openai_inputs, validate_input_tokens
+from .openai_responses import ResponsesRenderer, responses_usage
+from .openai_socket import serve_responses_socket
+from .openai_validate import validate_chat, validate_compact, validate_completions, validate_responses
 from .script import Script, new_id, split_text
 
 DEFAULT_MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-5", "o3"]
@@ -33,6 +36,7 @@ class FakeOpenAI(FakeProvider):
     """A fake api.openai.com. `known_models`, when given, makes other models answer 404 model_not_found."""
 
     default_key = "sk-fake-openai"
+    close_idle_sockets = False  # WebSocket mode: close the socket after each response, as a server may
 
     @property
     def base_url(self) -> str:
@@ -41,7 +45,11 @@ class FakeOpenAI(FakeProvider):
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/chat/completions", self._chat)
         router.add_post("/v1/responses", self._responses)
+        router.add_get("/v1/responses", self._responses_socket)
+        router.add_post("/v1/responses/compact", self._compact)
         router.add_post("/v1/completions", self._completions)
+        router.add_post("/v1/responses/input_tokens", self._input_tokens)
+        router.add_post("/v1/embeddings", self._embeddings)
         router.add_get("/v1/models", self._models)
         router.add_get("/v1/models/{model}", self._model)
 
@@ -88,9 +96,7 @@ class FakeOpenAI(FakeProvider):
             return self._invalid(exc)
         model = body["model"]
         if not self.model_known(model):
-            return self.error_response(
-                404, f"The model `{model}` does not exist or you do not have access to it."
-            )
+            return self.error_response(404, f"The model `{model}` does not exist or you do not have access to it.")
         script = self.pick_script(key, model)
         if script.status is not None:
             if script.delay:
@@ -122,7 +128,9 @@ class FakeOpenAI(FakeProvider):
         got = await self._prelude(request, validate_responses)
         if isinstance(got, web.StreamResponse):
             return got
-        body, script = got
+        return await self._responses_for(request, *got)
+
+    async def _responses_for(self, request: web.Request, body: dict[str, Any], script: Script) -> web.StreamResponse:
         renderer = ResponsesRenderer(script, body["model"], body)
         headers = {"x-request-id": new_id("req_", 32)}
         if body.get("stream"):
@@ -137,6 +145,21 @@ class FakeOpenAI(FakeProvider):
             )
         return await self.send_json(request, script, renderer.as_json(), headers)
 
+    async def _responses_socket(self, request: web.Request) -> web.StreamResponse:
+        return await serve_responses_socket(self, request, self._auth(request)[1], validate_responses)
+
+    async def _compact(self, request: web.Request) -> web.StreamResponse:
+        """Remote compaction: the retained user messages and one opaque `compaction` item."""
+        got = await self._prelude(request, validate_compact)
+        if isinstance(got, web.StreamResponse):
+            return got
+        return await self._compact_for(request, *got)
+
+    async def _compact_for(self, request: web.Request, body: dict[str, Any], script: Script) -> web.StreamResponse:
+        kept = [i for i in body["input"] if i.get("type", "message") == "message" and i.get("role") == "user"]
+        summary = {"type": "compaction", "encrypted_content": "enc_" + new_id("", 32)}
+        return await self.send_json(request, script, {"output": [*kept, summary], "usage": responses_usage(script)})
+
     # ----- legacy completions -----------------------------------------------------------------------
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         got = await self._prelude(request, validate_completions)
@@ -147,6 +170,40 @@ class FakeOpenAI(FakeProvider):
             frames = completion_frames(script, body)
             return await self.send_stream(request, script, frames, error_frame=stream_error(script))
         return await self.send_json(request, script, completion_json(script, body))
+
+    # ----- token counts and embeddings ---------------------------------------------------------------
+    async def _scripted(
+        self, request: web.Request, validate: Callable[[dict[str, Any]], Any]
+    ) -> tuple[Any, Script] | web.Response:
+        """Auth, validation and the script, for the endpoints whose model is optional or not a chat model."""
+        key, failure = self._auth(request)
+        if failure is not None:
+            return failure
+        try:
+            body = self.json_body(request)
+            got = validate(body)
+        except InvalidRequest as exc:
+            return self._invalid(exc)
+        script = self.pick_script(key, body.get("model"))
+        if script.status is not None:
+            return self.scripted_error(script, f"scripted error {script.status}")
+        return (body, got), script
+
+    async def _input_tokens(self, request: web.Request) -> web.Response:
+        got = await self._scripted(request, validate_input_tokens)
+        if isinstance(got, web.Response):
+            return got
+        _, script = got
+        return web.json_response({"object": "response.input_tokens", "input_tokens": script.usage.input_tokens})
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        got = await self._scripted(request, openai_inputs)
+        if isinstance(got, web.Response):
+            return got
+        (body, texts), script = got
+        if "embedding" not in body["model"]:
+            return self.error_response(400, f"The model `{body['model']}` does not support embeddings.")
+        return web.json_response(openai_embeddings_json(body, texts, script.usage.input_tokens))
 
     # ----- models ------------------------------------------------------------------------------------
     def model_list(self) -> list[str]:
@@ -218,9 +275,7 @@ def chat_json(script: Script, body: dict[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(script)}
-        ],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(script)}],
         "usage": chat_usage(script),
         "service_tier": "default",
         "system_fingerprint": "fp_fake0001",

@@ -19,6 +19,11 @@ RESP_OUTPUT_PARTS = {"output_text", "refusal"}
 RESP_ROLES = {"user", "system", "developer", "assistant"}
 
 
+def _one_of(value: Any, allowed: set[str]) -> bool:
+    """Membership that a JSON object or array (unhashable) fails instead of crashing the fake."""
+    return isinstance(value, str) and value in allowed
+
+
 def _require_model(body: dict[str, Any]) -> None:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -41,7 +46,9 @@ def _check_chat_content(content: Any, where: str, role: str) -> None:
     if not isinstance(content, list) or not content:
         raise InvalidRequest(f"Invalid '{where}.content': expected a string or a non-empty array", where)
     for j, part in enumerate(content):
-        if not isinstance(part, dict) or part.get("type") not in CHAT_PART_TYPES:
+        if isinstance(part, dict) and "cache_control" in part:  # Anthropic's; OpenAI caches by itself
+            raise InvalidRequest(f"Unrecognized request argument supplied: {where}.content[{j}].cache_control")
+        if not isinstance(part, dict) or not _one_of(part.get("type"), CHAT_PART_TYPES):
             raise InvalidRequest(f"Invalid '{where}.content[{j}].type'", f"{where}.content[{j}].type")
         ptype = part["type"]
         if ptype == "text" and not isinstance(part.get("text"), str):
@@ -86,7 +93,7 @@ def validate_chat(body: dict[str, Any]) -> None:
     pending: list[str] = []  # tool_call ids still waiting for a tool message
     for i, msg in enumerate(messages):
         where = f"messages[{i}]"
-        if not isinstance(msg, dict) or msg.get("role") not in CHAT_ROLES:
+        if not isinstance(msg, dict) or not _one_of(msg.get("role"), CHAT_ROLES):
             raise InvalidRequest(f"Invalid value for '{where}.role'", f"{where}.role")
         role = msg["role"]
         if role != "tool" and pending:
@@ -144,7 +151,7 @@ def validate_completions(body: dict[str, Any]) -> None:
 
 def _check_resp_message(item: dict[str, Any], where: str) -> None:
     role = item.get("role")
-    if role not in RESP_ROLES:
+    if not _one_of(role, RESP_ROLES):
         raise InvalidRequest(f"Invalid value for '{where}.role'", f"{where}.role")
     content = item.get("content")
     if isinstance(content, str):
@@ -154,7 +161,7 @@ def _check_resp_message(item: dict[str, Any], where: str) -> None:
     allowed = RESP_OUTPUT_PARTS if role == "assistant" else RESP_INPUT_PARTS
     for j, part in enumerate(content):
         ptype = part.get("type") if isinstance(part, dict) else None
-        if ptype not in allowed:
+        if not _one_of(ptype, allowed):
             raise InvalidRequest(
                 f"Invalid value: '{ptype}'. Supported values are: {', '.join(sorted(allowed))}.",
                 f"{where}.content[{j}].type",
@@ -201,3 +208,13 @@ def validate_responses(body: dict[str, Any]) -> None:
             raise InvalidRequest(f"Missing required parameter: 'tools[{i}].type'.", f"tools[{i}].type")
         if tool["type"] == "function" and not FUNCTION_NAME.match(str(tool.get("name", ""))):
             raise InvalidRequest(f"Missing required parameter: 'tools[{i}].name'.", f"tools[{i}].name")
+
+
+def validate_compact(body: dict[str, Any]) -> None:
+    """POST /v1/responses/compact: a model and the history as a list of items; it never streams."""
+    _require_model(body)
+    if "stream" in body:
+        raise InvalidRequest("Unknown parameter: 'stream'.", "stream")
+    if not isinstance(body.get("input"), list):
+        raise InvalidRequest("Invalid type for 'input': expected an array", "input")
+    validate_responses({k: v for k, v in body.items() if k not in ("tools", "parallel_tool_calls")})

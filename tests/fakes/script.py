@@ -70,7 +70,10 @@ class Script:
       "MAX_TOKENS", "max_output_tokens").
     - status / error_message / error_type / retry_after: answer with this HTTP error in the provider's shape
       (Retry-After header when retry_after is set).
-    - headers: extra response headers. delay: seconds before the first byte.
+    - error_details: Google `error.details` entries a Gemini error carries (QuotaFailure, ...); the
+      RetryInfo entry comes from retry_after.
+    - headers: extra response headers (`tests.fakes.quota_headers` builds each provider's quota headers).
+      delay: seconds before the first byte.
       chunk_delay: seconds between stream events.
     - drop_after: abort the TCP connection after K stream events (non-stream: 0 = no response at all,
       >=1 = headers plus half the body). stall_after: after K events stop sending until the client hangs up.
@@ -96,6 +99,7 @@ class Script:
     error_type: str | None = None
     retry_after: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    error_details: list[dict[str, Any]] = field(default_factory=list)
     delay: float = 0.0
     chunk_delay: float = 0.0
     drop_after: int | None = None

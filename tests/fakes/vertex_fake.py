@@ -2,7 +2,8 @@
 
 base_url is "http://127.0.0.1:PORT"; routes are
 /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent |
-:streamGenerateContent (?alt=sse, else a JSON array) | :countTokens, and
+:streamGenerateContent (?alt=sse, else a JSON array) | :countTokens (contents, systemInstruction, tools at the
+top; no generateContentRequest), and
 /v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict | :streamRawPredict,
 plus .../publishers/anthropic/models/count-tokens:rawPredict. Auth is an OAuth access token (Bearer) only,
 and the project and location must be the fake's. Claude bodies must carry
@@ -17,17 +18,33 @@ from typing import Any
 from aiohttp import web
 
 from .anthropic_fake import ERROR_TYPES as ANTHROPIC_ERROR_TYPES
-from .anthropic_fake import PING, MessageRenderer
+from .anthropic_fake import PING, MessageRenderer, check_signatures
 from .anthropic_validate import validate_count_tokens as validate_claude_count
 from .anthropic_validate import validate_messages
 from .base import InvalidRequest, sse
 from .gemini_fake import FakeGemini, GeminiRenderer, count_tokens_json, json_array_frames
-from .gemini_validate import validate_count_tokens, validate_generate
+from .gemini_validate import validate_generate
 from .script import Script, new_id
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
+# The anthropic-beta flags Claude on Vertex takes; any other is a 400 naming it.
+VERTEX_BETAS = frozenset(
+    {"interleaved-thinking-2025-05-14", "context-1m-2025-08-07", "context-management-2025-06-27",
+     "computer-use-2025-01-24", "web-search-2025-03-05"}
+)  # fmt: skip
 GOOGLE_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 CLAUDE_METHODS = ("rawPredict", "streamRawPredict")
+
+
+VERTEX_COUNT_FIELDS = ("model", "instances", "contents", "tools", "systemInstruction", "generationConfig")
+
+
+def validate_vertex_count(body: dict[str, Any]) -> None:
+    """Vertex's CountTokensRequest has no `generateContentRequest` (the Gemini API's wrapper): contents etc. on top."""
+    unknown = sorted(set(body) - set(VERTEX_COUNT_FIELDS))
+    if unknown:
+        raise InvalidRequest(f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.')
+    validate_generate({k: v for k, v in body.items() if k not in ("model", "instances")}, strict=True)
 
 
 class FakeVertex(FakeGemini):
@@ -39,6 +56,7 @@ class FakeVertex(FakeGemini):
         super().__init__(*args, **kwargs)
         self.project = project
         self.location = location
+        self.claude_issued: set[tuple[str, str]] = set()  # signed thinking this fake answered with
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/projects/{project}/locations/{location}/publishers/{publisher}/models/{tail}", self._call)
@@ -87,7 +105,10 @@ class FakeVertex(FakeGemini):
     async def _gemini(self, request: web.Request, key: str | None, model: str, method: str) -> web.StreamResponse:
         try:
             body = self.json_body(request)
-            (validate_count_tokens if method == "countTokens" else validate_generate)(body, strict=self.strict)
+            if method == "countTokens":
+                validate_vertex_count(body)
+            else:
+                validate_generate(body, strict=self.strict)
         except InvalidRequest as exc:
             return self.error_response(400, exc.message)
         if not self.model_known(model):
@@ -111,6 +132,14 @@ class FakeVertex(FakeGemini):
 
     async def _claude(self, request: web.Request, key: str | None, model: str, method: str) -> web.StreamResponse:
         counting = model == "count-tokens"
+        betas = [f.strip() for f in request.headers.get("anthropic-beta", "").split(",") if f.strip()]
+        unknown = [f for f in betas if f not in VERTEX_BETAS]
+        if unknown:
+            return self.claude_error(
+                400,
+                f"Unexpected value(s) `{','.join(unknown)}` for the `anthropic-beta` header. Please consult our "
+                "documentation at docs.anthropic.com or try again without the header.",
+            )
         try:
             body = self.json_body(request)
             if body.get("anthropic_version") != VERTEX_ANTHROPIC_VERSION:
@@ -127,6 +156,7 @@ class FakeVertex(FakeGemini):
                 if bool(plain.get("stream")) != (method == "streamRawPredict"):
                     raise InvalidRequest(f"stream must be {method == 'streamRawPredict'} for {method}")
                 validate_messages({**plain, "model": model})
+                check_signatures(plain, self.claude_issued)
         except InvalidRequest as exc:
             return self.claude_error(400, exc.message)
         if not self.model_known(model):
@@ -138,6 +168,8 @@ class FakeVertex(FakeGemini):
         if counting:
             return web.json_response({"input_tokens": script.usage.input_tokens})
         rendered = MessageRenderer(script, {**plain, "model": model})
+        if rendered.thinking:
+            self.claude_issued.add((rendered.thinking, script.signature()))
         headers = {"request-id": new_id("req_vrtx_", 24)}
         if method == "rawPredict":
             return await self.send_json(request, script, rendered.as_json(), headers)

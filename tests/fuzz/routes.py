@@ -93,6 +93,10 @@ BODIES = {
     "messages": _messages,
     "count": lambda: {k: v for k, v in _messages().items() if k != "max_tokens"},
     "gemini": _gemini,
+    "input_tokens": lambda: {"input": "hi", "instructions": "be brief"},
+    "embeddings": lambda: {"input": ["hi", "there"], "dimensions": 8},
+    "embed": lambda: {"content": {"parts": [{"text": "hi"}]}, "outputDimensionality": 8},
+    "batch_embed": lambda: {"requests": [{"content": {"parts": [{"text": "hi"}]}, "taskType": "RETRIEVAL_QUERY"}]},
 }
 MODEL_ROUTES = (
     Route("POST", "/v1/chat/completions", "openai_chat", "chat"),
@@ -106,6 +110,10 @@ MODEL_ROUTES = (
     Route("POST", "/v1beta/models/{model}:countTokens", "gemini", "gemini"),
     Route("POST", "/v1/models/{model}:generateContent", "gemini", "gemini"),
     Route("POST", "/v1/models/{model}:countTokens", "gemini", "gemini"),
+    Route("POST", "/v1/responses/input_tokens", "openai_responses", "input_tokens"),
+    Route("POST", "/v1/embeddings", "openai_chat", "embeddings"),  # errors in OpenAI's shape
+    Route("POST", "/v1beta/models/{model}:embedContent", "gemini", "embed"),
+    Route("POST", "/v1beta/models/{model}:batchEmbedContents", "gemini", "batch_embed"),
     Route("POST", "/api/provider/openai/v1/chat/completions", "openai_chat", "chat"),
     Route("POST", "/api/provider/openai/responses", "openai_responses", "responses"),
     Route("POST", "/api/provider/anthropic/v1/messages", "anthropic", "messages"),
@@ -130,6 +138,7 @@ MANAGEMENT = (
     ("GET", "/v0/status"),
     ("GET", "/v0/auth/status"),
     ("GET", "/v0/usage"),
+    ("GET", "/v0/quota"),
     ("GET", "/v0/requests"),
     ("GET", "/v0/config"),
     ("POST", "/v0/config/reload"),

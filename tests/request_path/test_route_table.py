@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy_engine.request_path.routes import GEMINI, MODEL_LIST, ROUTES, VERTEX, InboundRoute
+from proxy_engine.request_path.routes import GEMINI, MODEL_LIST, ROUTES, SOCKET, VERTEX, InboundRoute
 from tests.engine_harness import EngineProcess, fakes_config, free_port
 
 AMP_PREFIX = "/api/provider/openai"
@@ -47,7 +47,7 @@ def _route_id(route: InboundRoute) -> str:
     return f"{route.method} {route.path}"
 
 
-@pytest.mark.parametrize("route", [r for r in ROUTES if r.kind != MODEL_LIST], ids=_route_id)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.kind not in (MODEL_LIST, SOCKET)], ids=_route_id)
 def test_every_model_call_route_reaches_the_handler_in_its_dialect(engine: EngineProcess, route: InboundRoute) -> None:
     """An unknown model is the handler's 404 (not the router's, not Amp's relay), in the route's dialect."""
     expected = "openai_chat" if (route.dialect or "").startswith("openai") else route.dialect  # one error shape
@@ -81,8 +81,8 @@ def test_vertex_paths_that_name_no_model_go_to_amps_relay(engine: EngineProcess)
 
 
 def test_gemini_paths_without_a_known_method_are_404_in_gemini_shape(engine: EngineProcess) -> None:
-    for path in ("/v1beta/models/gemini-2.5-flash:embedContent", "/v1beta/models/gemini-2.5-flash",
-                 AMP_PREFIX + "/v1beta/models/gemini-2.5-flash:embedContent"):  # fmt: skip
+    for path in ("/v1beta/models/gemini-2.5-flash:predictLongRunning", "/v1beta/models/gemini-2.5-flash",
+                 AMP_PREFIX + "/v1beta/models/gemini-2.5-flash:predictLongRunning"):  # fmt: skip
         r = httpx.post(engine.url + path, json={"contents": []})
         assert r.status_code == 404, path
         assert r.json()["error"]["status"] == "NOT_FOUND", path

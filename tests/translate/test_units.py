@@ -141,11 +141,11 @@ def test_upstream_errors_in_the_clients_shape(client: str, source: str) -> None:
         )
 
 
-def test_overloaded_is_503_for_non_anthropic_clients() -> None:
+def test_overloaded_is_503_for_non_anthropic_clients_and_529_for_anthropic() -> None:
     body = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
     assert get_translator("openai_chat", "anthropic").error(529, body)[0] == 503
     status, out = get_translator("anthropic", "gemini").error(503, b'{"error":{"code":503,"message":"busy"}}')
-    assert status == 503 and json.loads(out)["error"]["type"] == "api_error"
+    assert status == 529 and json.loads(out)["error"]["type"] == "overloaded_error"
 
 
 def test_error_body_for_proxy_made_errors() -> None:

@@ -17,6 +17,13 @@ PROVIDERS = (
 )
 CLIENTS = ("laptop", "ci", "desk")
 STATUSES = (200, 200, 200, 200, 200, 200, 429, 200, 200, 502, 200, 499)
+# Agent sessions: (agent, session id); every fifth request names none (a plain SDK call).
+SESSIONS = (
+    ("claude-code", "3f1c9a2e-7b4d-4e8a-9c1f-2d6b8e0a4c71"),
+    ("codex", "019a9544-7ab1-73c1-837e-1fa681f4462b"),
+    ("opencode", "ses_6b2f0c9d1e3aK7pQ2rS8tU4vW"),
+    ("claude-code", "a7d0e5b3-2c9f-4b1e-8d6a-5f3c1e9b7a20"),
+)
 
 CONFIG_TEXT = f"""\
 # ProxyPal config used by the TUI tests.
@@ -50,10 +57,13 @@ def record(i: int, now: float = FIXED_NOW, status: int | None = None) -> dict[st
         error = {"code": "upstream_error", "message": "upstream answered 500: internal server error"}
     elif st == 499:
         error = {"code": "client_closed", "message": "the client went away"}
+    agent, session = SESSIONS[(i // 3) % len(SESSIONS)] if i % 5 != 4 else ("openai-sdk", None)
     return {
         "id": f"req-{i:04d}",
         "ts_start": now - 3000 + i * 61,
         "client": CLIENTS[i % len(CLIENTS)],
+        "agent": agent,
+        "session": session,
         "dialect_in": "anthropic" if provider == "anthropic" else "openai_chat",
         "dialect_out": "anthropic"
         if provider == "anthropic"

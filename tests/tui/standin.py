@@ -29,6 +29,7 @@ class Script:
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
     history_rows: list[dict[str, Any]] = field(default_factory=list)  # /v0/history, for any by/group
     providers: list[dict[str, Any]] = field(default_factory=list)
+    quota: list[dict[str, Any]] = field(default_factory=list)  # /v0/quota credentials, each with windows
     store: dict[str, Any] = field(default_factory=lambda: {"backend": "test store", "notice": None, "error": None})
     uptime_s: float = 754.0
     pid: int | None = None
@@ -65,11 +66,13 @@ class ScriptedEngine:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/v0/status", self._status)
         app.router.add_get("/v0/auth/status", self._auth_status)
+        app.router.add_get("/v0/quota", self._quota)
         app.router.add_post("/v0/auth/cooldowns/clear", self._clear_cooldowns)
         app.router.add_post("/v0/auth/reload", self._reload_auth)
         app.router.add_get("/v0/usage", self._usage)
         app.router.add_get("/v0/requests", self._recent)
         app.router.add_get("/v0/history", self._history)
+        app.router.add_get("/v0/sessions", self._sessions)
         app.router.add_get("/v0/config", self._get_config)
         app.router.add_post("/v0/config/reload", self._reload)
         self._runner = web.AppRunner(app)
@@ -179,6 +182,9 @@ class ScriptedEngine:
             }
         )
 
+    async def _quota(self, request: web.Request) -> web.Response:
+        return web.json_response({"now": self.script.ts, "credentials": self.script.quota})
+
     async def _auth_status(self, request: web.Request) -> web.Response:
         return web.json_response({"store": self.script.store, "providers": self.script.providers})
 
@@ -221,7 +227,29 @@ class ScriptedEngine:
 
     async def _recent(self, request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "100"))
-        return web.json_response({"requests": list(reversed(self.script.recent))[:limit]})
+        rows = list(reversed(self.script.recent))
+        if "session" in request.query:
+            rows = [r for r in rows if r.get("session") == request.query["session"]]
+        return web.json_response({"requests": rows[:limit]})
+
+    async def _sessions(self, request: web.Request) -> web.Response:
+        """The scripted records summed per session, latest first (the real engine asks its ledger)."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in sorted(self.script.recent, key=lambda r: r["ts_start"]):
+            if not r.get("session"):
+                continue
+            s = out.setdefault(r["session"], {"session": r["session"], "requests": 0, "errors": 0, "input_tokens": 0,
+                                              "output_tokens": 0, "cost_usd": 0.0, "models": [],
+                                              "first_seen": r["ts_start"]})  # fmt: skip
+            s["requests"] += 1
+            s["errors"] += r["status"] >= 400
+            s["input_tokens"] += r["input_tokens"]
+            s["output_tokens"] += r["output_tokens"]
+            s["cost_usd"] += r["cost_usd"] or 0.0
+            s["models"] += [] if r["model"] in s["models"] else [r["model"]]
+            s.update(last_seen=r["ts_start"], agent=r.get("agent"), client=r["client"])
+        rows = sorted(out.values(), key=lambda s: -s["last_seen"])
+        return web.json_response({"sessions": rows})
 
     async def _get_config(self, request: web.Request) -> web.Response:
         ok, errors = self._validate()

@@ -345,3 +345,42 @@ def test_engine_gave_up(snap_compare: Any, snap_home: Paths) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@SIZES
+def test_requests_by_session(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """Requests grouped by agent session (`s`): one row per session, the latest seen first (the codex
+    session 019a9544-…, then 3f1c9a2e-…, a7d0e5b3-…, ses_6b2f0…), each with its agent, request count,
+    tokens, cost, models and last-seen time; requests without a session are not rows. The state label ends
+    "· by session" and the detail pane shows the highlighted session's totals and models."""
+    run = scene(engine, ("r", "s"), shows=RequestsScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_history_sessions(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """History's session view (`h`, then `s`): the charts give way to the ledger's agent sessions, latest
+    first, with agent, requests, tokens, cost, models and last seen; the range line reads "Agent sessions
+    in the ledger: 4, latest first (enter: its requests)"."""
+
+    async def loaded(pilot: Pilot) -> None:
+        app = pilot.app
+        assert isinstance(app, ProxyPalApp)
+        await wait_for(lambda: len(app.session.session_history.sessions) == 4, pilot)
+
+    run = scene(engine, ("h", "s"), loaded, shows=HistoryScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+def test_history_one_session(snap_compare: Any, snap_home: Paths, engine: StandinThread) -> None:
+    """One session's requests in History at 120x40 (Requests grouped by session, enter on the first): the
+    range line names session 019a9544-7ab1-73c1-837e-1fa681f4462b and its request count; the rows are that
+    codex session's requests from the ledger, newest first, with status colours as in the feed."""
+
+    async def loaded(pilot: Pilot) -> None:
+        app = pilot.app
+        assert isinstance(app, ProxyPalApp)
+        await wait_for(lambda: bool(app.session.session_history.requests), pilot)
+
+    run = scene(engine, ("r", "s", "enter"), loaded, shows=HistoryScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=(120, 40), run_before=run)
