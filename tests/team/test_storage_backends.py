@@ -246,3 +246,24 @@ async def test_many_engines_migrating_at_once_apply_each_version_once(backend, t
     assert [m for m in messages if "migrated to schema version" in m] != []
     assert len([m for m in messages if "migrated to schema version" in m]) == 1, messages
     assert not [m for m in messages if "failed" in m], messages
+
+
+async def test_sessions_answer_alike_on_both_backends(postgres_url, tmp_path):
+    """`/v0/sessions` and `/v0/requests?session=` read PostgreSQL in team mode, with SQLite's answers."""
+    from proxy_engine.storage.session_queries import recent_sessions, session_requests
+
+    rows = [{**r, "session": f"s{i % 3}" if i % 4 else None} for i, r in enumerate(_rows())]
+    answers = {}
+    for name, url in (("sqlite", None), ("postgres", postgres_url)):
+        async with opened(name, tmp_path / name, url) as (_, ledger):
+            for r in rows:
+                ledger.append(r)
+            summary = await recent_sessions(ledger, 0.0, 50)
+            for s in summary:
+                s["models"] = sorted(s["models"])
+            answers[name] = (summary, await session_requests(ledger, "s1", 50), await recent_sessions(ledger, 0.0, 1))
+    lite, pg = answers["sqlite"], answers["postgres"]
+    assert [s["session"] for s in lite[0]] == ["s2", "s1", "s0"]  # latest first
+    assert pg[0] == pytest.approx(lite[0])
+    assert pg[1] == lite[1] and {r["session"] for r in pg[1]} == {"s1"} and len(pg[1]) > 1
+    assert len(pg[2]) == 1
