@@ -152,6 +152,7 @@ def build_app(
     state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port, worker=worker)
     state.storage = storage
     state.credentials.cooldown_table = storage.cooldown_table()
+    state.credentials.quota_table = storage.quota_table()
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)

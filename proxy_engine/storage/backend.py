@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from proxy_engine.credentials.cooldowns import CooldownTable, DatabaseCooldownTable
+from proxy_engine.quota.store import DatabaseQuotaTable, QuotaTable
 from proxy_engine.storage.audit import AuditLog
 from proxy_engine.storage.database import BackendKind, Database
 from proxy_engine.storage.ledger_store import LedgerStore
@@ -69,6 +70,10 @@ class Storage:
     def ledger_store(self) -> LedgerStore | None:
         """PostgreSQL's ledger store in team mode; None: the ledger keeps its own SQLite file."""
         return self._ledger
+
+    def quota_table(self) -> QuotaTable | None:
+        """PostgreSQL's quota readings in team mode; None: the `quota_windows` table of the SQLite file."""
+        return DatabaseQuotaTable(self.db) if self.kind == "postgres" else None
 
     def cooldown_table(self) -> CooldownTable | None:
         """PostgreSQL's cooldown table in team mode; None: cooldowns stay in the SQLite file."""

@@ -267,3 +267,29 @@ async def test_sessions_answer_alike_on_both_backends(postgres_url, tmp_path):
     assert pg[0] == pytest.approx(lite[0])
     assert pg[1] == lite[1] and {r["session"] for r in pg[1]} == {"s1"} and len(pg[1]) > 1
     assert len(pg[2]) == 1
+
+
+async def test_quota_readings_persist_and_a_late_older_reading_never_wins(backend, tmp_path):
+    """The quota ledger's `quota_windows` through the storage layer: PostgreSQL's table in team mode."""
+    from proxy_engine.quota.ledger import QuotaLedger
+    from proxy_engine.quota.store import SqliteQuotaTable
+    from proxy_engine.quota.window import QuotaWindow
+
+    name, url = backend
+    async with opened(name, tmp_path, url) as (storage, _):
+        table = storage.quota_table() or SqliteQuotaTable(tmp_path / "data" / "usage.db")
+        await table.load()
+        w = QuotaWindow("claude", "login:ana", "5h", 40.0, 2_000_000_000.0, 1000.0, limit=100, remaining=60,
+                        status="allowed", window_s=18000, representative=True)  # fmt: skip
+        await table.write([w])
+        await table.write([QuotaWindow("claude", "login:ana", "5h", 10.0, 2_000_000_000.0, 900.0)])  # older: ignored
+        assert await table.read() == [w]
+        newer = QuotaWindow("claude", "login:ana", "5h", 55.5, 2_000_000_000.0, 1100.0, blocks=False)
+        await table.write([newer])
+        assert await table.read() == [newer]
+        ledger = QuotaLedger(lambda e: None)
+        await ledger.open(tmp_path / "data" / "usage.db", storage.quota_table())
+        assert ledger.windows() == [newer]
+    if name == "postgres":
+        rows = await pg_fetch(url, "SELECT provider, credential, name, used_percent FROM quota_windows")
+        assert [tuple(r) for r in rows] == [("claude", "login:ana", "5h", 55.5)]
