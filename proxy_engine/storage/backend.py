@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxy_engine.storage")
 
 
-def _resolver(ref: str) -> str | None:
-    """The URL itself, or what its `keyring:`/`env:` reference holds; added to the log redactor."""
+def resolve_server_url(ref: str) -> str | None:
+    """The URL itself, or what its `keyring:`/`env:` reference holds; added to the log redactor.
+
+    Blocking (a keyring may be asked): call it in a thread. `team.redis` is resolved the same way."""
     from urllib.parse import urlsplit
 
     from proxy_engine.config import SECRET_REF
@@ -61,7 +63,7 @@ class Storage:
         if team is None or not team.postgres:
             return cls(SqliteDatabase(ledger_file), replica_id)
         ref = team.postgres
-        return cls(PostgresDatabase(lambda: _resolver(ref)), team.replica_id or replica_id)
+        return cls(PostgresDatabase(lambda: resolve_server_url(ref)), team.replica_id or replica_id)
 
     @property
     def kind(self) -> BackendKind:
