@@ -293,3 +293,43 @@ async def test_quota_readings_persist_and_a_late_older_reading_never_wins(backen
     if name == "postgres":
         rows = await pg_fetch(url, "SELECT provider, credential, name, used_percent FROM quota_windows")
         assert [tuple(r) for r in rows] == [("claude", "login:ana", "5h", 55.5)]
+
+
+def test_sqlite_engines_upgrading_one_file_at_once_apply_each_version_once(tmp_path):
+    """An older ledger (schema version 1) opened by eight engines at once: the reads of `schema_version` and the
+    writes that follow happen in one BEGIN IMMEDIATE each, so no engine applies a version another applied."""
+    import threading
+
+    from proxy_engine.storage.migrations import MIGRATIONS, migrate_sqlite
+    from proxy_engine.storage.sqlite_database import connect
+
+    path = tmp_path / "usage.db"
+    first = connect(path)
+    first.isolation_level = None
+    first.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL)")
+    for statement in MIGRATIONS[0].sqlite:
+        first.execute(statement)
+    first.execute("INSERT INTO schema_version VALUES (1, 'ledger and cooldowns', 0)")
+    first.close()
+    start, results, errors = threading.Barrier(8), [], []
+
+    def upgrade() -> None:
+        conn = connect(path)
+        try:
+            start.wait()
+            results.append(migrate_sqlite(conn))
+        except sqlite3.Error as e:
+            errors.append(e)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=upgrade) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(v for applied in results for v in applied) == list(range(2, LATEST + 1))
+    with sqlite3.connect(path) as conn:
+        assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == list(
+            range(1, LATEST + 1))  # fmt: skip
