@@ -1,4 +1,4 @@
-"""`proxypal-engine serve | check-config | tail | quota | version | login | logout | auth`."""
+"""`proxypal-engine serve | check-config | tail | quota | keys | version | login | logout | auth`."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
         watch.stop()
 
 
-_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version", "quota"})
+_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version", "quota", "keys"})
 
 
 def _needs_login_commands(argv: list[str]) -> bool:
@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                        parents=[common])  # fmt: skip
     p.add_argument("--json", action="store_true", help="the /v0/quota JSON")
     p.set_defaults(handler=_quota)
+    from proxy_engine.members.cli import add_keys_subcommands
+
+    add_keys_subcommands(sub, common)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(handler=lambda a: print(f"proxypal-engine {__version__}") or 0)
     if _needs_login_commands(sys.argv[1:] if argv is None else argv):

@@ -69,7 +69,7 @@ async def serve_responses_socket(request: web.Request, resolve_as: ResolveAs | N
     state: RunningEngine = request.app[ENGINE]
     if state.shutting_down:
         return error_response(DIALECT, ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown"))
-    client = state.runtime.client_for(client_key(request))
+    client = state.members.client_name(state.runtime, client_key(request))
     if client is None:
         return error_response(
             DIALECT, ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")
