@@ -97,7 +97,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     logging.getLogger("proxy_engine").addHandler(handler)
     app[_TASKS] = [asyncio.create_task(_stats_loop(state), name="stats"),
                    asyncio.create_task(watch_config(app), name="config-watch"),
-                   asyncio.create_task(state.members.directory.refresh_forever(), name="member-keys"),
+                   asyncio.create_task(state.members.refresh_forever(), name="member-keys"),
                    asyncio.create_task(state.metrics.drain_forever(), name="metrics")]  # fmt: skip
     # Workers share one SQLite file, replicas one PostgreSQL: each re-reads what the others set.
     shared_table = state.worker is not None or state.storage.kind == "postgres"

@@ -8,13 +8,14 @@ lookup and a few deque operations per request; storage is read only in the backg
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from proxy_engine.members.directory import KeyRefused, MemberDirectory
+from proxy_engine.members.directory import REFRESH_S, KeyRefused, MemberDirectory
 from proxy_engine.members.limits import LimitHit, MemberLimits
 from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.storage.member_keys import MemberKey
@@ -38,23 +39,38 @@ class MemberAccess:
         self.storage = storage
         self.directory = MemberDirectory(storage.member_keys)
         self.limits = MemberLimits()
+        self.spend_loaded = False
 
     async def open(self) -> None:
-        """Read the keys and this month's spend per key; a database that does not answer is retried later."""
+        """Read the keys and this month's spend per key. A database that does not answer yet is not waited
+        for twice: the directory's refresh loop (`refresh_forever`) reads both once it answers."""
         try:
             await self.directory.refresh()
+            await self.load_spend()
         except (StorageUnavailable, sqlite3.Error, OSError) as e:
             log.error("member keys cannot be read yet (%s); member keys are refused until they can", e)
+
+    async def load_spend(self) -> None:
         start = period_start("month", time.time())
-        try:
-            rows = await self.storage.db.fetch(
-                "SELECT member, sum(cost_usd) FROM requests WHERE ts_start >= ? AND member IS NOT NULL GROUP BY member",
-                start,
-            )
-        except (StorageUnavailable, sqlite3.Error, OSError) as e:
-            log.error("member spend starts at zero: the ledger cannot be read (%s)", e)
-            rows = []
+        rows = await self.storage.db.fetch(
+            "SELECT member, sum(cost_usd) FROM requests WHERE ts_start >= ? AND member IS NOT NULL GROUP BY member",
+            start,
+        )
         self.limits.load_spend(start, {k: float(v or 0.0) for k, v in rows})
+        self.spend_loaded = True
+
+    async def refresh_forever(self) -> None:
+        """Re-read the keys every `REFRESH_S` (and the month's spend, until it could be read once)."""
+        while True:
+            await asyncio.sleep(REFRESH_S)
+            try:
+                await self.directory.refresh()
+                self.limits.forget(self.directory.live_ids())  # revoked keys' minute windows go
+                if not self.spend_loaded:
+                    await self.load_spend()
+                    log.info("member keys and their spend are read")
+            except (StorageUnavailable, sqlite3.Error, OSError) as e:
+                log.warning("member keys could not be re-read (%s); the last copy stays in force", e)
 
     def caller(self, rt: Runtime, presented: str | None) -> Caller | None:
         """None: refused (no usable key). Raises `KeyRefused` for a member key that is unknown, revoked or expired."""

@@ -7,17 +7,12 @@ When storage cannot be read, the last copy stays in force (and the failure is lo
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import logging
-import sqlite3
 import time
 
 from proxy_engine.members.keys import looks_like_member_key
-from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.storage.member_keys import MemberKey, MemberKeyStore, hash_key
 
-log = logging.getLogger("proxy_engine.members")
 REFRESH_S = 2.0
 
 
@@ -36,13 +31,9 @@ class MemberDirectory:
         self._by_hash = {k.key_hash: k for k in keys}
         self._by_id = {k.id: k for k in keys}
 
-    async def refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(REFRESH_S)
-            try:
-                await self.refresh()
-            except (StorageUnavailable, sqlite3.Error, OSError) as e:
-                log.warning("member keys could not be re-read (%s); the last copy stays in force", e)
+    def live_ids(self) -> set[str]:
+        now = time.time()
+        return {k.id for k in self._by_id.values() if k.usable(now)}
 
     def by_id(self, key_id: str) -> MemberKey | None:
         return self._by_id.get(key_id)
