@@ -18,7 +18,7 @@ from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, RunningEngine
 from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.usage.history import HistoryQuery
-from proxy_engine.usage.sessions import query_session_requests, query_sessions
+from proxy_engine.usage.sessions_store import session_requests_from, sessions_from
 
 log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
@@ -114,7 +114,10 @@ async def recent_requests(request: web.Request) -> web.Response:
         return web.json_response({"error": "limit must be a number"}, status=400)
     if (session := request.query.get("session")) is not None:
         await state.ledger.flush()
-        rows = await asyncio.to_thread(query_session_requests, state.ledger.path, session, limit)
+        try:
+            rows = await session_requests_from(state.storage.db, session, limit)
+        except StorageUnavailable as e:
+            return _storage_down(e)
         return web.json_response({"requests": rows, "session": session})
     try:
         return web.json_response({"requests": await state.ledger.recent(limit)})
@@ -137,7 +140,10 @@ async def sessions(request: web.Request) -> web.Response:
     except ValueError:
         return web.json_response({"error": "limit and since must be numbers"}, status=400)
     await state.ledger.flush()
-    rows = await asyncio.to_thread(query_sessions, state.ledger.path, since, limit)
+    try:
+        rows = await sessions_from(state.storage.db, since, limit)  # PostgreSQL in team mode
+    except StorageUnavailable as e:
+        return _storage_down(e)
     return web.json_response({"sessions": rows})
 
 
