@@ -162,7 +162,7 @@ async def relay(request: web.Request) -> web.StreamResponse:
     if _climbs(request.raw_path):
         return _error(400, "amp_path_refused", "paths with `.` or `..` segments or backslashes are not relayed to Amp")
     presented = client_key(request)
-    if rt.keys_required and rt.client_for(presented) is None:
+    if rt.keys_required and request.app[ENGINE].members.client_name(rt, presented) is None:
         return _error(401, "invalid_api_key", "invalid or missing client key for this proxy")
     try:
         url = yarl.URL(str(yarl.URL(base)).rstrip("/") + request.raw_path, encoded=True)

@@ -19,6 +19,9 @@ from proxy_engine.amp import add_amp_routes
 from proxy_engine.browser_guard import browser_guard
 from proxy_engine.credentials.cooldowns import CooldownStore
 from proxy_engine.events import EventBus, EventLogHandler
+from proxy_engine.members import admin_api
+from proxy_engine.members.access import MemberAccess
+from proxy_engine.metrics.scrape import metrics
 from proxy_engine.paths import Paths, make_private_dirs
 from proxy_engine.recorder import api as recorder_api
 from proxy_engine.reload import setup_reload, watch_config
@@ -88,6 +91,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
     state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
     await state.ledger.open()
+    await state.members.open()  # after the ledger: its `member` column is there
     await state.load_budgets()
     await state.credentials.open()
     await state.recorder.start()
@@ -96,7 +100,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())
     logging.getLogger("proxy_engine").addHandler(handler)
     app[_TASKS] = [asyncio.create_task(_stats_loop(state), name="stats"),
-                   asyncio.create_task(watch_config(app), name="config-watch")]  # fmt: skip
+                   asyncio.create_task(watch_config(app), name="config-watch"),
+                   asyncio.create_task(state.members.refresh_forever(), name="member-keys"),
+                   asyncio.create_task(state.metrics.drain_forever(), name="metrics")]  # fmt: skip
     # Workers share one SQLite file, replicas one PostgreSQL: each re-reads what the others set.
     shared_table = state.worker is not None or state.storage.kind == "postgres"
     if shared_table and state.credentials.cooldowns is not None:
@@ -154,6 +160,7 @@ def build_app(
     )
     state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port, worker=worker)
     state.storage = storage
+    state.members = MemberAccess(storage)
     state.credentials.cooldown_table = storage.cooldown_table()
     state.credentials.quota_table = storage.quota_table()
     bus.hello = state.hello
@@ -169,6 +176,8 @@ def build_app(
     r.add_get("/", healthz)
     r.add_routes(management.routes)
     r.add_routes(recorder_api.routes)
+    r.add_routes(admin_api.routes)
+    r.add_get("/metrics", metrics)
     add_amp_routes(r)
     app.on_response_prepare.append(_response_headers)
     return app

@@ -1,4 +1,4 @@
-"""`proxypal-engine`: serve, check-config, doctor, tail, stop, quota, capture, replay, export, version, login, auth."""
+"""`proxypal-engine`: serve, check-config, doctor, tail, stop, quota, keys, capture, replay, export, version, auth."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
         watch.stop()
 
 
-_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version", "quota", "doctor"}) | CAPTURE_COMMANDS
+_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version", "quota", "doctor", "keys"}) | CAPTURE_COMMANDS
 
 
 def _needs_login_commands(argv: list[str]) -> bool:
@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
                        "exit 1 if something needs attention", parents=[common])  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object for scripts")
     p.set_defaults(handler=_doctor)
+    from proxy_engine.members.cli import add_keys_subcommands
+
+    add_keys_subcommands(sub, common)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(handler=lambda a: print(f"proxypal-engine {__version__}") or 0)
     if _needs_login_commands(sys.argv[1:] if argv is None else argv):

@@ -237,6 +237,10 @@ class ManagementConfig(_Strict):
     allow_remote: bool = False
 
 
+class MetricsConfig(_Strict):
+    open: bool = Field(default=False, description="Serve GET /metrics without the management key")
+
+
 class EventsConfig(_Strict):
     queue_size: int = Field(default=2000, ge=10, le=1_000_000)
     socket: str | None = None
@@ -372,6 +376,7 @@ class Config(_Strict):
     max_body_mb: float = Field(default=32.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     management: ManagementConfig = Field(default_factory=ManagementConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     recorder: RecorderConfig = Field(default_factory=RecorderConfig)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -13,6 +11,9 @@ import signal
 from aiohttp import web
 
 from proxy_engine.config import ConfigError
+from proxy_engine.members.admin_api import members_report, own_usage
+from proxy_engine.members.audit_trail import audit
+from proxy_engine.members.roles import require_admin as _guard
 from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, RunningEngine
 from proxy_engine.storage.errors import StorageUnavailable
@@ -22,23 +23,6 @@ from proxy_engine.usage.history import HistoryQuery
 log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
 _FILTERS = ("provider", "credential", "model")
-
-
-def _guard(request: web.Request) -> RunningEngine:
-    state = request.app[ENGINE]
-    remote = request.remote or ""
-    try:
-        local = ipaddress.ip_address(remote.split("%")[0]).is_loopback
-    except ValueError:
-        local = False
-    if not local and not state.runtime.config.management.allow_remote:
-        raise web.HTTPForbidden(text='{"error": "management API answers on loopback only"}',
-                                content_type="application/json")  # fmt: skip
-    auth = request.headers.get("Authorization", "")
-    key = auth[7:].strip().encode("utf-8", "surrogateescape") if auth[:7].lower() == "bearer " else b""
-    if not hmac.compare_digest(key, state.management_key):
-        raise web.HTTPUnauthorized(text='{"error": "management key required"}', content_type="application/json")
-    return state
 
 
 guard = _guard  # the recorder's routes (recorder/api.py) are guarded the same way
@@ -71,6 +55,7 @@ async def clear_cooldowns(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or any(not isinstance(body.get(k), str | None) for k in _FILTERS):
         return web.json_response({"error": "provider, credential and model must be strings"}, status=400)
     cleared = await state.credentials.clear(*(body.get(k) for k in _FILTERS))
+    await audit(state, "admin", "cooldown.cleared", None, {k: body.get(k) for k in _FILTERS} | {"cleared": cleared})
     return web.json_response({"cleared": cleared})
 
 
@@ -78,24 +63,34 @@ async def clear_cooldowns(request: web.Request) -> web.Response:
 async def reload_logins(request: web.Request) -> web.Response:
     """After `login`/`logout` elsewhere: re-read stored logins, and the config so `keyring:` keys are read again."""
     state = _guard(request)
+    before = {(e.provider, e.credential) for e in state.credentials.login_states()}
     await reload_now(request.app)
     n = await state.credentials.reload_logins()
+    after = {(e.provider, e.credential) for e in state.credentials.login_states()}
+    for action, logins in (("login.added", after - before), ("login.removed", before - after)):
+        for provider, credential in sorted(logins):
+            await audit(state, "admin", action, credential, {"provider": provider})
     return web.json_response({"ok": state.credentials.store_error is None, "logins": n,
                               "error": state.credentials.store_error})  # fmt: skip
 
 
 @routes.get("/v0/usage")
 async def usage(request: web.Request) -> web.Response:
+    """Admin: usage by period, provider, model, member or team (`group=member|team` adds each member's
+    or team's spend, budget, models and last seen). A member key: `?key=me`, its own usage only."""
+    if request.query.get("key") == "me":
+        return await own_usage(request)
     state = _guard(request)
     group = request.query.get("group", "day")
     try:
         since = float(request.query["since"]) if "since" in request.query else None
         rows = await state.ledger.usage(group, since)
+        extra = await members_report(state, group, since) if group in ("member", "team") else {}
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
     except StorageUnavailable as e:
         return _storage_down(e)
-    return web.json_response({"group": group, "rows": rows})
+    return web.json_response({"group": group, "rows": rows, **extra})
 
 
 @routes.get("/v0/history")
@@ -179,6 +174,7 @@ async def put_config(request: web.Request) -> web.Response:
         await apply_config_text(request.app, text)
     except ConfigError as e:
         return web.json_response({"ok": False, "errors": [i.as_dict() for i in e.issues]}, status=422)
+    await audit(state, "admin", "config.changed", str(state.paths.config_file), {"bytes": len(text.encode())})
     return web.json_response({"ok": True, "errors": [], "path": str(state.paths.config_file)})
 
 

@@ -95,6 +95,7 @@ class RequestRecord:
         "dialect_out",
         "id",
         "include_usage_requested",
+        "member",
         "paid_fallback",
         "provider_kind",
         "recorded",
@@ -102,6 +103,7 @@ class RequestRecord:
         "stream",
         "t0",
         "t_first",
+        "team",
         "ts_start",
         "usage",
     )  # fmt: skip
@@ -131,6 +133,8 @@ class RequestRecord:
         self._model = None
         self._credential = None
         self._session = None
+        self.member: str | None = None  # the member key's id when a member key called (members/access.py)
+        self.team: str | None = None
         self.stream = False
         self.status = 0
         self.usage: Usage | None = None
@@ -194,6 +198,8 @@ class RequestRecord:
             error=RequestError(code=self.error_code, message=self.error_message) if self.error_code else None,
             paid_fallback=self.paid_fallback,
             session=self.session,
+            member=self.member,
+            team=self.team,
         )
 
     def as_dict(self) -> dict[str, Any]:

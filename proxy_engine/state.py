@@ -17,6 +17,8 @@ from proxy_engine.config import ConfigIssue
 from proxy_engine.credentials.broker import CredentialBroker
 from proxy_engine.credentials.pacing import PacingBoard
 from proxy_engine.events import EventBus
+from proxy_engine.members.access import MemberAccess
+from proxy_engine.metrics.registry import RequestMetrics
 from proxy_engine.paths import Paths
 from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, LedgerHealth, RequestFinished, Stats
 from proxy_engine.record import RequestRecord
@@ -54,9 +56,12 @@ class RunningEngine:
     budgets: BudgetTracker = field(init=False)
     recorder: FlightRecorder = field(init=False)
     storage: Storage = field(init=False)  # everything durable: SQLite, or PostgreSQL in team mode
+    members: MemberAccess = field(init=False)  # member keys and their limits (members/)
+    metrics: RequestMetrics = field(default_factory=RequestMetrics)  # GET /metrics
 
     def __post_init__(self) -> None:
         self.storage = Storage.from_config(self.paths.ledger_file, None)  # build_app sets the configured one
+        self.members = MemberAccess(self.storage)
         self.credentials = CredentialBroker(self.paths, lambda: self.runtime, self.bus.publish)
         self.budgets = BudgetTracker(self.bus.publish)
         self.budgets.configure(self.runtime.config)
@@ -94,6 +99,9 @@ class RunningEngine:
         d = rec.as_dict()
         self.ledger.append(d)
         self.stats.add(d)
+        self.metrics.note(d)
+        if rec.member is not None:
+            self.members.finished(d)
         self.bus.emit(REQUEST_FINISHED, d)
 
     def hello(self) -> Hello:

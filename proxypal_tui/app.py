@@ -45,6 +45,7 @@ from proxypal_tui.messages import (
     EngineStatusChanged,
     HistoryLoaded,
     LoginFinished,
+    MembersLoaded,
     QuotaLoaded,
     RecentRequestsLoaded,
     SessionRequestsLoaded,
@@ -60,6 +61,7 @@ from proxypal_tui.screens.doctor import DoctorScreen
 from proxypal_tui.screens.help import HelpScreen
 from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.logs import LogsScreen
+from proxypal_tui.screens.members import MembersScreen
 from proxypal_tui.screens.providers import ProvidersScreen
 from proxypal_tui.screens.requests import RequestsScreen
 from proxypal_tui.themes import DEFAULT_THEME, bundled_theme_dirs, load_themes, user_theme_dir
@@ -86,7 +88,7 @@ def _tools_screen_for(session: Session) -> Callable[[], Screen[Any]]:
 
 class ProxyPalApp(BackgroundWork, App[int]):
     TITLE = "ProxyPal"
-    CSS_PATH = ["tcss/app.tcss", "tcss/dashboard.tcss", "tcss/screens.tcss", "tcss/history.tcss"]
+    CSS_PATH = ["tcss/app.tcss", "tcss/dashboard.tcss", "tcss/screens.tcss", "tcss/history.tcss", "tcss/members.tcss"]
     PAGES: dict[str, type[ProxyPalScreen]] = {
         "dashboard": DashboardScreen,
         "requests": RequestsScreen,
@@ -94,6 +96,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
         "config": ConfigScreen,
         "logs": LogsScreen,
         "history": HistoryScreen,
+        "members": MembersScreen,
     }  # added as modes, each page built with the session
     DEFAULT_MODE = "dashboard"
     BINDINGS = APP_BINDINGS
@@ -333,6 +336,13 @@ class ProxyPalApp(BackgroundWork, App[int]):
             self.session.history.failed(message.error)
         else:
             self.session.history.load(message.by, message.group, message.rows)
+
+    @on(MembersLoaded)
+    def _members_loaded(self, message: MembersLoaded) -> None:
+        if message.error:
+            self.session.members.failed(message.error)
+        else:
+            self.session.members.load(message.rows)
 
     @on(SessionsLoaded)
     def _sessions_loaded(self, message: SessionsLoaded) -> None:

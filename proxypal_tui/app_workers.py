@@ -29,6 +29,7 @@ from proxypal_tui.messages import (
     CooldownsCleared,
     HistoryLoaded,
     LoginFinished,
+    MembersLoaded,
     QuotaLoaded,
     RecentRequestsLoaded,
     SessionRequestsLoaded,
@@ -117,6 +118,21 @@ class BackgroundWork(_Base):
             self.post_message(HistoryLoaded(by, group, [], str(e)))
             return
         self.post_message(HistoryLoaded(by, group, rows))
+
+    @work(exclusive=True, exit_on_error=False, group="members")
+    async def load_members(self) -> None:
+        api = self.supervisor.api
+        if api is None:
+            self.post_message(MembersLoaded([], "the engine is not running"))
+            return
+        try:
+            rows = (await api.usage("member")).get("members")
+            if not isinstance(rows, list):
+                raise TypeError(f"unexpected answer {type(rows).__name__}")
+        except (ApiError, AttributeError, TypeError) as e:
+            self.post_message(MembersLoaded([], str(e)))
+            return
+        self.post_message(MembersLoaded(rows))
 
     @work(exclusive=True, exit_on_error=False, group="sessions")
     async def load_sessions(self) -> None:

@@ -43,4 +43,12 @@ APP_BINDINGS: list[BindingType] = [
         id="app.next_theme",
         tooltip="Switch to the next theme.",
     ),
+    Binding(
+        "m",
+        "show('members')",
+        "Members",
+        show=False,
+        id="screen.members",
+        tooltip="Member keys: spend against budget, requests, models, last seen.",
+    ),
 ]

@@ -18,6 +18,7 @@ SCREENS = (
     ("config", "Config", "Edit the config file"),
     ("logs", "Logs", "Engine logs"),
     ("history", "History", "Usage per day, week or month, from the ledger"),
+    ("members", "Members", "Member keys: spend, budget, requests, models, last seen"),
 )
 
 

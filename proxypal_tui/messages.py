@@ -54,6 +54,14 @@ class HistoryLoaded(Message, bubble=False):
         self.by, self.group, self.rows, self.error = by, group, rows, error
 
 
+class MembersLoaded(Message, bubble=False):
+    """Member rows of GET /v0/usage?group=member; error is set instead when the engine could not answer."""
+
+    def __init__(self, rows: list[dict[str, Any]], error: str = "") -> None:
+        super().__init__()
+        self.rows, self.error = rows, error
+
+
 class SessionsLoaded(Message, bubble=False):
     """Rows of GET /v0/sessions (the ledger's agent sessions); error is set instead when it failed."""
 

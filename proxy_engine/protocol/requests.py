@@ -98,6 +98,8 @@ class RequestFinished:
     error: RequestError | None = None
     paid_fallback: bool = False  # failover went from a subscription/free provider to a paid one
     session: str | None = None  # the agent session the client named, if any
+    member: str | None = None  # the member key's id (team mode), never the key
+    team: str | None = None  # that member's team
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +127,8 @@ class RequestFinished:
             "error": self.error.to_dict() if self.error is not None else None,
             "paid_fallback": self.paid_fallback,
             "session": self.session,
+            "member": self.member,
+            "team": self.team,
         }
 
     @classmethod
@@ -154,5 +158,7 @@ class RequestFinished:
             error=RequestError.from_dict(d.get("error")),
             paid_fallback=bool(d.get("paid_fallback")),
             session=_opt_str(d.get("session")) or None,
+            member=_opt_str(d.get("member")) or None,
+            team=_opt_str(d.get("team")) or None,
             ts=ts,
         )

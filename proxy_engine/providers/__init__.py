@@ -99,6 +99,7 @@ class Provider:
     def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
         """Client betas this upstream takes in the body (Bedrock's `anthropic_beta`), on a translated call."""
         return self.kind_rules.carry_betas(body, flags, model)
+
     def probe(self, call: UpstreamCall) -> ProbeRequest | None:
         """A cheap authenticated GET that proves the credential works (`proxypal-engine doctor`)."""
         return self.kind_rules.probe(self, call)

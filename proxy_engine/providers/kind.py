@@ -201,6 +201,7 @@ class ProviderKind:
     def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
         """A translated body with the client's accepted betas where this upstream reads them; most have none."""
         return body
+
     def probe(self, p: ProviderView, call: UpstreamCall) -> ProbeRequest | None:
         """The models list in the provider's first dialect, with the credential's headers; None: no such call."""
         dialect = p.dialects[0]

@@ -47,7 +47,7 @@ async def compact(request: web.Request, resolve_as: ResolveAs | None) -> web.Str
     """Pass the call to an upstream that compacts, or summarise through the routed model."""
     rt = request.app[ENGINE].runtime
     try:
-        if rt.client_for(client_key(request)) is None:
+        if request.app[ENGINE].members.client_name(rt, client_key(request)) is None:
             raise ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")
         body = json.loads(await request.read())
         model = body.get("model") if isinstance(body, dict) else None

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 
+from proxy_engine.members.directory import KeyRefused
 from proxy_engine.record import ERROR_MESSAGE_MAX, MODEL_NAME_MAX, RequestRecord
 from proxy_engine.recorder.capture import Capture
 from proxy_engine.request_path.errors import ProxyError, error_response, over_budget, unknown_model
@@ -53,6 +54,9 @@ async def handle(
         if len(model) > MODEL_NAME_MAX:
             raise ProxyError(400, f"the model name is longer than {MODEL_NAME_MAX} characters")
         rec.model_requested = model
+        if rec.member is not None and (hit := state.members.admit(rec.member, model)) is not None:
+            raise ProxyError(hit.status, hit.message, hit.code, {"Retry-After": str(hit.retry_after)}
+                             if hit.retry_after else None)  # fmt: skip
         rec.stream = action == "streamGenerateContent" if dialect == "gemini" else ex.body.get("stream") is True
         opts = ex.body.get("stream_options")
         rec.include_usage_requested = isinstance(opts, dict) and opts.get("include_usage") is True
@@ -105,10 +109,15 @@ async def _admit(
 ) -> Exchange:
     """Who is calling, may they, and what did they send."""
     rt = state.runtime
-    client = rt.client_for(client_key(request))
-    if client is None:
+    try:
+        caller = state.members.caller(rt, client_key(request))
+    except KeyRefused as e:
+        raise ProxyError(401, str(e), "invalid_api_key") from None
+    if caller is None:
         raise ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")
-    rec.client = client
+    client = rec.client = caller.client
+    if caller.member is not None:
+        rec.member, rec.team = caller.member.id, caller.member.team
     rec.session = session_of(request.headers)
     if state.budgets.limits and (hit := state.budgets.exceeded(client)):
         lim, resets_in = hit

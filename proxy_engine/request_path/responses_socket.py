@@ -31,6 +31,7 @@ from aiohttp import WSMsgType, web
 
 from proxy_engine.dialects.responses_aggregate import ResponseAssembler
 from proxy_engine.dialects.sse import SSEFramer, block_data
+from proxy_engine.members.directory import KeyRefused
 from proxy_engine.record import MODEL_NAME_MAX, RequestRecord
 from proxy_engine.request_path.errors import ProxyError, error_response, over_budget, unknown_model
 from proxy_engine.request_path.exchange import ResolveAs
@@ -69,7 +70,7 @@ async def serve_responses_socket(request: web.Request, resolve_as: ResolveAs | N
     state: RunningEngine = request.app[ENGINE]
     if state.shutting_down:
         return error_response(DIALECT, ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown"))
-    client = state.runtime.client_for(client_key(request))
+    client = state.members.client_name(state.runtime, client_key(request))
     if client is None:
         return error_response(
             DIALECT, ProxyError(401, "invalid or missing client key for this proxy", "invalid_api_key")
@@ -182,6 +183,19 @@ class SocketSession:
             return
         await self._derived(body, full_input)
 
+    def _member_limits(self, rec: RequestRecord) -> None:
+        """A member key's limits for a passed-through response (re-read: it may be revoked mid-socket)."""
+        try:
+            member = self.state.members.directory.identify(client_key(self.request))
+        except KeyRefused as e:
+            raise ProxyError(401, str(e), "invalid_api_key") from None
+        if member is None:
+            return
+        rec.member, rec.team = member.id, member.team
+        if (hit := self.state.members.admit(member.id, rec.model_requested or "")) is not None:
+            raise ProxyError(hit.status, hit.message, hit.code, {"Retry-After": str(hit.retry_after)}
+                             if hit.retry_after else None)  # fmt: skip
+
     def _whole_input(self, body: dict[str, Any]) -> tuple[list[Any], bool]:
         """The request's input with the remembered response before it; False when its chain is unknown here."""
         items = body.get("input")
@@ -203,6 +217,7 @@ class SocketSession:
         full_input, _ = self._whole_input(body)
         rec = RequestRecord(DIALECT, self.request.headers.get("User-Agent", ""))
         rec.client, rec.model_requested, rec.stream = self.client, body["model"], True
+        self._member_limits(rec)  # a derived call meets them in the handler instead
         for cand in candidates:
             if not cand.provider.kind_rules.responses_socket:
                 break

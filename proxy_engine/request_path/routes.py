@@ -163,7 +163,7 @@ async def _gemini_call(request: web.Request, family: RouteFamily, tail: str) -> 
 async def _model_list(request: web.Request, family: RouteFamily) -> web.Response:
     rt = request.app[ENGINE].runtime
     dialect = list_dialect(request, family.list_hint(request))
-    if rt.client_for(client_key(request)) is None:
+    if request.app[ENGINE].members.client_name(rt, client_key(request)) is None:
         return error_response(dialect, ProxyError(401, "invalid or missing client key"))
     models = await asyncio.to_thread(describe, rt, family.listed(rt))  # genai-prices may still be loading
     return model_list_response(dialect, models)

@@ -30,7 +30,7 @@ log = logging.getLogger("proxy_engine.ledger")
 _PG_TYPES = {"TEXT": "TEXT", "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION"}
 _REAL = {"ts_start", "latency_ms", "ttfb_ms", "cost_usd"}
 _TEXT = {"id", "client", "agent", "dialect_in", "dialect_out", "model_requested", "provider", "model", "error",
-         "credential"}  # fmt: skip
+         "credential", "member", "team"}  # fmt: skip
 _INSERT = (f"INSERT INTO requests ({','.join(COLUMNS)}) VALUES ({','.join(f'${i + 1}' for i in range(len(COLUMNS)))})"
            " ON CONFLICT (id) DO NOTHING")  # fmt: skip
 _TS = "to_timestamp(ts_start)"
@@ -39,6 +39,8 @@ _GROUPS = {
     "day": f"to_char({_TS}, 'YYYY-MM-DD')",
     "provider": "coalesce(provider, '-')",
     "model": "coalesce(model, model_requested, '-')",
+    "member": "coalesce(member, '-')",
+    "team": "coalesce(team, '-')",
 }
 # SQLite's strftime('%Y-W%W'): weeks start on Monday, days before the year's first Monday are week 00.
 _PERIODS = {

@@ -27,12 +27,13 @@ log = logging.getLogger("proxy_engine.ledger")
 COLUMNS = (
     "id", "ts_start", "client", "agent", "dialect_in", "dialect_out", "model_requested", "provider", "model",
     "stream", "status", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost_usd", "attempts", "error", "credential", "session", "paid_fallback",
+    "cache_write_tokens", "cost_usd", "attempts", "error", "credential", "session", "paid_fallback", "member", "team",
 )  # fmt: skip
 # Columns added after the first release, created on open in ledgers written before them.
-_ADDED = {"credential": "TEXT", "session": "TEXT", "paid_fallback": "INTEGER"}
+_ADDED = {"credential": "TEXT", "session": "TEXT", "paid_fallback": "INTEGER", "member": "TEXT", "team": "TEXT"}
 # Indexes on added columns, created once the columns exist.
-_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS requests_session ON requests(session, ts_start);"
+_ADDED_INDEXES = """CREATE INDEX IF NOT EXISTS requests_session ON requests(session, ts_start);
+CREATE INDEX IF NOT EXISTS requests_member ON requests(member, ts_start);"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
   id TEXT PRIMARY KEY, ts_start REAL NOT NULL, client TEXT, agent TEXT, dialect_in TEXT, dialect_out TEXT,
@@ -47,6 +48,8 @@ _GROUPS = {
     "day": "strftime('%Y-%m-%d', ts_start, 'unixepoch', 'localtime')",
     "provider": "coalesce(provider, '-')",
     "model": "coalesce(model, model_requested, '-')",
+    "member": "coalesce(member, '-')",
+    "team": "coalesce(team, '-')",
 }
 
 

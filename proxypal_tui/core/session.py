@@ -15,6 +15,7 @@ from proxypal_tui.core.agent_sessions import SessionHistory
 from proxypal_tui.core.config_view import ConfigView
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.history import HistoryView
+from proxypal_tui.core.members import MemberRoster
 from proxypal_tui.core.process import ProcessUsage
 from proxypal_tui.core.state import LiveState
 from proxypal_tui.options import AppOptions
@@ -37,6 +38,7 @@ class Session:
         self.config = ConfigView(options.config_path)
         self.live = LiveState()
         self.history = HistoryView()
+        self.members = MemberRoster()  # the Members screen: /v0/usage?group=member
         self.session_history = SessionHistory()  # History's per-session view (agent sessions)
         self.engine_status = EngineStatus(EngineState.LOCATING, config_path=str(options.config_path))
         self.engine_usage: ProcessUsage | None = None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from proxypal_tui.tools.actions import Outcome, point, preview, restore
 from proxypal_tui.tools.base import CodingTool
-from proxypal_tui.tools.client_keys import proxy_settings
+from proxypal_tui.tools.client_keys import proxy_settings, remote_settings
 from proxypal_tui.tools.diffs import display_path
 from proxypal_tui.tools.key_check import tool_checks
 from proxypal_tui.tools.model import ToolError, ToolStatus
@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     ap = sub.add_parser("apply", parents=[common], help="point a tool at the proxy (merge, back up)")
     ap.add_argument("name")
     ap.add_argument("--dry-run", action="store_true", help="print the diff and change nothing")
+    ap.add_argument("--url", default=None, help="a gateway elsewhere, e.g. https://gw.example.com (team mode)")
+    ap.add_argument("--key", default=None, help="the key to send (a member key from `proxypal-engine keys create`)")
     up = sub.add_parser("undo", parents=[common], help="restore the tool's files as they were")
     up.add_argument("name")
     up.add_argument("--force", action="store_true", help="restore even if the files changed since")
@@ -87,7 +89,7 @@ def _outcome(o: Outcome, empty: str = "") -> list[str]:
 
 
 def _apply(args: argparse.Namespace, home: Path) -> list[str]:
-    settings = proxy_settings(args.config)
+    settings = remote_settings(proxy_settings(args.config), args.url, args.key)
     if args.dry_run:
         return _outcome(preview(args.name, home, settings), "(no changes)")
     return _outcome(point(args.name, home, settings))

@@ -37,6 +37,8 @@ class ProxySettings:
     config_file: Path
     client_refs: dict[str, str]  # client name -> key reference
     paths: Paths
+    scheme: str = "http"
+    given_key: str | None = None  # `tools apply --key`: a member key (or a client key) made elsewhere
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,35 @@ def proxy_settings(config_path: Path | None = None) -> ProxySettings:
         client_refs={c.name: c.key for c in cfg.clients},
         paths=paths,
     )
+
+
+def remote_settings(settings: ProxySettings, url: str | None, key: str | None) -> ProxySettings:
+    """`tools apply --url URL --key KEY`: point a tool at a gateway elsewhere (team mode) with a key made there.
+
+    The URL is the gateway's root (`https://gw.example.com` or `http://10.0.0.5:8317`); tools add their
+    own paths (`/v1`, ...). Without `--url` the local config's address stays; without `--key` the key is
+    chosen as for the local proxy."""
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+
+    if url is not None and key is None:
+        raise ToolError("--url needs --key: the gateway's admin makes it (`proxypal-engine keys create NAME`)")
+    if url is not None:
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as e:
+            raise ToolError(f"--url {url!r} is not a URL: {e}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ToolError(f"--url {url!r}: give the gateway's address as http(s)://HOST[:PORT]")
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise ToolError(f"--url {url!r}: give the gateway's root, without a path (tools add /v1 themselves)")
+        settings = replace(settings, host=parts.hostname, port=port, scheme=parts.scheme, keys_enforced=True)
+    if key is not None:
+        if not key.strip() or any(c.isspace() for c in key.strip()):
+            raise ToolError("--key must be a key without spaces")
+        settings = replace(settings, given_key=key.strip(), keys_enforced=True)
+    return settings
 
 
 def fallback_key_file(paths: Paths, name: str) -> Path:
@@ -116,6 +147,8 @@ def add_client_to_config(config_file: Path, name: str, ref: str) -> None:
 
 def client_key_for(tool: str, settings: ProxySettings, *, create: bool) -> ClientKey:
     """The key this tool should send; creates and registers a named one when keys are enforced."""
+    if settings.given_key:
+        return ClientKey(settings.given_key, "Using the key given with --key (nothing is added to the config).")
     if not settings.keys_enforced:
         return ClientKey(
             PLACEHOLDER_KEY,

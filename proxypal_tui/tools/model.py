@@ -34,11 +34,14 @@ class Target:
     models: dict[str, tuple[str, ...]] = field(default_factory=dict)  # friendly name -> upstream models
     host: str = "127.0.0.1"
     keys_enforced: bool = False
+    scheme: str = "http"  # https for a team gateway behind TLS (`tools apply --url`)
 
     @property
     def root_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        if self.scheme == "https" and self.port == 443:
+            return f"https://{host}"  # a gateway behind TLS: its plain address
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def openai_url(self) -> str:

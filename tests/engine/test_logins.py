@@ -173,3 +173,24 @@ async def test_a_login_made_while_the_engine_runs_is_picked_up_on_reload(idp, ho
             assert msg.content[0].text and fa.last_request.headers["authorization"] == f"Bearer {tokens.access_token}"
         finally:
             await asyncio.to_thread(eng.stop)
+
+
+async def test_logins_added_and_removed_are_audited(idp, home):
+    """`/v0/auth/reload` (what `login` and `logout` call) writes login.added / login.removed with the login's id."""
+    with FakeServerThread(LoginAwareAnthropic(idp)) as fa:
+        eng = await asyncio.to_thread(_engine(home, idp, fa).start)
+        try:
+            _, tokens = await _login_claude(idp)
+            assert (await asyncio.to_thread(eng.api, "POST", "/v0/auth/reload")).json()["logins"] == 1
+            out = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "proxy_engine", "logout", "claude",
+                                                           "--json"], env=eng.env, capture_output=True, text=True,
+                                          timeout=60)  # fmt: skip
+            assert out.returncode == 0, out.stderr
+            await asyncio.to_thread(eng.api, "POST", "/v0/auth/reload")  # again: nothing changed, nothing written
+            entries = (await asyncio.to_thread(eng.api, "GET", "/v0/audit")).json()["entries"]
+            trail = [(e["actor"], e["action"], e["target"], e["detail"]) for e in reversed(entries)]
+            assert trail == [("admin", "login.added", tokens.credential, {"provider": "claude"}),
+                             ("admin", "login.removed", tokens.credential, {"provider": "claude"})]  # fmt: skip
+            assert tokens.access_token not in str(entries) and tokens.refresh_token not in str(entries)
+        finally:
+            await asyncio.to_thread(eng.stop)

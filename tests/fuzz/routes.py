@@ -144,4 +144,11 @@ MANAGEMENT = (
     ("POST", "/v0/config/reload"),
     ("POST", "/v0/auth/reload"),
     ("POST", "/v0/auth/cooldowns/clear"),
+    ("GET", "/v0/keys"),
+    ("POST", "/v0/keys"),
+    ("POST", "/v0/keys/x/revoke"),
+    ("POST", "/v0/keys/x/rotate"),
+    ("POST", "/v0/keys/refresh"),
+    ("GET", "/v0/audit"),
+    ("GET", "/metrics"),
 )

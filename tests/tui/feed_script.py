@@ -177,12 +177,43 @@ def demo_script(n: int = 40, now: float = FIXED_NOW) -> Script:
         day_rows=day_rows,
         hour_rows=hour_rows,
         history_rows=history_rows,
+        member_rows=demo_members(now),
         providers=providers,
         store=dict(STORE),
         ts=now,
         captures={"req-0041": CAPTURE},
         replay=REPLAY,
     )
+
+
+def demo_members(now: float = FIXED_NOW) -> list[dict[str, Any]]:
+    """`/v0/usage?group=member`'s members: under, near and over budget, no budget, revoked, unused."""
+
+    def member(
+        i: int,
+        name: str,
+        team: str | None,
+        spend: float,
+        budget: float | None,
+        requests: int,
+        models: dict[str, int],
+        seen: float | None,
+        active: bool = True,
+    ) -> dict[str, Any]:
+        return {"id": f"mk_{i:012x}", "name": name, "team": team, "prefix": f"ppk_{name[:4]}", "role": "member",
+                "monthly_budget_usd": budget, "models": models, "allowed_models": None, "rpm": None, "tpm": None,
+                "expires_at": None, "created_at": now - 86400 * 20, "revoked_at": None if active else now - 3600,
+                "active": active, "requests": requests, "errors": requests // 20, "input_tokens": requests * 900,
+                "output_tokens": requests * 150, "spend_usd": spend, "last_seen": seen}  # fmt: skip
+
+    return [
+        member(1, "alice", "platform", 41.3, 50.0, 812, {"claude-sonnet-4-6": 700, "gpt-4o": 112}, now - 40),
+        member(2, "bob", "platform", 12.05, 100.0, 230, {"gpt-4o-mini": 230}, now - 7200),
+        member(3, "carol", "research", 63.9, 60.0, 1290, {"gemini-2.5-pro": 1000, "claude-opus-4-5": 290}, now - 5),
+        member(4, "ci-bot", None, 3.2, None, 4100, {"claude-haiku-4-5": 4100}, now - 600),
+        member(5, "dave", "research", 0.0, 25.0, 0, {}, None),
+        member(6, "erin", "platform", 7.5, 20.0, 95, {"gpt-4o": 95}, now - 86400 * 3, active=False),
+    ]
 
 
 STORE = {

@@ -29,6 +29,7 @@ class Script:
     day_rows: list[dict[str, Any]] = field(default_factory=list)
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
     history_rows: list[dict[str, Any]] = field(default_factory=list)  # /v0/history, for any by/group
+    member_rows: list[dict[str, Any]] = field(default_factory=list)  # /v0/usage?group=member's `members`
     providers: list[dict[str, Any]] = field(default_factory=list)
     quota: list[dict[str, Any]] = field(default_factory=list)  # /v0/quota credentials, each with windows
     store: dict[str, Any] = field(default_factory=lambda: {"backend": "test store", "notice": None, "error": None})
@@ -221,7 +222,8 @@ class ScriptedEngine:
     async def _usage(self, request: web.Request) -> web.Response:
         group = request.query.get("group", "day")
         rows = {"day": self.script.day_rows, "hour": self.script.hour_rows}.get(group, [])
-        return web.json_response({"group": group, "rows": rows})
+        extra = {"members": self.script.member_rows} if group == "member" else {}
+        return web.json_response({"group": group, "rows": rows, **extra})
 
     async def _history(self, request: web.Request) -> web.Response:
         """The scripted rows, labelled with the group asked for (the real engine computes them from its ledger).

@@ -31,6 +31,7 @@ from proxypal_tui.screens.help import HelpScreen
 from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.login import LoginScreen
 from proxypal_tui.screens.logs import LogsScreen
+from proxypal_tui.screens.members import MembersScreen
 from proxypal_tui.screens.providers import ProvidersScreen
 from proxypal_tui.screens.replay_dialog import ReplayDialog
 from proxypal_tui.screens.requests import RequestsScreen
@@ -299,6 +300,27 @@ def test_history(snap_compare: Any, snap_home: Paths, engine: StandinThread, siz
 
     run = scene(engine, ("h",), loaded, shows=HistoryScreen)
     assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+async def _members_loaded(pilot: Pilot) -> None:
+    app = pilot.app
+    assert isinstance(app, ProxyPalApp)
+    await wait_for(lambda: len(app.session.members.members) == 6, pilot)
+
+
+@SIZES
+def test_members(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """Members (`m`): "6 member keys (5 active), $128 this month", then one row per key, active ones first by
+    spend: carol over her budget (bar full, 107%), alice 83%, bob 12%, ci-bot "no limit", dave unused (0%, seen
+    —), then erin marked (off) (revoked); each with team, requests, last seen (MM-DD HH:MM) and top model."""
+    run = scene(engine, ("m",), _members_loaded, shows=MembersScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+def test_members_small(snap_compare: Any, snap_home: Paths, engine: StandinThread) -> None:
+    """Members at 60x20: the same rows; the table scrolls sideways rather than squeezing the budget bars."""
+    run = scene(engine, ("m",), _members_loaded, shows=MembersScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=(60, 20), run_before=run)
 
 
 @SIZES

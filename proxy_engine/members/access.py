@@ -1,0 +1,102 @@
+"""Member keys on the request path: who is calling (a member or a configured client) and may they.
+
+`MemberAccess` is one per engine process. `caller` runs first on every inference route; `admit`
+once the model is known (403 for a model the key may not use, 429 for its budget, RPM or TPM, each
+with Retry-After); `finished` counts what a member's request cost. All of it is in memory: a dict
+lookup and a few deque operations per request; storage is read only in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from proxy_engine.members.directory import REFRESH_S, KeyRefused, MemberDirectory
+from proxy_engine.members.limits import LimitHit, MemberLimits
+from proxy_engine.storage.errors import StorageUnavailable
+from proxy_engine.storage.member_keys import MemberKey
+from proxy_engine.usage.budgets import period_start
+
+if TYPE_CHECKING:
+    from proxy_engine.runtime import Runtime
+    from proxy_engine.storage.backend import Storage
+
+log = logging.getLogger("proxy_engine.members")
+
+
+@dataclass(frozen=True)
+class Caller:
+    client: str  # the record's client: the member's name, or the configured client's
+    member: MemberKey | None = None
+
+
+class MemberAccess:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.directory = MemberDirectory(storage.member_keys)
+        self.limits = MemberLimits()
+        self.spend_loaded = False
+
+    async def open(self) -> None:
+        """Read the keys and this month's spend per key. A database that does not answer yet is not waited
+        for twice: the directory's refresh loop (`refresh_forever`) reads both once it answers."""
+        try:
+            await self.directory.refresh()
+            await self.load_spend()
+        except (StorageUnavailable, sqlite3.Error, OSError) as e:
+            log.error("member keys cannot be read yet (%s); member keys are refused until they can", e)
+
+    async def load_spend(self) -> None:
+        start = period_start("month", time.time())
+        rows = await self.storage.db.fetch(
+            "SELECT member, sum(cost_usd) FROM requests WHERE ts_start >= ? AND member IS NOT NULL GROUP BY member",
+            start,
+        )
+        self.limits.load_spend(start, {k: float(v or 0.0) for k, v in rows})
+        self.spend_loaded = True
+
+    async def refresh_forever(self) -> None:
+        """Re-read the keys every `REFRESH_S` (and the month's spend, until it could be read once)."""
+        while True:
+            await asyncio.sleep(REFRESH_S)
+            try:
+                await self.directory.refresh()
+                self.limits.forget(self.directory.live_ids())  # revoked keys' minute windows go
+                if not self.spend_loaded:
+                    await self.load_spend()
+                    log.info("member keys and their spend are read")
+            except (StorageUnavailable, sqlite3.Error, OSError) as e:
+                log.warning("member keys could not be re-read (%s); the last copy stays in force", e)
+
+    def caller(self, rt: Runtime, presented: str | None) -> Caller | None:
+        """None: refused (no usable key). Raises `KeyRefused` for a member key that is unknown, revoked or expired."""
+        member = self.directory.identify(presented)
+        if member is not None:
+            return Caller(member.name, member)
+        client = rt.client_for(presented)
+        return None if client is None else Caller(client)
+
+    def client_name(self, rt: Runtime, presented: str | None) -> str | None:
+        """For routes that only need to know the caller may call (model lists, sockets, Amp)."""
+        try:
+            c = self.caller(rt, presented)
+        except KeyRefused:
+            return None
+        return None if c is None else c.client
+
+    def admit(self, key_id: str, model: str) -> LimitHit | None:
+        """The member's limits for a call to `model`; a key gone from the directory meanwhile is refused."""
+        member = self.directory.by_id(key_id)
+        if member is None:
+            return LimitHit(401, "invalid_api_key", "this member key is not known here")
+        return self.limits.admit(member, model)
+
+    def finished(self, record: dict[str, Any]) -> None:
+        key_id = record.get("member")
+        if key_id:
+            tokens = int(record.get("input_tokens") or 0) + int(record.get("output_tokens") or 0)
+            self.limits.finished(key_id, tokens, record.get("cost_usd"))

@@ -1,0 +1,96 @@
+"""Counters and histograms of finished requests, by provider, model and member.
+
+The request path only appends the finished record to a deque (`note`); the records are counted
+when /metrics is scraped or once a second, whichever comes first. Label values are bounded: each
+label keeps the first `MAX_VALUES` values it sees, later ones are counted as "other", so a client
+that sends a thousand model names cannot make a thousand series.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+log = logging.getLogger("proxy_engine.metrics")
+MAX_VALUES = 100
+_PENDING_MAX = 100_000
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
+
+
+class BoundedLabel:
+    """The first `limit` distinct values of one label, then "other"."""
+
+    def __init__(self, limit: int = MAX_VALUES) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: object) -> str:
+        text = str(value) if value not in (None, "") else "-"
+        if text in self.seen:
+            return text
+        if len(self.seen) < self.limit:
+            self.seen.add(text)
+            return text
+        return "other"
+
+
+class RequestMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        who = ("provider", "model", "member")
+        self.requests = Counter("proxypal_requests", "Finished model requests", (*who, "status"), registry=r)
+        self.errors = Counter("proxypal_request_errors", "Model requests answered with an error (status >= 400)",
+                              (*who, "code"), registry=r)  # fmt: skip
+        self.tokens = Counter("proxypal_tokens", "Tokens used", (*who, "kind"), registry=r)
+        self.cost = Counter("proxypal_cost_usd", "Cost in US dollars (priced requests)", who, registry=r)
+        self.latency = Histogram("proxypal_request_duration_seconds", "Time from request to its last byte",
+                                 ("provider", "model"), buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self.ttfb = Histogram("proxypal_time_to_first_byte_seconds", "Time from request to the reply's first byte",
+                              ("provider", "model"), buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self._provider, self._model, self._member, self._code = (BoundedLabel() for _ in range(4))
+        self._pending: deque[dict[str, Any]] = deque()
+        self.dropped = 0
+
+    def note(self, record: dict[str, Any]) -> None:
+        """The request path's whole cost: one append."""
+        if len(self._pending) >= _PENDING_MAX:
+            self.dropped += 1
+            return
+        self._pending.append(record)
+
+    def drain(self) -> None:
+        pending = self._pending
+        while pending:
+            self._count(pending.popleft())
+
+    def _count(self, d: dict[str, Any]) -> None:
+        provider, model = self._provider(d.get("provider")), self._model(d.get("model") or d.get("model_requested"))
+        member = self._member(d.get("member") or d.get("client"))
+        status = int(d.get("status") or 0)
+        self.requests.labels(provider, model, member, f"{status // 100}xx").inc()
+        if status >= 400:
+            err = d.get("error") or {}
+            self.errors.labels(provider, model, member, self._code(err.get("code") or status)).inc()
+        for kind in _TOKEN_KINDS:
+            if n := d.get(f"{kind}_tokens"):
+                self.tokens.labels(provider, model, member, kind).inc(n)
+        if cost := d.get("cost_usd"):
+            self.cost.labels(provider, model, member).inc(cost)
+        if (latency := d.get("latency_ms")) is not None:
+            self.latency.labels(provider, model).observe(latency / 1000)
+        if (ttfb := d.get("ttfb_ms")) is not None:
+            self.ttfb.labels(provider, model).observe(ttfb / 1000)
+
+    async def drain_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                self.drain()
+            except (TypeError, ValueError, AttributeError):  # a malformed record: skip it, keep counting
+                log.exception("a finished request could not be counted in /metrics")
