@@ -1,0 +1,31 @@
+"""Whether the replicas share hot state through Redis (issue #14, branch `teamredis`) and member keys
+(branch `members`): the tests that need them skip, with the reason, until they are in the engine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.engine_harness import EngineProcess
+
+
+def _redis_state(status: dict[str, Any]) -> object:
+    """The Redis health an engine reports in /v0/status (top level or under `team`), or None."""
+    team = status.get("team")
+    return status.get("redis") or (team.get("redis") if isinstance(team, dict) else None)
+
+
+def needs_shared_state(replica: EngineProcess) -> None:
+    if _redis_state(replica.api("GET", "/v0/status").json()) is None:
+        pytest.skip("Redis shared state (spend reserve, limiters, live cooldowns) is not in this engine yet: "
+                    "/v0/status reports no redis health (issue #14, branch teamredis)")  # fmt: skip
+
+
+def needs_member_keys() -> None:
+    r = subprocess.run([sys.executable, "-m", "proxy_engine", "keys", "--help"], capture_output=True, timeout=60)
+    if r.returncode != 0:
+        pytest.skip("member keys (`proxypal-engine keys create/revoke`) are not in this engine yet "
+                    "(issue #14, branch members)")  # fmt: skip

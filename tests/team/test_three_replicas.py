@@ -1,0 +1,102 @@
+"""Three replicas, one PostgreSQL, one Redis, one load: 600 calls from 30 clients spread round robin.
+
+The ledger holds exactly one row per call, each member's spend is the sum of its rows, and no member
+spends past its budget by more than its own calls in flight. Figures are printed for the closing note
+(`pytest -s`)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+from tests.fakes import FakeOpenAI, FakeServerThread
+from tests.team.replicas import COST_PER_REQUEST, UPSTREAM_KEY, Load, Outcome, ReplicaSet, members
+from tests.team.shared_state import needs_shared_state
+
+REQUESTS = 600
+CLIENTS = 30
+BUDGETS = {"ana": 0.2, "ben": 0.5, "cho": 1.0, "dev": None, "eli": None}
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with FakeServerThread(FakeOpenAI(api_key=UPSTREAM_KEY)) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def loaded(upstream, postgres_server, redis_server):
+    """One run of the whole load, shared by the assertions below."""
+    postgres_server.ensure_running()
+    redis_server.ensure_running()
+    redis_server.flush_all()
+    with ReplicaSet(upstream.base_url, postgres_server.create_database(), redis_server.url, members(BUDGETS)) as team:
+        started = time.monotonic()
+        outcomes = Load(team, CLIENTS, REQUESTS).join()
+        elapsed = time.monotonic() - started
+        ids = {o.request_id for o in outcomes if o.request_id}
+        rows = team.wait_rows(ids)
+        yield team, outcomes, rows, elapsed
+
+
+def test_every_call_has_exactly_one_ledger_row(loaded):
+    _, outcomes, rows, elapsed = loaded
+    assert len(outcomes) == REQUESTS
+    assert [o for o in outcomes if o.status not in (200, 429)] == []
+    assert {o.replica for o in outcomes} == {0, 1, 2}
+    answered = [o.request_id for o in outcomes]
+    assert None not in answered and len(set(answered)) == REQUESTS
+    ids = Counter(r["id"] for r in rows)
+    assert [i for i, n in ids.items() if n > 1] == []  # no duplicates
+    assert set(ids) == set(answered)  # none lost, none invented
+    statuses = {r["id"]: r["status"] for r in rows}
+    assert all(statuses[o.request_id] == o.status for o in outcomes)
+    _report(outcomes, rows, elapsed)
+
+
+def test_each_members_spend_is_the_sum_of_its_rows(loaded):
+    team, outcomes, rows, _ = loaded
+    by_rows: dict[str, float] = {}
+    for r in rows:
+        by_rows[r["client"]] = by_rows.get(r["client"], 0.0) + (r["cost_usd"] or 0.0)
+    served = Counter(o.member for o in outcomes if o.status == 200)
+    for name in BUDGETS:
+        assert by_rows[name] == pytest.approx(served[name] * COST_PER_REQUEST, abs=1e-9), name
+    # Every replica answers the same totals: /v0/usage reads the one PostgreSQL.
+    for replica in team.replicas:
+        hist = replica.api("GET", "/v0/history", params={"by": "day", "group": "client"}).json()["rows"]
+        assert {h["client"]: h["cost_usd"] for h in hist} == pytest.approx(by_rows), replica.url
+        assert {h["client"]: h["requests"] for h in hist} == Counter(r["client"] for r in rows)
+
+
+def test_unlimited_members_are_never_refused(loaded):
+    _, outcomes, _, _ = loaded
+    assert [o for o in outcomes if BUDGETS[o.member] is None and o.status != 200] == []
+
+
+def test_no_member_overspends_beyond_its_calls_in_flight(loaded):
+    team, outcomes, rows, _ = loaded
+    needs_shared_state(team.replicas[0])
+    spend: dict[str, float] = {}
+    for r in rows:
+        spend[r["client"]] = spend.get(r["client"], 0.0) + (r["cost_usd"] or 0.0)
+    max_in_flight = CLIENTS // len(BUDGETS)  # each member is this many of the clients
+    for name, budget in BUDGETS.items():
+        if budget is None:
+            continue
+        assert spend[name] <= budget + max_in_flight * COST_PER_REQUEST + 1e-9, (name, spend[name], budget)
+        assert any(o.member == name and o.status == 429 for o in outcomes), f"{name} was never refused"
+
+
+def _report(outcomes: list[Outcome], rows: list[dict[str, object]], elapsed: float) -> None:
+    statuses = Counter(o.status for o in outcomes)
+    spend = Counter()
+    for r in rows:
+        spend[r["client"]] += r["cost_usd"] or 0.0
+    served = Counter(o.member for o in outcomes if o.status == 200)
+    print(f"\nthree replicas: {len(outcomes)} calls in {elapsed:.1f}s, statuses {dict(statuses)}, {len(rows)} rows")
+    for name, budget in BUDGETS.items():
+        print(f"  {name}: budget {budget}, served {served[name]}, spend {spend[name]:.2f} USD, "
+              f"expected {served[name] * COST_PER_REQUEST:.2f}")  # fmt: skip
