@@ -24,7 +24,7 @@ import httpx
 from tests.engine_harness import EngineProcess, free_port
 from tests.team.engines import start_together, wait_until
 
-UPSTREAM_KEY = "sk-team-upstream-7f3a9c"
+UPSTREAM_KEYS = ("sk-team-upstream-7f3a9c", "sk-team-upstream-b41e0d")
 MODEL = "gpt-4o-mini"
 # 12 input + 8 output tokens (the fake's default usage) at 500 USD per million each: one cent per request.
 PRICE_PER_MTOK = 500.0
@@ -57,7 +57,7 @@ def team_yaml(upstream: str, postgres: str, redis: str | None, team: list[Member
     return f"""host: 127.0.0.1
 clients: [{clients}]
 providers:
-  openai: {{base_url: "{upstream}", api_key: env:PP_UPSTREAM_KEY}}
+  openai: {{base_url: "{upstream}", api_keys: [env:PP_UPSTREAM_KEY_1, env:PP_UPSTREAM_KEY_2]}}
 prices:
   {MODEL}: {{input_per_mtok: {PRICE_PER_MTOK}, output_per_mtok: {PRICE_PER_MTOK}}}
 team: {{postgres: env:PP_TEAM_PG{redis_line}}}
@@ -84,7 +84,8 @@ class ReplicaSet:
         self.postgres_url = postgres_url
         self.members = {m.name: m for m in team}
         # The PostgreSQL URL reaches the replicas through the environment, as TEAM.md says it should.
-        env = {"PP_UPSTREAM_KEY": UPSTREAM_KEY, "PP_TEAM_PG": postgres_url, **{m.env_name: m.key for m in team}}
+        env = {"PP_UPSTREAM_KEY_1": UPSTREAM_KEYS[0], "PP_UPSTREAM_KEY_2": UPSTREAM_KEYS[1], "PP_TEAM_PG": postgres_url,
+               **{m.env_name: m.key for m in team}}  # fmt: skip
         self.replicas = [Replica(self.config_file, env) for _ in range(count)]
         self._turn = itertools.count()
         self._turn_lock = threading.Lock()
@@ -203,15 +204,21 @@ class Load:
                 self._in_flight[member.name] -= 1
 
     async def _one(self, http: httpx.AsyncClient, member: Member, stream: bool) -> Outcome:
-        index = self.team.next()
-        url = self.team.replicas[index].url + "/v1/chat/completions"
         body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
         headers = {"Authorization": "Bearer " + member.key}
-        try:
-            async with http.stream("POST", url, json=body, headers=headers) as r:
-                data = await r.aread()
-        except httpx.HTTPError as e:
-            return Outcome(member.name, index, 0, None, False, f"{type(e).__name__}: {e}")
+        for _ in self.team.replicas:  # a replica that refuses the connection is skipped, as nginx does
+            index = self.team.next()
+            url = self.team.replicas[index].url + "/v1/chat/completions"
+            try:
+                async with http.stream("POST", url, json=body, headers=headers) as r:
+                    data = await r.aread()
+                break
+            except httpx.ConnectError as e:
+                failure = Outcome(member.name, index, 0, None, False, f"{type(e).__name__}: {e}")
+            except httpx.HTTPError as e:  # cut mid-answer: not completed, and not retried
+                return Outcome(member.name, index, 0, None, False, f"{type(e).__name__}: {e}")
+        else:
+            return failure
         whole = (b"data: [DONE]" in data) if stream else (b'"finish_reason"' in data)
         rid = r.headers.get("X-ProxyPal-Request-Id")
         return Outcome(member.name, index, r.status_code, rid, r.status_code == 200 and whole, data[:200].decode())

@@ -12,14 +12,14 @@ import pytest
 from tests.engine_harness import EngineProcess
 
 
-def _redis_state(status: dict[str, Any]) -> object:
+def redis_state(status: dict[str, Any]) -> object:
     """The Redis health an engine reports in /v0/status (top level or under `team`), or None."""
     team = status.get("team")
     return status.get("redis") or (team.get("redis") if isinstance(team, dict) else None)
 
 
 def needs_shared_state(replica: EngineProcess) -> None:
-    if _redis_state(replica.api("GET", "/v0/status").json()) is None:
+    if redis_state(replica.api("GET", "/v0/status").json()) is None:
         pytest.skip("Redis shared state (spend reserve, limiters, live cooldowns) is not in this engine yet: "
                     "/v0/status reports no redis health (issue #14, branch teamredis)")  # fmt: skip
 

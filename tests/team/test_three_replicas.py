@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import httpx
 import pytest
 
 from tests.fakes import FakeOpenAI, FakeServerThread
-from tests.team.replicas import COST_PER_REQUEST, UPSTREAM_KEY, Load, Outcome, ReplicaSet, members
+from tests.team.replicas import COST_PER_REQUEST, MODEL, UPSTREAM_KEYS, Load, Outcome, ReplicaSet, members
 from tests.team.shared_state import needs_shared_state
 
 REQUESTS = 600
@@ -22,7 +23,7 @@ BUDGETS = {"ana": 0.2, "ben": 0.5, "cho": 1.0, "dev": None, "eli": None}
 
 @pytest.fixture(scope="module")
 def upstream():
-    with FakeServerThread(FakeOpenAI(api_key=UPSTREAM_KEY)) as fake:
+    with FakeServerThread(FakeOpenAI(api_keys=UPSTREAM_KEYS)) as fake:
         yield fake
 
 
@@ -100,3 +101,38 @@ def _report(outcomes: list[Outcome], rows: list[dict[str, object]], elapsed: flo
     for name, budget in BUDGETS.items():
         print(f"  {name}: budget {budget}, served {served[name]}, spend {spend[name]:.2f} USD, "
               f"expected {served[name] * COST_PER_REQUEST:.2f}")  # fmt: skip
+
+
+def _call(replica, member) -> None:
+    r = httpx.post(replica.url + "/v1/chat/completions", headers={"Authorization": "Bearer " + member.key},
+                   json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}, timeout=20)  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
+def _keys_used(upstream) -> list[str]:
+    return [r.headers["authorization"].removeprefix("Bearer ") for r in upstream.requests]
+
+
+def test_a_cooldown_set_through_one_replica_is_honoured_by_the_others_within_a_second(loaded, upstream):
+    team = loaded[0]
+    first, *others = team.replicas
+    dev = team.members["dev"]
+    upstream.reset()
+    upstream.queue(key=UPSTREAM_KEYS[0], status=429, retry_after=600)
+    for _ in range(3):  # the first replica's round robin reaches key 1 within two calls; its 429 cools it
+        _call(first, dev)
+        if UPSTREAM_KEYS[0] in _keys_used(upstream):
+            break
+    assert UPSTREAM_KEYS[0] in _keys_used(upstream)
+    time.sleep(1.0)  # the contract: the others skip it within a second
+    upstream.requests.clear()
+    for replica in others * 3:
+        _call(replica, dev)
+    assert _keys_used(upstream) == [UPSTREAM_KEYS[1]] * 6, "another replica still sends to the cooled key"
+
+    assert first.api("POST", "/v0/auth/cooldowns/clear", json={"provider": "openai"}).json() == {"cleared": 1}
+    time.sleep(1.0)
+    upstream.requests.clear()
+    for replica in others * 2:
+        _call(replica, dev)
+    assert UPSTREAM_KEYS[0] in _keys_used(upstream), "a cleared cooldown still holds on another replica"
