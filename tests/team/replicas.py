@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import secrets
+import subprocess
 import sys
 import tempfile
 import threading
@@ -103,6 +104,13 @@ class ReplicaSet:
         """Round robin over the replicas, as a load balancer would."""
         with self._turn_lock:
             return next(self._turn) % len(self.replicas)
+
+    def keys(self, *args: str) -> dict[str, object]:
+        """`proxypal-engine --config team.yaml keys ... --json`, as the operator runs it on the first replica's host."""
+        argv = [sys.executable, "-m", "proxy_engine", "--config", str(self.config_file), "keys", *args, "--json"]
+        done = subprocess.run(argv, env=self.replicas[0].env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
 
     def stderr(self) -> str:
         return "".join(line for r in self.replicas for line in r.stderr_lines)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -41,14 +38,6 @@ def _chat(replica: EngineProcess, key: str) -> httpx.Response:
                       timeout=20)  # fmt: skip
 
 
-def _keys(team: ReplicaSet, *args: str) -> dict[str, Any]:
-    """`proxypal-engine --config team.yaml keys ... --json`, as the operator runs it on the first replica's host."""
-    argv = [sys.executable, "-m", "proxy_engine", "--config", str(team.config_file), "keys", *args, "--json"]
-    done = subprocess.run(argv, env=team.replicas[0].env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def _with_password(url: str) -> str:
     """The same server with a password in its URL (trust auth ignores it; what matters is that it never leaks)."""
     p = urlsplit(url)
@@ -74,7 +63,7 @@ def test_member_keys_see_only_their_own_usage_and_stop_working_everywhere_once_r
     needs_member_keys()
     with ReplicaSet(upstream.base_url, postgres_url, redis_url, members({"ops": None})) as team:
         first = team.replicas[0]
-        made = {name: _keys(team, "create", name, "--budget-monthly-usd", "5") for name in ("jo", "kim")}
+        made = {name: team.keys("create", name, "--budget-monthly-usd", "5") for name in ("jo", "kim")}
         jo, kim = made["jo"]["key"], made["kim"]["key"]
         for replica in team.replicas:  # other replicas re-read the keys within seconds
             wait_until(lambda r=replica: _chat(r, jo).status_code == 200, what=f"jo's key on {replica.url}")
@@ -86,7 +75,7 @@ def test_member_keys_see_only_their_own_usage_and_stop_working_everywhere_once_r
             assert _as(first, jo, "GET", f"/v0/usage?key={other}").status_code == 403
         assert _as(first, jo, "GET", "/v0/usage").status_code == 403  # everyone's usage is the admin's
 
-        _keys(team, "revoke", made["jo"]["id"])
+        team.keys("revoke", made["jo"]["id"])
         for replica in team.replicas:
             wait_until(lambda r=replica: _chat(r, jo).status_code == 401, what=f"jo refused on {replica.url}")
             assert _chat(replica, kim).status_code == 200

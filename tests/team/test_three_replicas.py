@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from tests.fakes import FakeOpenAI, FakeServerThread
+from tests.team.engines import wait_until
 from tests.team.replicas import COST_PER_REQUEST, MODEL, UPSTREAM_KEYS, Load, Outcome, ReplicaSet, members
-from tests.team.shared_state import needs_shared_state
+from tests.team.shared_state import needs_member_keys, needs_shared_state
 
 REQUESTS = 600
 CLIENTS = 30
@@ -136,3 +138,31 @@ def test_a_cooldown_set_through_one_replica_is_honoured_by_the_others_within_a_s
     for replica in others * 2:
         _call(replica, dev)
     assert UPSTREAM_KEYS[0] in _keys_used(upstream), "a cleared cooldown still holds on another replica"
+
+
+RPM = 10
+
+
+def test_the_rpm_limit_holds_across_replicas(loaded):
+    team = loaded[0]
+    needs_member_keys()
+    needs_shared_state(team.replicas[0])
+    key = str(team.keys("create", "rpm-probe", "--rpm", str(RPM))["key"])
+    for replica in team.replicas:  # every replica knows the key (its own usage costs no request)
+        wait_until(lambda r=replica: _get(r, key, "/v0/usage?key=me") == 200, what=f"the key on {replica.url}")
+    left = 60 - time.time() % 60  # the limit is a fixed one-minute window: start well inside one
+    if left < 20:
+        time.sleep(left + 0.5)
+    with ThreadPoolExecutor(RPM) as pool:
+        statuses = Counter(pool.map(lambda _: _post(team.replicas[team.next()], key), range(3 * RPM)))
+    assert statuses == {200: RPM, 429: 2 * RPM}
+
+
+def _get(replica, key: str, path: str) -> int:
+    return httpx.get(replica.url + path, headers={"Authorization": "Bearer " + key}, timeout=10).status_code
+
+
+def _post(replica, key: str) -> int:
+    r = httpx.post(replica.url + "/v1/chat/completions", headers={"Authorization": "Bearer " + key},
+                   json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}, timeout=20)  # fmt: skip
+    return r.status_code
