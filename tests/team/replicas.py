@@ -47,7 +47,7 @@ def members(budgets: dict[str, float | None]) -> list[Member]:
     return [Member(name, budget) for name, budget in budgets.items()]
 
 
-def team_yaml(upstream: str, postgres: str, redis: str | None, team: list[Member], extra: str = "") -> str:
+def team_yaml(upstream: str, postgres: str, redis: str | None, team: list[Member], more_providers: str = "") -> str:
     clients = ", ".join(
         f"{{name: {m.name}, key: env:{m.env_name}"
         + (f", monthly_budget_usd: {m.budget_usd}" if m.budget_usd is not None else "")
@@ -59,10 +59,10 @@ def team_yaml(upstream: str, postgres: str, redis: str | None, team: list[Member
 clients: [{clients}]
 providers:
   openai: {{base_url: "{upstream}", api_keys: [env:PP_UPSTREAM_KEY_1, env:PP_UPSTREAM_KEY_2]}}
-prices:
+{more_providers}prices:
   {MODEL}: {{input_per_mtok: {PRICE_PER_MTOK}, output_per_mtok: {PRICE_PER_MTOK}}}
 team: {{postgres: env:PP_TEAM_PG{redis_line}}}
-{extra}"""
+"""
 
 
 class Replica(EngineProcess):
@@ -78,16 +78,16 @@ class ReplicaSet:
     """`with ReplicaSet(...) as team:` three replicas started together; `team.next()` is the balancer."""
 
     def __init__(self, upstream: str, postgres_url: str, redis_url: str | None, team: list[Member],
-                 count: int = 3, extra: str = "") -> None:  # fmt: skip
+                 more_providers: str = "", env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.dir = Path(tempfile.mkdtemp(prefix="pp-team-"))
         self.config_file = self.dir / "team.yaml"
-        self.config_file.write_text(team_yaml(upstream, postgres_url, redis_url, team, extra))
+        self.config_file.write_text(team_yaml(upstream, postgres_url, redis_url, team, more_providers))
         self.postgres_url = postgres_url
         self.members = {m.name: m for m in team}
         # The PostgreSQL URL reaches the replicas through the environment, as TEAM.md says it should.
         env = {"PP_UPSTREAM_KEY_1": UPSTREAM_KEYS[0], "PP_UPSTREAM_KEY_2": UPSTREAM_KEYS[1], "PP_TEAM_PG": postgres_url,
-               **{m.env_name: m.key for m in team}}  # fmt: skip
-        self.replicas = [Replica(self.config_file, env) for _ in range(count)]
+               **{m.env_name: m.key for m in team}, **(env or {})}  # fmt: skip
+        self.replicas = [Replica(self.config_file, env) for _ in range(3)]
         self._turn = itertools.count()
         self._turn_lock = threading.Lock()
 
