@@ -66,8 +66,8 @@ def test_member_keys_see_only_their_own_usage_and_stop_working_everywhere_once_r
         made = {name: team.keys("create", name, "--budget-monthly-usd", "5") for name in ("jo", "kim")}
         jo, kim = made["jo"]["key"], made["kim"]["key"]
         for replica in team.replicas:  # other replicas re-read the keys within seconds
-            wait_until(lambda r=replica: _chat(r, jo).status_code == 200, what=f"jo's key on {replica.url}")
-            assert _chat(replica, kim).status_code == 200
+            for key in (jo, kim):
+                wait_until(lambda r=replica, k=key: _chat(r, k).status_code == 200, what=f"the keys on {replica.url}")
         mine = _as(first, jo, "GET", "/v0/usage?key=me")
         assert mine.status_code == 200, mine.text
         assert "kim" not in mine.text
