@@ -7,7 +7,9 @@ added latency over calling the upstream directly, streaming time to first byte, 
 A translated scenario (client dialect -> upstream dialect) is compared with the bare proxy passing the same
 upstream reply through unchanged: that ratio is what translation costs. Direct, bare and engine requests
 alternate in rounds, so load from other programs on the machine hits all three alike.
-Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING]`.
+`--recorder-modes off,errors,all` runs one engine per flight-recorder mode side by side (same rounds), so
+the recorder's CPU per request can be read against `off` and the bare floor in one run.
+Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING] [--recorder-modes M,...]`.
 """
 
 from __future__ import annotations
@@ -335,7 +337,7 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
-def engine_config(port: int, up_port: int) -> str:
+def engine_config(port: int, up_port: int, recorder_mode: str | None = None) -> str:
     up = f"http://127.0.0.1:{up_port}"
     return (
         f"port: {port}\nproviders:\n"
@@ -343,7 +345,7 @@ def engine_config(port: int, up_port: int) -> str:
         f"  anthropic: {{base_url: '{up}', api_key: env:BK}}\n"
         f"  gemini: {{base_url: '{up}', api_key: env:BK}}\n"
         "models:\n  Rush: {openai: gpt-4o-mini}\n"
-    )
+    ) + (f"recorder: {{mode: {recorder_mode}}}\n" if recorder_mode else "")
 
 
 def main() -> int:
@@ -353,12 +355,18 @@ def main() -> int:
     ap.add_argument("--only", action="append", default=[], help="run scenarios whose name contains this")
     ap.add_argument("--rounds", type=int, default=4, help="alternate direct/bare/engine in this many batches")
     ap.add_argument("--startup", type=int, default=5, help="time start-to-ready this many times (0: skip)")
+    ap.add_argument("--recorder-modes", default="", help="comma-separated recorder modes, one engine each")
     args = ap.parse_args()
+    modes = [m.strip() for m in args.recorder_modes.split(",") if m.strip()] or [None]
     scenarios = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only)]
     here = str(Path(__file__).parent)
-    up_port, bare_port, eng_port = free_port(), free_port(), free_port()
-    home = tempfile.mkdtemp(prefix="pp-bench-")
-    Path(home, "config.yaml").write_text(engine_config(eng_port, up_port))
+    up_port, bare_port = free_port(), free_port()
+    eng_ports = [free_port() for _ in modes]
+    eng_port = eng_ports[0]
+    homes = [tempfile.mkdtemp(prefix="pp-bench-") for _ in modes]
+    home = homes[0]
+    for h, port, mode in zip(homes, eng_ports, modes, strict=True):
+        Path(h, "config.yaml").write_text(engine_config(port, up_port, mode))
     env = dict(os.environ, PROXYPAL_HOME=home, BK="bench-key", PROXYPAL_LOG_LEVEL="warning")
     # Cached bytecode, as an installed package has it (out of the tree, in the bench's temp home): with
     # PYTHONDONTWRITEBYTECODE every start would compile the engine's sources and time that instead.
@@ -376,12 +384,16 @@ def main() -> int:
     procs = [
         subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here]),
         subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)]),
-        subprocess.Popen([sys.executable, "-m", "proxy_engine", "serve"], env=env, stderr=subprocess.DEVNULL),
-    ]
+        *(subprocess.Popen([sys.executable, "-m", "proxy_engine", "serve"], env={**env, "PROXYPAL_HOME": h},
+                           stderr=subprocess.DEVNULL) for h in homes),
+    ]  # fmt: skip
+    labels = ["engine" if m is None else f"eng:{m}" for m in modes]
     try:
-        for port, proc in zip((up_port, bare_port, eng_port), procs, strict=True):
+        for port, proc in zip((up_port, bare_port, *eng_ports), procs, strict=True):
             wait_port(port, proc)
-        bare, eng = psutil.Process(procs[1].pid), psutil.Process(procs[2].pid)
+        bare = psutil.Process(procs[1].pid)
+        engines = [psutil.Process(p.pid) for p in procs[2:]]
+        eng = engines[0]
         time.sleep(0.5)
         idle = {"bare": bare.memory_info().rss / 2**20, "engine": eng.memory_info().rss / 2**20}
         n, c = args.requests, args.concurrency
@@ -395,20 +407,21 @@ def main() -> int:
         for sc in scenarios:
             dpath, dbody = sc.direct_request()
             epath, ebody = sc.engine_request()
-            direct, bare_t, eng_t = asyncio.run(
+            direct, bare_t, *eng_ts = asyncio.run(
                 compare(
                     [
                         (f"http://127.0.0.1:{up_port}{dpath}", dbody, None),
                         (f"http://127.0.0.1:{bare_port}{dpath}", dbody, bare),
-                        (f"http://127.0.0.1:{eng_port}{epath}", ebody, eng),
+                        *((f"http://127.0.0.1:{p}{epath}", ebody, e) for p, e in zip(eng_ports, engines, strict=True)),
                     ],
                     n,
                     sc.concurrency or c,
                     args.rounds,
                 )
             )
-            for label, t, proc in (("bare", bare_t, bare), ("engine", eng_t, eng)):
-                ratio = f"{t.cpu_ms / bare_t.cpu_ms:>7.2f}" if label == "engine" else f"{'':>7}"
+            rows = [("bare", bare_t, bare), *zip(labels, eng_ts, engines, strict=True)]
+            for label, t, proc in rows:
+                ratio = f"{t.cpu_ms / bare_t.cpu_ms:>7.2f}" if label != "bare" else f"{'':>7}"
                 add50 = pct(t.lat, 0.5) - pct(direct.lat, 0.5)
                 add99 = pct(t.lat, 0.99) - pct(direct.lat, 0.99)
                 ttfb = pct(t.ttfb, 0.5) - pct(direct.ttfb, 0.5)
@@ -416,7 +429,11 @@ def main() -> int:
                     f"{sc.name:<32}{label:<8}{t.rps:>8.0f}{t.cpu_ms:>12.3f}{ratio}"
                     f"{add50:>9.2f}{add99:>9.2f}{ttfb:>10.2f}{peak_rss_mib(proc.pid):>9.1f}M"
                 )
-        print(f"\nengine ledger rows: {count_rows(home)}")
+        print()
+        for label, h in zip(labels, homes, strict=True):
+            print(f"{label} ledger rows: {count_rows(h)}")
+        for label, h in zip(labels, homes, strict=True):
+            print(f"{label} captures on disk: {len(list(Path(h, 'state', 'captures').glob('*.json.gz')))}")
         print(f"idle RSS before load: bare {idle['bare']:.1f}M, engine {idle['engine']:.1f}M")
     finally:
         for p in procs:

@@ -20,6 +20,7 @@ from proxy_engine.browser_guard import browser_guard
 from proxy_engine.credentials.cooldowns import CooldownStore
 from proxy_engine.events import EventBus, EventLogHandler
 from proxy_engine.paths import Paths, make_private_dirs
+from proxy_engine.recorder import api as recorder_api
 from proxy_engine.reload import setup_reload, watch_config
 from proxy_engine.request_path.drain import drain_model_calls
 from proxy_engine.request_path.responses_socket import OPEN_SOCKETS, close_response_sockets
@@ -87,6 +88,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.ledger.open()
     await state.load_budgets()
     await state.credentials.open()
+    await state.recorder.start()
     webhooks = WebhookDispatcher(state.bus, lambda: state.runtime)  # POSTs chosen events, off the request path
     await webhooks.start()
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())
@@ -109,6 +111,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.bus.close()
     await state.session.close()
     await state.ledger.close()
+    await state.recorder.close()
     await state.storage.close()
     if state.budgets.shared is not None:
         state.budgets.shared.close()
@@ -155,6 +158,7 @@ def build_app(
     r.add_get("/healthz", healthz)
     r.add_get("/", healthz)
     r.add_routes(management.routes)
+    r.add_routes(recorder_api.routes)
     add_amp_routes(r)
     app.on_response_prepare.append(_response_headers)
     return app

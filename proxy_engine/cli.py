@@ -1,4 +1,4 @@
-"""`proxypal-engine serve | check-config | tail | quota | version | login | logout | auth`."""
+"""`proxypal-engine`: serve, check-config, doctor, tail, stop, quota, capture, replay, export, version, login, auth."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from proxy_engine import __version__
 from proxy_engine.config import ConfigError, load_config
 from proxy_engine.config_warnings import config_warnings
 from proxy_engine.paths import resolve_paths
+from proxy_engine.recorder.cli import COMMANDS as CAPTURE_COMMANDS
+from proxy_engine.recorder.cli import add_capture_subcommands
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -73,6 +75,12 @@ def _quota(args: argparse.Namespace) -> int:
     return run_quota_command(args)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from proxy_engine.doctor.run import doctor_main
+
+    return doctor_main(args)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from proxy_engine.server import serve
 
@@ -107,7 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
         watch.stop()
 
 
-_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version", "quota"})
+_OWN_COMMANDS = frozenset({"serve", "check-config", "tail", "version", "quota", "doctor"}) | CAPTURE_COMMANDS
 
 
 def _needs_login_commands(argv: list[str]) -> bool:
@@ -165,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
                        parents=[common])  # fmt: skip
     p.add_argument("--json", action="store_true", help="the /v0/quota JSON")
     p.set_defaults(handler=_quota)
+    add_capture_subcommands(sub, common)
+    p = sub.add_parser("doctor", help="check config, secrets, providers, credentials, port, tools and clock; "
+                       "exit 1 if something needs attention", parents=[common])  # fmt: skip
+    p.add_argument("--json", action="store_true", help="one JSON object for scripts")
+    p.set_defaults(handler=_doctor)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(handler=lambda a: print(f"proxypal-engine {__version__}") or 0)
     if _needs_login_commands(sys.argv[1:] if argv is None else argv):

@@ -285,6 +285,27 @@ class TeamConfig(_Strict):
     _redis = field_validator("redis")(classmethod(lambda cls, v: _check_server(v, ("redis", "rediss", "unix"))))
 
 
+class RecorderConfig(_Strict):
+    """The flight recorder (proxy_engine/recorder): which requests keep their four stages, and how much."""
+
+    mode: Literal["off", "errors", "all"] = Field(
+        default="errors", description="off; errors: failed and failed-over requests; all: every request"
+    )
+    stage_max_kb: int = Field(default=256, ge=1, description="Bytes kept per stage; a longer one is marked truncated")
+    request_max_kb: int = Field(default=1024, ge=1, description="Bytes kept per request, all stages together")
+    memory_max_mb: float = Field(default=64.0, gt=0, description="Bytes held by all requests in flight together")
+    max_total_mb: float = Field(default=256.0, gt=0, description="Captures on disk at most; the oldest go first")
+    max_age_days: float = Field(default=7.0, gt=0, description="Captures older than this are deleted")
+    queue_size: int = Field(default=64, ge=1, description="Captures waiting for the writer; more are dropped")
+    prune_every_s: float = Field(default=60.0, gt=0, description="How often retention runs")
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        """YAML reads a bare `off` as false; `mode: off` means the recorder is off."""
+        return "off" if v is False else v
+
+
 Candidates = dict[str, str] | list[str]
 
 
@@ -353,6 +374,7 @@ class Config(_Strict):
     management: ManagementConfig = Field(default_factory=ManagementConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    recorder: RecorderConfig = Field(default_factory=RecorderConfig)
     team: TeamConfig | None = Field(default=None, description="Team mode (read at start-up); absent: one engine")
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     inbound: InboundConfig = Field(default_factory=InboundConfig)

@@ -41,6 +41,9 @@ def _guard(request: web.Request) -> RunningEngine:
     return state
 
 
+guard = _guard  # the recorder's routes (recorder/api.py) are guarded the same way
+
+
 @routes.get("/v0/status")
 async def status(request: web.Request) -> web.Response:
     return web.json_response(_guard(request).status())

@@ -42,6 +42,7 @@ async def reload_now(app: web.Application) -> list[ConfigIssue]:
             state.runtime = runtime
             state.credentials.sync()
             state.budgets.configure(runtime.config)
+            state.recorder.configure(runtime.config.recorder)
         state.config_errors = issues
     if issues:
         log.error("config not applied, the previous one keeps serving: %s", "; ".join(map(str, issues)))

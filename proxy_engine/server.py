@@ -18,6 +18,7 @@ from proxy_engine.events import EventSocketRefused
 from proxy_engine.inbound import CappedTCPSite
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
+from proxy_engine.port_holder import describe_holder, port_free
 from proxy_engine.reload import reload_now
 from proxy_engine.runtime import build_runtime, open_bind_issue
 from proxy_engine.state import ENGINE
@@ -30,15 +31,16 @@ LINGER_S = 2.0  # aiohttp's default is 10 s
 
 def port_owner(port: int) -> str:
     """Who holds a port, for a clear message; never used to kill anything."""
-    try:
-        import psutil
+    return describe_holder(port)
 
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
-                return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
-    except (ImportError, OSError, psutil.Error):
-        pass
-    return "another program"
+
+def _port_taken(host: str, port: int) -> bool:
+    """Checked before anything starts, so a taken port is refused at once with its holder (not after the
+    event socket, the app and a misleading "listening" line)."""
+    try:
+        return port != 0 and not port_free(host, port)
+    except OSError:  # an address that cannot be resolved or bound: the listener reports it itself
+        return False
 
 
 def _report_warm_failure(fut: asyncio.Future[None]) -> None:
@@ -66,6 +68,10 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
     cfg = loaded.config
     host = host or cfg.host
     port = cfg.port if port is None else port
+    if worker is None and _port_taken(host, port):
+        print(f"proxypal-engine: port {port} is in use by {port_owner(port)}; change `port:` in the config "
+              "or stop that program", file=sys.stderr)  # fmt: skip
+        return 3
     paths.ensure()
     setup_logging(paths.log_dir, cfg.log_level, "engine.log" if worker is None else f"engine-worker{worker.index}.log")
     runtime = build_runtime(loaded, host)

@@ -20,6 +20,7 @@ from proxy_engine.events import EventBus
 from proxy_engine.paths import Paths
 from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, LedgerHealth, RequestFinished, Stats
 from proxy_engine.record import RequestRecord
+from proxy_engine.recorder.flight_recorder import FlightRecorder
 from proxy_engine.runtime import Runtime
 from proxy_engine.storage.backend import Storage
 from proxy_engine.storage.errors import StorageUnavailable
@@ -51,6 +52,7 @@ class RunningEngine:
     pacing: PacingBoard = field(default_factory=PacingBoard)  # per-credential max_concurrent / rpm
 
     budgets: BudgetTracker = field(init=False)
+    recorder: FlightRecorder = field(init=False)
     storage: Storage = field(init=False)  # everything durable: SQLite, or PostgreSQL in team mode
 
     def __post_init__(self) -> None:
@@ -58,6 +60,7 @@ class RunningEngine:
         self.credentials = CredentialBroker(self.paths, lambda: self.runtime, self.bus.publish)
         self.budgets = BudgetTracker(self.bus.publish)
         self.budgets.configure(self.runtime.config)
+        self.recorder = FlightRecorder(self.paths.state_dir, self.runtime.config.recorder)
 
     async def load_budgets(self) -> None:
         """Rebuild this day's and month's spend from the ledger."""
@@ -122,6 +125,7 @@ class RunningEngine:
             "stats": self.stats_payload().to_dict(),
             "budgets": self.budgets.status(),
             "ledger": self.ledger.health(),
+            "recorder": self.recorder.status(),
         }
 
     def stats_payload(self) -> Stats:

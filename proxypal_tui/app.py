@@ -24,7 +24,8 @@ from proxy_engine.protocol import BudgetAlert, ConfigReloaded, QuotaAlert, Reque
 from proxypal_tui.app_workers import BackgroundWork
 from proxypal_tui.bindings import APP_BINDINGS
 from proxypal_tui.commands import app_commands
-from proxypal_tui.core.api import ApiError
+from proxypal_tui.core.api import ApiError, ManagementClient
+from proxypal_tui.core.doctor import doctor_command
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
 from proxypal_tui.core.logbook import LogLine
 from proxypal_tui.core.process import ProcessUsage, ProcessWatch
@@ -55,6 +56,7 @@ from proxypal_tui.options import AppOptions
 from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.dashboard import DashboardScreen
+from proxypal_tui.screens.doctor import DoctorScreen
 from proxypal_tui.screens.help import HelpScreen
 from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.logs import LogsScreen
@@ -323,7 +325,7 @@ class ProxyPalApp(BackgroundWork, App[int]):
 
     @on(UsageLoaded)
     def _usage_loaded(self, message: UsageLoaded) -> None:
-        self.live.set_usage(message.usage.day_rows, message.usage.hour_rows)
+        self.live.set_usage(message.usage.day_rows, message.usage.hour_rows, message.usage.ledger)
 
     @on(HistoryLoaded)
     def _history_loaded(self, message: HistoryLoaded) -> None:
@@ -383,6 +385,10 @@ class ProxyPalApp(BackgroundWork, App[int]):
             self.refresh_css()
         for err in message.errors:
             self.notify(err, title="Theme file", severity="warning")
+
+    def management_client(self) -> ManagementClient | None:
+        """The engine's management API while one runs: for screens that fetch on demand (the capture view)."""
+        return self.supervisor.api
 
     # ---- actions ----------------------------------------------------------------------------------
 
@@ -498,6 +504,9 @@ class ProxyPalApp(BackgroundWork, App[int]):
         if self._passphrase_unapplied:
             self._passphrase_unapplied = False
             self.supervisor.request_restart()
+
+    def action_doctor(self) -> None:
+        self.push_screen(DoctorScreen(doctor_command(self.config_path), self.options.engine_env, self.config_path))
 
     def action_clear_feed(self) -> None:
         self.live.feed.clear()

@@ -18,6 +18,7 @@ from proxy_engine.protocol import ConfigReloaded
 from proxypal_tui.core.api import ApiError
 from proxypal_tui.core.configfile import ConfigEditError, set_provider_api_key
 from proxypal_tui.core.engine_state import EngineState, EngineStatus
+from proxypal_tui.core.ledger_series import ledger_series
 from proxypal_tui.core.login import LoginProcess, LoginRequest, engine_cli
 from proxypal_tui.core.session import Session
 from proxypal_tui.core.supervisor import EngineSupervisor
@@ -85,6 +86,7 @@ class BackgroundWork(_Base):
         except (ApiError, AttributeError, TypeError) as e:  # unreachable, or a malformed answer
             self.post_message(ApiFailed("usage", str(e)))
             return
+        snapshot.ledger = await ledger_series(api, now)
         self.post_message(UsageLoaded(snapshot))
 
     @work(exclusive=True, exit_on_error=False, group="recent")

@@ -28,6 +28,14 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Quit and leave the engine running.",
     ),
     Binding(
+        "D",
+        "doctor",
+        "Doctor",
+        show=False,
+        id="app.doctor",
+        tooltip="Check config, secrets, providers, cooldowns, port, tools and clock, each failure with its fix.",
+    ),
+    Binding(
         "ctrl+t",
         "next_theme",
         "Theme",

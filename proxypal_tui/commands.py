@@ -37,6 +37,7 @@ def app_commands(app: AppActions, session: Session) -> Iterable[SystemCommand]:
             yield SystemCommand(f"Screen: {title}", help_text, partial(app.action_show, mode))
     for name in app.theme_names:
         yield SystemCommand(f"Theme: {name}", "Switch the colour theme", partial(setattr, app, "theme", name))
+    yield SystemCommand("Doctor", "Check everything the proxy needs; each failure with its fix", app.action_doctor)
     yield SystemCommand("Clear feed", "Forget the requests shown so far", app.action_clear_feed)
     yield SystemCommand(
         "Copy endpoint", f"Copy http://{session.endpoint_listen()} to the clipboard", app.action_copy_endpoint

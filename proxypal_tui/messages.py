@@ -13,6 +13,7 @@ from typing import Any
 from textual.message import Message
 
 from proxypal_tui.core.engine_state import EngineStatus
+from proxypal_tui.core.ledger_series import LedgerSeries
 from proxypal_tui.core.login import LoginEvent
 
 
@@ -34,6 +35,7 @@ class EngineEvents(Message, bubble=False):
 class UsageSnapshot:
     day_rows: list[dict[str, Any]] = field(default_factory=list)
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
+    ledger: LedgerSeries | None = None  # per-minute and today's split, from /v0/history
 
 
 class RecentRequestsLoaded(Message, bubble=False):

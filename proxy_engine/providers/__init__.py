@@ -17,7 +17,7 @@ import yarl
 from proxy_engine.config import ProviderConfig, provider_kind
 from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.credentials.pool import Credential
-from proxy_engine.providers.kind import ProviderKind
+from proxy_engine.providers.kind import ProbeRequest, ProviderKind
 from proxy_engine.providers.registry import KIND_REGISTRY, kind_of
 
 __all__ = ["KIND_REGISTRY", "Provider", "ProviderKind", "UpstreamCall", "build_provider", "kind_of"]
@@ -99,6 +99,9 @@ class Provider:
     def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
         """Client betas this upstream takes in the body (Bedrock's `anthropic_beta`), on a translated call."""
         return self.kind_rules.carry_betas(body, flags, model)
+    def probe(self, call: UpstreamCall) -> ProbeRequest | None:
+        """A cheap authenticated GET that proves the credential works (`proxypal-engine doctor`)."""
+        return self.kind_rules.probe(self, call)
 
     def sign_headers(
         self, call: UpstreamCall, url: str | yarl.URL, headers: dict[str, str], body: bytes

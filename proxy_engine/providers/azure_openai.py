@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from proxy_engine.credentials.call import UpstreamCall
-from proxy_engine.providers.kind import OPENAI_EMBEDDINGS, ProviderKind
+from proxy_engine.providers.kind import OPENAI_EMBEDDINGS, ProbeRequest, ProviderKind
 
 if TYPE_CHECKING:
     from proxy_engine.providers.kind import ProviderView
@@ -36,3 +36,8 @@ class AzureOpenAIKind(ProviderKind):
     def embed_dialect(self, p: ProviderView, model: str) -> str | None:
         """A deployment's `/embeddings`."""
         return OPENAI_EMBEDDINGS
+
+    def probe(self, p: ProviderView, call: UpstreamCall) -> ProbeRequest | None:
+        """Azure's data-plane models list: `GET {endpoint}/openai/models?api-version=...` with `api-key`."""
+        version = p.settings.api_version or DEFAULT_AZURE_API_VERSION
+        return ProbeRequest(f"{call.base_url.rstrip('/')}/openai/models?api-version={version}", dict(call.headers))

@@ -8,7 +8,7 @@ from proxy_engine.credentials.call import UpstreamCall
 from proxy_engine.providers.kind import ProviderKind
 
 if TYPE_CHECKING:
-    from proxy_engine.providers.kind import ProviderView
+    from proxy_engine.providers.kind import ProbeRequest, ProviderView
 
 
 class CodexKind(ProviderKind):
@@ -37,3 +37,7 @@ class CodexKind(ProviderKind):
         body.setdefault("instructions", "")
         body.pop("max_output_tokens", None)  # not accepted there
         return body
+
+    def probe(self, p: ProviderView, call: UpstreamCall) -> ProbeRequest | None:
+        """None: the ChatGPT backend has no public models list; its logins are checked by their state."""
+        return None

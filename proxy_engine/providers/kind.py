@@ -7,6 +7,7 @@ are the plain HTTP API of each dialect with an API key, and a kind overrides onl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import quote
 
@@ -31,6 +32,17 @@ _OPENAI_PATHS = {"openai_responses": "/responses", "openai_completions": "/compl
 def gemini_action(stream: bool, action: str | None) -> str:
     """The generateContent method a request asks for."""
     return action or ("streamGenerateContent" if stream else "generateContent")
+
+
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """A cheap authenticated GET (the upstream's models list) that proves a credential works (`doctor`)."""
+
+    url: str
+    headers: dict[str, str]
 
 
 class ProviderView(Protocol):
@@ -189,3 +201,15 @@ class ProviderKind:
     def carry_betas(self, body: dict[str, Any], flags: list[str], model: str) -> dict[str, Any]:
         """A translated body with the client's accepted betas where this upstream reads them; most have none."""
         return body
+    def probe(self, p: ProviderView, call: UpstreamCall) -> ProbeRequest | None:
+        """The models list in the provider's first dialect, with the credential's headers; None: no such call."""
+        dialect = p.dialects[0]
+        base = call.base_url.rstrip("/")
+        if dialect == "anthropic":
+            return ProbeRequest(base + "/v1/models", {**call.headers, "anthropic-version": ANTHROPIC_VERSION})
+        if dialect == "gemini":
+            prefix = base if base.endswith(("/v1beta", "/v1")) else base + "/v1beta"
+            return ProbeRequest(prefix + "/models", dict(call.headers))
+        if dialect.startswith("openai"):
+            return ProbeRequest(base + "/models", dict(call.headers))
+        return None

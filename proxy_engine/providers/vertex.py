@@ -22,7 +22,7 @@ from proxy_engine.providers.vertex_body import (
 
 if TYPE_CHECKING:
     from proxy_engine.logins.refresher import TokenRefresher
-    from proxy_engine.providers.kind import ProviderView
+    from proxy_engine.providers.kind import ProbeRequest, ProviderView
 
 DEFAULT_VERTEX_LOCATION = "us-central1"
 # Claude on Vertex answers any other flag 400 "Unexpected value(s) `...` for the `anthropic-beta` header".
@@ -80,3 +80,7 @@ class VertexKind(ProviderKind):
         if action in COUNT_ACTIONS:
             return anthropic_count_body_for_vertex(body, model)
         return anthropic_body_for_vertex(body)
+
+    def probe(self, p: ProviderView, call: UpstreamCall) -> ProbeRequest | None:
+        """None: Vertex lists publisher models per project and region; its logins are checked by their state."""
+        return None

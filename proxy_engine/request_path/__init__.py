@@ -16,7 +16,8 @@ Read it in this order:
   `translate/embeddings.py`), with its input tokens recorded.
 - `drain.py`: on SIGTERM, lets model calls finish within the grace, then ends the rest properly.
 - `errors.py`: `ProxyError` and error replies in the caller's dialect; `headers.py`: which headers
-  travel; `model_lists.py`: the model-list shapes; `gemini_paths.py`: `models/{model}:{method}`.
+  travel; `model_lists.py`: the model-list shapes; `gemini_paths.py`: `models/{model}:{method}`;
+  `refused_model.py`: the model a refused request named (a small body read only then), for its record.
 
 Headers reach the client only with its first bytes, so any failure before that (an error status,
 a drop, a timeout, a reply that cannot be read) can still fail over and the client always gets an

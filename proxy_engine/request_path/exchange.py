@@ -11,6 +11,7 @@ from aiohttp import web
 from proxy_engine.credentials.pool import Credential
 from proxy_engine.providers import UpstreamCall
 from proxy_engine.record import RequestRecord
+from proxy_engine.recorder.capture import Capture
 from proxy_engine.routing import Candidate
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import RunningEngine
@@ -35,6 +36,7 @@ class Exchange:
     body: dict[str, Any]  # the same body, parsed
     action: str | None = None  # count_tokens, countTokens, generateContent, streamGenerateContent
     resolve_as: ResolveAs | None = None
+    capture: Capture | None = None  # set when the flight recorder is on
 
 
 @dataclass(slots=True)

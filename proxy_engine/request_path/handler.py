@@ -10,11 +10,13 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 
 from proxy_engine.record import ERROR_MESSAGE_MAX, MODEL_NAME_MAX, RequestRecord
+from proxy_engine.recorder.capture import Capture
 from proxy_engine.request_path.errors import ProxyError, error_response, over_budget, unknown_model
 from proxy_engine.request_path.exchange import Exchange, ResolveAs
 from proxy_engine.request_path.failover import forward
 from proxy_engine.request_path.headers import client_key
 from proxy_engine.request_path.redaction import safe_error_text
+from proxy_engine.request_path.refused_model import requested_model
 from proxy_engine.request_path.relay import SHUTDOWN_MESSAGE
 from proxy_engine.request_path.sessions import session_of
 from proxy_engine.routing import UnknownModel
@@ -36,6 +38,7 @@ async def handle(
     state: RunningEngine = request.app[ENGINE]
     rec = RequestRecord(dialect, request.headers.get("User-Agent", ""))
     request[RECORD] = rec  # names the request in X-ProxyPal-Request-Id
+    cap = state.recorder.begin(request) if state.recorder.active else None
     state.started(rec)
     task = asyncio.current_task()
     if task is not None:
@@ -43,7 +46,7 @@ async def handle(
     try:
         if state.shutting_down:
             raise ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown")
-        ex = await _admit(request, state, rec, action, resolve_as)
+        ex = await _admit(request, state, rec, action, resolve_as, cap)
         model = model or ex.body.get("model")
         if not isinstance(model, str) or not model:
             raise ProxyError(400, "the request has no `model`")
@@ -58,13 +61,20 @@ async def handle(
             candidates = rt.router.resolve(resolve_as(rt, model) if resolve_as else model)
         except UnknownModel as e:
             raise unknown_model(model, e.known, rt) from None
-        return await forward(ex, candidates)
+        resp = await forward(ex, candidates)
+        if cap is not None:
+            cap.client_reply(resp)
+        return resp
     except ProxyError as e:
         e.message = safe_error_text(e.message, ERROR_MESSAGE_MAX)  # it may quote an upstream
+        if rec.model_requested is None:  # refused before the model was read: the feed still shows it
+            rec.model_requested = await requested_model(request, model, e.status)
         rec.fail(e.status, e.code or "error", e.message)
         resp = error_response(dialect, e)
         if e.status == 408:
             resp.force_close()  # the rest of the body is still on the way: the connection cannot be reused
+        if cap is not None:
+            cap.client_reply(resp)
         return resp
     except asyncio.CancelledError:
         if not state.shutting_down:
@@ -81,10 +91,17 @@ async def handle(
     finally:
         state.model_calls.discard(task)
         state.finished(rec)
+        if cap is not None:
+            state.recorder.finish(cap, rec)
 
 
 async def _admit(
-    request: web.Request, state: RunningEngine, rec: RequestRecord, action: str | None, resolve_as: ResolveAs | None
+    request: web.Request,
+    state: RunningEngine,
+    rec: RequestRecord,
+    action: str | None,
+    resolve_as: ResolveAs | None,
+    cap: Capture | None,
 ) -> Exchange:
     """Who is calling, may they, and what did they send."""
     rt = state.runtime
@@ -106,7 +123,9 @@ async def _admit(
         raise ProxyError(408, msg, "request_timeout") from None
     except (web.RequestPayloadError, BadHttpMessage) as e:  # a Content-Encoding the body does not have
         raise ProxyError(400, f"the request body cannot be read: {e}") from None
-    return Exchange(request, rec, state, rt, raw, _parse_body(raw), action, resolve_as)
+    if cap is not None:
+        cap.client_body(raw)
+    return Exchange(request, rec, state, rt, raw, _parse_body(raw), action, resolve_as, cap)
 
 
 def _parse_body(raw: bytes) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from proxy_engine.dialects.errors import stream_error_event
 from proxy_engine.dialects.translated import TranslatedStream, usage_from_ir
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap
 from proxy_engine.record import RequestRecord
+from proxy_engine.recorder.capture import Capture
+from proxy_engine.recorder.tapped_response import client_stream
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.exchange import Exchange
 from proxy_engine.request_path.headers import REPLY_KEPT_PREFIXES
@@ -49,11 +51,13 @@ def upstream_failure(provider: str | None, e: BaseException, what: str) -> Proxy
 
 
 async def relay_count(
-    rec: RequestRecord, resp: aiohttp.ClientResponse, first: bytes, translator: Translator
+    rec: RequestRecord, resp: aiohttp.ClientResponse, first: bytes, translator: Translator, cap: Capture | None = None
 ) -> web.Response | ProxyError:
     """A translated token count: the upstream's count, in the client's shape."""
     try:
         body = first + await resp.content.read(ERRORS_MAX)
+        if cap is not None:
+            cap.upstream_body(body)
         reply = count_reply(rec.dialect_in, translator.upstream_dialect, body)
     except UPSTREAM_FAILURES as e:
         return upstream_failure(rec.provider, e, "count")
@@ -69,7 +73,7 @@ async def relay(
     """Send the reply on, converting or tapping a stream for usage as it passes."""
     request, rec = ex.request, ex.record
     client_sse = rec.dialect_in != "gemini" or request.query.get("alt") == "sse"
-    out = web.StreamResponse(status=resp.status)
+    out = client_stream(ex.capture, resp.status)
     for k, v in resp.headers.items():
         if k.lower().startswith(REPLY_KEPT_PREFIXES):
             out.headers[k] = v
@@ -84,7 +88,7 @@ async def relay(
 
 def _converter(rec: RequestRecord, translator: Translator | None, client_sse: bool) -> Converter:
     if translator is not None:
-        st = translator.stream(rec.model_requested, client_sse=client_sse)
+        st = translator.stream(rec.model or "", client_sse=client_sse)
         return TranslatedStream(st, binary=translator.upstream_dialect == "bedrock")
     if rec.dialect_in == "gemini" and not client_sse:
         return GeminiArrayTap()
@@ -97,14 +101,18 @@ async def _relay_stream(
     ex: Exchange, resp: aiohttp.ClientResponse, first: bytes, out: web.StreamResponse, conv: Converter
 ) -> web.StreamResponse | ProxyError:
     """Relay chunk by chunk; the headers go out with the first bytes there are for the client."""
-    rec, request = ex.record, ex.request
+    rec, request, cap = ex.record, ex.request, ex.capture
     rec.status = resp.status
+    if cap is not None:
+        cap.upstream_body(first)
     try:
         data = conv.feed(first)
         if data:
             await out.prepare(request)
             await out.write(data)
         async for chunk in resp.content.iter_any():
+            if cap is not None:
+                cap.upstream_body(chunk)
             data = conv.feed(chunk)
             if data:
                 if not out.prepared:
@@ -185,6 +193,8 @@ async def _relay_whole(
         if isinstance(got, ProxyError):
             return got
         obj, body = got
+        if ex.capture is not None:
+            ex.capture.upstream_body(body)
     else:
         chunks = [first]
         try:
@@ -193,6 +203,8 @@ async def _relay_whole(
         except UPSTREAM_FAILURES as e:
             return upstream_failure(rec.provider, e, "reply")
         body = b"".join(chunks)
+        if ex.capture is not None:
+            ex.capture.upstream_body(body)  # before it must parse: a malformed reply is what a capture is for
         try:
             obj = json.loads(body)
         except ValueError as e:
@@ -202,7 +214,7 @@ async def _relay_whole(
     rec.status = resp.status
     if translator is not None:
         try:
-            client_obj = translator.response(obj, model_requested=rec.model_requested)
+            client_obj = translator.response(obj, model=rec.model or "")
         except TranslationError as e:
             msg = f"{rec.provider} sent a reply that cannot be translated: {e}"
             return ProxyError(502, msg, "upstream_malformed")

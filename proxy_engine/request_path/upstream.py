@@ -71,6 +71,8 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
     merge_auth(headers, att.call.headers)
     drop_unaccepted_betas(headers, provider.kind_rules.accepted_betas, provider.kind)
     headers = provider.sign_headers(att.call, url, headers, body)
+    if ex.capture is not None:
+        ex.capture.upstream_request(url, headers, body, forwarded_query(ex.request, att.dialect, translated))
     settings = provider.settings
     # A stream must start within first_byte_timeout_s; a whole reply's first byte is the whole answer.
     wait = settings.first_byte_timeout_s if ex.record.stream else settings.idle_s
@@ -83,6 +85,8 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
                     params=forwarded_query(ex.request, att.dialect, translated),
                 )  # fmt: skip
                 seen = creds.quota.observe(provider.name, att.credential.id, resp.headers)
+                if ex.capture is not None:
+                    ex.capture.upstream_response(resp.status, resp.headers)
                 if resp.status >= 400:
                     return await _refused(ex, att, resp)
                 first = await resp.content.readany()
@@ -115,6 +119,8 @@ async def _refused(ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse) -> 
     (the error that finally reaches the client is the upstream's own, see upstream_errors.py)."""
     provider, model = att.candidate.provider, att.candidate.model
     raw = await read_error_reply(resp)
+    if ex.capture is not None:
+        ex.capture.upstream_body(raw)  # redacted by the recorder's writer, like every stage
     if resp.status == 429:
         ex.state.credentials.quota.observe_error_body(provider.name, att.credential.id, raw)
     err = upstream_error(resp, raw, provider.name, att.translator)
@@ -132,7 +138,7 @@ async def _relay(
     rec, creds, provider, model = ex.record, ex.state.credentials, att.candidate.provider, att.candidate.model
     rec.first_byte()
     if att.translator is not None and ex.action in COUNT_ACTIONS:
-        outcome = await relay_count(rec, resp, first, att.translator)
+        outcome = await relay_count(rec, resp, first, att.translator, ex.capture)
     elif ex.action in EMBED_ACTIONS:
         outcome = await relay_embeddings(ex, resp, first, att.dialect)
     else:

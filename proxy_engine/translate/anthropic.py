@@ -429,13 +429,13 @@ def response_blocks(parts: list, ctx: Context) -> list[dict]:
     return out
 
 
-def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
+def encode_response(resp: Response, ctx: Context, model: str) -> dict:
     reason = resp.finish_for_tools()
     return {
         "id": resp.id if resp.id.startswith("msg_") else f"msg_{safe_id(resp.id) or new_id('')}",
         "type": "message",
         "role": "assistant",
-        "model": model_requested,
+        "model": model,
         "content": response_blocks(resp.parts, ctx),
         "stop_reason": "stop_sequence" if resp.stop_sequence else mapping.ANTHROPIC_FROM_IR[reason],
         "stop_sequence": resp.stop_sequence,

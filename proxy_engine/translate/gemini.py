@@ -398,7 +398,7 @@ def call_part(p: ToolCall, ctx: Context) -> dict:
     return part
 
 
-def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
+def encode_response(resp: Response, ctx: Context, model: str) -> dict:
     out: dict[str, Any] = {
         "candidates": [
             {
@@ -407,7 +407,7 @@ def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
                 "index": 0,
             }
         ],
-        "modelVersion": model_requested,
+        "modelVersion": model,
         "responseId": resp.id or new_id(""),
     }
     if resp.usage is not None:

@@ -129,8 +129,12 @@ class GeminiStreamEncoder(BlockEncoder):
         self.response_id = new_id("")
         self.sent = 0
         self.call: ToolCall | None = None
-        self.tail = b',"modelVersion":%s,"responseId":%s}' % (quote(model), quote(self.response_id))
+        self.answered_by(model)
         self.usage_json: tuple[int, bytes] = (-1, b"")
+
+    def answered_by(self, model: str) -> None:
+        super().answered_by(model)
+        self.tail = b',"modelVersion":%s,"responseId":%s}' % (quote(model), quote(self.response_id))
 
     def _frame(self, payload: dict) -> bytes:
         return self._framed(dumpb(payload))

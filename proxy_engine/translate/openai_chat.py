@@ -349,7 +349,7 @@ def decode_response(body: dict, ctx: Context) -> Response:
     )
 
 
-def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
+def encode_response(resp: Response, ctx: Context, model: str) -> dict:
     text = "".join(p.text for p in resp.parts if isinstance(p, Text))
     reasoning = "".join(p.text for p in resp.parts if isinstance(p, Thinking))
     calls = []
@@ -372,7 +372,7 @@ def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
         "id": resp.id if resp.id.startswith("chatcmpl") else f"chatcmpl-{resp.id or new_id('')}",
         "object": "chat.completion",
         "created": now(),
-        "model": model_requested,
+        "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": resp.finish_for_tools(), "logprobs": None}],
     }
     if resp.usage is not None:

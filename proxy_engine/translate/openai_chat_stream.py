@@ -133,6 +133,10 @@ class ChatStreamEncoder(BlockEncoder):
         self.id = new_id("chatcmpl-")
         self.created = now()
         self.tool_index: dict[object, int] = {}
+        self.answered_by(model)
+
+    def answered_by(self, model: str) -> None:
+        super().answered_by(model)
         # Everything of a chunk before its delta, rendered once: tokens are framed by concatenation.
         head = b'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"choices":[{"index":0,"delta":'
         self.head = head % (quote(self.id), self.created, quote(model))

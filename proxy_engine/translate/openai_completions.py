@@ -95,13 +95,13 @@ def _finish(reason: FinishReason) -> str:
     return "length" if reason == "length" else "content_filter" if reason == "content_filter" else "stop"
 
 
-def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
+def encode_response(resp: Response, ctx: Context, model: str) -> dict:
     text = "".join(p.text for p in resp.parts if isinstance(p, Text))
     out: dict[str, Any] = {
         "id": new_id("cmpl-"),
         "object": "text_completion",
         "created": now(),
-        "model": model_requested,
+        "model": model,
         "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": _finish(resp.finish_reason)}],
     }
     if resp.usage is not None:

@@ -174,12 +174,10 @@ def response_object(
     }
 
 
-def encode_response(resp: Response, ctx: Context, model_requested: str) -> dict:
+def encode_response(resp: Response, ctx: Context, model: str) -> dict:
     reason = resp.finish_reason
     status = "incomplete" if reason in ("length", "content_filter") else "completed"
     incomplete = {"length": "max_output_tokens", "content_filter": "content_filter"}.get(reason)
     usage = mapping.usage_to_responses(resp.usage) if resp.usage else None
     rid = resp.id if resp.id.startswith("resp_") else new_id("resp_")
-    return response_object(
-        ctx, model_requested, rid, now(), status, output_items(resp.parts, ctx), usage, incomplete=incomplete
-    )
+    return response_object(ctx, model, rid, now(), status, output_items(resp.parts, ctx), usage, incomplete=incomplete)

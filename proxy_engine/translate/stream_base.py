@@ -44,6 +44,11 @@ class BlockEncoder(ABC):
         self.done = False
         self.error: tuple[int, str] | None = None  # (status, message) once the stream ended in an error
 
+    def answered_by(self, model: str) -> None:
+        """The upstream's first event named the model that answers: the reply names it too (docs/DESIGN.md,
+        the `model` rule). Encoders that render the model into cached bytes re-render them here."""
+        self.model = model
+
     # ---- framing hooks (subclasses) ----
     def on_start(self) -> bytes:
         return b""
@@ -123,6 +128,8 @@ class BlockEncoder(ABC):
             return b""
         if isinstance(ev, Start):
             self.upstream_id = ev.id or self.upstream_id
+            if ev.model and not self.started:
+                self.answered_by(ev.model)
             return b""
         if isinstance(ev, Finish):
             self.reason, self.stop_sequence = ev.reason, ev.stop_sequence

@@ -206,20 +206,22 @@ class Translator:
             log.warning("malformed %s request: %r", self.client_dialect, exc)
             raise TranslationError(f"malformed {self.client_dialect} request ({type(exc).__name__})") from exc
 
-    def response(self, up: dict, *, model_requested: str) -> dict:
+    def response(self, up: dict, *, model: str) -> dict:
+        """`model`: the one the proxy called, named when the upstream's answer names none (the `model` rule)."""
         if not isinstance(up, dict):
             raise TranslationError("the upstream answer was not a JSON object", status=502)
         try:
             ir = self.upstream.decode_response(up, self.ctx)
             self.usage = ir.usage.as_dict() if ir.usage is not None else None
-            return self.client.encode_response(ir, self.ctx, model_requested)
+            return self.client.encode_response(ir, self.ctx, ir.model or model)
         except _MALFORMED as exc:
             log.warning("malformed %s answer: %r", self.upstream_dialect, exc)
             raise TranslationError(f"malformed answer from the upstream ({type(exc).__name__})", 502) from exc
 
-    def stream(self, model_requested: str, client_sse: bool = True) -> StreamTranslator:
+    def stream(self, model: str, client_sse: bool = True) -> StreamTranslator:
+        """`model`: the one the proxy called; the upstream's first event may name the answering one instead."""
         decoder = self.upstream.stream_decoder(self.ctx)
-        encoder = self.client.stream_encoder(self.ctx, model_requested, client_sse)
+        encoder = self.client.stream_encoder(self.ctx, model, client_sse)
         return StreamTranslator(decoder, encoder, self.ctx)
 
     def error(self, status: int, upstream_body: bytes) -> tuple[int, bytes]:

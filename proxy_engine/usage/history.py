@@ -1,4 +1,5 @@
-"""Usage history straight from the ledger: per day, week or month, optionally split by provider, model or client.
+"""Usage history straight from the ledger: per minute, day, week or month, optionally split by provider, model
+or client.
 
 It reads SQLite (not memory), so a restart loses nothing, and the whole range the ledger holds can be asked
 for. One SQL query per call, run in a thread by the caller; p95 is computed in SQL with window functions.
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 PERIODS = {
+    # A minute's period is the epoch second it starts at (the TUI rebuilds its per-minute charts from it).
+    "minute": "CAST(ts_start / 60 AS INTEGER) * 60",
     "day": "strftime('%Y-%m-%d', ts_start, 'unixepoch', 'localtime')",
     "week": "strftime('%Y-W%W', ts_start, 'unixepoch', 'localtime')",
     "month": "strftime('%Y-%m', ts_start, 'unixepoch', 'localtime')",

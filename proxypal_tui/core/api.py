@@ -131,9 +131,10 @@ class ManagementClient:
         query = f"?group={group}" + (f"&since={int(since)}" if since is not None else "")
         return await self.request("GET", "/v0/usage" + query)
 
-    async def history(self, by: str, group: str) -> dict[str, Any]:
-        """Usage per period and group over everything the ledger holds."""
-        return await self.request("GET", f"/v0/history?by={by}&group={group}")
+    async def history(self, by: str, group: str, since: float | None = None) -> dict[str, Any]:
+        """Usage per period and group over everything the ledger holds (or since an epoch)."""
+        query = f"?by={by}&group={group}" + (f"&from={int(since)}" if since is not None else "")
+        return await self.request("GET", "/v0/history" + query)
 
     async def recent_requests(self, limit: int = 200) -> dict[str, Any]:
         """The ledger's newest finished requests, to refill the feed after a restart or on attach."""
@@ -146,6 +147,19 @@ class ManagementClient:
     async def session_requests(self, session: str, limit: int = 500) -> dict[str, Any]:
         """One agent session's requests from the ledger, newest first."""
         return await self.request("GET", "/v0/requests?" + urlencode({"session": session, "limit": limit}))
+
+    async def capture(self, request_id: str) -> dict[str, Any]:
+        """A request's flight-recorder capture: its stages, bodies parsed as JSON or SSE events."""
+        return await self.request("GET", f"/v0/requests/{request_id}/capture")
+
+    async def capture_fixture(self, request_id: str) -> dict[str, Any]:
+        """The capture as a redacted regression fixture, to write to a file."""
+        return await self.request("GET", f"/v0/requests/{request_id}/fixture")
+
+    async def replay(self, request_id: str, model: str | None, provider: str | None) -> dict[str, Any]:
+        """Send the captured request again (optionally elsewhere); answers the new id and the diff."""
+        body = {"model": model or None, "provider": provider or None}
+        return await self.request("POST", f"/v0/requests/{request_id}/replay", json=body, limit=300)
 
     async def reload_config(self) -> dict[str, Any]:
         return await self.request("POST", "/v0/config/reload", ok=(200, 422))

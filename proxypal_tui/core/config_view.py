@@ -14,7 +14,14 @@ from typing import Any
 
 import yaml
 
-from proxy_engine.config import LOGIN_ONLY_KINDS, Config, ConfigError, parse_config_text, provider_kind
+from proxy_engine.config import (
+    LOGIN_ONLY_KINDS,
+    Config,
+    ConfigError,
+    candidate_pairs,
+    parse_config_text,
+    provider_kind,
+)
 
 KEYLESS_KINDS = frozenset({*LOGIN_ONLY_KINDS, "bedrock"})  # credentials from logins or AWS, never a key
 DEFAULT_LISTEN = "127.0.0.1:8317"
@@ -30,6 +37,7 @@ class ConfigView:
         self.provider_kinds: dict[str, str] = {}
         self.listen = DEFAULT_LISTEN
         self.client_keys = False
+        self.model_names: list[str] = []  # friendly names, then provider/model pairs: the replay picker's list
 
     def read_text(self) -> str:
         """The file as it is on disk now; OSError when it cannot be read."""
@@ -49,6 +57,8 @@ class ConfigView:
         self.provider_kinds = {name: provider_kind(name, p) for name, p in cfg.providers.items()}
         self.listen = f"{cfg.host}:{cfg.port}"
         self.client_keys = bool(cfg.clients)
+        pairs = dict.fromkeys(f"{p}/{m}" for cands in cfg.models.values() for p, m in candidate_pairs(cands))
+        self.model_names = [*cfg.models, *pairs]
         self.version += 1
 
     @property

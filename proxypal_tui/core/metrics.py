@@ -77,13 +77,25 @@ class Series:
     cost: list[float] = field(default_factory=list)
 
 
-def per_minute_series(stats: Stats | None, now: float, span: int = 60) -> Series:
-    """Fill the gaps in `stats.per_minute` with zeros so the x axis is regular."""
+def per_minute_series(
+    stats: Stats | None, now: float, span: int = 60, ledger: dict[int, tuple[float, float, float]] | None = None
+) -> Series:
+    """Fill the gaps in `stats.per_minute` with zeros so the x axis is regular.
+
+    `ledger` (minute -> requests, tokens, cost) covers minutes before the engine started: per minute the
+    larger of the two counts wins (the ledger holds a restarted engine's earlier rows, the stats the
+    rows it has not committed yet).
+    """
     rows = {int(r[0]) // 60 * 60: r for r in (stats.per_minute if stats else []) if len(r) >= 4}
     end = int(now) // 60 * 60
     minutes = [float(end - 60 * i) for i in range(span - 1, -1, -1)]
     empty = (0, 0, 0, 0.0)
     picked = [rows.get(int(m), empty) for m in minutes]
+    if ledger:
+        picked = [
+            (m, *(max(float(a or 0), float(b)) for a, b in zip(r[1:4], ledger.get(int(m), (0, 0, 0.0)), strict=True)))
+            for m, r in zip(minutes, picked, strict=True)
+        ]
     return Series(
         minutes=minutes,
         requests=[float(r[1]) for r in picked],

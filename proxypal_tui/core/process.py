@@ -169,6 +169,15 @@ def port_holder(port: int) -> PortHolder:
     return PortHolder(None, "another program")
 
 
+def runs_engine(pid: int) -> bool:
+    """Does that process run a ProxyPal engine (so its HTTP answer is worth waiting for)? Unknown counts as yes."""
+    try:
+        argv = " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return True
+    return "proxy_engine" in argv or "proxypal-engine" in argv
+
+
 @dataclass(frozen=True)
 class ProcessUsage:
     cpu_percent: float

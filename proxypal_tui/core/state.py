@@ -38,6 +38,7 @@ from proxy_engine.protocol import (
 from proxypal_tui.core import formatting as fmt
 from proxypal_tui.core.credentials import CredentialBoard
 from proxypal_tui.core.feed import RequestFeed
+from proxypal_tui.core.ledger_series import LedgerSeries
 from proxypal_tui.core.logbook import Logbook, LogLine
 from proxypal_tui.core.quota import QuotaBoard
 
@@ -55,6 +56,7 @@ class LiveState:
     day_rows: list[dict[str, Any]] = field(default_factory=list)
     hour_rows: list[dict[str, Any]] = field(default_factory=list)
     usage_version: int = 0
+    ledger: LedgerSeries | None = None  # per-minute charts and today's split from the ledger
     dropped_by_engine: int = 0
     events_seen: int = 0
     alerts: deque[BudgetAlert] = field(default_factory=lambda: deque(maxlen=50))
@@ -105,6 +107,8 @@ class LiveState:
     def _finished(self, ev: RequestFinished) -> None:
         self.feed.finished(ev)
         self.fold_into_today(ev)
+        if self.ledger is not None:
+            self.ledger.fold(ev)
 
     def fold_into_today(self, ev: RequestFinished) -> None:
         """Count a finished request in its day's usage row now, so Today and the budget bar keep up.
@@ -132,7 +136,11 @@ class LiveState:
     def _dropped(self, ev: Dropped) -> None:
         self.dropped_by_engine += ev.count
 
-    def set_usage(self, day_rows: list[dict[str, Any]], hour_rows: list[dict[str, Any]]) -> None:
+    def set_usage(
+        self, day_rows: list[dict[str, Any]], hour_rows: list[dict[str, Any]], ledger: LedgerSeries | None = None
+    ) -> None:
         self.day_rows = day_rows
         self.hour_rows = hour_rows
+        if ledger is not None:
+            self.ledger = ledger
         self.usage_version += 1

@@ -24,10 +24,15 @@ from proxypal_tui.core.api import ApiError, ManagementClient, base_url
 from proxypal_tui.core.config_view import listen_settings
 from proxypal_tui.core.engine_state import Backoff, EngineState, EngineStatus
 from proxypal_tui.core.events import EventPump, EventStream
-from proxypal_tui.core.process import EngineProcess, engine_command, port_holder, port_is_free
+from proxypal_tui.core.process import EngineProcess, engine_command, port_holder, port_is_free, runs_engine
 
 CRASH_TAIL = 15
 PROBE_TIMEOUT = 1.5  # is anything answering on the port? A live engine answers in milliseconds
+ENGINE_ANSWERS_WITHIN = 0.25  # a port holder that has not answered by then is reported while the probe goes on
+
+
+def blocked_message(port: int, holder: str) -> str:
+    return f"port {port} is held by {holder}; change `port:` or stop it"
 
 
 @dataclass
@@ -200,10 +205,20 @@ class EngineSupervisor:
             return _Plan("attach", predicted, base)  # our engine still runs: just reconnect
         if port == 0:
             return _Plan("spawn", predicted, "")
-        self._publish(EngineState.LOCATING, message=f"looking for an engine on {host}:{port}", owned=False)
+        holder = None if port_is_free(host, port) else port_holder(port)
+        suspect = holder is not None and holder.pid is not None and not runs_engine(holder.pid)
+        if self.status.state is not EngineState.BLOCKED:  # while blocked, the reason stays on screen
+            self._publish(EngineState.LOCATING, message=f"looking for an engine on {host}:{port}", owned=False)
         client = self._client(base)
+        probe = asyncio.ensure_future(client.status(limit=PROBE_TIMEOUT))
+        if suspect and holder is not None:
+            # A program that is no engine (by its command line) holds the port: unless it answers like an
+            # engine at once, say who it is now rather than after the probes' timeouts.
+            done, _ = await asyncio.wait({probe}, timeout=ENGINE_ANSWERS_WITHIN)
+            if not done:
+                self._publish_blocked(blocked_message(port, holder.describe()))
         try:
-            st = await client.status(limit=PROBE_TIMEOUT)
+            st = await probe
         except ApiError as e:
             if e.status is None and port_is_free(host, port):
                 if self.opts.attach_only:
@@ -226,11 +241,20 @@ class EngineSupervisor:
             what = f"another ProxyPal engine, {holder.describe()}"
         except ApiError:
             what = holder.describe()
-        return self._wait(EngineState.BLOCKED, f"port {port} is held by {what}; change `port:` or stop it")
+        return self._wait(EngineState.BLOCKED, blocked_message(port, what))
 
     def _wait(self, state: EngineState, message: str) -> _Plan:
-        self._publish(state, message=message, pid=None, owned=False, retry_in=self.opts.relocate_delay)
+        if state is EngineState.BLOCKED:
+            self._publish_blocked(message)
+        else:
+            self._publish(state, message=message, pid=None, owned=False, retry_in=self.opts.relocate_delay)
         return _Plan("wait", delay=self.opts.relocate_delay)
+
+    def _publish_blocked(self, message: str) -> None:
+        """Once per reason: looking again finds the same holder, and the screen already says so."""
+        if self.status.state is EngineState.BLOCKED and self.status.message == message:
+            return
+        self._publish(EngineState.BLOCKED, message=message, pid=None, owned=False, retry_in=self.opts.relocate_delay)
 
     async def _spawn(self) -> bool:
         parent = os.getpid() if self.opts.exit_with_parent else None

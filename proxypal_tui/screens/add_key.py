@@ -52,7 +52,7 @@ class AddKeyScreen(CliDialog):
                 value=self._first if self._first else Select.BLANK,
             )
             yield Input(placeholder="paste the API key", password=True, id="add-key-secret")
-            yield Checkbox("Use it: set api_key: keyring:<provider> in the config", True, id="add-key-reference")
+            yield Checkbox("Set api_key: keyring:<provider> in config", True, id="add-key-reference")
             where = self._store.backend or "the engine's secret store"
             note = f"Stored by proxypal-engine in {where}; never shown again."
             if self._store.error:

@@ -26,6 +26,7 @@ TILES = (  # short titles: six tiles must fit 80 columns
     ("p95", "p95 lat"),
     ("errors", "Errors"),
 )
+NARROW_BELOW = 70
 SPARKS = (("req", "req/min"), ("tok", "tokens/min"), ("cost", "cost/min"), ("lat", "latency"))
 
 
@@ -65,6 +66,13 @@ class DashboardScreen(ProxyPalScreen):
                 yield TimeChart("Cost / hour (USD)", "$", id="chart-cost")
                 yield TimeChart("Latency / min (ms)", "ms", id="chart-lat")
 
+    def on_resize(self) -> None:
+        """Below 70 columns the six tiles go in two rows of three, so their titles stay whole."""
+        narrow = self.size.width < NARROW_BELOW
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self._drawn = None
+
     def redraw(self) -> None:
         session = self.session
         live = session.live
@@ -96,7 +104,10 @@ class DashboardScreen(ProxyPalScreen):
         run = metrics.kpis_from_stats(live.stats)
         up = session.engine_uptime()
         uptime = f"up {fmt.duration(up)}" if up is not None else "engine not running"
-        caption = f"Today (top) · since engine start, {uptime} (bottom) · cost is estimated"
+        if self.has_class("narrow"):
+            caption = f"Today · since start ({uptime}) · cost est."
+        else:
+            caption = f"Today (top) · since engine start, {uptime} (bottom) · cost is estimated"
         self.query_one("#kpi-caption", Label).update(caption)
         values = {
             "requests": (fmt.count(today.requests), fmt.count(run.requests)),
@@ -120,7 +131,7 @@ class DashboardScreen(ProxyPalScreen):
 
     def _draw_series(self, now: float) -> None:
         live = self.session.live
-        series = metrics.per_minute_series(live.stats, now)
+        series = metrics.per_minute_series(live.stats, now, ledger=live.ledger.minutes if live.ledger else None)
         lat_avg, lat_p95 = metrics.latency_per_minute(live.feed.finished_since(now - 3600), now)
         data = {"req": series.requests, "tok": series.tokens, "cost": series.cost, "lat": lat_avg}
         latest = {
@@ -139,8 +150,12 @@ class DashboardScreen(ProxyPalScreen):
         self.query_one("#chart-lat", TimeChart).show(series.minutes, {"avg": lat_avg, "p95": lat_p95})
 
     def _draw_shares(self) -> None:
-        stats = self.session.live.stats
+        """Today's split from the ledger (so a restart keeps it), else the engine's since its start."""
+        live = self.session.live
+        stats = live.stats
         by_provider, by_model = (stats.by_provider, stats.by_model) if stats is not None else (None, None)
+        if live.ledger is not None and live.ledger.day == fmt.day_key(self.session.now()):
+            by_provider, by_model = dict(live.ledger.providers), dict(live.ledger.models)
         self.query_one("#share-providers", ShareBars).show("Providers", metrics.distribution(by_provider))
         self.query_one("#share-models", ShareBars).show("Models", metrics.distribution(by_model))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -27,14 +28,18 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help"):
             yield Label("Keys", id="help-title")
             yield Static(INTRO, id="help-intro")
-            table: DataTable[str] = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable[str | Text] = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
             yield table
 
     def on_mount(self) -> None:
+        """Descriptions wrap in a column as wide as the box (90% of the screen, at most 100), never cut."""
         table = self.query_one(DataTable)
-        table.add_columns("Key", "Does")
+        key_w = max([3, *(len(key) for key, _, _ in self._rows)])
+        inner = min(int(self.app.size.width * 0.9), 100) - 4  # the box's border and padding
+        table.add_column("Key", width=key_w)
+        table.add_column("Does", width=max(20, inner - key_w - 6))  # cell padding and the scrollbar
         for key, description, tooltip in self._rows:
-            table.add_row(key, f"{description} — {tooltip}" if tooltip else description)
+            table.add_row(key, Text(f"{description} — {tooltip}" if tooltip else description), height=None)
         table.focus()
 
     def action_close(self) -> None:

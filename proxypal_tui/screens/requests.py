@@ -17,6 +17,7 @@ from proxypal_tui.core.agent_sessions import group_by_session
 from proxypal_tui.core.feed import FeedFilter, FeedRow
 from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
+from proxypal_tui.screens.capture import CaptureScreen
 from proxypal_tui.widgets.feed_view import RequestFeedView
 from proxypal_tui.widgets.session_table import SessionTable, session_text
 
@@ -90,6 +91,14 @@ class RequestsScreen(ProxyPalScreen):
             tooltip="Show every request again.",
         ),
         Binding(
+            "enter",
+            "open_capture",
+            "Capture",
+            show=False,
+            id="requests.capture",
+            tooltip="The highlighted request's four stages (flight recorder), replay and export.",
+        ),
+        Binding(
             "s",
             "toggle_sessions",
             "Sessions",
@@ -115,7 +124,7 @@ class RequestsScreen(ProxyPalScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
-            yield Input(placeholder="filter: provider:… model:… status:5xx text  (/)", id="filter")
+            yield Input(placeholder="/ filter: provider:… model:… status:5xx text", id="filter")
             yield Label("", id="feed-state")
         yield RequestFeedView(id="feed")
         sessions = SessionTable(id="sessions")
@@ -139,6 +148,10 @@ class RequestsScreen(ProxyPalScreen):
         self.session.feed_paused = not self.session.feed_paused
         self._drawn_version = -1
         self.redraw_all()
+
+    def action_open_capture(self) -> None:
+        if self._selected:
+            self.app.push_screen(CaptureScreen(self.session, self._selected, self.actions.management_client()))
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()

@@ -52,6 +52,10 @@ class CodingTool:
         """The base URL the tool's own files point it at, or None when they set none."""
         return None
 
+    def current_key(self, home: Path) -> str | None:
+        """The key the tool's own files send to the proxy (for `doctor`), or None when they hold none we read."""
+        return None
+
     def plan(self, home: Path, target: Target) -> list[FileEdit]:
         """The full new text of every file to write (unchanged files included)."""
         return []

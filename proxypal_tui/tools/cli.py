@@ -1,8 +1,9 @@
-"""`proxypal-tui tools list | status | apply NAME [--dry-run] | undo NAME`."""
+"""`proxypal-tui tools list | status | check | apply NAME [--dry-run] | undo NAME`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from proxypal_tui.tools.actions import Outcome, point, preview, restore
 from proxypal_tui.tools.base import CodingTool
 from proxypal_tui.tools.client_keys import proxy_settings
 from proxypal_tui.tools.diffs import display_path
+from proxypal_tui.tools.key_check import tool_checks
 from proxypal_tui.tools.model import ToolError, ToolStatus
 from proxypal_tui.tools.pointing import status
 from proxypal_tui.tools.registry import TOOLS
@@ -24,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", parents=[common], help="known tools and whether they are installed")
     sub.add_parser("status", parents=[common], help="where each tool currently sends its requests")
+    # For `proxypal-engine doctor`: JSON of each found tool's URL and whether its key is accepted.
+    sub.add_parser("check", parents=[common], help="JSON: does each found tool point here with a working key")
     ap = sub.add_parser("apply", parents=[common], help="point a tool at the proxy (merge, back up)")
     ap.add_argument("name")
     ap.add_argument("--dry-run", action="store_true", help="print the diff and change nothing")
@@ -93,9 +97,15 @@ def _undo(args: argparse.Namespace, home: Path) -> list[str]:
     return _outcome(restore(args.name, home, args.force, proxy_settings(args.config)))
 
 
+def _check(args: argparse.Namespace, home: Path) -> list[str]:
+    settings = proxy_settings(args.config)
+    return [json.dumps({"proxy": f"http://{settings.host}:{settings.port}", "tools": tool_checks(home, settings)})]
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Path], list[str]]] = {
     "list": _list,
     "status": _status,
+    "check": _check,
     "apply": _apply,
     "undo": _undo,
 }

@@ -38,12 +38,14 @@ class KeyBar(Static):
     def _bindings_changed(self, _screen: Any) -> None:
         self.redraw()
 
+    def on_resize(self) -> None:
+        self.redraw()
+
     def redraw(self) -> None:
         key_style = self.get_component_rich_style("key-bar--key")
         desc_style = self.get_component_rich_style("key-bar--description")
         off_style = self.get_component_rich_style("key-bar--disabled")
         seen: set[str] = set()
-        text = Text(no_wrap=True, overflow="ellipsis")
         palette = None
         entries = []
         for key, active in self.screen.active_bindings.items():
@@ -52,23 +54,53 @@ class KeyBar(Static):
             elif active.binding.show and active.binding.action not in seen:
                 seen.add(active.binding.action)
                 entries.append(active)
-        # This screen's own keys first, then help, then the app's (screen switches, quit): when
-        # 80 columns cannot hold everything, what gets cut is what works the same everywhere.
-        entries.sort(key=lambda a: 0 if a.node is not self.app else (1 if a.binding.action == "help" else 2))
-        for active in entries:
-            binding = active.binding
-            k_style, d_style = (key_style, desc_style) if active.enabled else (off_style, off_style)
-            shown_key = self.app.get_key_display(binding)
-            desc = binding.description
-            if len(shown_key) == 1 and desc[:1].lower() == shown_key.lower():
-                # Mnemonic: "Logs" with its L in the key style says "press l" in half the width.
-                text.append(" ")
-                text.append(desc[0], style=k_style)
-                text.append(f"{desc[1:]} ", style=d_style)
-            else:
-                text.append(f" {shown_key} ", style=k_style)
-                text.append(f"{desc} ", style=d_style)
+        # This screen's own keys first, then help, the screen switches, quit and the palette. When the
+        # width cannot hold everything the screen switches go first (they work the same everywhere and
+        # help lists them), then the palette key; the screen's own keys, help and quit stay readable.
+        entries.sort(key=_rank(self.app))
+        parts = [(a, self._entry(a, key_style, desc_style, off_style)) for a in entries]
+        tail = Text(no_wrap=True)
         if palette is not None and self.app.ENABLE_COMMAND_PALETTE:
-            text.append(f" {self.app.get_key_display(palette)} ", style=key_style)
-            text.append("palette ", style=desc_style)
+            tail.append(f" {self.app.get_key_display(palette)} ", style=key_style)
+            tail.append("palette ", style=desc_style)
+        width = self.size.width or self.app.size.width
+        if sum(t.cell_len for _, t in parts) + tail.cell_len > width:
+            parts = [(a, t) for a, t in parts if not _switches_screen(a.binding)]
+        if sum(t.cell_len for _, t in parts) + tail.cell_len > width:
+            tail = Text()  # still too narrow: ctrl+p is named in help and on the dashboard
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for _, part in parts:
+            text.append_text(part)
+        text.append_text(tail)
         self.update(text)
+
+    def _entry(self, active: Any, key_style: Any, desc_style: Any, off_style: Any) -> Text:
+        binding = active.binding
+        k_style, d_style = (key_style, desc_style) if active.enabled else (off_style, off_style)
+        shown_key = self.app.get_key_display(binding)
+        desc = binding.description
+        out = Text(no_wrap=True)
+        if len(shown_key) == 1 and desc[:1].lower() == shown_key.lower():
+            # Mnemonic: "Logs" with its L in the key style says "press l" in half the width.
+            out.append(" ")
+            out.append(desc[0], style=k_style)
+            out.append(f"{desc[1:]} ", style=d_style)
+        else:
+            out.append(f" {shown_key} ", style=k_style)
+            out.append(f"{desc} ", style=d_style)
+        return out
+
+
+def _switches_screen(binding: Any) -> bool:
+    return str(binding.id or "").startswith("screen.")
+
+
+def _rank(app: Any) -> Any:
+    def rank(active: Any) -> int:
+        if active.node is not app:
+            return 0
+        if active.binding.action == "help":
+            return 1
+        return 2 if _switches_screen(active.binding) else 3
+
+    return rank

@@ -181,9 +181,9 @@ def test_openai_sdk_mapping_crosses_dialects_and_keeps_amps_model_name(eng, fake
         r = client.chat.completions.create(model="gpt-5", messages=msgs)
         text, models = r.choices[0].message.content, {r.model}
     assert text == "Hello from claude-haiku-4-5!"
-    assert models == {"gpt-5"}, "the client sees the name it sent"
+    assert models == {"claude-haiku-4-5"}, "the reply names the model that answered (the `model` rule)"
     assert fa.last_request.json["model"] == "claude-haiku-4-5" and not fo.requests
-    rec = _record(eng, "gpt-5")
+    rec = _record(eng, "gpt-5")  # the record keeps the name Amp sent
     assert (rec["dialect_in"], rec["dialect_out"], rec["provider"]) == ("openai_chat", "anthropic", "anthropic")
 
 

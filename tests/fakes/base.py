@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any, Self
 
 from aiohttp import web
@@ -79,6 +80,9 @@ class FakeProvider(abc.ABC):
         self.port: int = 0
         self._runner: web.AppRunner | None = None
         self.app = web.Application(middlewares=[self._record_middleware], client_max_size=64 * 1024 * 1024)
+        # Seconds this server's clock is off by, as its `Date` header shows (the doctor's clock check).
+        self.clock_offset_s = 0.0
+        self.app.on_response_prepare.append(self._date_header)
         self.add_routes(self.app.router)
 
     # ----- public API -------------------------------------------------------------------------------
@@ -139,6 +143,7 @@ class FakeProvider(abc.ABC):
         self._rules.clear()
         self._queue.clear()
         self.requests.clear()
+        self.clock_offset_s = 0.0
 
     def pick_script(self, key: str | None, model: str | None) -> Script:
         for i, rule in enumerate(self._queue):
@@ -169,6 +174,10 @@ class FakeProvider(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def _date_header(self, request: web.Request, response: web.StreamResponse) -> None:
+        if self.clock_offset_s:
+            response.headers["Date"] = formatdate(time.time() + self.clock_offset_s, usegmt=True)
 
     # ----- hooks for subclasses -----------------------------------------------------------------------
     @abc.abstractmethod
@@ -230,9 +239,7 @@ class FakeProvider(abc.ABC):
             ra = script.retry_after
             headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
         assert script.status is not None
-        return self.error_response(
-            script.status, script.error_message or default_message, script.error_type, headers
-        )
+        return self.error_response(script.status, script.error_message or default_message, script.error_type, headers)
 
     async def wait(self, request: web.Request, seconds: float) -> bool:
         """Sleep up to `seconds`, returning False early if the client hung up."""

@@ -289,7 +289,7 @@ def test_whole_answers_reach_each_client_with_usage_including_cache() -> None:
     body = Translator("anthropic", "bedrock").request(client_body("anthropic", "thinking"), model=CLAUDE, stream=False)
     answer = ConverseRenderer(script, CLAUDE, body).as_json()
     tr = Translator("anthropic", "bedrock")
-    out = tr.response(answer, model_requested="Smart")
+    out = tr.response(answer, model="Smart")
     assert [b["type"] for b in out["content"]] == ["thinking", "text", "tool_use"]
     assert out["content"][2]["input"] == WEATHER.arguments and out["stop_reason"] == "tool_use"
     assert out["usage"]["input_tokens"] == 60 and out["usage"]["cache_read_input_tokens"] == 30
@@ -300,7 +300,7 @@ def test_whole_answers_reach_each_client_with_usage_including_cache() -> None:
         "cache_write_tokens": 10,
         "reasoning_tokens": 0,
     }
-    chat = Translator("openai_chat", "bedrock").response(answer, model_requested="Smart")
+    chat = Translator("openai_chat", "bedrock").response(answer, model="Smart")
     assert chat["choices"][0]["message"]["tool_calls"][0]["id"] == "tooluse_w1"
     assert chat["usage"]["prompt_tokens"] == 100 and chat["choices"][0]["finish_reason"] == "tool_calls"
 
@@ -308,7 +308,7 @@ def test_whole_answers_reach_each_client_with_usage_including_cache() -> None:
 def test_reasoning_signatures_go_back_only_to_bedrock() -> None:
     script = Script(text="4", thinking="2+2", thinking_signature="BEDROCK-SIG")
     answer = ConverseRenderer(script, CLAUDE, {"additionalModelRequestFields": {"thinking": {"type": "enabled"}}})
-    shown = Translator("anthropic", "bedrock").response(answer.as_json(), model_requested="Smart")
+    shown = Translator("anthropic", "bedrock").response(answer.as_json(), model="Smart")
     token = shown["content"][0]["signature"]
     assert token != "BEDROCK-SIG"  # wrapped: it names its issuer
     history = {

@@ -80,7 +80,7 @@ async def test_whole_answers_through_the_fake(fake: FakeCodeAssist, http: aiohtt
     status, raw = await call(http, code_assist_url(fake.base_url, "generateContent"), body, auth(fake))
     assert status == 200, raw
     envelope = json.loads(raw)
-    out = tr.response(envelope, model_requested="Smart")
+    out = tr.response(envelope, model="Smart")
     text = json.dumps(out)
     assert "It is sunny." in text
     assert tr.usage["input_tokens"] == 40 and tr.usage["cache_read_tokens"] == 10

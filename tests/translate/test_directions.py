@@ -166,7 +166,7 @@ def _read_json(client: str, resp: dict) -> dict:
 def test_whole_response(client: str, upstream: str, scenario: str) -> None:
     tr, up = _translate_request(client, upstream, scenario if scenario != "plain" else "plain", False)
     script = _script(scenario)
-    answer = tr.response(render_json(upstream, script, up, UP_MODEL[upstream]), model_requested="Smart")
+    answer = tr.response(render_json(upstream, script, up, UP_MODEL[upstream]), model="Smart")
     got = _read_json(client, answer)
     _check_answer(client, upstream, scenario, got)
     assert _usage_total_input(client, got["usage"]) == 120

@@ -243,7 +243,7 @@ def test_codex_tools_namespace_custom_and_builtins() -> None:
             },
         ],
     }
-    out = tr.response(answer, model_requested="gpt-5-codex")["output"]
+    out = tr.response(answer, model="gpt-5-codex")["output"]
     assert out[0]["type"] == "function_call" and out[0]["name"] == "spawn_agent"
     assert out[0]["namespace"] == "collaboration" and json.loads(out[0]["arguments"]) == {"message": "x"}
     assert out[1]["type"] == "custom_tool_call" and out[1]["input"] == "*** Begin Patch"
@@ -297,7 +297,7 @@ def test_tool_names_unsafe_for_the_target_are_renamed_and_restored() -> None:
             }
         ],
     }
-    part = tr.response(answer, model_requested="g")["candidates"][0]["content"]["parts"][0]
+    part = tr.response(answer, model="g")["candidates"][0]["content"]["parts"][0]
     assert part["functionCall"]["name"] == "mcp.server:read" and part["functionCall"]["id"] == "call_9"
 
 
@@ -539,7 +539,7 @@ def test_legacy_completions_maps_onto_chat() -> None:
             "candidates": [{"content": {"parts": [{"text": "b"}]}, "finishReason": "STOP"}],
             "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1},
         },
-        model_requested="x",
+        model="x",
     )
     assert out["object"] == "text_completion" and out["choices"][0]["text"] == "b"
     assert out["usage"] == {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}

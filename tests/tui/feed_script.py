@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.tui.capture_script import CAPTURE, REPLAY
 from tests.tui.standin import Script
 
 FIXED_NOW = 1_760_000_000.0  # 2025-10-09 08:53:20 UTC (tests run with TZ=UTC)
@@ -179,6 +180,8 @@ def demo_script(n: int = 40, now: float = FIXED_NOW) -> Script:
         providers=providers,
         store=dict(STORE),
         ts=now,
+        captures={"req-0041": CAPTURE},
+        replay=REPLAY,
     )
 
 

@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,8 @@ class Script:
     version: str = "0.1.0"
     ts: float = 0.0
     listen: str | None = None  # what hello/status report; defaults to the real address
+    captures: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> GET .../capture
+    replay: dict[str, Any] | None = None  # the answer of POST /v0/requests/{id}/replay
 
 
 class ScriptedEngine:
@@ -75,6 +78,9 @@ class ScriptedEngine:
         app.router.add_get("/v0/sessions", self._sessions)
         app.router.add_get("/v0/config", self._get_config)
         app.router.add_post("/v0/config/reload", self._reload)
+        app.router.add_get("/v0/requests/{id}/capture", self._capture)
+        app.router.add_get("/v0/requests/{id}/fixture", self._capture)
+        app.router.add_post("/v0/requests/{id}/replay", self._replay)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -218,12 +224,20 @@ class ScriptedEngine:
         return web.json_response({"group": group, "rows": rows})
 
     async def _history(self, request: web.Request) -> web.Response:
-        """The scripted rows, labelled with the group asked for (the real engine computes them from its ledger)."""
+        """The scripted rows, labelled with the group asked for (the real engine computes them from its ledger).
+
+        With `from` (the dashboard's per-minute charts and today's split) the rows are computed from the
+        scripted recent requests, as the engine computes them from its ledger.
+        """
         group = request.query.get("group", "provider")
+        by = request.query.get("by", "day")
+        if "from" in request.query:
+            rows = _aggregate(self.script.recent, by, group, float(request.query["from"]))
+            return web.json_response({"by": by, "group": group or None, "rows": rows})
         rows = [
             {group: r.get("name", "-"), **{k: v for k, v in r.items() if k != "name"}} for r in self.script.history_rows
         ]
-        return web.json_response({"by": request.query.get("by", "day"), "group": group, "rows": rows})
+        return web.json_response({"by": by, "group": group, "rows": rows})
 
     async def _recent(self, request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "100"))
@@ -250,6 +264,18 @@ class ScriptedEngine:
             s.update(last_seen=r["ts_start"], agent=r.get("agent"), client=r["client"])
         rows = sorted(out.values(), key=lambda s: -s["last_seen"])
         return web.json_response({"sessions": rows})
+
+    async def _capture(self, request: web.Request) -> web.Response:
+        doc = self.script.captures.get(request.match_info["id"])
+        if doc is None:
+            return web.json_response({"error": "no capture for this request"}, status=404)
+        return web.json_response(doc)
+
+    async def _replay(self, request: web.Request) -> web.Response:
+        self.requests.append(("replay", await request.text()))
+        if self.script.replay is None or request.match_info["id"] not in self.script.captures:
+            return web.json_response({"error": "no capture for this request"}, status=404)
+        return web.json_response(self.script.replay)
 
     async def _get_config(self, request: web.Request) -> web.Response:
         ok, errors = self._validate()
@@ -302,3 +328,24 @@ class StandinThread:
 
     def subscribers(self) -> int:
         return len(self.engine.subscribers)
+
+
+def _aggregate(records: list[dict[str, Any]], by: str, group: str, since: float) -> list[dict[str, Any]]:
+    """`/v0/history` rows (requests, tokens, cost) from request records, per minute (epoch) or day."""
+    out: dict[tuple[Any, str], dict[str, Any]] = {}
+    for r in records:
+        ts = float(r.get("ts_start") or 0)
+        if ts < since:
+            continue
+        period: Any = int(ts // 60 * 60) if by == "minute" else time.strftime("%Y-%m-%d", time.localtime(ts))
+        name = {"provider": r.get("provider"), "model": r.get("model") or r.get("model_requested")}.get(group, "")
+        empty = {"period": period, "requests": 0, "errors": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+        row = out.setdefault((period, name or "-"), empty)
+        if group:
+            row[group] = name or "-"
+        row["requests"] += 1
+        row["errors"] += int((r.get("status") or 0) >= 400)
+        row["input_tokens"] += int(r.get("input_tokens") or 0)
+        row["output_tokens"] += int(r.get("output_tokens") or 0)
+        row["cost_usd"] += float(r.get("cost_usd") or 0.0)
+    return list(out.values())

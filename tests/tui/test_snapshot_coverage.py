@@ -1,9 +1,10 @@
-"""Every screen of the app has snapshots at 80x24 and 120x40.
+"""Every screen of the app has snapshots at 60x20, 80x24 and 120x40 (60x20: the smallest terminal we promise).
 
 The screens are found, not listed: every Screen subclass defined in `proxypal_tui.screens` (the
 app's modes and its dialogs). A snapshot test says which screen its picture shows with
 `scene(..., shows=Screen)`, which the scene also asserts at run time; this test reads those
-declarations from test_snapshots.py and checks both sizes' SVGs are stored.
+declarations from every snapshot module here (test_snapshots.py, and a screen's own such as
+test_doctor_screen.py) and checks every size's SVG is stored.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.cli_dialog import CliDialog
 
 HERE = Path(__file__).parent
-SNAPSHOTS = HERE / "__snapshots__" / "test_snapshots"
-SIZES = ("80x24", "120x40")
+SNAPSHOT_ROOT = HERE / "__snapshots__"
+SNAPSHOT_MODULES = ("test_snapshots", "test_doctor_screen")
+SIZES = ("60x20", "80x24", "120x40")
 ABSTRACT = {ProxyPalScreen, CliDialog}
-# States that are not a screen of their own but must be pictured at both sizes too.
+# States that are not a screen of their own but must be pictured at every size too.
 STATES = {"test_onboarding": "first run", "test_requests_error_detail": "the request detail pane"}
 
 
@@ -40,8 +42,16 @@ def app_screens() -> set[type[Screen]]:
 
 
 def declared() -> dict[str, tuple[str, bool]]:
-    """test name -> (screen class name in `shows=`, parametrized over both sizes)."""
-    tree = ast.parse((HERE / "test_snapshots.py").read_text())
+    """ "module/test name" -> (screen class name in `shows=`, parametrized over every size)."""
+    out: dict[str, tuple[str, bool]] = {}
+    for module in SNAPSHOT_MODULES:
+        for name, found in _declared_in(module).items():
+            out[f"{module}/{name}"] = found
+    return out
+
+
+def _declared_in(module: str) -> dict[str, tuple[str, bool]]:
+    tree = ast.parse((HERE / f"{module}.py").read_text())
     out: dict[str, tuple[str, bool]] = {}
     for fn in tree.body:
         if not isinstance(fn, ast.FunctionDef) or not fn.name.startswith("test_"):
@@ -58,27 +68,30 @@ def declared() -> dict[str, tuple[str, bool]]:
     return out
 
 
-def test_every_screen_has_snapshots_at_both_sizes() -> None:
+def test_every_screen_has_snapshots_at_every_size() -> None:
     screens = app_screens()
     modes = set(ProxyPalApp.PAGES.values())
     assert modes <= screens  # the discovery sees at least every mode the app switches between
-    assert {"ToolsPage", "LoginScreen", "AddKeyScreen", "HelpScreen", "ConfirmScreen"} <= {s.__name__ for s in screens}
+    assert {"ToolsPage", "LoginScreen", "AddKeyScreen", "HelpScreen", "ConfirmScreen", "DoctorScreen"} <= {
+        s.__name__ for s in screens
+    }
     tests = declared()
     missing = []
     for screen in sorted(screens, key=lambda s: s.__name__):
         pictures = [name for name, (shows, sized) in tests.items() if shows == screen.__name__ and sized]
-        stored = [n for n in pictures if all((SNAPSHOTS / f"{n}[{size}].svg").is_file() for size in SIZES)]
+        stored = [n for n in pictures if all((SNAPSHOT_ROOT / f"{n}[{size}].svg").is_file() for size in SIZES)]
         if not stored:
             missing.append(screen.__name__)
     assert not missing, f"screens without snapshots at {' and '.join(SIZES)}: {missing}"
 
 
-def test_named_states_have_snapshots_at_both_sizes() -> None:
+def test_named_states_have_snapshots_at_every_size() -> None:
     tests = declared()
     for name, what in STATES.items():
-        assert tests.get(name, ("", False))[1], f"{name} ({what}) is not parametrized over both sizes"
+        key = f"test_snapshots/{name}"
+        assert tests.get(key, ("", False))[1], f"{name} ({what}) is not parametrized over every size"
         for size in SIZES:
-            assert (SNAPSHOTS / f"{name}[{size}].svg").is_file(), f"no {size} snapshot of {what}"
+            assert (SNAPSHOT_ROOT / f"{key}[{size}].svg").is_file(), f"no {size} snapshot of {what}"
 
 
 def test_the_discovery_can_fail() -> None:

@@ -1,4 +1,4 @@
-"""Snapshots of every screen at 80x24 and 120x40, from a scripted feed over a real Unix socket.
+"""Snapshots of every screen at 60x20, 80x24 and 120x40, from a scripted feed over a real Unix socket.
 
 The app attaches to a scripted engine (real socket, real aiohttp API) at a fixed port and a fixed
 home, with a fixed clock and TZ=UTC, so each picture is the same on every run. Textual is pinned
@@ -22,6 +22,7 @@ from proxy_engine.paths import Paths
 from proxypal_tui.app import ProxyPalApp
 from proxypal_tui.core.engine_state import EngineState
 from proxypal_tui.screens.add_key import AddKeyScreen
+from proxypal_tui.screens.capture import CaptureScreen
 from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.config_conflict import ConfigConflictScreen
 from proxypal_tui.screens.confirm import ConfirmScreen
@@ -31,6 +32,7 @@ from proxypal_tui.screens.history import HistoryScreen
 from proxypal_tui.screens.login import LoginScreen
 from proxypal_tui.screens.logs import LogsScreen
 from proxypal_tui.screens.providers import ProvidersScreen
+from proxypal_tui.screens.replay_dialog import ReplayDialog
 from proxypal_tui.screens.requests import RequestsScreen
 from proxypal_tui.screens.tools import ToolsPage
 from tests.tools.conftest import GOLDEN, copy_tree
@@ -38,7 +40,7 @@ from tests.tui.conftest import SNAP_HOME, app_options, scripted, until_ready, wa
 from tests.tui.feed_script import FIXED_NOW, SNAP_PORT, live_events
 from tests.tui.standin import Script, StandinThread
 
-SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+SIZES = pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
 
 
 @pytest.fixture(autouse=True)
@@ -384,3 +386,30 @@ def test_history_one_session(snap_compare: Any, snap_home: Paths, engine: Standi
 
     run = scene(engine, ("r", "s", "enter"), loaded, shows=HistoryScreen)
     assert snap_compare(make_app(snap_home), terminal_size=(120, 40), run_before=run)
+
+
+async def _capture_loaded(pilot: Pilot) -> None:
+    await wait_for(lambda: isinstance(pilot.app.screen, CaptureScreen) and pilot.app.screen.doc is not None, pilot)
+
+
+@SIZES
+def test_capture_stages(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """Enter on req-0041 opens its capture on "1 Client request": the title says status 500,
+    openai_chat → openai_chat, kept: error, attempts 2; POST /v1/chat/completions, Authorization:
+    [redacted] and the pretty JSON body (gpt-4o, "Capital of France?")."""
+    run = scene(engine, ("r", "down", "enter"), _capture_loaded, shows=CaptureScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_replay_dialog(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """R in the capture view: "Replay this request through the proxy, to:" with gpt-4o in the model
+    field, the config's models to pick from, an empty provider field, Replay and Cancel buttons."""
+
+    async def after(pilot: Pilot) -> None:
+        await _capture_loaded(pilot)
+        await pilot.press("R")
+        await wait_for(lambda: isinstance(pilot.app.screen, ReplayDialog), pilot)
+
+    run = scene(engine, ("r", "down", "enter"), after, shows=ReplayDialog)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)

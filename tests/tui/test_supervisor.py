@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -201,6 +202,53 @@ async def test_port_held_by_another_program_is_reported_not_killed(home: Paths, 
         assert listener.fileno() != -1 and port == listener.getsockname()[1]  # still ours, still open
     finally:
         await sup.shutdown(stop_engine=True)
+        listener.close()
+
+
+async def test_a_known_holder_is_reported_at_once_and_the_reason_stays(home: Paths, running: list) -> None:
+    """A port held by a program that is no engine is named before the HTTP probes (which wait for their
+    timeouts) end, and looking again while blocked never replaces the reason with "looking for an engine"."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    write_config(home, port)
+    probes: list[socket.socket] = []
+
+    def probed() -> int:
+        """Connections the supervisor made (accepted here and never answered, like a program that is no server)."""
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                probes.append(listener.accept()[0])
+        return len(probes)
+
+    class ProbeCounting(Recorder):
+        """Counts the supervisor's connections at the moment it first says "blocked"."""
+
+        probes_when_blocked: int | None = None
+
+        def status(self, s: EngineStatus) -> None:
+            if s.state is EngineState.BLOCKED and self.probes_when_blocked is None:
+                self.probes_when_blocked = probed()
+            super().status(s)
+
+    options = make(home)[0].opts  # the usual options, with a recorder that counts
+    rec = ProbeCounting()
+    sup = rec.sup = EngineSupervisor(options, rec.status, rec.batch)
+    running.append(asyncio.ensure_future(sup.run()))
+    try:
+        await wait_for(lambda: EngineState.BLOCKED in rec.states, within=15)
+        # Said while the first probe still waited for an answer; without the early word the status probe
+        # and then the /healthz probe would both have timed out first.
+        assert rec.probes_when_blocked == 1
+        await wait_for(lambda: probed() >= 6, within=30)  # three rounds of looking again
+        assert rec.states == [EngineState.LOCATING, EngineState.BLOCKED], "the reason was said once and stayed"
+        assert f"pid {os.getpid()}" in rec.last.message and "change `port:`" in rec.last.message
+    finally:
+        await sup.shutdown(stop_engine=True)
+        for conn in probes:
+            conn.close()
         listener.close()
 
 

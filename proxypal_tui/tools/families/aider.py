@@ -31,6 +31,13 @@ class Aider(CodingTool):
         value = YamlDocument(text, "~/.aider.conf.yml").data.get("openai-api-base")
         return str(value) if value else None
 
+    def current_key(self, home: Path) -> str | None:
+        text = self.read(self.config(home))
+        if text is None:
+            return None
+        value = YamlDocument(text, "~/.aider.conf.yml").data.get("openai-api-key")
+        return str(value) if value else None
+
     def plan(self, home: Path, target: Target) -> list[FileEdit]:
         path = self.config(home)
         before = self.read(path)

@@ -47,6 +47,13 @@ class ClaudeCode(CodingTool):
             return None
         return JsonDocument(text, "~/.claude/settings.json").get("env", "ANTHROPIC_BASE_URL")
 
+    def current_key(self, home: Path) -> str | None:
+        text = self.read(self.settings(home))
+        if text is None:
+            return None
+        doc = JsonDocument(text, "~/.claude/settings.json")
+        return doc.get("env", "ANTHROPIC_AUTH_TOKEN") or doc.get("env", "ANTHROPIC_API_KEY")
+
     def plan(self, home: Path, target: Target) -> list[FileEdit]:
         path = self.settings(home)
         before = self.read(path)

@@ -57,6 +57,14 @@ class Codex(CodingTool):
         entry = doc.get("model_providers", {}).get(provider, {})
         return entry.get("base_url")
 
+    def current_key(self, home: Path) -> str | None:
+        text = self.read(self.config(home))
+        if text is None:
+            return None
+        doc = _parse(text)
+        entry = doc.get("model_providers", {}).get(doc.get("model_provider") or "", {})
+        return entry.get("experimental_bearer_token")
+
     def plan(self, home: Path, target: Target) -> list[FileEdit]:
         path = self.config(home)
         before = self.read(path)

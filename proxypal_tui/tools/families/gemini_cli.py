@@ -36,6 +36,10 @@ class GeminiCli(CodingTool):
         text = self.read(self.env_file(home))
         return read_env(text).get("GOOGLE_GEMINI_BASE_URL") if text else None
 
+    def current_key(self, home: Path) -> str | None:
+        text = self.read(self.env_file(home))
+        return read_env(text).get("GEMINI_API_KEY") if text else None
+
     def plan(self, home: Path, target: Target) -> list[FileEdit]:
         env_path, settings_path = self.env_file(home), self.settings(home)
         env_before = self.read(env_path)

@@ -1,0 +1,40 @@
+"""The caps a capture keeps to while the request runs: per stage, per request, and all requests in flight."""
+
+from __future__ import annotations
+
+from proxy_engine.recorder.capture import UPSTREAM_RESPONSE, Capture, Limits, Stage
+
+
+def test_requests_in_flight_share_one_memory_cap_and_give_it_back() -> None:
+    limits = Limits(stage_max=100, request_max=150, memory_max=120)
+    a, b = Capture(limits), Capture(limits)
+    sa, sb = Stage(UPSTREAM_RESPONSE), Stage(UPSTREAM_RESPONSE)
+    a.add(sa, b"x" * 90)
+    b.add(sb, b"y" * 90)  # only 30 bytes of room are left for everyone
+    assert (sa.kept, sb.kept, limits.held) == (90, 30, 120)
+    assert sb.truncated and sb.seen == 90 and b"".join(sb.chunks) == b"y" * 30
+    a.release()
+    assert limits.held == 30
+    c, sc = Capture(limits), Stage(UPSTREAM_RESPONSE)
+    c.add(sc, b"z" * 200)
+    assert sc.kept == 90 and sc.truncated, "freed room is usable again, up to the request's own caps"
+    assert limits.held == 120
+
+
+def test_stage_and_request_caps() -> None:
+    limits = Limits(stage_max=10, request_max=15)
+    cap = Capture(limits)
+    s1, s2 = Stage(UPSTREAM_RESPONSE), Stage(UPSTREAM_RESPONSE)
+    for chunk in (b"abcd", b"efgh", b"ijkl"):
+        cap.add(s1, chunk)
+    assert b"".join(s1.chunks) == b"abcdefghij" and s1.truncated and s1.seen == 12
+    cap.add(s2, bytearray(b"0123456789"))
+    assert b"".join(s2.chunks) == b"01234" and s2.truncated and all(type(c) is bytes for c in s2.chunks)
+    assert cap.kept == limits.held == 15
+
+
+def test_sse_events_follow_the_event_stream_line_rules() -> None:
+    from proxy_engine.recorder.present import sse_events
+
+    text = ': keep-alive\r\nevent: a\r\ndata: one\r\ndata:two\r\n\r\ndata: x\r\rdata: {"k": 1}\n\n'
+    assert sse_events(text) == [{"event": "a", "data": "one\ntwo"}, {"data": "x"}, {"data": '{"k": 1}'}]
