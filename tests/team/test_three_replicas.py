@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes import FakeOpenAI, FakeServerThread
 from tests.team.engines import wait_until
-from tests.team.replicas import COST_PER_REQUEST, MODEL, UPSTREAM_KEYS, Load, Outcome, ReplicaSet, members
+from tests.team.replicas import COST_PER_REQUEST, MODEL, UPSTREAM_KEYS, Load, Member, Outcome, ReplicaSet, members
 from tests.team.shared_state import needs_member_keys, needs_shared_state
 
 REQUESTS = 600
@@ -166,3 +166,25 @@ def _post(replica, key: str) -> int:
     r = httpx.post(replica.url + "/v1/chat/completions", headers={"Authorization": "Bearer " + key},
                    json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}, timeout=20)  # fmt: skip
     return r.status_code
+
+
+def test_member_key_budgets_hold_across_replicas(loaded):
+    """The same load with member keys (`keys create --budget-monthly-usd`) instead of `clients:` entries."""
+    team = loaded[0]
+    needs_member_keys()
+    needs_shared_state(team.replicas[0])
+    budgets = {"mia": 0.1, "noa": 0.3}
+    keyed = [
+        Member(n, b, str(team.keys("create", n, "--budget-monthly-usd", str(b))["key"])) for n, b in budgets.items()
+    ]
+    for replica in team.replicas:
+        for m in keyed:
+            wait_until(lambda r=replica, k=m.key: _get(r, k, "/v0/usage?key=me") == 200, what=f"keys on {replica.url}")
+    clients = 12
+    outcomes = Load(team, clients, 200, cycle=keyed).join()
+    assert [o for o in outcomes if o.status not in (200, 429)] == []
+    team.wait_rows({o.request_id for o in outcomes if o.request_id})
+    for m in keyed:
+        spent = sum(1 for o in outcomes if o.member == m.name and o.status == 200) * COST_PER_REQUEST
+        in_flight = clients // len(keyed)
+        assert spent <= m.budget_usd + in_flight * COST_PER_REQUEST + 1e-9, (m.name, spent, m.budget_usd)
