@@ -37,11 +37,9 @@ def preview(name: str, home: Path, settings: ProxySettings) -> Outcome:
     out = Outcome(tool.name, tool.title, notes=[key.note])
     if tool.manual:
         shown = NEW_KEY_LABEL if key.pending else key.value
-        target = make_target(settings.port, shown, settings.models, settings.host, scheme=settings.scheme)
-        out.instructions = tool.instructions(target)
+        out.instructions = tool.instructions(make_target(settings.port, shown, settings.models, settings.host))
         return out
-    result = apply(tool, home, settings.port, key.value, settings.models, True, host=settings.host,
-                   scheme=settings.scheme)  # fmt: skip
+    result = apply(tool, home, settings.port, key.value, settings.models, True, host=settings.host)
     out.notes += result.notes
     out.diff, out.changed = result.diff, result.changed
     if has_backup(tool, _backups(settings)):
@@ -58,7 +56,7 @@ def point(name: str, home: Path, settings: ProxySettings) -> Outcome:
     tool = get_tool(name)
     probe = client_key_for(tool.name, settings, create=False)
     if not tool.manual:
-        apply(tool, home, settings.port, probe.value, settings.models, True, host=settings.host, scheme=settings.scheme)
+        apply(tool, home, settings.port, probe.value, settings.models, True, host=settings.host)
     key = client_key_for(tool.name, settings, create=True)
     result = apply(
         tool,
@@ -69,7 +67,6 @@ def point(name: str, home: Path, settings: ProxySettings) -> Outcome:
         False,
         host=settings.host,
         backups=_backups(settings),
-        scheme=settings.scheme,
     )
     out = Outcome(tool.name, tool.title, notes=[key.note], diff=result.diff, changed=result.changed)
     out.backup_dir = result.backup_dir
@@ -77,7 +74,7 @@ def point(name: str, home: Path, settings: ProxySettings) -> Outcome:
         out.instructions = "\n".join(result.notes)
         return out
     if result.changed:
-        out.notes.append(f"Pointed {tool.title} at {settings.scheme}://{settings.host}:{settings.port}.")
+        out.notes.append(f"Pointed {tool.title} at http://{settings.host}:{settings.port}.")
         out.notes.append(f"Backup: {result.backup_dir}  (undo: proxypal-tui tools undo {tool.name})")
     out.notes += result.notes
     return out

@@ -15,8 +15,7 @@ from proxypal_tui.tools.diffs import display_path
 from proxypal_tui.tools.key_check import tool_checks
 from proxypal_tui.tools.model import ToolError, ToolStatus
 from proxypal_tui.tools.pointing import status
-from proxypal_tui.tools.registry import TOOLS, get_tool
-from proxypal_tui.tools.remote_gateway import gateway_settings
+from proxypal_tui.tools.registry import TOOLS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,8 +31,6 @@ def _parser() -> argparse.ArgumentParser:
     ap = sub.add_parser("apply", parents=[common], help="point a tool at the proxy (merge, back up)")
     ap.add_argument("name")
     ap.add_argument("--dry-run", action="store_true", help="print the diff and change nothing")
-    ap.add_argument("--url", default=None, help="a team gateway's address instead of the local proxy (docs/TEAM.md)")
-    ap.add_argument("--key", default=None, metavar="env:VAR|keyring:NAME", help="the member key to send, by reference")
     up = sub.add_parser("undo", parents=[common], help="restore the tool's files as they were")
     up.add_argument("name")
     up.add_argument("--force", action="store_true", help="restore even if the files changed since")
@@ -90,7 +87,7 @@ def _outcome(o: Outcome, empty: str = "") -> list[str]:
 
 
 def _apply(args: argparse.Namespace, home: Path) -> list[str]:
-    settings = gateway_settings(proxy_settings(args.config), get_tool(args.name).name, args.url, args.key)
+    settings = proxy_settings(args.config)
     if args.dry_run:
         return _outcome(preview(args.name, home, settings), "(no changes)")
     return _outcome(point(args.name, home, settings))

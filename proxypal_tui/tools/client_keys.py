@@ -37,7 +37,6 @@ class ProxySettings:
     config_file: Path
     client_refs: dict[str, str]  # client name -> key reference
     paths: Paths
-    scheme: str = "http"  # https for a team gateway (`tools apply --url`)
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,11 @@ class Target:
     models: dict[str, tuple[str, ...]] = field(default_factory=dict)  # friendly name -> upstream models
     host: str = "127.0.0.1"
     keys_enforced: bool = False
-    scheme: str = "http"  # https for a team gateway behind TLS (`tools apply --url`)
 
     @property
     def root_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        return f"http://{host}:{self.port}"
 
     @property
     def openai_url(self) -> str:

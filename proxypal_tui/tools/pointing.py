@@ -33,7 +33,6 @@ def make_target(
     models: Models = (),
     host: str = "127.0.0.1",
     keys_enforced: bool | None = None,
-    scheme: str = "http",
 ) -> Target:
     named = {m: (m,) for m in models} if not isinstance(models, Mapping) else models
     return Target(
@@ -42,7 +41,6 @@ def make_target(
         models={k: tuple(v) for k, v in named.items()},
         host=host,
         keys_enforced=client_key != PLACEHOLDER_KEY if keys_enforced is None else keys_enforced,
-        scheme=scheme,
     )
 
 
@@ -56,11 +54,10 @@ def apply(
     *,
     host: str = "127.0.0.1",
     backups: Path | None = None,
-    scheme: str = "http",
 ) -> ApplyResult:
     """Merge the proxy settings into the tool's files; returns the diff (secrets masked)."""
     t = _tool(tool)
-    target = make_target(port, client_key, models, host, scheme=scheme)
+    target = make_target(port, client_key, models, host)
     if t.manual:
         return ApplyResult(t.name, "", [], [t.instructions(target)], dry_run)
     edits = [e for e in t.plan(home, target) if e.changed]

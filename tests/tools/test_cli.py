@@ -144,25 +144,3 @@ def test_tools_main_callable_in_process_form(env: dict[str, str]) -> None:
     assert "Override OpenAI Base URL: on, http://127.0.0.1:19123/v1" in r.stdout
     assert "OpenAI API Key: proxypal" in r.stdout
     assert os.listdir(env["HOME"]) == []
-
-
-def test_apply_points_a_tool_at_a_team_gateway_with_a_member_key_reference(env: dict[str, str]) -> None:
-    """docs/TEAM.md: a member's tools go to the team's load balancer with their member key; no engine, no config."""
-    home = Path(env["HOME"])
-    member_env = {**env, "PP_MEMBER_KEY": "ppk_member-key-value-1234"}
-    r = run(member_env, "apply", "claude", "--url", "https://proxypal.example.com", "--key", "env:PP_MEMBER_KEY")
-    assert r.returncode == 0, r.stderr
-    assert "Pointed Claude Code at https://proxypal.example.com:443." in r.stdout
-    assert "ppk_member-key-value-1234" not in r.stdout + r.stderr  # the diff masks it
-    written = json.loads((home / ".claude" / "settings.json").read_text())["env"]
-    assert written == {"ANTHROPIC_BASE_URL": "https://proxypal.example.com:443",
-                       "ANTHROPIC_AUTH_TOKEN": "ppk_member-key-value-1234"}  # fmt: skip
-    assert "clients" not in Path(env["PROXYPAL_HOME"], "config.yaml").read_text()  # the local config is untouched
-
-    for args, says in ((["--key", "ppk_member-key-value-1234"], "not the key itself"),
-                       (["--url", "ftp://x"], "gateway's root"),
-                       (["--url", "https://u:pw@gw.example.com"], "must not carry"),
-                       (["--key", "env:PP_UNSET_KEY"], "not set")):  # fmt: skip
-        r = run(member_env, "apply", "codex", *args)
-        assert r.returncode == 1 and says in r.stderr, (args, r.stderr)
-        assert "ppk_member-key-value-1234" not in r.stderr
