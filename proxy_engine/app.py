@@ -74,7 +74,10 @@ async def _stats_loop(state: RunningEngine) -> None:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     state = app[ENGINE]
-    # First, so a refused events socket stops the start before anything else is open.
+    # Storage first: an unreadable team.postgres stops the start before anything is open (a server that
+    # does not answer yet does not: rows queue until it does). Migrations run here.
+    await state.storage.open()
+    # Then the events socket, so a refused one stops the start before anything else is open.
     sock = Path(state.runtime.config.events.socket) if state.runtime.config.events.socket else None
     if state.worker is None:
         await state.bus.start(sock or state.paths.events_socket(state.port))
@@ -84,7 +87,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     state.management_key = await asyncio.to_thread(load_management_key, state.paths.management_key_file)
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
     state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
-    await state.storage.open()  # migrations first; a PostgreSQL that does not answer yet is retried
     await state.ledger.open()
     await state.load_budgets()
     await state.credentials.open()
@@ -119,12 +121,19 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 async def _cooldown_refresh(cooldowns: CooldownStore) -> None:
     """A worker re-reads cooldowns the other workers set (and cleared), so all honour them."""
+    failing = False
     while True:
         await asyncio.sleep(COOLDOWN_REFRESH_S)
         try:
             await cooldowns.refresh()
         except (sqlite3.Error, StorageUnavailable) as e:
-            log.warning("cooldowns could not be re-read (%s); trying again", e)
+            if not failing:  # an outage is logged once, not twice a second
+                log.warning("cooldowns could not be re-read (%s); trying again", e)
+            failing = True
+            continue
+        if failing:
+            log.info("cooldowns are re-read again")
+        failing = False
 
 
 def build_app(
@@ -146,6 +155,7 @@ def build_app(
     state = RunningEngine(paths=paths, runtime=runtime, bus=bus, ledger=ledger, host=host, port=port, worker=worker)
     state.storage = storage
     state.credentials.cooldown_table = storage.cooldown_table()
+    state.credentials.quota_table = storage.quota_table()
     bus.hello = state.hello
     app[ENGINE] = state
     setup_reload(app)

@@ -16,8 +16,8 @@ from proxy_engine.config import ConfigError
 from proxy_engine.reload import apply_config_text, reload_now
 from proxy_engine.state import ENGINE, RunningEngine
 from proxy_engine.storage.errors import StorageUnavailable
+from proxy_engine.storage.session_queries import recent_sessions, session_requests
 from proxy_engine.usage.history import HistoryQuery
-from proxy_engine.usage.sessions import query_session_requests, query_sessions
 
 log = logging.getLogger("proxy_engine.management")
 routes = web.RouteTableDef()
@@ -120,11 +120,10 @@ async def recent_requests(request: web.Request) -> web.Response:
         limit = max(1, min(int(request.query.get("limit", "100")), 5000))
     except ValueError:
         return web.json_response({"error": "limit must be a number"}, status=400)
-    if (session := request.query.get("session")) is not None:
-        await state.ledger.flush()
-        rows = await asyncio.to_thread(query_session_requests, state.ledger.path, session, limit)
-        return web.json_response({"requests": rows, "session": session})
     try:
+        if (session := request.query.get("session")) is not None:
+            rows = await session_requests(state.ledger, session, limit)
+            return web.json_response({"requests": rows, "session": session})
         return web.json_response({"requests": await state.ledger.recent(limit)})
     except StorageUnavailable as e:
         return _storage_down(e)
@@ -144,8 +143,10 @@ async def sessions(request: web.Request) -> web.Response:
         since = float(request.query.get("since", "0"))
     except ValueError:
         return web.json_response({"error": "limit and since must be numbers"}, status=400)
-    await state.ledger.flush()
-    rows = await asyncio.to_thread(query_sessions, state.ledger.path, since, limit)
+    try:
+        rows = await recent_sessions(state.ledger, since, limit)
+    except StorageUnavailable as e:
+        return _storage_down(e)
     return web.json_response({"sessions": rows})
 
 

@@ -22,6 +22,7 @@ from proxy_engine.port_holder import describe_holder, port_free
 from proxy_engine.reload import reload_now
 from proxy_engine.runtime import build_runtime, open_bind_issue
 from proxy_engine.state import ENGINE
+from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.usage.prices import warm_catalogue
 from proxy_engine.workers.role import WorkerRole
 
@@ -93,7 +94,7 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
     try:
         try:
             loop.run_until_complete(runner.setup())
-        except EventSocketRefused as e:
+        except (EventSocketRefused, StorageUnavailable) as e:
             print(f"proxypal-engine: {e}", file=sys.stderr)
             return 2
         try:

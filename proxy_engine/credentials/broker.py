@@ -25,6 +25,7 @@ from proxy_engine.credentials.pool import Credential, CredentialPool
 from proxy_engine.logins.errors import AuthError
 from proxy_engine.protocol import AuthChanged, EventPayload
 from proxy_engine.quota.ledger import QuotaLedger
+from proxy_engine.quota.store import QuotaTable
 from proxy_engine.secrets.base import SecretStoreError
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class CredentialBroker:
         self.pools: dict[str, CredentialPool] = {}
         self.cooldowns: CooldownStore | None = None
         self.cooldown_table: CooldownTable | None = None  # None: the ledger's SQLite file (team mode sets it)
+        self.quota_table: QuotaTable | None = None  # likewise, for the quota readings
         self.refresher: TokenRefresher | None = None
         self.store_backend = "unavailable"
         self.store_notice: str | None = None
@@ -66,7 +68,7 @@ class CredentialBroker:
 
     async def open(self) -> None:
         self.cooldowns = await CooldownStore.open(self.paths.ledger_file, self.cooldown_table)
-        await self.quota.open(self.paths.ledger_file)
+        await self.quota.open(self.paths.ledger_file, self.quota_table)
         self.sync()
         # A desktop keyring may wait for the user to unlock it: serve API keys meanwhile.
         task = asyncio.create_task(self._open_store(), name="secret-store")

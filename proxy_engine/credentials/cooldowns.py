@@ -9,6 +9,7 @@ In team mode the table is PostgreSQL's (`DatabaseCooldownTable`), shared by ever
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from typing import Protocol
 from proxy_engine.paths import make_private_dirs, private_sqlite_files
 from proxy_engine.protocol import CredentialCooldown
 from proxy_engine.storage.database import Database
+from proxy_engine.storage.errors import StorageUnavailable
+
+log = logging.getLogger("proxy_engine.credentials")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credential_cooldowns (
@@ -81,7 +85,12 @@ class DatabaseCooldownTable:
         self.db = db
 
     async def load(self) -> list[Cooldown]:
-        return await self.read()
+        """At start-up a server that does not answer yet is no reason to stop: the refresh loop reads it later."""
+        try:
+            return await self.read()
+        except StorageUnavailable as e:
+            log.error("stored cooldowns cannot be read yet (%s); they are read once the database answers", e)
+            return []
 
     async def read(self) -> list[Cooldown]:
         rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM credential_cooldowns")
@@ -179,12 +188,29 @@ class CooldownStore:
         self.table: CooldownTable = table or SqliteCooldownTable(self.db_path)
         self._active: dict[Key, Cooldown] = {}
         self._changed: set[Key] | None = None  # keys changed here while a refresh reads the table
+        # Changes the database could not take (team mode, PostgreSQL away): None is a delete. Written by refresh.
+        self._unsaved: dict[Key, Cooldown | None] = {}
         # Writes run off the loop; the lock keeps them in the order they were made.
         self._write_lock = asyncio.Lock()
 
     async def _write(self, upserts: list[Cooldown], deletes: list[Key]) -> None:
         async with self._write_lock:
-            await self.table.write(upserts, deletes)
+            try:
+                await self.table.write(upserts, deletes)
+            except StorageUnavailable as e:
+                if not self._unsaved:
+                    log.warning("cooldowns are kept in memory until the database answers again (%s)", e)
+                self._unsaved.update({(c.provider, c.credential, c.model): c for c in upserts})
+                self._unsaved.update(dict.fromkeys(deletes))
+
+    async def _save_unsaved(self) -> None:
+        """Under the write lock: what failed to be written earlier, now (raises while the database is away)."""
+        if not self._unsaved:
+            return
+        upserts = [c for c in self._unsaved.values() if c is not None]
+        await self.table.write(upserts, [k for k, c in self._unsaved.items() if c is None])
+        log.info("%d cooldown changes kept in memory are stored again", len(self._unsaved))
+        self._unsaved.clear()
 
     @classmethod
     async def open(cls, db_path: Path, table: CooldownTable | None = None) -> CooldownStore:
@@ -202,6 +228,7 @@ class CooldownStore:
         async with self._write_lock:
             self._changed = set()
             try:
+                await self._save_unsaved()
                 rows = await self.table.read()
                 fresh = {(c.provider, c.credential, c.model): c for c in rows}
                 for key in self._changed:

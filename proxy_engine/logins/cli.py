@@ -42,6 +42,7 @@ from proxy_engine.logins.tokens import (
 from proxy_engine.paths import resolve_paths
 from proxy_engine.secrets.encrypted_file import EncryptedFileStore
 from proxy_engine.secrets.store import SecretStore, SecretStoreError, open_secret_store
+from proxy_engine.storage.backend import configured_storage
 
 
 def add_login_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -388,7 +389,17 @@ def cmd_auth_status(args: argparse.Namespace) -> int:
 
 
 async def _cooldowns(args: argparse.Namespace) -> int:
-    cooldowns = await CooldownStore.open(resolve_paths().ledger_file)
+    """On the configured storage: PostgreSQL's table in team mode, else the ledger's SQLite file."""
+    paths = resolve_paths()
+    storage = configured_storage(paths.config_file, paths.ledger_file)
+    await storage.open()
+    try:
+        return await _cooldowns_in(args, await CooldownStore.open(paths.ledger_file, storage.cooldown_table()))
+    finally:
+        await storage.close()
+
+
+async def _cooldowns_in(args: argparse.Namespace, cooldowns: CooldownStore) -> int:
     if args.clear:
         n = await cooldowns.clear(args.provider, args.credential, args.model)
         print(f"Cleared {n} cooldown(s).")

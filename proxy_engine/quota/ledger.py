@@ -27,6 +27,7 @@ from proxy_engine.quota.estimator import estimate
 from proxy_engine.quota.headers import Headers, read_headers
 from proxy_engine.quota.headroom import UNREAD, blocked_until, headroom, used_percent
 from proxy_engine.quota.window import QuotaWindow
+from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.usage.tokens import Usage
 
 log = logging.getLogger("proxy_engine.quota")
@@ -41,18 +42,20 @@ class QuotaLedger:
         self._clock = clock
         self._windows: dict[CredKey, dict[str, QuotaWindow]] = {}
         self._dirty: dict[tuple[str, str, str], QuotaWindow] = {}
-        self._db: Path | None = None
+        self._table: store.QuotaTable | None = None
         self._flusher: asyncio.Task | None = None
         self._write_lock = asyncio.Lock()
         self.alerts = QuotaAlerts()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    async def open(self, db: Path) -> None:
-        """Create the table and load the stored readings (alerts already sent for them are not repeated)."""
-        self._db = db
+    async def open(self, db: Path, table: store.QuotaTable | None = None) -> None:
+        """Create the table and load the stored readings (alerts already sent for them are not repeated).
+
+        `table`: where readings persist; None is the `quota_windows` table of the SQLite file `db`."""
+        self._table = table or store.SqliteQuotaTable(db)
         now = self._clock()
-        for w in await asyncio.to_thread(store.open_table, db):
+        for w in await self._table.load():
             self._windows.setdefault((w.provider, w.credential), {})[w.name] = w
             self.alerts.seed(w, now)
 
@@ -68,12 +71,12 @@ class QuotaLedger:
 
     async def flush(self) -> None:
         """Write the readings changed since the last write (in a thread)."""
-        if not self._dirty or self._db is None:
+        if not self._dirty or self._table is None:
             return
         async with self._write_lock:
             batch, self._dirty = list(self._dirty.values()), {}
             try:
-                await asyncio.to_thread(store.write, self._db, batch)
+                await self._table.write(batch)
             except Exception as e:  # a full disk or a locked file must not lose the readings: retry later
                 log.error("cannot store quota readings (%s); will retry", e)
                 for w in batch:
@@ -165,10 +168,10 @@ class QuotaLedger:
 
     async def refresh(self) -> None:
         """Take the readings other workers stored since (silently: the worker that read them told the bus)."""
-        if self._db is None:
+        if self._table is None:
             return
         now = self._clock()
-        for w in await asyncio.to_thread(store.read_all, self._db):
+        for w in await self._table.read():
             known = self._windows.setdefault((w.provider, w.credential), {})
             mine = known.get(w.name)
             if mine is None or w.observed_at > mine.observed_at:
@@ -176,13 +179,18 @@ class QuotaLedger:
                 self.alerts.seed(w, now)
 
     async def refresh_forever(self, interval: float = FLUSH_INTERVAL_S) -> None:
-        """Under `serve --workers N`: every worker routes by what any of them read."""
+        """Under `serve --workers N` (and replicas in team mode): every one routes by what any of them read."""
+        failing = False
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.refresh()
-            except sqlite3.Error as e:
-                log.warning("quota readings could not be re-read (%s); trying again", e)
+            except (sqlite3.Error, StorageUnavailable) as e:
+                if not failing:  # an outage is logged once, not every second
+                    log.warning("quota readings could not be re-read (%s); trying again", e)
+                failing = True
+                continue
+            failing = False
 
     # -- what people see ----------------------------------------------------------------------------
 
@@ -193,8 +201,13 @@ class QuotaLedger:
         """This process's readings merged with the table's (other workers write there too)."""
         await self.flush()
         merged = {w.key: w for w in self.windows()}
-        if self._db is not None:
-            for w in await asyncio.to_thread(store.read_all, self._db):
+        if self._table is not None:
+            try:
+                stored = await self._table.read()
+            except StorageUnavailable as e:  # team mode, PostgreSQL away: this process's own readings
+                log.warning("stored quota readings cannot be read (%s); showing this engine's own", e)
+                stored = []
+            for w in stored:
                 mine = merged.get(w.key)
                 if mine is None or w.observed_at > mine.observed_at:
                     merged[w.key] = w

@@ -2,16 +2,25 @@
 
 Blocking functions, run in a worker thread by `QuotaLedger` (and directly by the CLI when no
 engine runs). One row per (provider, credential, window); a newer reading replaces the row.
+`QuotaLedger` reaches them through a `QuotaTable`: `SqliteQuotaTable` here, or in team mode
+`DatabaseQuotaTable` over PostgreSQL (`storage/`, migration 3), which every replica shares.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from proxy_engine.paths import make_private_dirs, private_sqlite_files
 from proxy_engine.quota.window import QuotaWindow
+from proxy_engine.storage.database import Database
+from proxy_engine.storage.errors import StorageUnavailable
+
+log = logging.getLogger("proxy_engine.quota")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS quota_windows (
@@ -34,6 +43,15 @@ CREATE TABLE IF NOT EXISTS quota_windows (
 _COLUMNS = (
     "provider, credential, name, used_percent, resets_at, observed_at, source, lim, remaining, status, window_s, "
     "representative, blocks"
+)
+# A newer reading replaces the row; an older one (another worker's or replica's, late) does not.
+_UPSERT = (
+    f"INSERT INTO quota_windows ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(provider, credential, name) DO UPDATE SET used_percent=excluded.used_percent, "
+    "resets_at=excluded.resets_at, observed_at=excluded.observed_at, source=excluded.source, "
+    "lim=excluded.lim, remaining=excluded.remaining, status=excluded.status, "
+    "window_s=excluded.window_s, representative=excluded.representative, blocks=excluded.blocks "
+    "WHERE excluded.observed_at >= quota_windows.observed_at"
 )
 
 
@@ -86,14 +104,58 @@ def write(db: Path, windows: Iterable[QuotaWindow]) -> None:
     conn = _connect(db)
     try:
         with conn:
-            conn.executemany(
-                f"INSERT INTO quota_windows ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(provider, credential, name) DO UPDATE SET used_percent=excluded.used_percent, "
-                "resets_at=excluded.resets_at, observed_at=excluded.observed_at, source=excluded.source, "
-                "lim=excluded.lim, remaining=excluded.remaining, status=excluded.status, "
-                "window_s=excluded.window_s, representative=excluded.representative, blocks=excluded.blocks "
-                "WHERE excluded.observed_at >= quota_windows.observed_at",
-                [_row(w) for w in windows],
-            )
+            conn.executemany(_UPSERT, [_row(w) for w in windows])
     finally:
         conn.close()
+
+
+class QuotaTable(Protocol):
+    async def load(self) -> list[QuotaWindow]:
+        """Create the table if needed (SQLite) and read every row."""
+
+    async def read(self) -> list[QuotaWindow]: ...
+
+    async def write(self, windows: list[QuotaWindow]) -> None: ...
+
+
+class SqliteQuotaTable:
+    """The table in the ledger's SQLite file, through the blocking functions above, in a worker thread."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+
+    async def load(self) -> list[QuotaWindow]:
+        return await asyncio.to_thread(open_table, self.db)
+
+    async def read(self) -> list[QuotaWindow]:
+        return await asyncio.to_thread(read_all, self.db)
+
+    async def write(self, windows: list[QuotaWindow]) -> None:
+        await asyncio.to_thread(write, self.db, windows)
+
+
+def _opt(v: float | None) -> float | None:
+    return None if v is None else float(v)
+
+
+class DatabaseQuotaTable:
+    """The table through a storage `Database` (PostgreSQL in team mode; its migrations made the table)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self) -> list[QuotaWindow]:
+        try:
+            return await self.read()
+        except StorageUnavailable as e:  # not a reason to stop the start: the refresh loop reads them later
+            log.error("stored quota readings cannot be read yet (%s); they are read once the database answers", e)
+            return []
+
+    async def read(self) -> list[QuotaWindow]:
+        return [_window(r) for r in await self.db.fetch(f"SELECT {_COLUMNS} FROM quota_windows")]
+
+    async def write(self, windows: list[QuotaWindow]) -> None:
+        rows = [(w.provider, w.credential, w.name, float(w.used_percent), _opt(w.resets_at), float(w.observed_at),
+                 w.source, _opt(w.limit), _opt(w.remaining), w.status, _opt(w.window_s), int(w.representative),
+                 int(w.blocks)) for w in windows]  # fmt: skip
+        await self.db.executemany(_UPSERT, rows)

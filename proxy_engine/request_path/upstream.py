@@ -124,6 +124,11 @@ async def _refused(ex: Exchange, att: Attempt, resp: aiohttp.ClientResponse) -> 
     if resp.status == 429:
         ex.state.credentials.quota.observe_error_body(provider.name, att.credential.id, raw)
     err = upstream_error(resp, raw, provider.name, att.translator)
+    if att.translator is None and att.dialect != ex.record.dialect_in and err.body is not None:
+        # Embeddings are converted outside the translators: the upstream's body is in a shape the client
+        # does not speak, so the client gets the message in its own dialect instead.
+        err.body = None
+        err.status = 502 if err.status >= 500 else err.status
     if resp.status not in FAILOVER_STATUSES:
         raise err
     retry = parse_retry_after(resp.headers.get("Retry-After"))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from proxy_engine.credentials.cooldowns import CooldownTable, DatabaseCooldownTable
+from proxy_engine.quota.store import DatabaseQuotaTable, QuotaTable
 from proxy_engine.storage.audit import AuditLog
 from proxy_engine.storage.database import BackendKind, Database
 from proxy_engine.storage.ledger_store import LedgerStore
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxy_engine.storage")
 
 
-def _resolver(ref: str) -> str | None:
-    """The URL itself, or what its `keyring:`/`env:` reference holds; added to the log redactor."""
+def resolve_server_url(ref: str) -> str | None:
+    """The URL itself, or what its `keyring:`/`env:` reference holds; added to the log redactor.
+
+    Blocking (a keyring may be asked): call it in a thread. `team.redis` is resolved the same way."""
     from urllib.parse import urlsplit
 
     from proxy_engine.config import SECRET_REF
@@ -60,7 +63,7 @@ class Storage:
         if team is None or not team.postgres:
             return cls(SqliteDatabase(ledger_file), replica_id)
         ref = team.postgres
-        return cls(PostgresDatabase(lambda: _resolver(ref)), team.replica_id or replica_id)
+        return cls(PostgresDatabase(lambda: resolve_server_url(ref)), team.replica_id or replica_id)
 
     @property
     def kind(self) -> BackendKind:
@@ -69,6 +72,10 @@ class Storage:
     def ledger_store(self) -> LedgerStore | None:
         """PostgreSQL's ledger store in team mode; None: the ledger keeps its own SQLite file."""
         return self._ledger
+
+    def quota_table(self) -> QuotaTable | None:
+        """PostgreSQL's quota readings in team mode; None: the `quota_windows` table of the SQLite file."""
+        return DatabaseQuotaTable(self.db) if self.kind == "postgres" else None
 
     def cooldown_table(self) -> CooldownTable | None:
         """PostgreSQL's cooldown table in team mode; None: cooldowns stay in the SQLite file."""
@@ -80,3 +87,15 @@ class Storage:
 
     async def close(self) -> None:
         await self.db.close()
+
+
+def configured_storage(config_file: Path, ledger_file: Path) -> Storage:
+    """For commands outside the engine (`auth cooldowns`): the storage the config names, SQLite if none
+    (or if the config cannot be read: the command then acts on the local file, as before team mode)."""
+    from proxy_engine.config import ConfigError, load_config
+
+    try:
+        team = load_config(config_file).config.team
+    except ConfigError:
+        team = None
+    return Storage.from_config(ledger_file, team)

@@ -55,6 +55,11 @@ _MEMBER_KEYS = """CREATE TABLE IF NOT EXISTS member_keys (
 _AUDIT = """CREATE TABLE IF NOT EXISTS audit_log (
   seq {serial}, ts {real} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, detail TEXT,
   replica TEXT)"""
+_QUOTA = """CREATE TABLE IF NOT EXISTS quota_windows (
+  provider TEXT NOT NULL, credential TEXT NOT NULL, name TEXT NOT NULL, used_percent {real} NOT NULL,
+  resets_at {real}, observed_at {real} NOT NULL, source TEXT NOT NULL, lim {real}, remaining {real},
+  status TEXT NOT NULL, window_s {real}, representative INTEGER NOT NULL, blocks INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (provider, credential, name))"""
 _SQLITE_REAL, _PG_REAL = "REAL", "DOUBLE PRECISION"
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -95,6 +100,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
         ),
     ),
+    # The quota ledger's readings (`quota/store.py`; SQLite also creates the same table on open, as before).
+    Migration(3, "quota windows", sqlite=(_QUOTA.format(real=_SQLITE_REAL),), postgres=(_QUOTA.format(real=_PG_REAL),)),
 )
 LATEST = MIGRATIONS[-1].version
 _VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "

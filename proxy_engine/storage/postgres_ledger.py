@@ -10,7 +10,6 @@ one (`postgres_database.local_zone`), so periods match the SQLite ledger's `'loc
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,8 @@ from proxy_engine.storage.postgres_database import PostgresDatabase, row_refused
 from proxy_engine.usage.history import GROUPS as HISTORY_GROUPS
 from proxy_engine.usage.history import HistoryQuery, history_rows
 from proxy_engine.usage.journal import RecordJournal
-from proxy_engine.usage.ledger import _ADDED, COLUMNS, to_row
+from proxy_engine.usage.ledger import _ADDED, _ADDED_INDEXES, COLUMNS, from_row, to_row
+from proxy_engine.usage.sessions import session_rows
 
 if TYPE_CHECKING:
     import asyncpg
@@ -62,6 +62,19 @@ FROM r GROUP BY period, grp ORDER BY period, grp
 """
 
 
+# `usage/sessions.py`'s summary in PostgreSQL (the same columns; models sorted, joined by commas).
+_SESSIONS = """
+SELECT session, count(*), sum((status >= 400)::int), coalesce(sum(input_tokens), 0)::bigint,
+       coalesce(sum(output_tokens), 0)::bigint, coalesce(sum(cache_read_tokens), 0)::bigint, sum(cost_usd),
+       min(ts_start), max(ts_start),
+       (SELECT agent FROM requests r2 WHERE r2.session = r.session ORDER BY ts_start DESC LIMIT 1),
+       (SELECT client FROM requests r2 WHERE r2.session = r.session ORDER BY ts_start DESC LIMIT 1),
+       string_agg(DISTINCT coalesce(model, model_requested), ',')
+FROM requests r WHERE session IS NOT NULL AND ts_start >= $1
+GROUP BY session ORDER BY max(ts_start) DESC LIMIT $2
+"""
+
+
 def _coerce(name: str, v: Any) -> Any:  # noqa: ANN401  (a ledger value)
     if v is None:
         return None
@@ -90,6 +103,8 @@ class PostgresLedgerStore:
     async def _add_columns(conn: asyncpg.Connection) -> None:
         for name, kind in _ADDED.items():
             await conn.execute(f"ALTER TABLE requests ADD COLUMN IF NOT EXISTS {name} {_PG_TYPES.get(kind, kind)}")
+        for index in filter(None, (s.strip() for s in _ADDED_INDEXES.split(";"))):
+            await conn.execute(index)  # `CREATE INDEX IF NOT EXISTS ...`: the same SQL in both databases
 
     async def open(self) -> None:
         return None  # the database opens (and migrates) through `Storage`
@@ -124,14 +139,7 @@ class PostgresLedgerStore:
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         rows = await self.db.fetch(f"SELECT {','.join(COLUMNS)} FROM requests ORDER BY ts_start DESC LIMIT ?", limit)
-        out = []
-        for row in rows:
-            rec = dict(zip(COLUMNS, row, strict=True))
-            rec["stream"] = bool(rec["stream"])
-            rec["paid_fallback"] = bool(rec["paid_fallback"])
-            rec["error"] = json.loads(rec["error"]) if rec["error"] else None
-            out.append(rec)
-        return out
+        return [from_row(row) for row in rows]
 
     async def usage(self, group: str, since: float) -> list[dict[str, Any]]:
         sql = f"""SELECT {_GROUPS[group]} AS k, count(*), sum((status >= 400)::int), sum(input_tokens)::bigint,
@@ -152,6 +160,13 @@ class PostgresLedgerStore:
         async with self.db.connection() as conn:
             rows = await conn.fetch(sql, float(q.start), float(min(q.end, 1e12)))
         return history_rows([tuple(r) for r in rows], q)
+
+    async def sessions(self, since: float, limit: int) -> list[dict[str, Any]]:
+        return session_rows(await self.db.fetch(_SESSIONS, float(since), int(limit)))
+
+    async def session_requests(self, session: str, limit: int) -> list[dict[str, Any]]:
+        sql = f"SELECT {','.join(COLUMNS)} FROM requests WHERE session = ? ORDER BY ts_start DESC LIMIT ?"
+        return [from_row(row) for row in await self.db.fetch(sql, session, int(limit))]
 
     async def close(self) -> None:
         return None  # the pool is closed by `Storage`

@@ -39,6 +39,11 @@ def query_sessions(ledger_file: Path, since: float = 0.0, limit: int = 200) -> l
         rows = conn.execute(_SUMMARY_SQL, (since, limit)).fetchall()
     finally:
         conn.close()
+    return session_rows(rows)
+
+
+def session_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The summary query's rows as the API answers them (shared with the PostgreSQL ledger)."""
     out = []
     for row in rows:
         d = dict(zip(_NAMES, row, strict=True))

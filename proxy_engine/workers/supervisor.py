@@ -25,11 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-from proxy_engine.config import ConfigError, load_config
+from proxy_engine.config import ConfigError, TeamConfig, load_config
 from proxy_engine.events import EventBus, EventLogHandler, EventSocketRefused
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
 from proxy_engine.runtime import build_runtime, open_bind_issue
+from proxy_engine.storage.backend import Storage
+from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.usage.budgets import BudgetTracker, period_start
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.shared_spend import SharedSpend
@@ -85,6 +87,7 @@ def serve_workers(paths: Paths, host: str | None, port: int | None, count: int) 
     port = reserved.getsockname()[1]  # --port 0: the port the kernel chose, for every worker
     setup_logging(paths.log_dir, cfg.log_level)
     supervisor = WorkerSupervisor(paths, host, port, count, cfg.shutdown_grace_s, cfg.events.queue_size)
+    supervisor.team = cfg.team  # team mode: the spend is seeded from PostgreSQL, and dead runs replayed into it
     sock = cfg.events.socket
     try:
         return asyncio.run(supervisor.run(reserved, sock))
@@ -105,6 +108,7 @@ class WorkerSupervisor:
         self.procs: dict[int, asyncio.subprocess.Process] = {}  # worker index -> process
         self._stop = asyncio.Event()
         self._crashes: list[float] = []
+        self.team: TeamConfig | None = None
 
     async def run(self, reserved: socket.socket, events_socket: str | None) -> int:
         loop = asyncio.get_running_loop()
@@ -139,15 +143,23 @@ class WorkerSupervisor:
     async def _seed_spend(self) -> None:
         """Spend so far this day and month, once, from the ledger (replaying journals of dead runs)."""
         shared = await asyncio.to_thread(SharedSpend.create, self.spend_file, self.count + 1)
-        ledger = CostLedger(self.paths.ledger_file, self.paths.data_dir / "journal")
+        storage = Storage.from_config(self.paths.ledger_file, self.team)
+        await storage.open()
+        ledger = CostLedger(self.paths.ledger_file, self.paths.data_dir / "journal", store=storage.ledger_store())
         await ledger.open()
         try:
             now = time.time()
             for period in ("day", "month"):
                 start = period_start(period, now)
-                BudgetTracker.seed(shared, period, start, await ledger.spend_by_client(start))
+                try:
+                    spend = await ledger.spend_by_client(start)
+                except StorageUnavailable as e:  # PostgreSQL down: the rows not stored yet, and say so
+                    log.error("budgets start without the stored spend: %s", e)
+                    spend = ledger.pending_spend(start)
+                BudgetTracker.seed(shared, period, start, spend)
         finally:
             await ledger.close()
+            await storage.close()
             shared.close()
 
     def _command(self, index: int) -> list[str]:

@@ -215,6 +215,11 @@ def test_upstream_refusal_comes_back_in_the_client_dialect(env) -> None:
         client.models.embed_content(model="oai/gpt-4o", contents="not an embedding model")
     assert e.value.code == 400 and "does not support embeddings" in str(e.value)
     assert fo.last_request.path == "/v1/embeddings"
+    body = {"content": {"parts": [{"text": "x"}]}}
+    r = httpx.post(eng.url + "/v1beta/models/oai/gpt-4o:embedContent", json=body, timeout=20)
+    err = r.json()["error"]  # Gemini's shape, not the OpenAI upstream's own body
+    assert r.status_code == 400 and err["code"] == 400 and err["status"] == "INVALID_ARGUMENT"
+    assert "does not support embeddings" in err["message"]
 
 
 def test_embeddings_fail_over_to_the_next_candidate_in_another_dialect(env) -> None:

@@ -77,6 +77,12 @@ def test_postgres_stopped_mid_load_rows_queue_on_disk_and_flush_once_after_resta
         wait_until(lambda: load.count >= 20, what="20 requests before the outage")
         server.stop()
         wait_until(lambda: eng.api("GET", "/v0/status").json()["ledger"]["ok"] is False, what="the writer to notice")
+        # Cooldowns set while PostgreSQL is away (a model the load does not use, so no success clears them).
+        for key in ("K1", "K2"):
+            fakes[0].queue(key=KEYS[key], model="gpt-4o", status=429, retry_after=600)
+        cooled = httpx.post(eng.url + "/v1/chat/completions", json={**CHAT, "model": "gpt-4o"}, timeout=20)
+        assert cooled.status_code == 429
+        load.ids.append(cooled.headers["X-ProxyPal-Request-Id"])  # its row counts like every other
         before = load.count
         wait_until(lambda: load.count >= before + 60, what="60 requests during the outage")
 
@@ -111,6 +117,10 @@ def test_postgres_stopped_mid_load_rows_queue_on_disk_and_flush_once_after_resta
         assert len(stored) == len(set(stored)) == len(load.ids), (len(stored), len(load.ids))
         assert set(stored) == set(load.ids)  # exactly one row per request
         assert not [p for p in (eng.home / "data" / "journal").glob("*/sealed-*.jsonl")], "flushed segments go"
+        wait_until(lambda: len(asyncio.run(pg_fetch(url, "SELECT credential FROM credential_cooldowns"))) == 2,
+                   what="the cooldown kept in memory to reach PostgreSQL")  # fmt: skip
+        kept = asyncio.run(pg_fetch(url, "SELECT provider, credential, model, status FROM credential_cooldowns"))
+        assert sorted(tuple(r) for r in kept) == [("openai", f"env:{k}", "gpt-4o", 429) for k in ("K1", "K2")]
     finally:
         load.finish()
         sub.close()

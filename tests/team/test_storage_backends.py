@@ -246,3 +246,90 @@ async def test_many_engines_migrating_at_once_apply_each_version_once(backend, t
     assert [m for m in messages if "migrated to schema version" in m] != []
     assert len([m for m in messages if "migrated to schema version" in m]) == 1, messages
     assert not [m for m in messages if "failed" in m], messages
+
+
+async def test_sessions_answer_alike_on_both_backends(postgres_url, tmp_path):
+    """`/v0/sessions` and `/v0/requests?session=` read PostgreSQL in team mode, with SQLite's answers."""
+    from proxy_engine.storage.session_queries import recent_sessions, session_requests
+
+    rows = [{**r, "session": f"s{i % 3}" if i % 4 else None} for i, r in enumerate(_rows())]
+    answers = {}
+    for name, url in (("sqlite", None), ("postgres", postgres_url)):
+        async with opened(name, tmp_path / name, url) as (_, ledger):
+            for r in rows:
+                ledger.append(r)
+            summary = await recent_sessions(ledger, 0.0, 50)
+            for s in summary:
+                s["models"] = sorted(s["models"])
+            answers[name] = (summary, await session_requests(ledger, "s1", 50), await recent_sessions(ledger, 0.0, 1))
+    lite, pg = answers["sqlite"], answers["postgres"]
+    assert [s["session"] for s in lite[0]] == ["s2", "s1", "s0"]  # latest first
+    assert pg[0] == pytest.approx(lite[0])
+    assert pg[1] == lite[1] and {r["session"] for r in pg[1]} == {"s1"} and len(pg[1]) > 1
+    assert len(pg[2]) == 1
+
+
+async def test_quota_readings_persist_and_a_late_older_reading_never_wins(backend, tmp_path):
+    """The quota ledger's `quota_windows` through the storage layer: PostgreSQL's table in team mode."""
+    from proxy_engine.quota.ledger import QuotaLedger
+    from proxy_engine.quota.store import SqliteQuotaTable
+    from proxy_engine.quota.window import QuotaWindow
+
+    name, url = backend
+    async with opened(name, tmp_path, url) as (storage, _):
+        table = storage.quota_table() or SqliteQuotaTable(tmp_path / "data" / "usage.db")
+        await table.load()
+        w = QuotaWindow("claude", "login:ana", "5h", 40.0, 2_000_000_000.0, 1000.0, limit=100, remaining=60,
+                        status="allowed", window_s=18000, representative=True)  # fmt: skip
+        await table.write([w])
+        await table.write([QuotaWindow("claude", "login:ana", "5h", 10.0, 2_000_000_000.0, 900.0)])  # older: ignored
+        assert await table.read() == [w]
+        newer = QuotaWindow("claude", "login:ana", "5h", 55.5, 2_000_000_000.0, 1100.0, blocks=False)
+        await table.write([newer])
+        assert await table.read() == [newer]
+        ledger = QuotaLedger(lambda e: None)
+        await ledger.open(tmp_path / "data" / "usage.db", storage.quota_table())
+        assert ledger.windows() == [newer]
+    if name == "postgres":
+        rows = await pg_fetch(url, "SELECT provider, credential, name, used_percent FROM quota_windows")
+        assert [tuple(r) for r in rows] == [("claude", "login:ana", "5h", 55.5)]
+
+
+def test_sqlite_engines_upgrading_one_file_at_once_apply_each_version_once(tmp_path):
+    """An older ledger (schema version 1) opened by eight engines at once: the reads of `schema_version` and the
+    writes that follow happen in one BEGIN IMMEDIATE each, so no engine applies a version another applied."""
+    import threading
+
+    from proxy_engine.storage.migrations import MIGRATIONS, migrate_sqlite
+    from proxy_engine.storage.sqlite_database import connect
+
+    path = tmp_path / "usage.db"
+    first = connect(path)
+    first.isolation_level = None
+    first.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL)")
+    for statement in MIGRATIONS[0].sqlite:
+        first.execute(statement)
+    first.execute("INSERT INTO schema_version VALUES (1, 'ledger and cooldowns', 0)")
+    first.close()
+    start, results, errors = threading.Barrier(8), [], []
+
+    def upgrade() -> None:
+        conn = connect(path)
+        try:
+            start.wait()
+            results.append(migrate_sqlite(conn))
+        except sqlite3.Error as e:
+            errors.append(e)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=upgrade) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(v for applied in results for v in applied) == list(range(2, LATEST + 1))
+    with sqlite3.connect(path) as conn:
+        assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == list(
+            range(1, LATEST + 1))  # fmt: skip

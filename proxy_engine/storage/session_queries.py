@@ -1,0 +1,28 @@
+"""`/v0/sessions` and one session's requests, from whichever database holds the ledger.
+
+`usage/sessions.py` reads the SQLite file; in team mode the PostgreSQL ledger store answers the
+same questions. The choice is made here, once, so `management.py` does not branch on a backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from proxy_engine.storage.postgres_ledger import PostgresLedgerStore
+from proxy_engine.usage.ledger import CostLedger
+from proxy_engine.usage.sessions import query_session_requests, query_sessions
+
+
+async def recent_sessions(ledger: CostLedger, since: float, limit: int) -> list[dict[str, Any]]:
+    await ledger.flush()
+    if isinstance(ledger.store, PostgresLedgerStore):
+        return await ledger.store.sessions(since, limit)
+    return await asyncio.to_thread(query_sessions, ledger.path, since, limit)
+
+
+async def session_requests(ledger: CostLedger, session: str, limit: int) -> list[dict[str, Any]]:
+    await ledger.flush()
+    if isinstance(ledger.store, PostgresLedgerStore):
+        return await ledger.store.session_requests(session, limit)
+    return await asyncio.to_thread(query_session_requests, ledger.path, session, limit)
