@@ -15,7 +15,7 @@ from tests.engine_harness import EngineProcess
 from tests.fakes import FakeOpenAI, FakeServerThread
 from tests.team.engines import wait_until
 from tests.team.replicas import MODEL, UPSTREAM_KEYS, Load, ReplicaSet, members, pg_dump
-from tests.team.shared_state import needs_member_keys
+from tests.team.shared_state import member_keys_available, needs_member_keys
 
 ADMIN_ONLY = [("GET", "/v0/config"), ("GET", "/v0/requests"), ("GET", "/v0/status"), ("GET", "/v0/audit"),
               ("POST", "/v0/auth/cooldowns/clear"), ("GET", "/v0/keys"), ("POST", "/v0/keys")]  # fmt: skip
@@ -93,6 +93,12 @@ def test_no_key_or_secret_in_plaintext_in_logs_events_or_the_database(upstream, 
             secrets.append(bad_key)
             upstream.queue(key=UPSTREAM_KEYS[0], status=401)  # an upstream refusal goes through the logs
             Load(team, 6, 60).join()
+            if member_keys_available():  # a member key too: made, used on every replica, revoked
+                made = team.keys("create", "zoe", "--budget-monthly-usd", "1")
+                secrets.append(str(made["key"]))
+                for replica in team.replicas:
+                    wait_until(lambda r=replica: _chat(r, str(made["key"])).status_code == 200, what="zoe's key")
+                team.keys("revoke", str(made["id"]))
             time.sleep(0.6)  # a stats event and a ledger batch
             dump = asyncio.run(pg_dump(postgres_url))
             assert "lea" in dump  # the rows are there, under the member's name
