@@ -95,6 +95,7 @@ def test_postgres_stopped_mid_load_rows_queue_and_flush_once(upstream, postgres_
 
 
 def test_redis_stopped_mid_load_keeps_calls_flowing_and_reconciles(upstream, postgres_url, redis_factory):
+    needs_shared_state()
     redis = redis_factory()
     with ReplicaSet(upstream.base_url, postgres_url, redis.url, members(UNLIMITED)) as team:
         needs_shared_state(team.replicas[0])

@@ -41,6 +41,7 @@ def _refreshes(idp: FakeIdP) -> int:
 async def test_three_replicas_racing_on_one_expired_login_refresh_it_once(
     postgres_url, redis_url, monkeypatch, tmp_path
 ):
+    needs_shared_state()
     idp = await FakeIdP().start()
     try:
         tokens = await _expired_login(idp)
