@@ -11,5 +11,9 @@ lint:
 bench:
     python benchmarks/proxy_bench.py && python benchmarks/tui_feed.py
 
+# team mode's cost per request (starts a real PostgreSQL and Redis)
+bench-team:
+    python benchmarks/team_bench.py
+
 snap-update:
     python -m pytest tests/tui --snapshot-update

@@ -57,15 +57,15 @@ class EngineProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         # Read as it comes: an engine that logs a lot into a full pipe would block its event loop.
         self.stderr_lines: collections.deque[str] = collections.deque(maxlen=2000)
+        # What runs: a subclass may give `--config` and `--port` instead (tests/team/replicas.py).
+        self.argv = [sys.executable, "-m", "proxy_engine", "serve"]
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> EngineProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "proxy_engine", "serve"], env=self.env, stderr=subprocess.PIPE
-        )
+        self.proc = subprocess.Popen(self.argv, env=self.env, stderr=subprocess.PIPE)
         stream = self.proc.stderr
         assert stream is not None
         drain = threading.Thread(target=self._drain, args=(stream,), daemon=True)
