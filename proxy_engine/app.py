@@ -29,6 +29,7 @@ from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.storage.backend import Storage
 from proxy_engine.storage.errors import StorageUnavailable
+from proxy_engine.team_state.hot_state import TeamHotState
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.shared_spend import SharedSpend
 from proxy_engine.webhooks import WebhookDispatcher
@@ -86,7 +87,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.storage.open()  # migrations first; a PostgreSQL that does not answer yet is retried
     await state.ledger.open()
     await state.load_budgets()
+    if (team := state.runtime.config.team) is not None and team.redis:
+        state.team = await TeamHotState.open(
+            team.redis, state.storage.replica_id or f"{state.host}:{state.port}", state
+        )
+        state.credentials.shared_refresh = state.team.refresh if state.team is not None else None
     await state.credentials.open()
+    if state.team is not None and state.credentials.cooldowns is not None:
+        state.team.start_cooldown_sync(state.credentials.cooldowns)
     webhooks = WebhookDispatcher(state.bus, lambda: state.runtime)  # POSTs chosen events, off the request path
     await webhooks.start()
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())
@@ -104,6 +112,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         t.cancel()
     await asyncio.gather(*app[_TASKS], return_exceptions=True)
     logging.getLogger("proxy_engine").removeHandler(handler)
+    if state.team is not None:
+        await state.team.close()
     await webhooks.close()
     await state.credentials.close()
     await state.bus.close()

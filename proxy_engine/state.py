@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -27,6 +27,9 @@ from proxy_engine.usage.budgets import BudgetTracker, period_start
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.stats import RollingStats
 from proxy_engine.workers.role import WorkerRole
+
+if TYPE_CHECKING:
+    from proxy_engine.team_state.hot_state import TeamHotState
 
 log = logging.getLogger("proxy_engine.state")
 
@@ -52,6 +55,7 @@ class RunningEngine:
 
     budgets: BudgetTracker = field(init=False)
     storage: Storage = field(init=False)  # everything durable: SQLite, or PostgreSQL in team mode
+    team: TeamHotState | None = None  # team mode with `team.redis`: the state shared through Redis
 
     def __post_init__(self) -> None:
         self.storage = Storage.from_config(self.paths.ledger_file, None)  # build_app sets the configured one
@@ -88,6 +92,8 @@ class RunningEngine:
         if rec.usage is not None and rec.model:
             rec.cost_usd = self.runtime.prices.cost(rec.provider_kind, rec.model, rec.usage)
             self.budgets.add(rec.client, rec.cost_usd)
+        if self.team is not None:
+            self.team.budgets.settle(rec.id, rec.client, rec.cost_usd)
         d = rec.as_dict()
         self.ledger.append(d)
         self.stats.add(d)
@@ -122,12 +128,15 @@ class RunningEngine:
             "stats": self.stats_payload().to_dict(),
             "budgets": self.budgets.status(),
             "ledger": self.ledger.health(),
+            **({"team": self.team.health().to_dict()} if self.team is not None else {}),
         }
 
     def stats_payload(self) -> Stats:
         """The `stats` event and snapshots: rolling aggregates plus the ledger's health."""
         payload = self.stats.payload()
         payload.ledger = LedgerHealth.from_dict(self.ledger.health())
+        if self.team is not None:
+            payload.team = self.team.health()
         return payload
 
 

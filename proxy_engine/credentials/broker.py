@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from proxy_engine.providers.sigv4 import AwsCredentials
     from proxy_engine.runtime import Runtime
     from proxy_engine.secrets.base import SecretStore
+    from proxy_engine.team_state.refresh_lock import SharedRefresh
 
 log = logging.getLogger("proxy_engine.credentials")
 Emit = Callable[[EventPayload], None]
@@ -51,6 +52,7 @@ class CredentialBroker:
         self.pools: dict[str, CredentialPool] = {}
         self.cooldowns: CooldownStore | None = None
         self.cooldown_table: CooldownTable | None = None  # None: the ledger's SQLite file (team mode sets it)
+        self.shared_refresh: SharedRefresh | None = None  # team mode with Redis: one replica refreshes a login
         self.refresher: TokenRefresher | None = None
         self.store_backend = "unavailable"
         self.store_notice: str | None = None
@@ -93,6 +95,7 @@ class CredentialBroker:
         if store.notice:
             log.warning("secrets: %s", store.notice)
         self.refresher = TokenRefresher(store, on_event=self._on_auth_event)
+        self.refresher.shared = self.shared_refresh
         await self.reload_logins()
         self.refresher.start()
 

@@ -36,6 +36,7 @@ class RequestStarted:
     model: str | None = None
     stream: bool = False
     session: str | None = None  # the agent session the client named, if any
+    replica: str = ""  # team mode: the replica that served it
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,6 +51,7 @@ class RequestStarted:
             "model": self.model,
             "stream": self.stream,
             "session": self.session,
+            "replica": self.replica,
         }
 
     @classmethod
@@ -66,6 +68,7 @@ class RequestStarted:
             model=_opt_str(d.get("model")),
             stream=bool(d.get("stream")),
             session=_opt_str(d.get("session")) or None,
+            replica=_str(d.get("replica")),
             ts=ts,
         )
 
@@ -98,6 +101,7 @@ class RequestFinished:
     error: RequestError | None = None
     paid_fallback: bool = False  # failover went from a subscription/free provider to a paid one
     session: str | None = None  # the agent session the client named, if any
+    replica: str = ""  # team mode: the replica that served it
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +129,7 @@ class RequestFinished:
             "error": self.error.to_dict() if self.error is not None else None,
             "paid_fallback": self.paid_fallback,
             "session": self.session,
+            "replica": self.replica,
         }
 
     @classmethod
@@ -154,5 +159,6 @@ class RequestFinished:
             error=RequestError.from_dict(d.get("error")),
             paid_fallback=bool(d.get("paid_fallback")),
             session=_opt_str(d.get("session")) or None,
+            replica=_str(d.get("replica")),
             ts=ts,
         )

@@ -1,0 +1,135 @@
+"""The shared counters against a real Redis: several links stand for several replicas.
+
+Spend reserved and settled from three replicas at once stays exact and within the limit;
+a request-per-minute limit holds across them; with Redis stopped each falls back to local
+state, and what it spent meanwhile reaches Redis when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from proxy_engine.team_state.link import RedisLink
+from proxy_engine.team_state.rate_limits import RateLimiter
+from proxy_engine.team_state.spend import MICRO, Refusal, Reservation, SpendCounters
+from proxy_engine.team_state.team_budgets import scope_counter
+
+
+async def _links(url: str, n: int) -> list[RedisLink]:
+    links = [RedisLink(url, f"replica-{i}") for i in range(n)]
+    for link in links:
+        await link.open()
+        assert link.ok
+    return links
+
+
+async def test_spend_from_three_replicas_is_exact_and_never_passes_the_limit(redis_url):
+    links = await _links(redis_url, 3)
+    try:
+        counters = [SpendCounters(link) for link in links]
+        limit, cost = 1.0, 0.03  # 33 requests fit; 34 would pass the limit
+        served: list[float] = []
+
+        async def member(c: SpendCounters) -> None:
+            for _ in range(30):
+                counter = scope_counter("member:ann", "month", limit)
+                got = await c.reserve([counter], estimate_usd=cost)
+                if isinstance(got, Refusal):
+                    assert got.spent_usd <= limit
+                    continue
+                await asyncio.sleep(0.001)  # in flight: the others reserve meanwhile
+                await c.settle(got, cost)
+                served.append(cost)
+
+        await asyncio.gather(*(member(c) for c in counters for _ in range(4)))  # 12 concurrent callers, 360 tries
+        assert len(served) == 33, "with exact estimates the counters admit exactly what the limit holds"
+        spent, held = await counters[0].read(scope_counter("member:ann", "month", limit).key)
+        assert (spent, held) == (33 * round(cost * MICRO), 0)
+    finally:
+        for link in links:
+            await link.close()
+
+
+async def test_an_estimate_below_the_cost_overspends_at_most_the_requests_in_flight(redis_url):
+    links = await _links(redis_url, 3)
+    try:
+        counters = [SpendCounters(link) for link in links]
+        limit, cost, in_flight = 0.5, 0.1, 6
+        gate = asyncio.Event()
+        results: list[Reservation | Refusal] = []
+
+        async def one(c: SpendCounters) -> None:
+            got = await c.reserve([scope_counter("team:red", "day", limit)], estimate_usd=0.0)  # nothing known yet
+            results.append(got)
+            if isinstance(got, Reservation):
+                await gate.wait()
+                await c.settle(got, cost)
+
+        first = [asyncio.create_task(one(counters[i % 3])) for i in range(in_flight)]
+        await asyncio.sleep(0.2)
+        gate.set()
+        await asyncio.gather(*first)
+        assert all(isinstance(r, Reservation) for r in results), "unknown cost: every one in flight was admitted"
+        spent, _ = await counters[0].read(scope_counter("team:red", "day", limit).key)
+        assert spent / MICRO == pytest.approx(in_flight * cost)  # over by the in-flight requests, no more
+        later = await counters[1].reserve([scope_counter("team:red", "day", limit)], estimate_usd=0.0)
+        assert isinstance(later, Refusal) and later.spent_usd == pytest.approx(0.6)
+    finally:
+        for link in links:
+            await link.close()
+
+
+async def test_requests_per_minute_hold_exactly_across_replicas(redis_url):
+    links = await _links(redis_url, 3)
+    try:
+        limiters = [RateLimiter(link) for link in links]
+        decisions = await asyncio.gather(*(limiters[i % 3].acquire("member:bo", rpm=25) for i in range(90)))
+        allowed = [d for d in decisions if d.allowed]
+        assert len(allowed) == 25 and len({d.window for d in allowed}) <= 2
+        refused = [d for d in decisions if not d.allowed]
+        assert {d.limit for d in refused} == {"rpm"} and all(0 < d.retry_after_s <= 60 for d in refused)
+        # Another scope has its own window; tokens per minute count the estimate, then the real tokens.
+        first = await limiters[0].acquire("member:cy", tpm=1000, tokens=600)
+        assert first.allowed
+        await limiters[1].add_tokens("member:cy", first, 300)  # it used 900 in the end
+        over = await limiters[2].acquire("member:cy", tpm=1000, tokens=200)
+        assert not over.allowed and over.limit == "tpm"
+    finally:
+        for link in links:
+            await link.close()
+
+
+async def test_redis_stopped_then_back_local_spend_is_pushed(redis_server):
+    redis_server.ensure_running()
+    redis_server.flush_all()
+    links = await _links(redis_server.url, 2)
+    try:
+        a, b = SpendCounters(links[0]), SpendCounters(links[1])
+        counter = scope_counter("client:ann", "month", 10.0)
+        got = await a.reserve([counter], 0.5)
+        await a.settle(got, 0.5)
+        redis_server.stop()
+        got = await a.reserve([counter], 0.5)  # Redis gone: decided on local state
+        assert isinstance(got, Reservation) and not got.in_redis
+        assert links[0].health()["redis"] == "degraded"
+        await a.settle(got, 0.75)
+        assert a.pending == {counter.key: 750_000}
+        redis_server.start()  # empty: Redis lost the counter
+        links[0].on_recover(lambda: a.reconcile(lambda key: _seed(1.25)))
+        for _ in range(100):
+            if links[0].ok and links[0].degraded_since is None:
+                break
+            await asyncio.sleep(0.1)
+        assert links[0].health()["redis"] == "ok" and links[0].reconciled_at is not None
+        # A counter Redis lost is seeded from the ledger (which holds both requests), never counted twice.
+        assert await b.read(counter.key) == (1_250_000, 0)
+        assert a.pending == {}
+    finally:
+        for link in links:
+            await link.close()
+
+
+async def _seed(usd: float) -> int:
+    return round(usd * MICRO)
