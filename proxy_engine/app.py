@@ -88,9 +88,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.ledger.open()
     await state.load_budgets()
     if (team := state.runtime.config.team) is not None and team.redis:
-        state.team = await TeamHotState.open(
-            team.redis, state.storage.replica_id or f"{state.host}:{state.port}", state
-        )
+        replica = team.replica_id or state.storage.replica_id or f"{state.host}:{state.port}"
+        state.team = await TeamHotState.open(team.redis, replica, state.bus, state.budgets, state.ledger)
         state.credentials.shared_refresh = state.team.refresh if state.team is not None else None
     await state.credentials.open()
     if state.team is not None and state.credentials.cooldowns is not None:

@@ -102,6 +102,11 @@ class TeamHotState:
                 return micro(usd)
             return None
 
+        if self.link.lost_data:  # every budget's counter from the ledger, before any request seeds one itself
+            for lim in self.tracker.limits:
+                key = f"{PREFIX}{lim.scope}:{lim.period}:{period_start(lim.period, time.time()):.0f}"
+                base = await seed(key)
+                await self.link.run(lambda r, k=key, b=base: r.hsetnx(k, "spent", b), reconciling=True)
         await self.spend.reconcile(seed)
 
     def health(self) -> TeamHealth:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -50,9 +51,13 @@ class RedisLink:
         self.reconciled_at: float | None = None
         self._recover_hooks: list[Callable[[], Awaitable[None]]] = []
         self._probe: asyncio.Task[None] | None = None
+        self._reconciling = False
+        self.epoch = b""  # a random mark this replica saw in Redis; another one means Redis lost its data
+        self.lost_data = False  # set for the recovery hooks: Redis came back empty
         self._usable = asyncio.Event()  # set while `ok`: the pub/sub listener waits on it
         self._channels: dict[str, Callable[[bytes], None]] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._ending: set[asyncio.Task[None]] = set()  # listeners replaced by one with more channels
 
     def on_recover(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` when Redis answers again after an outage (before the link is marked ok)."""
@@ -62,15 +67,18 @@ class RedisLink:
         """Connect once; an unreachable Redis leaves the replica serving, degraded, and probing."""
         try:
             await asyncio.wait_for(self.client.ping(), _TIMEOUT_S * 2)
+            self.epoch = await self._epoch()
             self.ok = True
             self._usable.set()
             log.info("team state: Redis reachable (replica %s)", self.replica_id)
         except (RedisError, OSError, TimeoutError) as e:
             self.mark_down(e)
 
-    async def run(self, call: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
-        """`call(client)`, or `RedisDown` (and the degraded state) when Redis fails."""
-        if not self.ok:
+    async def run(self, call: Callable[[aioredis.Redis], Awaitable[T]], *, reconciling: bool = False) -> T:
+        """`call(client)`, or `RedisDown` (and the degraded state) when Redis fails.
+
+        While the link reconciles only the recovery hooks' calls (`reconciling=True`) go through."""
+        if not self.ok and not (reconciling and self._reconciling):
             raise RedisDown(self.last_error)
         try:
             return await call(self.client)
@@ -82,11 +90,19 @@ class RedisLink:
             self.mark_down(e)
             raise RedisDown(self.last_error) from None
 
+    async def _epoch(self) -> bytes:
+        """The mark the first replica set in this Redis's life (a restarted, empty Redis gets a new one)."""
+        await self.client.set("pp:epoch", secrets.token_hex(8), nx=True)
+        return await self.client.get("pp:epoch") or b""
+
     def listen(self, channel: str, handler: Callable[[bytes], None]) -> None:
         """Call `handler(message)` for every message on `channel` (from every replica, this one included)."""
         self._channels[channel] = handler
-        if self._listener is None:
-            self._listener = asyncio.get_running_loop().create_task(self._listen_forever(), name="redis-pubsub")
+        if self._listener is not None:  # subscribed without this channel: start over with all of them
+            self._listener.cancel()
+            self._ending.add(self._listener)
+            self._listener.add_done_callback(self._ending.discard)
+        self._listener = asyncio.get_running_loop().create_task(self._listen_forever(), name="redis-pubsub")
 
     async def _listen_forever(self) -> None:
         """One pub/sub connection for every channel; after an outage it subscribes again."""
@@ -134,18 +150,22 @@ class RedisLink:
             except (RedisError, OSError, TimeoutError) as e:
                 self.last_error = REDACTOR.redact(f"{type(e).__name__}: {e}")[:300]
                 continue
-            self.ok = True  # the hooks talk to Redis through `run`
-            self._usable.set()
+            self._reconciling = True  # requests keep to local state until the hooks are done
             try:
+                epoch = await self._epoch()
+                self.lost_data, self.epoch = epoch != self.epoch, epoch
                 for hook in self._recover_hooks:
                     await hook()
-            except RedisDown:
-                continue  # down again mid-reconcile: a new probe was started by mark_down
+            except (RedisError, OSError, TimeoutError, RedisDown) as e:
+                self.last_error = REDACTOR.redact(f"{type(e).__name__}: {e}")[:300]
+                continue  # down again mid-reconcile: the next probe tries again
             except Exception:
                 log.exception("team state: reconciling with Redis failed; trying again")
-                self.ok = False
-                self._usable.clear()
                 continue
+            finally:
+                self._reconciling = False
+            self.ok = True
+            self._usable.set()
             self.degraded_since = None
             self.reconciled_at = time.time()
             log.warning("team state: Redis is back; local spend and cooldowns reconciled")

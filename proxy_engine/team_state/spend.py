@@ -11,7 +11,10 @@ in-flight requests cost beyond their estimates, never by the number of replicas 
 Holds are per replica, so a replica that restarts (its requests gone) clears its own holds.
 While Redis is down, spend is counted locally (`pending`) and checked against the last total
 seen plus that; `reconcile` pushes it when Redis returns (or, when Redis lost its data, seeds
-the counter from the ledger, which already holds those requests).
+the counter from the ledger, which already holds those requests). A counter Redis lost is seeded
+by the first replica that reconciles, from the ledger as that replica reads it: a request another
+replica finished in the same moment and has not written to the ledger yet is missing from it
+until the period ends (the ledger itself, and `/v0/usage`, keep it).
 """
 
 from __future__ import annotations
@@ -178,24 +181,25 @@ class SpendCounters:
     async def reconcile(self, seed: Callable[[str], Awaitable[int | None]]) -> None:
         """Redis is back: push the spend counted locally, and set this replica's holds to what it holds.
 
-        A counter Redis no longer has (it restarted empty) is seeded from `seed(key)` (the ledger,
-        which holds the requests behind `pending`), so they are not counted twice."""
+        When Redis lost its data (`link.lost_data`), the spend counted locally is already in the
+        ledger: each counter is seeded from `seed(key)` (the ledger) instead, never counted twice."""
         pending, self.pending = self.pending, {}
         field_ = f"held:{self.link.replica_id}"
+        lost = self.link.lost_data
         try:
             for key in set(pending) | set(self.holding):
-                exists = await self.link.run(lambda r, k=key: r.exists(k))
-                if not exists:
+                if lost:
                     base = await seed(key)
                     if base is not None:
-                        await self.link.run(lambda r, k=key, b=base: r.hsetnx(k, "spent", b))
+                        await self.link.run(lambda r, k=key, b=base: r.hsetnx(k, "spent", b), reconciling=True)
                 elif pending.get(key):
-                    await self.link.run(lambda r, k=key, d=pending[key]: r.hincrby(k, "spent", d))
+                    d = pending[key]
+                    await self.link.run(lambda r, k=key, d=d: r.hincrby(k, "spent", d), reconciling=True)
                 held = self.holding.get(key, 0)
                 if held:
-                    await self.link.run(lambda r, k=key, h=held: r.hset(k, field_, h))
+                    await self.link.run(lambda r, k=key, h=held: r.hset(k, field_, h), reconciling=True)
                 else:
-                    await self.link.run(lambda r, k=key: r.hdel(k, field_))
+                    await self.link.run(lambda r, k=key: r.hdel(k, field_), reconciling=True)
                 pending.pop(key, None)
         finally:
             for k, v in pending.items():  # not pushed yet: kept for the next reconcile
