@@ -133,3 +133,40 @@ async def test_redis_stopped_then_back_local_spend_is_pushed(redis_server):
 
 async def _seed(usd: float) -> int:
     return round(usd * MICRO)
+
+
+_REPLICA = """
+import asyncio, json, sys
+from proxy_engine.team_state.link import RedisLink
+from proxy_engine.team_state.rate_limits import RateLimiter
+
+async def main():
+    link = RedisLink(sys.argv[1], sys.argv[2])
+    await link.open()
+    limiter = RateLimiter(link)
+    got = await asyncio.gather(*(limiter.acquire("client:ann", rpm=40) for _ in range(30)))
+    print(json.dumps([[d.allowed, d.window, d.shared] for d in got]))
+    await link.close()
+
+asyncio.run(main())
+"""
+
+
+def test_requests_per_minute_hold_across_replica_processes(redis_url):
+    """Three processes, 90 requests at once against 40 a minute: 40 pass, whichever process asks."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    procs = [subprocess.Popen([sys.executable, "-c", _REPLICA, redis_url, f"replica-{i}"], stdout=subprocess.PIPE,
+                              env=env) for i in range(3)]  # fmt: skip
+    decisions = [d for p in procs for d in json.loads(p.communicate(timeout=60)[0])]
+    assert all(shared for _, _, shared in decisions), "every decision was Redis's"
+    per_window: dict[int, int] = {}
+    for allowed, window, _ in decisions:
+        per_window[window] = per_window.get(window, 0) + allowed
+    assert all(n <= 40 for n in per_window.values()), per_window
+    if len(per_window) == 1:  # the minute did not turn during the run
+        assert sum(per_window.values()) == 40
