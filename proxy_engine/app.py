@@ -93,7 +93,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         state.credentials.shared_refresh = state.team.refresh if state.team is not None else None
     await state.credentials.open()
     if state.team is not None and state.credentials.cooldowns is not None:
-        state.team.start_cooldown_sync(state.credentials.cooldowns)
+        await state.team.start_credential_sync(state.credentials.cooldowns, state.credentials.quota)
     webhooks = WebhookDispatcher(state.bus, lambda: state.runtime)  # POSTs chosen events, off the request path
     await webhooks.start()
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())

@@ -5,6 +5,7 @@
 - `team_budgets.py`: the engine's budgets (`budgets:`, `clients[].monthly_budget_usd`) on those counters.
 - `rate_limits.py`: requests and tokens per minute per scope, one fixed window in Redis (Lua).
 - `cooldown_sync.py`: cooldowns set or cleared on one replica reach the others at once (pub/sub).
+- `quota_sync.py`: quota readings taken on one replica are merged by the others (pub/sub and a hash).
 - `refresh_lock.py`: one replica refreshes an OAuth login; the others wait and take its result.
 - `event_fanout.py`: each replica's events published to the team; `tail --team` sees them all.
 - `hot_state.py`: `TeamHotState`, the one object the engine holds (built from `team.redis`).

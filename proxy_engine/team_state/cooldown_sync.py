@@ -1,4 +1,4 @@
-"""Cooldowns and quota readings reach every replica at once, through Redis pub/sub.
+"""Cooldowns reach every replica at once, through Redis pub/sub (quota readings: `quota_sync.py`).
 
 A replica that cools a credential (or clears a cooldown) stores it as before (its table:
 PostgreSQL in team mode) and publishes it on `pp:cooldowns`; the others mirror it into their

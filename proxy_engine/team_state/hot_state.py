@@ -17,6 +17,7 @@ from proxy_engine.protocol import TeamHealth
 from proxy_engine.team_state.cooldown_sync import CooldownSync
 from proxy_engine.team_state.event_fanout import EventFanout
 from proxy_engine.team_state.link import RedisDown, RedisLink
+from proxy_engine.team_state.quota_sync import QuotaSync
 from proxy_engine.team_state.rate_limits import RateLimiter
 from proxy_engine.team_state.refresh_lock import SharedRefresh
 from proxy_engine.team_state.spend import PREFIX, SpendCounters, micro
@@ -26,6 +27,7 @@ from proxy_engine.usage.budgets import period_start
 if TYPE_CHECKING:
     from proxy_engine.credentials.cooldowns import CooldownStore
     from proxy_engine.events import EventBus
+    from proxy_engine.quota.ledger import QuotaLedger
     from proxy_engine.usage.budgets import BudgetTracker
     from proxy_engine.usage.ledger import CostLedger
 
@@ -60,6 +62,7 @@ class TeamHotState:
         self.refresh = SharedRefresh(link)
         self.events = EventFanout(link, bus)
         self.cooldowns: CooldownSync | None = None
+        self.quota: QuotaSync | None = None
 
     @classmethod
     async def open(
@@ -81,9 +84,12 @@ class TeamHotState:
         team.events.start()
         return team
 
-    def start_cooldown_sync(self, store: CooldownStore) -> None:
+    async def start_credential_sync(self, store: CooldownStore, quota: QuotaLedger) -> None:
+        """Once the broker has opened its cooldowns and quota ledger: share both."""
         self.cooldowns = CooldownSync(self.link, store)
         self.cooldowns.start()
+        self.quota = QuotaSync(self.link, quota)
+        await self.quota.start()
 
     async def _reconcile_spend(self) -> None:
         await self.ledger.flush()  # rows of the outage first, so a re-seed from the ledger holds them
@@ -117,4 +123,6 @@ class TeamHotState:
         await self.events.close()
         if self.cooldowns is not None:
             await self.cooldowns.close()
+        if self.quota is not None:
+            await self.quota.close()
         await self.link.close()

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fakes import FakeOpenAI, FakeServerThread
+from tests.fakes import quota_headers as qh
 from tests.fakes.script import Usage
 from tests.team.engines import KEYS, wait_until
 from tests.team.redis_engines import ANN, PRICES, replicas, spread, stop_all
@@ -217,3 +218,30 @@ def test_redis_stopped_mid_load_requests_flow_status_says_degraded_and_state_rec
         sub.close()
         stop_all(engines)
         redis_server.ensure_running()
+
+
+def test_a_quota_window_used_up_on_one_replica_rests_the_credential_on_the_others(fo, redis_url):
+    engines = replicas(3, fo, redis_url)  # Redis only: each replica keeps quota readings in its own file
+    try:
+        fo.queue(key=KEYS["K1"], headers=qh.openai_api((100, 0), (100000, 90000), "6m0s", "1s"))
+        assert httpx.post(engines[0].url + "/v1/chat/completions", json=_CHAT).status_code == 200
+        assert fo.requests[0].headers["authorization"] == f"Bearer {KEYS['K1']}"  # its reply: no requests left
+        for eng in engines[1:]:
+            wait_until(lambda e=eng: _exhausted(e, "env:K1"), timeout=1.0, what="the used-up window on another replica")
+        fo.requests.clear()
+        for eng in engines[1:]:
+            for _ in range(4):
+                assert httpx.post(eng.url + "/v1/chat/completions", json=_CHAT).status_code == 200
+        assert {r.headers["authorization"][7:] for r in fo.requests} == {KEYS["K2"]}, "K1 was used while resting"
+        # A replica that starts later reads the team's readings from Redis.
+        late = replicas(1, fo, redis_url)[0]
+        engines.append(late)
+        assert _exhausted(late, "env:K1")
+    finally:
+        stop_all(engines)
+
+
+def _exhausted(eng, cred: str) -> bool:
+    answer = eng.api("GET", "/v0/quota").json()
+    c = next((c for c in answer["credentials"] if (c["provider"], c["credential"]) == ("openai", cred)), None)
+    return c is not None and any(w["exhausted"] for w in c["windows"])
