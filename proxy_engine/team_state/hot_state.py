@@ -57,7 +57,7 @@ class TeamHotState:
         self.tracker = tracker
         self.ledger = ledger
         self.spend = SpendCounters(link)
-        self.budgets = TeamBudgets(self.spend, tracker)
+        self.budgets = TeamBudgets(self.spend, tracker, bus.publish)
         self.rates = RateLimiter(link)
         self.refresh = SharedRefresh(link)
         self.events = EventFanout(link, bus)

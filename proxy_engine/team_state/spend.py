@@ -62,13 +62,14 @@ return {0}
 # goes below zero (Redis may have restarted and lost it); a counter it lost is seeded first.
 _SETTLE = """
 local field = 'held:' .. ARGV[3]
+local spent = {}
 for i, k in ipairs(KEYS) do
   redis.call('HSETNX', k, 'spent', ARGV[3 + i])
   local held = redis.call('HINCRBY', k, field, 0 - tonumber(ARGV[1]))
   if held <= 0 then redis.call('HDEL', k, field) end
-  redis.call('HINCRBY', k, 'spent', ARGV[2])
+  spent[i] = redis.call('HINCRBY', k, 'spent', ARGV[2])
 end
-return 1
+return spent
 """
 
 
@@ -142,8 +143,9 @@ class SpendCounters:
                 return Refusal(c, spent / MICRO)
         return Reservation(counters, est, in_redis=False)
 
-    async def settle(self, res: Reservation, cost_usd: float) -> None:
-        """Move the reservation to the real cost; kept locally (and pushed later) when Redis is down."""
+    async def settle(self, res: Reservation, cost_usd: float) -> list[float] | None:
+        """Move the reservation to the real cost: each counter's spend after it (USD), or None when
+        Redis is down (then the cost is kept locally and pushed later)."""
         cost = micro(cost_usd)
         keys = [c.key for c in res.counters]
         if res.in_redis:
@@ -160,13 +162,15 @@ class SpendCounters:
             *(micro(c.seed_usd) for c in res.counters),
         ]
         try:
-            await self.link.run(lambda r: self._settle(keys=keys, args=args, client=r))  # type: ignore[operator]
+            got = await self.link.run(lambda r: self._settle(keys=keys, args=args, client=r))  # type: ignore[operator]
         except RedisDown:
             for k in keys:
                 self.pending[k] = self.pending.get(k, 0) + cost
-            return
-        for k in keys:
-            self.last_seen[k] = self.last_seen.get(k, 0) + cost
+            return None
+        spent = [int(x) for x in got]
+        for k, v in zip(keys, spent, strict=True):
+            self.last_seen[k] = v
+        return [v / MICRO for v in spent]
 
     async def clear_own_holds(self) -> None:
         """At start: this replica has nothing in flight, so holds left under its name are stale."""

@@ -5,6 +5,8 @@ The limits are the embedded ones (`budgets.daily_usd`, `budgets.monthly_usd`,
 changes. The estimate reserved for a request is the client's recent average cost, so a budget's
 overshoot is bounded by what the requests in flight cost beyond it. `scope_counter` and
 `SpendCounters.reserve`/`settle` are the same API for any other scope (member keys, teams).
+`budget.alert` comes from the team's counter too: the request that crosses a threshold raises it,
+once for the whole team (marked in Redis); the tracker's own per-replica alerts are off.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from proxy_engine.protocol import BudgetAlert
+from proxy_engine.team_state.link import RedisDown
 from proxy_engine.team_state.spend import PREFIX, Counter, Refusal, Reservation, SpendCounters
 from proxy_engine.usage.budgets import BudgetTracker, Limit, period_end, period_start
 
@@ -34,11 +38,19 @@ def scope_counter(
 
 
 class TeamBudgets:
-    def __init__(self, counters: SpendCounters, tracker: BudgetTracker, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        counters: SpendCounters,
+        tracker: BudgetTracker,
+        emit: Callable[[BudgetAlert], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.counters = counters
         self.tracker = tracker
+        self._emit = emit
         self._clock = clock
-        self._held: dict[str, Reservation] = {}  # request id -> its reservation
+        tracker.alerts_elsewhere = True
+        self._held: dict[str, tuple[Reservation, list[Limit]]] = {}  # request id -> its reservation
         self._estimate: dict[str, float] = {}  # client -> recent average cost (USD)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -57,21 +69,42 @@ class TeamBudgets:
             lim = next(lim for lim, c in pairs if c.key == got.counter.key)
             now = self._clock()
             return lim, got.spent_usd, period_end(lim.period, now) - now
-        self._held[request_id] = got
+        self._held[request_id] = (got, [lim for lim, _ in pairs])
         return None
 
     def settle(self, request_id: str, client: str, cost_usd: float | None) -> None:
         """Off the request path: the settle runs as a task (kept until it ends)."""
-        res = self._held.pop(request_id, None)
-        if res is None:
+        held = self._held.pop(request_id, None)
+        if held is None:
             return
+        res, limits = held
         cost = cost_usd or 0.0
         if cost:
             old = self._estimate.get(client)
             self._estimate[client] = cost if old is None else old + _SMOOTHING * (cost - old)
-        task = asyncio.get_running_loop().create_task(self.counters.settle(res, cost), name="spend-settle")
+        task = asyncio.get_running_loop().create_task(self._settle(res, limits, cost), name="spend-settle")
         self._tasks.add(task)
         task.add_done_callback(self._settled)
+
+    async def _settle(self, res: Reservation, limits: list[Limit], cost: float) -> None:
+        spent = await self.counters.settle(res, cost)
+        if spent is None or not cost:
+            return
+        for lim, counter, usd in zip(limits, res.counters, spent, strict=True):
+            for t in self.tracker.thresholds:
+                if usd >= lim.limit * t and usd - cost < lim.limit * t:  # this request crossed it
+                    await self._alert_once(lim, counter, usd, t)
+
+    async def _alert_once(self, lim: Limit, counter: Counter, usd: float, t: float) -> None:
+        """One `budget.alert` per threshold for the whole team: the replica that marks it first sends it."""
+        mark = f"pp:alerted:{counter.key}:{t:g}"
+        try:
+            first = await self.counters.link.run(lambda r: r.set(mark, "1", nx=True, ex=counter.ttl_s))
+        except RedisDown:
+            first = True  # better twice than never
+        if first:
+            log.warning("budget %s: $%.2f of $%.2f spent (%d%%)", lim.scope, usd, lim.limit, t * 100)
+            self._emit(BudgetAlert(scope=lim.scope, spent=round(usd, 6), limit=lim.limit, threshold=t))
 
     def _settled(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

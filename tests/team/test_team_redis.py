@@ -51,6 +51,7 @@ def test_a_client_budget_holds_across_three_replicas_under_concurrent_load(fo, r
     limit, cost, concurrency = 3.0, 0.2, 12
     clients = f"clients:\n  - {{name: ann, key: env:ANN, monthly_budget_usd: {limit}}}\n"
     engines = replicas(3, fo, redis_url, postgres_url, PRICES + clients)
+    subs = [eng.subscribe() for eng in engines]
     try:
         statuses = spread(engines, total=90, concurrency=concurrency, key=ANN)
         assert set(statuses) == {200, 429}, statuses
@@ -76,7 +77,14 @@ def test_a_client_budget_holds_across_three_replicas_under_concurrent_load(fo, r
         counter = _redis_hash(redis_url, month)
         assert int(counter[b"spent"]) == round(ledger_usd * 1_000_000)
         assert not [f for f in counter if f.startswith(b"held:")], counter
+        # Each alert threshold was raised once for the whole team, by the replica whose request crossed it.
+        time.sleep(0.5)
+        alerts = [e for sub in subs for e in sub.events if e["type"] == "budget.alert"]
+        assert sorted(e["threshold"] for e in alerts) == [0.5, 0.8, 1.0], alerts
+        assert {e["scope"] for e in alerts} == {"client:ann"}
     finally:
+        for sub in subs:
+            sub.close()
         stop_all(engines)
 
 
