@@ -63,6 +63,7 @@ class TeamHotState:
         self.events = EventFanout(link, bus)
         self.cooldowns: CooldownSync | None = None
         self.quota: QuotaSync | None = None
+        self._alive: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -80,6 +81,7 @@ class TeamHotState:
             except RedisDown:
                 log.warning("team state: stale holds of this replica are left until Redis is back")
         team.link.on_recover(team._reconcile_spend)
+        team._alive = asyncio.get_running_loop().create_task(team.spend.keep_alive(), name="replica-alive")
         bus.replica = replica_id
         team.events.start()
         return team
@@ -120,6 +122,9 @@ class TeamHotState:
 
     async def close(self) -> None:
         await self.budgets.drain()
+        if self._alive is not None:
+            self._alive.cancel()
+            await asyncio.gather(self._alive, return_exceptions=True)
         await self.events.close()
         if self.cooldowns is not None:
             await self.cooldowns.close()

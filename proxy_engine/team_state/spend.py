@@ -8,7 +8,9 @@ script, so two replicas can never both take the last dollar: a request is refuse
 in-flight requests cost beyond their estimates, never by the number of replicas or timing.
 `settle` moves the estimate from `held` to the real cost in `spent`.
 
-Holds are per replica, so a replica that restarts (its requests gone) clears its own holds.
+Holds are per replica, so a replica that restarts (its requests gone) clears its own holds, and
+the holds of a replica that stopped renewing its `pp:alive:<replica>` mark (every 3 s, expiring
+after 10 s: it was killed) no longer count.
 While Redis is down, spend is counted locally (`pending`) and checked against the last total
 seen plus that; `reconcile` pushes it when Redis returns (or, when Redis lost its data, seeds
 the counter from the ledger, which already holds those requests). A counter Redis lost is seeded
@@ -19,6 +21,8 @@ until the period ends (the ledger itself, and `/v0/usage`, keep it).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,9 +34,12 @@ from proxy_engine.team_state.link import RedisDown, RedisLink
 log = logging.getLogger("proxy_engine.team_state")
 
 MICRO = 1_000_000
+ALIVE_TTL_S = 10
+ALIVE_EVERY_S = 3.0
 PREFIX = "pp:spend:"
 
 # KEYS: the counters. ARGV: estimate, replica, ttl, then per key its limit and its seed (both µUSD).
+# Holds of a replica whose `pp:alive:<replica>` mark has expired (it died) are not counted.
 # Returns {0} when reserved, else {index of the first full counter, spent, held}.
 _RESERVE = """
 local est = tonumber(ARGV[1])
@@ -45,7 +52,10 @@ for i, k in ipairs(KEYS) do
   local held = 0
   local all = redis.call('HGETALL', k)
   for j = 1, #all, 2 do
-    if string.sub(all[j], 1, 5) == 'held:' then held = held + tonumber(all[j + 1]) end
+    local name = all[j]
+    if string.sub(name, 1, 5) == 'held:' and redis.call('EXISTS', 'pp:alive:' .. string.sub(name, 6)) == 1 then
+      held = held + tonumber(all[j + 1])
+    end
   end
   if spent >= limit or (est > 0 and spent + held + est > limit) then
     return {i, spent, held}
@@ -171,6 +181,14 @@ class SpendCounters:
         for k, v in zip(keys, spent, strict=True):
             self.last_seen[k] = v
         return [v / MICRO for v in spent]
+
+    async def keep_alive(self) -> None:
+        """Renew this replica's mark for as long as it runs (its holds count only while it is there)."""
+        mark = f"pp:alive:{self.link.replica_id}"
+        while True:
+            with contextlib.suppress(RedisDown):  # degraded: the probe brings the link back, the next beat renews
+                await self.link.run(lambda r: r.set(mark, "1", ex=ALIVE_TTL_S))
+            await asyncio.sleep(ALIVE_EVERY_S)
 
     async def clear_own_holds(self) -> None:
         """At start: this replica has nothing in flight, so holds left under its name are stale."""

@@ -25,10 +25,28 @@ async def _links(url: str, n: int) -> list[RedisLink]:
     return links
 
 
+async def _alive(counters: list[SpendCounters]) -> list[asyncio.Task]:
+    """Each replica renews its mark, as `TeamHotState` does (holds count only for live replicas)."""
+    tasks = [asyncio.create_task(c.keep_alive()) for c in counters]
+    for c in counters:
+        while not await c.link.client.exists(f"pp:alive:{c.link.replica_id}"):
+            await asyncio.sleep(0.01)
+    return tasks
+
+
+async def _end(tasks: list[asyncio.Task], links: list[RedisLink]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for link in links:
+        await link.close()
+
+
 async def test_spend_from_three_replicas_is_exact_and_never_passes_the_limit(redis_url):
     links = await _links(redis_url, 3)
+    counters = [SpendCounters(link) for link in links]
+    tasks = await _alive(counters)
     try:
-        counters = [SpendCounters(link) for link in links]
         limit, cost = 1.0, 0.03  # 33 requests fit; 34 would pass the limit
         served: list[float] = []
 
@@ -48,14 +66,14 @@ async def test_spend_from_three_replicas_is_exact_and_never_passes_the_limit(red
         spent, held = await counters[0].read(scope_counter("member:ann", "month", limit).key)
         assert (spent, held) == (33 * round(cost * MICRO), 0)
     finally:
-        for link in links:
-            await link.close()
+        await _end(tasks, links)
 
 
 async def test_an_estimate_below_the_cost_overspends_at_most_the_requests_in_flight(redis_url):
     links = await _links(redis_url, 3)
+    counters = [SpendCounters(link) for link in links]
+    tasks = await _alive(counters)
     try:
-        counters = [SpendCounters(link) for link in links]
         limit, cost, in_flight = 0.5, 0.1, 6
         gate = asyncio.Event()
         results: list[Reservation | Refusal] = []
@@ -77,8 +95,7 @@ async def test_an_estimate_below_the_cost_overspends_at_most_the_requests_in_fli
         later = await counters[1].reserve([scope_counter("team:red", "day", limit)], estimate_usd=0.0)
         assert isinstance(later, Refusal) and later.spent_usd == pytest.approx(0.6)
     finally:
-        for link in links:
-            await link.close()
+        await _end(tasks, links)
 
 
 async def test_requests_per_minute_hold_exactly_across_replicas(redis_url):
@@ -170,3 +187,20 @@ def test_requests_per_minute_hold_across_replica_processes(redis_url):
     assert all(n <= 40 for n in per_window.values()), per_window
     if len(per_window) == 1:  # the minute did not turn during the run
         assert sum(per_window.values()) == 40
+
+
+async def test_the_holds_of_a_replica_that_died_stop_counting(redis_url):
+    links = await _links(redis_url, 2)
+    counters = [SpendCounters(link) for link in links]
+    tasks = await _alive(counters)
+    try:
+        counter = scope_counter("client:ann", "day", 1.0)
+        held = await counters[0].reserve([counter], 0.6)  # in flight on replica-0
+        assert isinstance(held, Reservation)
+        assert isinstance(await counters[1].reserve([counter], 0.6), Refusal), "0.6 held + 0.6 > 1.0"
+        tasks[0].cancel()  # replica-0 dies: its mark is no longer renewed and expires
+        await asyncio.gather(tasks[0], return_exceptions=True)
+        await links[1].client.delete("pp:alive:replica-0")  # what its expiry (10 s) does
+        assert isinstance(await counters[1].reserve([counter], 0.6), Reservation)
+    finally:
+        await _end(tasks, links)
