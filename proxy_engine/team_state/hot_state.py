@@ -73,7 +73,12 @@ class TeamHotState:
         if not url:
             log.error("team.redis names a secret that is not set; the replicas share no hot state")
             return None
-        team = cls(RedisLink(url, replica_id), bus, tracker, ledger)
+        try:
+            link = RedisLink(url, replica_id)
+        except ValueError:  # not said how: the message may quote the URL
+            log.error("team.redis is not a usable redis:// URL; the replicas share no hot state")
+            return None
+        team = cls(link, bus, tracker, ledger)
         await team.link.open()
         if team.link.ok:
             try:
