@@ -33,6 +33,7 @@ from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.storage.backend import Storage
 from proxy_engine.storage.errors import StorageUnavailable
+from proxy_engine.team_state.hot_state import TeamHotState
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.shared_spend import SharedSpend
 from proxy_engine.webhooks import WebhookDispatcher
@@ -93,8 +94,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.ledger.open()
     await state.members.open()  # after the ledger: its `member` column is there
     await state.load_budgets()
+    if (team := state.runtime.config.team) is not None and team.redis:
+        replica = team.replica_id or state.storage.replica_id or f"{state.host}:{state.port}"
+        state.team = await TeamHotState.open(team.redis, replica, state.bus, state.budgets, state.ledger)
+        state.credentials.shared_refresh = state.team.refresh if state.team is not None else None
     await state.credentials.open()
     await state.recorder.start()
+    if state.team is not None and state.credentials.cooldowns is not None:
+        await state.team.start_credential_sync(state.credentials.cooldowns, state.credentials.quota)
     webhooks = WebhookDispatcher(state.bus, lambda: state.runtime)  # POSTs chosen events, off the request path
     await webhooks.start()
     handler = EventLogHandler(state.bus, asyncio.get_running_loop())
@@ -114,6 +121,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         t.cancel()
     await asyncio.gather(*app[_TASKS], return_exceptions=True)
     logging.getLogger("proxy_engine").removeHandler(handler)
+    if state.team is not None:
+        await state.team.close()
     await webhooks.close()
     await state.credentials.close()
     await state.bus.close()

@@ -49,6 +49,8 @@ def _tail(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"cannot connect to {sock_path}: {e.strerror} (is the engine running?)", file=sys.stderr)
         return 1
+    if args.team:  # team mode: every replica's events, each tagged `replica`
+        s.sendall(b'{"team": true}\n')
     try:
         for line in s.makefile("rb"):
             if args.json:
@@ -166,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("tail", help="print the engine's events", parents=[common])
     p.add_argument("--json", action="store_true", help="raw JSON lines")
     p.add_argument("--socket", default=None, help="events socket path (default: from the config)")
+    p.add_argument("--team", action="store_true", help="team mode: the events of every replica, not just this one")
     p.set_defaults(handler=_tail)
     p = sub.add_parser("stop", help="stop the engine running with this config (gracefully)", parents=[common])
     p.set_defaults(handler=_stop)

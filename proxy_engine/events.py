@@ -45,6 +45,7 @@ class _Subscriber:
         self.dropped = 0
         self.ready = asyncio.Event()
         self.since = time.time()
+        self.team = False  # asked for the whole team's events (team mode: `tail --team`)
 
     def push(self, lines: list[bytes]) -> None:
         self.queue.extend(lines)
@@ -67,6 +68,7 @@ class EventBus:
         self._pending: list[tuple[str, dict[str, Any], float]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._taps: list[Callable[[str, dict[str, Any]], None]] = []  # in-process listeners (webhooks)
+        self.replica: str | None = None  # team mode: every event names the replica that raised it
 
     @property
     def subscribers(self) -> int:
@@ -81,6 +83,8 @@ class EventBus:
             self._taps.remove(tap)
 
     def emit(self, type_: str, fields: dict[str, Any]) -> None:
+        if self.replica is not None:
+            fields = {**fields, "replica": self.replica}
         for tap in self._taps:
             tap(type_, fields)
         if not self._subs:
@@ -145,12 +149,18 @@ class EventBus:
         for sub in self._subs:
             sub.push(lines)
 
+    def relay_team(self, lines: list[bytes]) -> None:
+        """Other replicas' events (team mode), for the subscribers that asked for the team view."""
+        for sub in self._subs:
+            if sub.team:
+                sub.push(lines)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sub = _Subscriber(writer, self.queue_size)
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
-        eof = asyncio.ensure_future(reader.read())
+        eof = asyncio.ensure_future(_read_requests(reader, sub))
         eof.add_done_callback(lambda _: sub.ready.set())  # a hang-up wakes the writer too
         try:
             writer.write(self._hello_line())
@@ -187,6 +197,16 @@ class EventBus:
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+
+
+async def _read_requests(reader: asyncio.StreamReader, sub: _Subscriber) -> None:
+    """Read what a subscriber sends until it hangs up: `{"team": true}` asks for the team view."""
+    try:
+        while line := await reader.readline():
+            if line.strip().replace(b" ", b"") == b'{"team":true}':
+                sub.team = True
+    except (ValueError, ConnectionError):  # a line past the reader's limit, or a reset: the same as a hang-up
+        return
 
 
 def _encode(type_: str, fields: dict[str, Any], ts: float) -> bytes | None:

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +30,9 @@ from proxy_engine.usage.budgets import BudgetTracker, period_start
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.stats import RollingStats
 from proxy_engine.workers.role import WorkerRole
+
+if TYPE_CHECKING:
+    from proxy_engine.team_state.hot_state import TeamHotState
 
 log = logging.getLogger("proxy_engine.state")
 
@@ -58,6 +61,7 @@ class RunningEngine:
     storage: Storage = field(init=False)  # everything durable: SQLite, or PostgreSQL in team mode
     members: MemberAccess = field(init=False)  # member keys and their limits (members/)
     metrics: RequestMetrics = field(default_factory=RequestMetrics)  # GET /metrics
+    team: TeamHotState | None = None  # team mode with `team.redis`: the state shared through Redis
 
     def __post_init__(self) -> None:
         self.storage = Storage.from_config(self.paths.ledger_file, None)  # build_app sets the configured one
@@ -96,6 +100,8 @@ class RunningEngine:
         if rec.usage is not None and rec.model:
             rec.cost_usd = self.runtime.prices.cost(rec.provider_kind, rec.model, rec.usage)
             self.budgets.add(rec.client, rec.cost_usd)
+        if self.team is not None:
+            self.team.budgets.settle(rec.id, rec.client, rec.cost_usd)
         d = rec.as_dict()
         self.ledger.append(d)
         self.stats.add(d)
@@ -134,12 +140,15 @@ class RunningEngine:
             "budgets": self.budgets.status(),
             "ledger": self.ledger.health(),
             "recorder": self.recorder.status(),
+            **({"team": self.team.health().to_dict()} if self.team is not None else {}),
         }
 
     def stats_payload(self) -> Stats:
         """The `stats` event and snapshots: rolling aggregates plus the ledger's health."""
         payload = self.stats.payload()
         payload.ledger = LedgerHealth.from_dict(self.ledger.health())
+        if self.team is not None:
+            payload.team = self.team.health()
         return payload
 
 

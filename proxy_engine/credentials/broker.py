@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from proxy_engine.providers.sigv4 import AwsCredentials
     from proxy_engine.runtime import Runtime
     from proxy_engine.secrets.base import SecretStore
+    from proxy_engine.team_state.refresh_lock import SharedRefresh
 
 log = logging.getLogger("proxy_engine.credentials")
 Emit = Callable[[EventPayload], None]
@@ -53,6 +54,7 @@ class CredentialBroker:
         self.cooldowns: CooldownStore | None = None
         self.cooldown_table: CooldownTable | None = None  # None: the ledger's SQLite file (team mode sets it)
         self.quota_table: QuotaTable | None = None  # likewise, for the quota readings
+        self.shared_refresh: SharedRefresh | None = None  # team mode with Redis: one replica refreshes a login
         self.refresher: TokenRefresher | None = None
         self.store_backend = "unavailable"
         self.store_notice: str | None = None
@@ -95,6 +97,7 @@ class CredentialBroker:
         if store.notice:
             log.warning("secrets: %s", store.notice)
         self.refresher = TokenRefresher(store, on_event=self._on_auth_event)
+        self.refresher.shared = self.shared_refresh
         await self.reload_logins()
         self.refresher.start()
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -190,6 +191,7 @@ class CooldownStore:
         self._changed: set[Key] | None = None  # keys changed here while a refresh reads the table
         # Changes the database could not take (team mode, PostgreSQL away): None is a delete. Written by refresh.
         self._unsaved: dict[Key, Cooldown | None] = {}
+        self.on_change: Callable[[Cooldown | None, Key], None] | None = None  # team mode: tell the others
         # Writes run off the loop; the lock keeps them in the order they were made.
         self._write_lock = asyncio.Lock()
 
@@ -254,10 +256,20 @@ class CooldownStore:
             return c.until
         return None
 
+    def apply_remote(self, cooldown: Cooldown | None, key: Key) -> None:
+        """Another replica set (or, with None, ended) this cooldown and stored it: mirror it only."""
+        if cooldown is None:
+            self._active.pop(key, None)
+        else:
+            self._active[key] = cooldown
+        self._touched(key)
+
     async def put(self, cooldown: Cooldown) -> None:
         key = (cooldown.provider, cooldown.credential, cooldown.model)
         self._active[key] = cooldown
         self._touched(key)
+        if self.on_change is not None:
+            self.on_change(cooldown, key)
         await self._write([cooldown], [])
 
     async def remove(self, provider: str, credential: str, model: str) -> bool:
@@ -266,6 +278,8 @@ class CooldownStore:
         if self._active.pop(key, None) is None:
             return False
         self._touched(key)
+        if self.on_change is not None:
+            self.on_change(None, key)
         await self._write([], [key])
         return True
 
@@ -288,6 +302,8 @@ class CooldownStore:
         for k in keys:
             del self._active[k]
             self._touched(k)
+            if self.on_change is not None:
+                self.on_change(None, k)
         if keys:
             await self._write([], keys)
         return len(keys)

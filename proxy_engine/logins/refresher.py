@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import httpx
 
     from proxy_engine.logins.providers import ProviderAuth, UpstreamAuth
+    from proxy_engine.team_state.refresh_lock import SharedRefresh
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class TokenRefresher:
         self._min_gap = min_refresh_gap
         self._tokens: dict[Key, TokenSet] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
+        self.shared: SharedRefresh | None = None  # team mode: the lock across replicas (team_state/refresh_lock.py)
         self._last_state: dict[Key, str] = {}
         self._last_attempt: dict[Key, float] = {}
         self._rejected: dict[Key, str] = {}  # access tokens the upstream refused (401)
@@ -202,7 +204,24 @@ class TokenRefresher:
             last = self._last_attempt.get(key, float("-inf"))
             if current.error and not force and time.monotonic() - last < self._retry_after_error:
                 return self._fallback(current)
+            if self.shared is not None:  # team mode: one replica refreshes, the others adopt its result
+                return await self.shared.refresh(key, current, self._do_refresh, self._adopt)
             return await self._do_refresh(key, current)
+
+    async def _adopt(self, key: Key, tokens: TokenSet) -> TokenSet:
+        """Take the token set another replica refreshed, and keep it in this replica's store."""
+        tokens.provider, tokens.credential, tokens.error = key[0], key[1], None
+        _redact_everywhere(tokens)
+        self._rejected.pop(key, None)
+        self._tokens[key] = tokens
+        self._last_attempt[key] = time.monotonic()
+        try:
+            await asyncio.to_thread(save_tokens, self._store, tokens)
+        except SecretStoreError as exc:
+            self._emit(key, "error", f"taken from another replica, but saving the new tokens failed: {exc}", force=True)
+            return tokens
+        self._emit(key, "valid", "refreshed by another replica", force=True)
+        return tokens
 
     def _fallback(self, tokens: TokenSet) -> TokenSet:
         """After a failed refresh: keep serving a still-valid access token, else fail loudly."""

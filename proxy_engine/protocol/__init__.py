@@ -25,6 +25,7 @@ from proxy_engine.protocol.engine import (
     LedgerHealth,
     Log,
     Stats,
+    TeamHealth,
 )
 from proxy_engine.protocol.names import (
     AUTH_CHANGED,
@@ -121,6 +122,7 @@ __all__ = [
     "RequestFinished",
     "RequestStarted",
     "Stats",
+    "TeamHealth",
     "decode_event",
     "encode_event",
     "encode_payload",

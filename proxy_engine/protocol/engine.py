@@ -49,6 +49,30 @@ class LedgerHealth:
 
 
 @dataclass(slots=True, kw_only=True)
+class TeamHealth:
+    """Team mode: can this replica use the shared Redis; `degraded` means it serves on local limits."""
+
+    redis: str = "ok"  # "ok" | "degraded"
+    replica: str = ""
+    last_error: str = ""
+    degraded_since: float | None = None
+    reconciled_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"redis": self.redis, "replica": self.replica, "last_error": self.last_error,
+                "degraded_since": self.degraded_since, "reconciled_at": self.reconciled_at}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Any) -> TeamHealth:
+        d = _dict(d)
+        since, rec = d.get("degraded_since"), d.get("reconciled_at")
+        return cls(redis=_str(d.get("redis")) or "ok", replica=_str(d.get("replica")),
+                   last_error=_str(d.get("last_error")),
+                   degraded_since=_float(since) if since is not None else None,
+                   reconciled_at=_float(rec) if rec is not None else None)  # fmt: skip
+
+
+@dataclass(slots=True, kw_only=True)
 class Stats:
     """Rolling aggregates since the engine started; `per_minute` rows are [minute, requests, tokens, cost]."""
 
@@ -67,11 +91,13 @@ class Stats:
     by_model: dict[str, int] = field(default_factory=dict)
     per_minute: list[list[float]] = field(default_factory=list)
     ledger: LedgerHealth | None = None
+    team: TeamHealth | None = None  # team mode only
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ledger": self.ledger.to_dict() if self.ledger is not None else None,
+            "team": self.team.to_dict() if self.team is not None else None,
             "since": self.since,
             "requests": self.requests,
             "errors": self.errors,
@@ -104,6 +130,7 @@ class Stats:
             by_model={str(k): _int(v) for k, v in _dict(d.get("by_model")).items()},
             per_minute=[list(r) for r in _list(d.get("per_minute")) if isinstance(r, list)],
             ledger=LedgerHealth.from_dict(d["ledger"]) if isinstance(d.get("ledger"), dict) else None,
+            team=TeamHealth.from_dict(d["team"]) if isinstance(d.get("team"), dict) else None,
             ts=_float(d.get("ts")),
         )
 

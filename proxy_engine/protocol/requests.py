@@ -36,6 +36,7 @@ class RequestStarted:
     model: str | None = None
     stream: bool = False
     session: str | None = None  # the agent session the client named, if any
+    replica: str = ""  # team mode: the replica that served it
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,6 +51,7 @@ class RequestStarted:
             "model": self.model,
             "stream": self.stream,
             "session": self.session,
+            "replica": self.replica,
         }
 
     @classmethod
@@ -66,6 +68,7 @@ class RequestStarted:
             model=_opt_str(d.get("model")),
             stream=bool(d.get("stream")),
             session=_opt_str(d.get("session")) or None,
+            replica=_str(d.get("replica")),
             ts=ts,
         )
 
@@ -100,6 +103,7 @@ class RequestFinished:
     session: str | None = None  # the agent session the client named, if any
     member: str | None = None  # the member key's id (team mode), never the key
     team: str | None = None  # that member's team
+    replica: str = ""  # team mode: the replica that served it
     ts: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +133,7 @@ class RequestFinished:
             "session": self.session,
             "member": self.member,
             "team": self.team,
+            "replica": self.replica,
         }
 
     @classmethod
@@ -160,5 +165,6 @@ class RequestFinished:
             session=_opt_str(d.get("session")) or None,
             member=_opt_str(d.get("member")) or None,
             team=_opt_str(d.get("team")) or None,
+            replica=_str(d.get("replica")),
             ts=ts,
         )

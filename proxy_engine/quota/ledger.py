@@ -46,6 +46,7 @@ class QuotaLedger:
         self._flusher: asyncio.Task | None = None
         self._write_lock = asyncio.Lock()
         self.alerts = QuotaAlerts()
+        self.on_change: Callable[[list[QuotaWindow]], None] | None = None  # team mode: tell the other replicas
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -148,6 +149,8 @@ class QuotaLedger:
                 self._emit(CredentialCooldown(provider=provider, credential=credential, model="*",
                                               until=w.resets_at, reason="quota_exhausted", status=429))  # fmt: skip
         self._schedule_flush()
+        if self.on_change is not None:
+            self.on_change(windows)
         if changed:
             self._emit(QuotaUpdated(provider=provider, credential=credential,
                                     windows=[x.as_dict(now) for x in known.values()]))  # fmt: skip
@@ -172,6 +175,16 @@ class QuotaLedger:
             return
         now = self._clock()
         for w in await self._table.read():
+            known = self._windows.setdefault((w.provider, w.credential), {})
+            mine = known.get(w.name)
+            if mine is None or w.observed_at > mine.observed_at:
+                known[w.name] = w
+                self.alerts.seed(w, now)
+
+    def merge_remote(self, windows: list[QuotaWindow]) -> None:
+        """Readings another replica took (team mode), kept where newer (silently: that replica told its bus)."""
+        now = self._clock()
+        for w in windows:
             known = self._windows.setdefault((w.provider, w.credential), {})
             mine = known.get(w.name)
             if mine is None or w.observed_at > mine.observed_at:

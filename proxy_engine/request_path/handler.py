@@ -122,6 +122,9 @@ async def _admit(
     if state.budgets.limits and (hit := state.budgets.exceeded(client)):
         lim, resets_in = hit
         raise over_budget(lim.scope, state.budgets.spent(lim), lim.limit, resets_in)
+    if state.team is not None and (hit := await state.team.budgets.admit(rec.id, client)):  # shared spend
+        lim, spent, resets_in = hit
+        raise over_budget(lim.scope, spent, lim.limit, resets_in)
     try:
         async with asyncio.timeout(rt.config.inbound.body_timeout_s):
             raw = await request.read()

@@ -78,6 +78,7 @@ class BudgetTracker:
         self._spend: dict[tuple[str, float], dict[str, float]] = {}  # (period, start) -> client -> usd
         self._alerted: set[tuple[str, float, float]] = set()  # (scope, period start, threshold)
         self.shared: SharedSpend | None = None  # set in a worker process: spend shared by all workers
+        self.alerts_elsewhere = False  # team mode with Redis: alerts come from the team's counters
 
     @staticmethod
     def shared_key(period: str, start: float, client: str | None) -> str:
@@ -134,6 +135,8 @@ class BudgetTracker:
             self._check(lim, period_start(lim.period, now))
 
     def _check(self, lim: Limit, start: float, quiet: bool = False) -> None:
+        if self.alerts_elsewhere:
+            return
         spent = self.spent(lim, start)
         for t in self.thresholds:
             key = (lim.scope, start, t)
