@@ -1,4 +1,5 @@
-"""Cost of a request: `prices:` overrides first, then genai-prices; unknown stays unknown (None), never 0."""
+"""Cost of a request: `prices:` overrides first, then genai-prices (through the table of prices resolved
+ahead, `price_table.py`, or the catalogue itself); unknown stays unknown (None), never 0."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from functools import lru_cache
 
 from proxy_engine.config import PriceOverride
 from proxy_engine.providers.registry import price_provider
+from proxy_engine.usage.price_table import TABLE, UNPRICED, LinearPrice
 from proxy_engine.usage.tokens import Usage
 
 
@@ -28,8 +30,14 @@ class PriceBook:
                 + usage.cache_write_tokens * cw
             )
             return total / 1_000_000
+        provider_id = price_provider(provider_kind)
+        entry = TABLE.get(provider_id, model)
+        if isinstance(entry, LinearPrice) and (cost := entry.cost(usage)) is not None:
+            return cost
+        if entry == UNPRICED:
+            return None
         return _catalogue_cost(
-            price_provider(provider_kind),
+            provider_id,
             model,
             usage.input_tokens,
             usage.output_tokens,
@@ -41,7 +49,7 @@ class PriceBook:
 @lru_cache(maxsize=8192)
 def _catalogue_cost(provider_id: str | None, model: str, inp: int, out: int, cr: int, cw: int) -> float | None:
     # Imported on first use, not at start-up: genai-prices (and the httpx it brings) is a tenth of the
-    # engine's start-up time; `warm_catalogue` loads it in a thread once the proxy is listening.
+    # engine's start-up time and ~5 MiB; only models the price table cannot price come here.
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
 
@@ -55,6 +63,6 @@ def _catalogue_cost(provider_id: str | None, model: str, inp: int, out: int, cr:
 
 
 def warm_catalogue() -> None:
-    """Load genai-prices' catalogue (blocking: run in a thread once the proxy is listening), so the first
-    priced request does not pay for the import."""
+    """Load genai-prices' catalogue (blocking: run in a thread once the proxy is listening) when a configured
+    model needs it, so its first request does not pay for the import."""
     _catalogue_cost.__wrapped__(None, "gpt-4o-mini", 1, 1, 0, 0)
