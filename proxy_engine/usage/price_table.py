@@ -4,7 +4,7 @@ engine loads genai-prices only for a model whose price is not linear or not reso
 The table lives in `prices.json` in the state folder, keyed by the installed genai-prices catalogue (its
 data file's size and mtime: an upgrade re-resolves everything). Entries are filled by
 `price_resolve.py` in a child process, off the event loop: at start for the configured routes and the
-models seen before, and a few seconds after a request used a model the table did not have (that
+models seen before, and ten seconds after a request used a model the table did not have (that
 request, and any until the table has it, is priced by genai-prices in the engine, as before).
 """
 
@@ -27,7 +27,9 @@ log = logging.getLogger("proxy_engine.prices")
 FILE_NAME = "prices.json"
 UNPRICED = "unpriced"  # genai-prices does not know the model: its cost is None
 CATALOGUE = "catalogue"  # not linear: genai-prices prices each request
-_REFRESH_DELAY_S = 3.0
+# A short-lived engine (a script, a test) never pays for the child process: it runs only once the engine
+# has served for a while, and then for everything missing at once.
+_REFRESH_DELAY_S = 10.0
 _RESOLVE_TIMEOUT_S = 120.0
 
 
@@ -160,9 +162,9 @@ class PriceTable:
         finally:
             self._refresh = None
 
-    def start(self) -> None:
-        """Resolve what is missing now (at start, after the proxy listens)."""
-        self._schedule(0.0)
+    def start(self, delay: float = _REFRESH_DELAY_S) -> None:
+        """Resolve what is missing after `delay` (at start, after the proxy listens)."""
+        self._schedule(delay)
 
     async def close(self) -> None:
         if self._refresh is not None:

@@ -67,7 +67,7 @@ async def test_a_missed_model_is_resolved_in_a_child_process_and_saved_private(t
     table.load(tmp_path)
     assert table.get("openai", "gpt-4o-mini") is None, "not resolved yet: the caller asks genai-prices"
     assert table.get(None, "no-such-model-anywhere") is None
-    table.start()
+    table.start(delay=0.0)
     for _ in range(600):
         if table._refresh is None and table.entries:
             break
