@@ -353,6 +353,8 @@ def main() -> int:
     ap.add_argument("--only", action="append", default=[], help="run scenarios whose name contains this")
     ap.add_argument("--rounds", type=int, default=4, help="alternate direct/bare/engine in this many batches")
     ap.add_argument("--startup", type=int, default=5, help="time start-to-ready this many times (0: skip)")
+    ap.add_argument("--cold-prices", action="store_true",
+                    help="start without the price table a used install has (state/prices.json)")  # fmt: skip
     args = ap.parse_args()
     scenarios = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only)]
     here = str(Path(__file__).parent)
@@ -370,6 +372,8 @@ def main() -> int:
     assert spec is not None and spec.submodule_search_locations
     pkg = next(iter(spec.submodule_search_locations))
     subprocess.run([sys.executable, "-m", "compileall", "-q", pkg], env=env, check=True, stdout=subprocess.DEVNULL)
+    if not args.cold_prices:
+        prime_prices(home, env)
     # One start of each first fills the cache for the libraries too (a venv may ship without their .pyc).
     time_to_ready([sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", 1)
     time_to_ready([sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", 1)
@@ -460,6 +464,20 @@ def time_to_ready(argv: list[str], port: int, env: dict | None, path: str, tries
             proc.wait(10)
     times.sort()
     return times[len(times) // 2]
+
+
+def prime_prices(home: str, env: dict) -> None:
+    """The price table an engine that has served these models before has (it resolves them 10 s after it
+    first sees them); absent in an engine without one (`usage/price_table.py`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("proxy_engine.usage.price_resolve") is None:
+        return
+    pairs = [["openai", "gpt-4o-mini"], ["anthropic", "claude-haiku-4-5"], ["google", "gemini-2.5-flash"]]
+    out = subprocess.run([sys.executable, "-m", "proxy_engine.usage.price_resolve"], input=json.dumps(pairs),
+                         env=env, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    Path(home, "state").mkdir(mode=0o700, parents=True, exist_ok=True)
+    Path(home, "state", "prices.json").write_text(out)
 
 
 def count_rows(home: str) -> int:
