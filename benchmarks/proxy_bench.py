@@ -7,7 +7,7 @@ added latency over calling the upstream directly, streaming time to first byte, 
 A translated scenario (client dialect -> upstream dialect) is compared with the bare proxy passing the same
 upstream reply through unchanged: that ratio is what translation costs. Direct, bare and engine requests
 alternate in rounds, so load from other programs on the machine hits all three alike.
-Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING]`.
+Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING] [--vary-usage]`.
 """
 
 from __future__ import annotations
@@ -102,16 +102,22 @@ UPSTREAM = textwrap.dedent(
     sys.path.insert(0, sys.argv[2])
     import proxy_bench as b
 
+    VARY = len(sys.argv) > 3 and sys.argv[3] == "vary"
+    counter = iter(range(10**9))
+
     def answer(whole, events):
         async def handler(request):
             body = await request.json()
             streaming = request.path.endswith(":streamGenerateContent") or body.get("stream")
+            # --vary-usage: each reply reports another prompt size, as real traffic does
+            tokens = b": %d" % (b.USAGE_IN + next(counter) % 100_000) if VARY else None
             if not streaming:
-                return web.Response(body=whole, content_type="application/json")
+                reply = whole.replace(b": %d" % b.USAGE_IN, tokens) if tokens else whole
+                return web.Response(body=reply, content_type="application/json")
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await resp.prepare(request)
             for ev in events:
-                await resp.write(ev)
+                await resp.write(ev.replace(b": %d" % b.USAGE_IN, tokens) if tokens else ev)
             return resp
         return handler
 
@@ -353,6 +359,8 @@ def main() -> int:
     ap.add_argument("--only", action="append", default=[], help="run scenarios whose name contains this")
     ap.add_argument("--rounds", type=int, default=4, help="alternate direct/bare/engine in this many batches")
     ap.add_argument("--startup", type=int, default=5, help="time start-to-ready this many times (0: skip)")
+    ap.add_argument("--vary-usage", action="store_true",
+                    help="each reply reports another prompt size, as real traffic does")  # fmt: skip
     ap.add_argument("--cold-prices", action="store_true",
                     help="start without the price table a used install has (state/prices.json)")  # fmt: skip
     args = ap.parse_args()
@@ -378,7 +386,7 @@ def main() -> int:
     time_to_ready([sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", 1)
     time_to_ready([sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", 1)
     procs = [
-        subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here]),
+        subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here, "vary" if args.vary_usage else "same"]),
         subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)]),
         subprocess.Popen([sys.executable, "-m", "proxy_engine", "serve"], env=env, stderr=subprocess.DEVNULL),
     ]
