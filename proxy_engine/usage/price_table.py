@@ -31,6 +31,7 @@ CATALOGUE = "catalogue"  # not linear: genai-prices prices each request
 # has served for a while, and then for everything missing at once.
 _REFRESH_DELAY_S = 10.0
 _RESOLVE_TIMEOUT_S = 120.0
+_MAX_ENTRIES = 4096  # models beyond this (a client inventing names) stay with genai-prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ class PriceTable:
     def get(self, provider_id: str | None, model: str) -> Entry | None:
         """The resolved entry, or None (then the pair is noted, and resolved a little later)."""
         entry = self.entries.get((provider_id, model))
-        if entry is None and self.path is not None:
+        if entry is None and self.path is not None and len(self.entries) + len(self._missing) < _MAX_ENTRIES:
             self._missing.add((provider_id, model))
             self._schedule()
         return entry
