@@ -11,7 +11,7 @@ from proxy_engine.providers.registry import price_provider
 from proxy_engine.routing import UnknownModel
 from proxy_engine.runtime import Runtime
 from proxy_engine.usage.price_table import CATALOGUE, TABLE, Pair
-from proxy_engine.usage.prices import warm_catalogue
+from proxy_engine.usage.prices import preload_catalogue
 
 log = logging.getLogger("proxy_engine.prices")
 
@@ -37,6 +37,6 @@ async def open_prices(state_dir: Path, runtime: Runtime) -> None:
         TABLE.want(pairs)
         TABLE.start()
         if any(TABLE.entries.get(p, CATALOGUE) == CATALOGUE for p in pairs):
-            await asyncio.to_thread(warm_catalogue)
+            preload_catalogue()
     except Exception as e:  # start-up goes on: the catalogue prices requests meanwhile
         log.warning("price table not opened (%s); genai-prices prices every request", e)

@@ -116,3 +116,34 @@ def test_the_engine_prices_resolved_models_without_loading_genai_prices(tmp_path
                          env=dict(os.environ), check=True).stdout.split()  # fmt: skip
     expected = _genai("openai", "gpt-4o-mini", Usage(input_tokens=1000, output_tokens=200, cache_read_tokens=300))
     assert out == [repr(expected), "None", "False"]
+
+
+EXPECT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from proxy_engine.usage import prices
+    from proxy_engine.usage.price_table import TABLE
+
+    async def main():
+        TABLE.load(Path(sys.argv[1]))
+        book = prices.PriceBook({})
+        book.expect("openai", "gpt-4o-mini")  # in the table: nothing to load
+        print("genai_prices" in sys.modules, prices._CATALOGUE.loading is None)
+        book.expect("openai", "gpt-4.1")  # not in the table: loaded in a thread before the request ends
+        await prices._CATALOGUE.loading
+        print("genai_prices" in sys.modules)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_request_for_a_model_the_table_lacks_loads_genai_prices_off_the_event_loop(tmp_path: Path) -> None:
+    from proxy_engine.usage.price_table import catalogue_key
+
+    entries = [["openai", "gpt-4o-mini", resolve("openai", "gpt-4o-mini")]]
+    (tmp_path / "prices.json").write_text(json.dumps({"key": catalogue_key(), "entries": entries}))
+    out = subprocess.run([sys.executable, "-c", EXPECT, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ), check=True).stdout.split()  # fmt: skip
+    assert out == ["False", "True", "True"]
