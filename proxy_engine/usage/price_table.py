@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import sys
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,7 @@ CATALOGUE = "catalogue"  # not linear: genai-prices prices each request
 # has served for a while, and then for everything missing at once.
 _REFRESH_DELAY_S = 10.0
 _RESOLVE_TIMEOUT_S = 120.0
+_RETRY_AFTER_S = 600.0
 _MAX_ENTRIES = 4096  # models beyond this (a client inventing names) stay with genai-prices
 
 
@@ -104,6 +106,7 @@ class PriceTable:
         self._key: str | None = None
         self._missing: set[Pair] = set()
         self._refresh: asyncio.Task[None] | None = None
+        self._retry_at = 0.0  # after a failed resolve, wait before running the child again
 
     def get(self, provider_id: str | None, model: str) -> Entry | None:
         """The resolved entry, or None (then the pair is noted, and resolved a little later)."""
@@ -146,7 +149,7 @@ class PriceTable:
         return any(e == CATALOGUE for e in self.entries.values())
 
     def _schedule(self, delay: float = _REFRESH_DELAY_S) -> None:
-        if self._refresh is not None or not self._missing:
+        if self._refresh is not None or not self._missing or time.monotonic() < self._retry_at:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -157,7 +160,7 @@ class PriceTable:
     async def _resolve_later(self, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
-            while self._missing:
+            while self._missing and time.monotonic() >= self._retry_at:
                 pairs, self._missing = self._missing, set()
                 await self.resolve(pairs)
         finally:
@@ -176,27 +179,38 @@ class PriceTable:
         """Resolve `pairs` in a child process and save the table; a failure is logged, never raised."""
         if self._key is None or self.path is None:  # genai-prices is not installed: nothing to resolve
             return
+        failure = await self._run_resolver(pairs)
+        if failure is not None:
+            self._retry_at = time.monotonic() + _RETRY_AFTER_S
+            log.warning("prices could not be resolved ahead (%s); genai-prices prices those models", failure)
+            return
+        await asyncio.to_thread(self._save)
+
+    async def _run_resolver(self, pairs: set[Pair]) -> str | None:
+        """Run `price_resolve` on `pairs` and merge its answer; why it failed, or None."""
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "proxy_engine.usage.price_resolve",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
-            out, err = await asyncio.wait_for(
-                proc.communicate(json.dumps(sorted(pairs, key=str)).encode()), _RESOLVE_TIMEOUT_S
-            )
-        except (OSError, TimeoutError) as e:
-            log.warning("prices could not be resolved ahead (%s); genai-prices prices those models", e)
-            return
+        except OSError as e:
+            return str(e)
+        try:
+            query = json.dumps(sorted(pairs, key=str)).encode()
+            out, err = await asyncio.wait_for(proc.communicate(query), _RESOLVE_TIMEOUT_S)
+        except TimeoutError:
+            return "it took too long"
+        finally:
+            if proc.returncode is None:  # timed out, or the engine is stopping
+                proc.kill()
+                await asyncio.shield(proc.wait())
         if proc.returncode != 0:
-            tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-            log.warning("prices could not be resolved ahead (%s); genai-prices prices those models", tail[0])
-            return
+            return (err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"])[0]
         try:
             self._merge(json.loads(out))
         except ValueError:
-            log.warning("prices could not be resolved ahead (unreadable answer); genai-prices prices those models")
-            return
-        await asyncio.to_thread(self._save)
+            return "unreadable answer"
+        return None
 
     def _merge(self, data: object) -> None:
         if not isinstance(data, dict) or data.get("key") != self._key:
