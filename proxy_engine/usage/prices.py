@@ -72,6 +72,8 @@ def _catalogue_cost(provider_id: str | None, model: str, inp: int, out: int, cr:
             return float(calc_price(usage, model, provider_id=provider_id).total_price)
     except LookupError:
         return None
+    except (ValueError, ArithmeticError):  # usage genai-prices refuses (more cached tokens than prompt tokens)
+        return None  # cost unknown; the request is still recorded
 
 
 def warm_catalogue() -> None:

@@ -147,3 +147,10 @@ def test_a_request_for_a_model_the_table_lacks_loads_genai_prices_off_the_event_
     out = subprocess.run([sys.executable, "-c", EXPECT, str(tmp_path)], capture_output=True, text=True, timeout=60,
                          env=dict(os.environ), check=True).stdout.split()  # fmt: skip
     assert out == ["False", "True", "True"]
+
+
+def test_usage_genai_prices_refuses_costs_none_instead_of_losing_the_record() -> None:
+    from proxy_engine.usage.prices import PriceBook
+
+    odd = Usage(input_tokens=10, output_tokens=1, cache_read_tokens=50)  # an upstream reporting more cached than sent
+    assert PriceBook({}).cost("openai", "gpt-4o-mini", odd) is None
