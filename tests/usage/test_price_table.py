@@ -154,3 +154,19 @@ def test_usage_genai_prices_refuses_costs_none_instead_of_losing_the_record() ->
 
     odd = Usage(input_tokens=10, output_tokens=1, cache_read_tokens=50)  # an upstream reporting more cached than sent
     assert PriceBook({}).cost("openai", "gpt-4o-mini", odd) is None
+
+
+async def test_a_failing_resolver_is_not_run_again_for_a_while(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "broken" / "proxy_engine" / "usage"
+    broken.mkdir(parents=True)
+    for pkg in (broken.parent, broken):
+        (pkg / "__init__.py").write_text("")
+    (broken / "price_resolve.py").write_text("raise SystemExit('the catalogue is broken')\n")
+    monkeypatch.chdir(tmp_path)  # `python -m` looks in the working folder first, then PYTHONPATH
+    monkeypatch.setenv("PYTHONPATH", str(broken.parent.parent))
+    table = PriceTable()
+    table.load(tmp_path)
+    await table.resolve({("openai", "gpt-4o-mini")})
+    assert table.entries == {} and not (tmp_path / "prices.json").exists()
+    assert table.get("openai", "gpt-4o-mini") is None
+    assert table._refresh is None, "no new child process before the retry time"
