@@ -9,7 +9,8 @@ upstream reply through unchanged: that ratio is what translation costs. Direct, 
 alternate in rounds, so load from other programs on the machine hits all three alike.
 `--recorder-modes off,errors,all` runs one engine per flight-recorder mode side by side (same rounds), so
 the recorder's CPU per request can be read against `off` and the bare floor in one run.
-Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING] [--recorder-modes M,...]`.
+Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING]
+[--recorder-modes M,...] [--vary-usage] [--cold-prices]`.
 """
 
 from __future__ import annotations
@@ -104,16 +105,22 @@ UPSTREAM = textwrap.dedent(
     sys.path.insert(0, sys.argv[2])
     import proxy_bench as b
 
+    VARY = len(sys.argv) > 3 and sys.argv[3] == "vary"
+    counter = iter(range(10**9))
+
     def answer(whole, events):
         async def handler(request):
             body = await request.json()
             streaming = request.path.endswith(":streamGenerateContent") or body.get("stream")
+            # --vary-usage: each reply reports another prompt size, as real traffic does
+            tokens = b": %d" % (b.USAGE_IN + next(counter) % 100_000) if VARY else None
             if not streaming:
-                return web.Response(body=whole, content_type="application/json")
+                reply = whole.replace(b": %d" % b.USAGE_IN, tokens) if tokens else whole
+                return web.Response(body=reply, content_type="application/json")
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await resp.prepare(request)
             for ev in events:
-                await resp.write(ev)
+                await resp.write(ev.replace(b": %d" % b.USAGE_IN, tokens) if tokens else ev)
             return resp
         return handler
 
@@ -356,6 +363,10 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=4, help="alternate direct/bare/engine in this many batches")
     ap.add_argument("--startup", type=int, default=5, help="time start-to-ready this many times (0: skip)")
     ap.add_argument("--recorder-modes", default="", help="comma-separated recorder modes, one engine each")
+    ap.add_argument("--vary-usage", action="store_true",
+                    help="each reply reports another prompt size, as real traffic does")  # fmt: skip
+    ap.add_argument("--cold-prices", action="store_true",
+                    help="start without the price table a used install has (state/prices.json)")  # fmt: skip
     args = ap.parse_args()
     modes = [m.strip() for m in args.recorder_modes.split(",") if m.strip()] or [None]
     scenarios = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only)]
@@ -378,11 +389,14 @@ def main() -> int:
     assert spec is not None and spec.submodule_search_locations
     pkg = next(iter(spec.submodule_search_locations))
     subprocess.run([sys.executable, "-m", "compileall", "-q", pkg], env=env, check=True, stdout=subprocess.DEVNULL)
+    if not args.cold_prices:
+        for h in homes:
+            prime_prices(h, env)
     # One start of each first fills the cache for the libraries too (a venv may ship without their .pyc).
     time_to_ready([sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", 1)
     time_to_ready([sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", 1)
     procs = [
-        subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here]),
+        subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here, "vary" if args.vary_usage else "same"]),
         subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)]),
         *(subprocess.Popen([sys.executable, "-m", "proxy_engine", "serve"], env={**env, "PROXYPAL_HOME": h},
                            stderr=subprocess.DEVNULL) for h in homes),
@@ -477,6 +491,20 @@ def time_to_ready(argv: list[str], port: int, env: dict | None, path: str, tries
             proc.wait(10)
     times.sort()
     return times[len(times) // 2]
+
+
+def prime_prices(home: str, env: dict) -> None:
+    """The price table an engine that has served these models before has (it resolves them 10 s after it
+    first sees them); absent in an engine without one (`usage/price_table.py`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("proxy_engine.usage.price_resolve") is None:
+        return
+    pairs = [["openai", "gpt-4o-mini"], ["anthropic", "claude-haiku-4-5"], ["google", "gemini-2.5-flash"]]
+    out = subprocess.run([sys.executable, "-m", "proxy_engine.usage.price_resolve"], input=json.dumps(pairs),
+                         env=env, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    Path(home, "state").mkdir(mode=0o700, parents=True, exist_ok=True)
+    Path(home, "state", "prices.json").write_text(out)
 
 
 def count_rows(home: str) -> int:

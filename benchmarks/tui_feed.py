@@ -86,9 +86,7 @@ async def produce(config: Path, rate: int, seconds: float, ready_file: Path) -> 
             sent += 2
         if now >= next_stats:
             chunks.append(encode_event("stats", script.stats | {"requests": i}))
-            chunks.append(
-                encode_event("log", {"level": "info", "logger": "bench", "message": f"{sent} events sent"})
-            )
+            chunks.append(encode_event("log", {"level": "info", "logger": "bench", "message": f"{sent} events sent"}))
             sent += 2
             next_stats = now + 0.5
         if chunks:
@@ -117,9 +115,7 @@ async def run_app(
 
     paths = resolve_paths(config)
     app = ProxyPalApp(
-        AppOptions(
-            config_path=config, paths=paths, attach_only=True, settings=TuiSettings(), watch_themes=False
-        )
+        AppOptions(config_path=config, paths=paths, attach_only=True, settings=TuiSettings(), watch_themes=False)
     )
     me = psutil.Process()
     rss: list[tuple[float, int]] = []

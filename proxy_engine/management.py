@@ -35,7 +35,9 @@ async def status(request: web.Request) -> web.Response:
 
 @routes.get("/v0/auth/status")
 async def auth_status(request: web.Request) -> web.Response:
-    return web.json_response(_guard(request).credentials.status())
+    state = _guard(request)
+    await state.credentials.ensure_store()  # not opened at start when no provider uses a login
+    return web.json_response(state.credentials.status())
 
 
 @routes.get("/v0/quota")

@@ -41,7 +41,7 @@ def _line_of_key(text: str, key: str) -> int | None:
 def resolve_ref(ref: str | None) -> str | None:
     if not ref:
         return None
-    from proxy_engine.secrets.store import resolve_secret_ref
+    from proxy_engine.secrets.refs import resolve_secret_ref
 
     value = resolve_secret_ref(ref)
     scheme, _, name = ref.partition(":")

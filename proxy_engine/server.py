@@ -23,7 +23,8 @@ from proxy_engine.reload import reload_now
 from proxy_engine.runtime import build_runtime, open_bind_issue
 from proxy_engine.state import ENGINE
 from proxy_engine.storage.errors import StorageUnavailable
-from proxy_engine.usage.prices import warm_catalogue
+from proxy_engine.usage.price_start import open_prices
+from proxy_engine.usage.price_table import TABLE
 from proxy_engine.workers.role import WorkerRole
 
 log = logging.getLogger("proxy_engine.server")
@@ -42,11 +43,6 @@ def _port_taken(host: str, port: int) -> bool:
         return port != 0 and not port_free(host, port)
     except OSError:  # an address that cannot be resolved or bound: the listener reports it itself
         return False
-
-
-def _report_warm_failure(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled() and (exc := fut.exception()) is not None:
-        log.warning("price catalogue could not be preloaded (%s); it loads with the first priced request", exc)
 
 
 _RELOADS: set[asyncio.Task[object]] = set()
@@ -91,6 +87,7 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     log.info("event loop: %s", loop_name(loop))
+    prices: asyncio.Task[None] | None = None
     try:
         try:
             loop.run_until_complete(runner.setup())
@@ -113,12 +110,16 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
             loop.add_signal_handler(signal.SIGHUP, _reload_soon, app)
         who = "" if worker is None else f" (worker {worker.index}, pid {os.getpid()})"
         print(f"proxypal-engine listening on http://{host}:{port}{who}", file=sys.stderr, flush=True)
-        warming = loop.run_in_executor(None, warm_catalogue)  # after listening: start-up does not wait for it
-        warming.add_done_callback(_report_warm_failure)
+        # After listening: start-up does not wait for prices (price_start.py).
+        prices = loop.create_task(open_prices(paths.state_dir, app[ENGINE].runtime), name="prices")
         loop.run_forever()
     except (web.GracefulExit, KeyboardInterrupt):
         pass
     finally:
+        if prices is not None:
+            prices.cancel()
+            loop.run_until_complete(asyncio.gather(prices, return_exceptions=True))
+        loop.run_until_complete(TABLE.close())
         loop.run_until_complete(runner.cleanup())
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

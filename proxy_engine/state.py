@@ -88,6 +88,7 @@ class RunningEngine:
         self.stats.in_flight += 1
 
     def request_started(self, rec: RequestRecord) -> None:
+        self.runtime.prices.expect(rec.provider_kind, rec.model or "")
         if self.bus.subscribers:
             self.bus.publish(rec.started_event())
 

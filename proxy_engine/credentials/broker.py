@@ -60,6 +60,7 @@ class CredentialBroker:
         self.store_notice: str | None = None
         self.store_error: str | None = None
         self._store: SecretStore | None = None
+        self._store_opening: asyncio.Task[None] | None = None
         self._logins: dict[str, list[str]] = {}  # login provider -> credential ids
         self._tasks: set[asyncio.Task] = set()
         self._aws: dict[str, tuple[float, AwsCredentials]] = {}
@@ -71,13 +72,24 @@ class CredentialBroker:
     async def open(self) -> None:
         self.cooldowns = await CooldownStore.open(self.paths.ledger_file, self.cooldown_table)
         await self.quota.open(self.paths.ledger_file, self.quota_table)
-        self.sync()
-        # A desktop keyring may wait for the user to unlock it: serve API keys meanwhile.
-        task = asyncio.create_task(self._open_store(), name="secret-store")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.sync()  # starts opening the store when a provider uses logins
+        if self._store_opening is not None:
+            await self.ensure_store()
+
+    def _uses_logins(self) -> bool:
+        """Whether a configured provider can be served by a stored login: only then is the store needed at
+        start (opening it loads keyring and probes D-Bus, about 10 MiB, for nothing on an API-key proxy)."""
+        return any(p.login for p in self._runtime().providers.values())
+
+    async def ensure_store(self) -> None:
+        """Open the secret store once (a provider uses logins, `/v0/auth/status` or `/v0/auth/reload` asked),
+        waiting at most `_STORE_WAIT`: a desktop keyring may wait for the user to unlock it, and API keys
+        are served meanwhile."""
+        opening = self._start_store()
+        if opening.done():
+            return
         try:
-            await asyncio.wait_for(asyncio.shield(task), _STORE_WAIT)
+            await asyncio.wait_for(asyncio.shield(opening), _STORE_WAIT)
         except TimeoutError:
             log.warning("the secret store is slow to open (locked keyring?); logins become usable once it opens")
 
@@ -98,7 +110,7 @@ class CredentialBroker:
             log.warning("secrets: %s", store.notice)
         self.refresher = TokenRefresher(store, on_event=self._on_auth_event)
         self.refresher.shared = self.shared_refresh
-        await self.reload_logins()
+        await self._read_logins()
         self.refresher.start()
 
     async def close(self) -> None:
@@ -111,6 +123,12 @@ class CredentialBroker:
         await self.quota.close()
 
     async def reload_logins(self) -> int:
+        if self._store_opening is None:  # a login stored elsewhere may be the first one: opening reads them
+            await self.ensure_store()
+            return sum(len(v) for v in self._logins.values())
+        return await self._read_logins()
+
+    async def _read_logins(self) -> int:
         if self.refresher is None:
             return 0
         try:
@@ -159,6 +177,15 @@ class CredentialBroker:
             pool.set_credentials(self.credentials_of(p))
         for gone in set(self.pools) - set(rt.providers):
             del self.pools[gone]
+        if self._store_opening is None and self._uses_logins():
+            self._start_store()
+
+    def _start_store(self) -> asyncio.Task[None]:
+        if self._store_opening is None:
+            self._store_opening = asyncio.create_task(self._open_store(), name="secret-store")
+            self._tasks.add(self._store_opening)
+            self._store_opening.add_done_callback(self._tasks.discard)
+        return self._store_opening
 
     def _on_cooldown(self, c: Cooldown) -> None:
         log.warning("%s/%s cools down for %s until %s (%s, status %s)", c.provider, c.credential, c.model,

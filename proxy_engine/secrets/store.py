@@ -156,21 +156,3 @@ def open_secret_store(
     store = EncryptedFileStore(file_dir, passphrase=passphrase)
     store.notice = f"{reason}; secrets are kept in an encrypted file instead"
     return store
-
-
-def resolve_secret_ref(ref: str, store: SecretStore | None = None) -> str | None:
-    """Turn a config reference into its value: "keyring:NAME" via the store, "env:VAR" via the environment.
-
-    Returns None when the secret is missing. The store is opened lazily (only for keyring refs).
-    """
-    kind, sep, name = ref.partition(":")
-    if not sep or not name:
-        raise ValueError("secret reference must look like keyring:NAME or env:VAR")
-    kind = kind.strip().lower()
-    name = name.strip()
-    if kind == "env":
-        value = os.environ.get(name)
-        return value if value else None
-    if kind == "keyring":
-        return (store or open_secret_store()).get(name)
-    raise ValueError(f"unknown secret reference kind {kind!r} (use keyring: or env:)")

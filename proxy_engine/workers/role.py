@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 COOLDOWN_REFRESH_S = 0.5  # a cooldown set by one worker is honoured by the others within this
 
 
@@ -38,6 +36,8 @@ class WorkerRole:
 
     def siblings(self) -> list[dict[str, Any]]:
         """Every worker of this engine (for /v0/status), from the supervisor's children."""
+        import psutil  # here, not at start: a single engine never needs it
+
         out = []
         try:
             children = psutil.Process(self.supervisor_pid).children()

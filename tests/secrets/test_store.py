@@ -10,13 +10,13 @@ from keyring.backends import fail
 
 from proxy_engine.paths import resolve_paths
 from proxy_engine.secrets.encrypted_file import EncryptedFileStore
+from proxy_engine.secrets.refs import resolve_secret_ref
 from proxy_engine.secrets.store import (
     SERVICE,
     KeyringStore,
     SecretStoreError,
     keyring_unusable_reason,
     open_secret_store,
-    resolve_secret_ref,
 )
 from tests.secrets.memkeyring import MemoryKeyring
 
