@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,8 +17,19 @@ log = logging.getLogger("proxy_engine.storage")
 
 
 def connect(path: Path) -> sqlite3.Connection:
+    """Worker thread. Switching a new file to WAL takes a lock that SQLite's busy timeout does not wait
+    for, so engines opening one fresh file at once retry that step for a while instead of failing."""
     conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
-    conn.execute("PRAGMA journal_mode=WAL")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.02)
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 

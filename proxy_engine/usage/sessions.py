@@ -47,7 +47,7 @@ def session_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         d = dict(zip(_NAMES, row, strict=True))
-        d["models"] = [m for m in (d["models"] or "").split(",") if m]
+        d["models"] = sorted(m for m in (d["models"] or "").split(",") if m)  # one order on both backends
         d["errors"] = d["errors"] or 0
         out.append(d)
     return out

@@ -33,7 +33,7 @@ def test_sessions_come_from_the_configured_storage(request, fake, backend):
         assert [s["session"] for s in sessions] == ["s-2", "s-1"], "latest first"
         one = sessions[1]
         assert (one["requests"], one["errors"], one["input_tokens"], one["output_tokens"]) == (2, 0, 200, 20)
-        assert one["models"] == ["gpt-4o-mini", "gpt-4o"] and one["client"] == "local"
+        assert one["models"] == ["gpt-4o", "gpt-4o-mini"] and one["client"] == "local"
         assert one["first_seen"] < one["last_seen"]
         rows = eng.api("GET", "/v0/requests?session=s-1").json()["requests"]
         assert [r["model_requested"] for r in rows] == ["gpt-4o", "gpt-4o-mini"] and rows[0]["session"] == "s-1"
