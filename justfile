@@ -1,6 +1,6 @@
 # Mirrors the README's commands for those who have `just`.
 run:
-    pip install -e . && proxypal-tui
+    pip install . && proxypal-tui
 
 test:
     pip install -e '.[test]' && python -m pytest
