@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,6 +17,11 @@ from textual.widgets import Button, Input, Label, OptionList
 class ReplayTarget:
     model: str
     provider: str
+
+
+# Rows the dialog needs besides the model list: its border, the question, two inputs, the buttons.
+_DIALOG_ROWS = 2 + 1 + 3 + 3 + 4
+_MODEL_LIST_ROWS = (3, 8)
 
 
 class ReplayDialog(ModalScreen[ReplayTarget | None]):
@@ -45,6 +50,12 @@ class ReplayDialog(ModalScreen[ReplayTarget | None]):
         model.cursor_blink = False
         self.query_one("#replay-provider", Input).cursor_blink = False
         model.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Shrink the model list on a short terminal so the Replay and Cancel buttons stay on screen."""
+        fits = event.size.height * 9 // 10 - _DIALOG_ROWS
+        low, high = _MODEL_LIST_ROWS
+        self.query_one("#replay-models", OptionList).styles.max_height = max(low, min(high, fits))
 
     @on(OptionList.OptionSelected, "#replay-models")
     def _picked(self, event: OptionList.OptionSelected) -> None:
