@@ -183,7 +183,7 @@ class SocketSession:
             return
         await self._derived(body, full_input)
 
-    def _member_limits(self, rec: RequestRecord) -> None:
+    async def _member_limits(self, rec: RequestRecord) -> None:
         """A member key's limits for a passed-through response (re-read: it may be revoked mid-socket)."""
         try:
             member = self.state.members.directory.identify(client_key(self.request))
@@ -192,7 +192,7 @@ class SocketSession:
         if member is None:
             return
         rec.member, rec.team = member.id, member.team
-        if (hit := self.state.members.admit(member.id, rec.model_requested or "")) is not None:
+        if (hit := await self.state.members.admit_request(rec.id, member.id, rec.model_requested or "")) is not None:
             raise ProxyError(hit.status, hit.message, hit.code, {"Retry-After": str(hit.retry_after)}
                              if hit.retry_after else None)  # fmt: skip
 
@@ -217,7 +217,7 @@ class SocketSession:
         full_input, _ = self._whole_input(body)
         rec = RequestRecord(DIALECT, self.request.headers.get("User-Agent", ""))
         rec.client, rec.model_requested, rec.stream = self.client, body["model"], True
-        self._member_limits(rec)  # a derived call meets them in the handler instead
+        await self._member_limits(rec)  # a derived call meets them in the handler instead
         for cand in candidates:
             if not cand.provider.kind_rules.responses_socket:
                 break
