@@ -113,6 +113,11 @@ class MemberAccess:
             return LimitHit(401, "invalid_api_key", "this member key is not known here")
         return await self.shared.admit(request_id, member, model)
 
+    def unused(self, request_id: str) -> None:
+        """An admitted request that was never served under this id (the socket's derived call)."""
+        if self.shared is not None:
+            self.shared.release(request_id)
+
     def finished(self, record: dict[str, Any]) -> None:
         key_id = record.get("member")
         if key_id:

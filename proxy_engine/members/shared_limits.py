@@ -50,12 +50,14 @@ class SharedMemberLimits:
         """Check the model, then reserve the budget and count the request in one concurrent round trip."""
         if (hit := model_refusal(member, model)) is not None:
             return hit
-        scope = f"member:{member.id}"
         budget = member.monthly_budget_usd
+        limited = member.rpm is not None or member.tpm is not None
+        if budget is None and not limited:
+            return None  # nothing to count: no round trip
+        scope = f"member:{member.id}"
         counter = None
         if budget is not None:
             counter = scope_counter(scope, "month", budget, self.local.spent(member.id))
-        limited = member.rpm is not None or member.tpm is not None
         reserve = self.spend.reserve([counter], self._estimate.get(member.id, 0.0)) if counter else _nothing()
         acquire = self.rates.acquire(scope, member.rpm or 0, member.tpm or 0) if limited else _nothing()
         got_spend, got_rate = await asyncio.gather(reserve, acquire)
@@ -90,6 +92,16 @@ class SharedMemberLimits:
             self._spawn(self._settle(held.reservation, cost or 0.0))
         if held.rate is not None and tokens > 0:
             self._spawn(self.rates.add_tokens(held.scope, held.rate, tokens))
+
+    def release(self, request_id: str) -> None:
+        """Give back what an admitted request holds when it will never finish under this id."""
+        held = self._admitted.pop(request_id, None)
+        if held is None:
+            return
+        if held.reservation is not None:
+            self._spawn(self._settle(held.reservation, 0.0))
+        if held.rate is not None:
+            self._spawn(self.rates.release(held.scope, held.rate))
 
     def forget(self, key_ids: set[str]) -> None:
         for gone in set(self._estimate) - key_ids:
