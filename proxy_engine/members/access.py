@@ -47,6 +47,16 @@ class MemberAccess:
     def share(self, team: TeamHotState) -> None:
         """Team mode with Redis: count RPM, TPM and budgets in the team's shared state from now on."""
         self.shared = SharedMemberLimits(team.rates, team.spend, self.limits)
+        team.link.on_recover(lambda: self._after_outage(team))
+
+    async def _after_outage(self, team: TeamHotState) -> None:
+        """Redis came back empty: its member counters are gone, and the next admission seeds each from the
+        local spend, so re-read that from the ledger (the budget hook flushed this replica's rows first)."""
+        if team.link.lost_data:
+            try:
+                await self.load_spend()
+            except (StorageUnavailable, sqlite3.Error, OSError) as e:
+                log.error("member spend could not be re-read after Redis lost its data (%s)", e)
 
     async def open(self) -> None:
         """Read the keys and this month's spend per key. A database that does not answer yet is not waited

@@ -1,12 +1,14 @@
 """Member-key limits across replicas sharing Redis (real engine processes, PostgreSQL, Redis, fake upstream).
 
 A member's TPM is counted in one window for the whole team, so alternating replicas does not
-multiply it; with Redis unreachable each replica still holds a member's RPM on its own count.
+multiply it; with Redis unreachable each replica still holds a member's RPM on its own count; a budget counter
+Redis lost is rebuilt from the ledger, not from one replica's count.
 (RPM and monthly budgets under the three-replica load: `test_three_replicas.py`.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -16,7 +18,8 @@ from tests.fakes import FakeOpenAI, FakeServerThread
 from tests.fakes.script import Usage
 from tests.team.engines import KEYS, wait_until
 from tests.team.members import api_create, as_member, chat
-from tests.team.redis_engines import replicas, stop_all
+from tests.team.redis_engines import PRICES, replicas, stop_all
+from tests.team.stores import pg_fetch
 
 
 @pytest.fixture(scope="module")
@@ -72,5 +75,29 @@ def test_with_redis_unreachable_each_replica_holds_a_members_rpm_itself(fo, post
         _inside_one_minute()
         statuses = [chat(eng, key).status_code for _ in range(4)]
         assert statuses == [200, 200, 429, 429]
+    finally:
+        stop_all(engines)
+
+
+def test_a_members_budget_counter_redis_lost_is_rebuilt_from_the_ledger(fo, redis_server, postgres_url):
+    redis_server.ensure_running()
+    redis_server.flush_all()
+    fo.reset()
+    fo.script(usage=Usage(input_tokens=100, output_tokens=100))  # $0.20 a call at these prices
+    engines = replicas(2, fo, redis_server.url, postgres_url, PRICES)
+    try:
+        key = api_create(engines[0], name="vic", monthly_budget_usd=1.0)["key"]
+        _known_everywhere(engines, key)
+        assert [chat(engines[i % 2], key).status_code for i in range(4)] == [200] * 4  # $0.80, two per replica
+        rows = "SELECT id FROM requests WHERE client = 'vic'"
+        wait_until(lambda: len(asyncio.run(pg_fetch(postgres_url, rows))) == 4, what="the four rows in PostgreSQL")
+        redis_server.stop()
+        redis_server.start()  # empty: nothing was saved
+        for eng in engines:
+            wait_until(lambda e=eng: e.api("GET", "/v0/status").json()["team"]["redis"] == "ok",
+                       timeout=15, what="the replica to see Redis back")  # fmt: skip
+        # Each replica alone counted $0.40; the team spent $0.80, so one more call fits and then none.
+        statuses = [chat(engines[i % 2], key).status_code for i in range(4)]
+        assert statuses == [200, 429, 429, 429]
     finally:
         stop_all(engines)
