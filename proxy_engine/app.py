@@ -98,6 +98,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         replica = team.replica_id or state.storage.replica_id or f"{state.host}:{state.port}"
         state.team = await TeamHotState.open(team.redis, replica, state.bus, state.budgets, state.ledger)
         state.credentials.shared_refresh = state.team.refresh if state.team is not None else None
+        if state.team is not None:
+            state.members.share(state.team)
     await state.credentials.open()
     await state.recorder.start()
     if state.team is not None and state.credentials.cooldowns is not None:
@@ -122,6 +124,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*app[_TASKS], return_exceptions=True)
     logging.getLogger("proxy_engine").removeHandler(handler)
     if state.team is not None:
+        if state.members.shared is not None:
+            await state.members.shared.drain()  # member settles still in flight reach Redis first
         await state.team.close()
     await webhooks.close()
     await state.credentials.close()

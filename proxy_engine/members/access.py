@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy_engine.members.directory import REFRESH_S, KeyRefused, MemberDirectory
 from proxy_engine.members.limits import LimitHit, MemberLimits
+from proxy_engine.members.shared_limits import SharedMemberLimits
 from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.storage.member_keys import MemberKey
 from proxy_engine.usage.budgets import period_start
@@ -24,6 +25,7 @@ from proxy_engine.usage.budgets import period_start
 if TYPE_CHECKING:
     from proxy_engine.runtime import Runtime
     from proxy_engine.storage.backend import Storage
+    from proxy_engine.team_state.hot_state import TeamHotState
 
 log = logging.getLogger("proxy_engine.members")
 
@@ -39,7 +41,22 @@ class MemberAccess:
         self.storage = storage
         self.directory = MemberDirectory(storage.member_keys)
         self.limits = MemberLimits()
+        self.shared: SharedMemberLimits | None = None  # team mode with Redis: limits across replicas
         self.spend_loaded = False
+
+    def share(self, team: TeamHotState) -> None:
+        """Team mode with Redis: count RPM, TPM and budgets in the team's shared state from now on."""
+        self.shared = SharedMemberLimits(team.rates, team.spend, self.limits)
+        team.link.on_recover(lambda: self._after_outage(team))
+
+    async def _after_outage(self, team: TeamHotState) -> None:
+        """Redis came back empty: its member counters are gone, and the next admission seeds each from the
+        local spend, so re-read that from the ledger (the budget hook flushed this replica's rows first)."""
+        if team.link.lost_data:
+            try:
+                await self.load_spend()
+            except (StorageUnavailable, sqlite3.Error, OSError) as e:
+                log.error("member spend could not be re-read after Redis lost its data (%s)", e)
 
     async def open(self) -> None:
         """Read the keys and this month's spend per key. A database that does not answer yet is not waited
@@ -66,6 +83,8 @@ class MemberAccess:
             try:
                 await self.directory.refresh()
                 self.limits.forget(self.directory.live_ids())  # revoked keys' minute windows go
+                if self.shared is not None:
+                    self.shared.forget(self.directory.live_ids())
                 if not self.spend_loaded:
                     await self.load_spend()
                     log.info("member keys and their spend are read")
@@ -95,8 +114,24 @@ class MemberAccess:
             return LimitHit(401, "invalid_api_key", "this member key is not known here")
         return self.limits.admit(member, model)
 
+    async def admit_request(self, request_id: str, key_id: str, model: str) -> LimitHit | None:
+        """`admit`, across replicas in team mode with Redis (one round trip); in memory otherwise."""
+        if self.shared is None:
+            return self.admit(key_id, model)
+        member = self.directory.by_id(key_id)
+        if member is None:
+            return LimitHit(401, "invalid_api_key", "this member key is not known here")
+        return await self.shared.admit(request_id, member, model)
+
+    def unused(self, request_id: str) -> None:
+        """An admitted request that was never served under this id (the socket's derived call)."""
+        if self.shared is not None:
+            self.shared.release(request_id)
+
     def finished(self, record: dict[str, Any]) -> None:
         key_id = record.get("member")
         if key_id:
             tokens = int(record.get("input_tokens") or 0) + int(record.get("output_tokens") or 0)
             self.limits.finished(key_id, tokens, record.get("cost_usd"))
+            if self.shared is not None:
+                self.shared.finished(record["id"], key_id, tokens, record.get("cost_usd"))

@@ -38,6 +38,14 @@ def model_allowed(member: MemberKey, model: str) -> bool:
     return any(model == m or ("*" in m and fnmatch.fnmatchcase(model, m)) for m in member.models)
 
 
+def model_refusal(member: MemberKey, model: str) -> LimitHit | None:
+    """The 403 for a model outside the key's `models`, else None."""
+    if model_allowed(member, model):
+        return None
+    allowed = ", ".join(member.models or ())
+    return LimitHit(403, "model_not_allowed", f"this key may not use {model!r}; it may use: {allowed}")
+
+
 class MemberLimits:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -57,9 +65,8 @@ class MemberLimits:
 
     def admit(self, member: MemberKey, model: str) -> LimitHit | None:
         """Check every limit; when all pass, count the request in its minute."""
-        if not model_allowed(member, model):
-            allowed = ", ".join(member.models or ())
-            return LimitHit(403, "model_not_allowed", f"this key may not use {model!r}; it may use: {allowed}")
+        if (hit := model_refusal(member, model)) is not None:
+            return hit
         now = self._clock()
         budget = member.monthly_budget_usd
         if budget is not None and (spent := self.spent(member.id)) >= budget:

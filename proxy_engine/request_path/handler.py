@@ -54,7 +54,7 @@ async def handle(
         if len(model) > MODEL_NAME_MAX:
             raise ProxyError(400, f"the model name is longer than {MODEL_NAME_MAX} characters")
         rec.model_requested = model
-        if rec.member is not None and (hit := state.members.admit(rec.member, model)) is not None:
+        if rec.member is not None and (hit := await state.members.admit_request(rec.id, rec.member, model)):
             raise ProxyError(hit.status, hit.message, hit.code, {"Retry-After": str(hit.retry_after)}
                              if hit.retry_after else None)  # fmt: skip
         rec.stream = action == "streamGenerateContent" if dialect == "gemini" else ex.body.get("stream") is True

@@ -183,7 +183,7 @@ class SocketSession:
             return
         await self._derived(body, full_input)
 
-    def _member_limits(self, rec: RequestRecord) -> None:
+    async def _member_limits(self, rec: RequestRecord) -> None:
         """A member key's limits for a passed-through response (re-read: it may be revoked mid-socket)."""
         try:
             member = self.state.members.directory.identify(client_key(self.request))
@@ -192,7 +192,7 @@ class SocketSession:
         if member is None:
             return
         rec.member, rec.team = member.id, member.team
-        if (hit := self.state.members.admit(member.id, rec.model_requested or "")) is not None:
+        if (hit := await self.state.members.admit_request(rec.id, member.id, rec.model_requested or "")) is not None:
             raise ProxyError(hit.status, hit.message, hit.code, {"Retry-After": str(hit.retry_after)}
                              if hit.retry_after else None)  # fmt: skip
 
@@ -217,27 +217,31 @@ class SocketSession:
         full_input, _ = self._whole_input(body)
         rec = RequestRecord(DIALECT, self.request.headers.get("User-Agent", ""))
         rec.client, rec.model_requested, rec.stream = self.client, body["model"], True
-        self._member_limits(rec)  # a derived call meets them in the handler instead
-        for cand in candidates:
-            if not cand.provider.kind_rules.responses_socket:
-                break
-            for fresh in (False, True):  # a kept socket the upstream closed while idle gets one fresh try
-                up = await self._upstream_for(cand, fresh)
-                if up is None:
+        await self._member_limits(rec)  # a derived call meets them in the handler instead
+        try:
+            for cand in candidates:
+                if not cand.provider.kind_rules.responses_socket:
                     break
-                continues = prev is not None and prev in up.made
-                if prev is not None and not continues and not known:
-                    raise _not_found(prev)
-                sent = body if continues else {**body, "input": full_input}
-                rec.attempt(cand.provider, cand.model, DIALECT)
-                rec.credential = up.credential.id
-                outcome = await self._relay(up, rec, upstream_message(up, sent, continues))
-                if isinstance(outcome, ResponseAssembler):
-                    if outcome.error is None:
-                        self.last = LastResponse(outcome.response_id, full_input, outcome.output, up)
-                    return True
-                if outcome == REFUSED or not up.made:
-                    break  # refused, or a new socket that failed: the next candidate may answer
+                for fresh in (False, True):  # a kept socket the upstream closed while idle gets one fresh try
+                    up = await self._upstream_for(cand, fresh)
+                    if up is None:
+                        break
+                    continues = prev is not None and prev in up.made
+                    if prev is not None and not continues and not known:
+                        raise _not_found(prev)
+                    sent = body if continues else {**body, "input": full_input}
+                    rec.attempt(cand.provider, cand.model, DIALECT)
+                    rec.credential = up.credential.id
+                    outcome = await self._relay(up, rec, upstream_message(up, sent, continues))
+                    if isinstance(outcome, ResponseAssembler):
+                        if outcome.error is None:
+                            self.last = LastResponse(outcome.response_id, full_input, outcome.output, up)
+                        return True
+                    if outcome == REFUSED or not up.made:
+                        break  # refused, or a new socket that failed: the next candidate may answer
+        finally:
+            if not rec.recorded:  # never started here: what it holds of the member's limits goes back
+                self.state.members.unused(rec.id)
         return False
 
     async def _upstream_for(self, cand: Candidate, fresh: bool) -> UpstreamSocket | None:

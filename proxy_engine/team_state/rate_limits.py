@@ -93,3 +93,18 @@ class RateLimiter:
             await self.link.run(lambda r: r.hincrby(key, "tok", tokens))
         except RedisDown:
             return  # the window is a minute long: a correction Redis missed is not worth keeping
+
+    async def release(self, scope: str, decision: RateDecision) -> None:
+        """Take back a request counted by `acquire` that was refused for another reason (a budget)."""
+        if not decision.allowed:
+            return
+        if not decision.shared:
+            w, req, tok = self._local.get(scope, (decision.window, 0, 0))
+            if w == decision.window and req > 0:
+                self._local[scope] = (w, req - 1, tok)
+            return
+        key = f"{PREFIX}{scope}:{decision.window}"
+        try:
+            await self.link.run(lambda r: r.hincrby(key, "req", -1))
+        except RedisDown:
+            return  # the window is a minute long: one request too many in it is not worth keeping

@@ -36,6 +36,17 @@ class EventStream:
             asyncio.open_unix_connection(self.path, limit=MAX_LINE), connect_timeout
         )
 
+    async def ask_team(self) -> None:
+        """Ask for the whole team's events (team mode: every replica's, each tagged with its `replica`).
+
+        An engine that is not in team mode has no other replicas, so the ask changes nothing there;
+        sending it on every connection avoids waiting for `/v0/status` before the first event."""
+        if self._writer is None:
+            raise RuntimeError("connect() first")
+        self._writer.write(b'{"team": true}\n')
+        with contextlib.suppress(ConnectionError, OSError):  # an engine already gone shows as the stream's end
+            await self._writer.drain()
+
     async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Yield lists of events until the engine closes the socket."""
         if self._reader is None:

@@ -44,6 +44,7 @@ class FeedRow:
     paid_fallback: bool = False  # failover went from a subscription/free provider to a paid one
     agent: str = ""
     session: str = ""  # the agent session the request belongs to ("" when the client named none)
+    replica: str = ""  # team mode: the replica that served it ("" on a single engine)
 
     @classmethod
     def from_started(cls, ev: RequestStarted) -> FeedRow:
@@ -59,6 +60,7 @@ class FeedRow:
             stream=ev.stream,
             agent=ev.agent,
             session=ev.session or "",
+            replica=ev.replica,
         )
 
     @classmethod
@@ -87,6 +89,7 @@ class FeedRow:
             paid_fallback=ev.paid_fallback,
             agent=ev.agent,
             session=ev.session or "",
+            replica=ev.replica,
         )
 
     @property

@@ -352,6 +352,7 @@ class EngineSupervisor:
         while True:
             try:
                 await stream.connect()
+                await stream.ask_team()
                 break
             except (OSError, TimeoutError):
                 if self.opts.clock() > deadline:

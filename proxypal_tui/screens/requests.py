@@ -37,6 +37,7 @@ def detail_text(rec: FeedRow | None, error_style: Style | str = "bold") -> Text:
             "  ",
             ("client ", "bold"),
             rec.client or "—",
+            *((("  ", ("replica ", "bold"), rec.replica)) if rec.replica else ()),
         ),
         Text(
             f"model {rec.model_requested or '—'} → {rec.provider or '?'}/{rec.model or '?'}   "

@@ -38,7 +38,7 @@ from proxypal_tui.screens.requests import RequestsScreen
 from proxypal_tui.screens.tools import ToolsPage
 from tests.tools.conftest import GOLDEN, copy_tree
 from tests.tui.conftest import SNAP_HOME, app_options, scripted, until_ready, wait_for
-from tests.tui.feed_script import FIXED_NOW, SNAP_PORT, live_events
+from tests.tui.feed_script import FIXED_NOW, SNAP_PORT, live_events, record
 from tests.tui.standin import Script, StandinThread
 
 SIZES = pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)], ids=["60x20", "80x24", "120x40"])
@@ -321,6 +321,34 @@ def test_members_small(snap_compare: Any, snap_home: Paths, engine: StandinThrea
     """Members at 60x20: the same rows; the table scrolls sideways rather than squeezing the budget bars."""
     run = scene(engine, ("m",), _members_loaded, shows=MembersScreen)
     assert snap_compare(make_app(snap_home), terminal_size=(60, 20), run_before=run)
+
+
+TEAM_SIZES = pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
+
+
+def _team_traffic(engine: StandinThread) -> Callable[[Pilot], Awaitable[None]]:
+    """Two more finished requests as the team view delivers them: each names the replica that served it."""
+
+    async def send(pilot: Pilot) -> None:
+        app = pilot.app
+        assert isinstance(app, ProxyPalApp)
+        ours = record(42, status=200) | {"replica": "10.0.0.11:8317", "member": "mk_alice", "team": "platform"}
+        theirs = record(43, status=200) | {"replica": "10.0.0.12:8317", "member": "mk_bob", "team": "platform"}
+        engine.send([("request.finished", ours), ("request.finished", theirs)])
+        await wait_for(lambda: len(app.live.feed) == 45, pilot)
+        app.redraw_now()  # the feed view holds the two new rows before the cursor moves
+        await pilot.press("down")  # off the in-flight request, onto the newest finished one (another replica's)
+
+    return send
+
+
+@TEAM_SIZES
+def test_requests_team_view(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
+    """Requests in team mode: req-0043 and req-0042 under the in-flight request, the cursor on req-0043,
+    whose detail pane ends its first line with "replica 10.0.0.12:8317" (the replica that served it; a
+    single engine's requests carry none, so no other snapshot shows a replica)."""
+    run = scene(engine, ("r",), _team_traffic(engine), shows=RequestsScreen)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
 
 
 @SIZES
