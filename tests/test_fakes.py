@@ -51,9 +51,7 @@ def an(fake: FakeAnthropic, key: str | None = None) -> anthropic.Anthropic:
 def gg(fake: FakeGemini, version: str | None = None) -> genai.Client:
     """google-genai pointed at the fake; version None keeps the SDK's default API version (v1 here)."""
     opts = types.HttpOptions(base_url=fake.base_url, api_version=version) if version else None
-    return _keep(
-        genai.Client(api_key=fake.api_key, http_options=opts or types.HttpOptions(base_url=fake.base_url))
-    )
+    return _keep(genai.Client(api_key=fake.api_key, http_options=opts or types.HttpOptions(base_url=fake.base_url)))
 
 
 def raw_post(url: str, body: dict, headers: dict) -> httpx.Response:
@@ -63,9 +61,7 @@ def raw_post(url: str, body: dict, headers: dict) -> httpx.Response:
 # ----- OpenAI -----------------------------------------------------------------------------------------
 def test_openai_chat_json_is_parsed_and_request_recorded(fake_openai: FakeOpenAI) -> None:
     fake_openai.script(usage={"input_tokens": 30, "output_tokens": 5, "cache_read_tokens": 10})
-    reply = oa(fake_openai).chat.completions.create(
-        model="gpt-4o", messages=USER_HI, extra_body={"x_extra": 7}
-    )
+    reply = oa(fake_openai).chat.completions.create(model="gpt-4o", messages=USER_HI, extra_body={"x_extra": 7})
     assert reply.choices[0].message.content == "Hello from gpt-4o!"
     assert reply.choices[0].finish_reason == "stop"
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.total_tokens) == (30, 5, 35)
@@ -131,9 +127,7 @@ def test_openai_responses_stream_event_sequence(fake_openai: FakeOpenAI) -> None
     assert final.output_text == "Hello there" and final.usage.total_tokens == 20
     assert final.output[1].call_id == "call_w1"
     body = {"model": "gpt-5", "input": "hi", "stream": True}
-    raw = raw_post(
-        f"{fake_openai.base_url}/responses", body, {"Authorization": f"Bearer {fake_openai.api_key}"}
-    )
+    raw = raw_post(f"{fake_openai.base_url}/responses", body, {"Authorization": f"Bearer {fake_openai.api_key}"})
     events = parse_sse(raw.content)
     assert all(event == data["type"] for event, data in events)
     assert [d["sequence_number"] for _, d in events] == list(range(len(events)))
@@ -167,9 +161,7 @@ def test_openai_auth_validation_and_scripted_errors(fake_openai: FakeOpenAI) -> 
     with pytest.raises(openai.BadRequestError, match="must be a response to a preceeding message"):
         oa(fake_openai).chat.completions.create(model="gpt-4o", messages=orphan_tool)
     with pytest.raises(openai.BadRequestError, match="stream_options"):
-        oa(fake_openai).chat.completions.create(
-            model="gpt-4o", messages=USER_HI, stream_options={"include_usage": 1}
-        )
+        oa(fake_openai).chat.completions.create(model="gpt-4o", messages=USER_HI, stream_options={"include_usage": 1})
     with pytest.raises(openai.BadRequestError, match="input"):
         oa(fake_openai).responses.create(
             model="gpt-5", input=[{"role": "assistant", "content": [{"type": "input_text", "text": "x"}]}]
@@ -177,12 +169,8 @@ def test_openai_auth_validation_and_scripted_errors(fake_openai: FakeOpenAI) -> 
     fake_openai.queue(status=429, retry_after=7, error_message="slow down")
     with pytest.raises(openai.RateLimitError) as limited:
         oa(fake_openai).chat.completions.create(model="gpt-4o", messages=USER_HI)
-    assert (
-        limited.value.response.headers["retry-after"] == "7" and limited.value.body["message"] == "slow down"
-    )
-    assert (
-        oa(fake_openai).chat.completions.create(model="gpt-4o", messages=USER_HI).choices[0].message.content
-    )
+    assert limited.value.response.headers["retry-after"] == "7" and limited.value.body["message"] == "slow down"
+    assert oa(fake_openai).chat.completions.create(model="gpt-4o", messages=USER_HI).choices[0].message.content
     assert len(fake_openai.requests) == 6  # rejected requests are recorded too
 
 
@@ -213,10 +201,7 @@ def test_anthropic_message_json_and_recording(fake_anthropic: FakeAnthropic) -> 
     assert (msg.usage.input_tokens, msg.usage.cache_read_input_tokens) == (10, 60)
     assert (msg.usage.cache_creation_input_tokens, msg.usage.output_tokens) == (30, 9)
     rec = fake_anthropic.last_request  # this SDK generation sends the API key as a Bearer token
-    assert (
-        rec.headers["authorization"] == f"Bearer {fake_anthropic.api_key}"
-        and "anthropic-version" in rec.headers
-    )
+    assert rec.headers["authorization"] == f"Bearer {fake_anthropic.api_key}" and "anthropic-version" in rec.headers
     assert rec.json["context_management"] == {"x": 1}
 
 
@@ -262,9 +247,7 @@ def test_anthropic_count_tokens_models_and_oauth_bearer(fake_anthropic: FakeAnth
     assert client.messages.count_tokens(model="claude-opus-4-7", messages=USER_HI).input_tokens == 77
     assert "claude-opus-4-7" in [m.id for m in client.models.list()]
     oauth = _keep(
-        anthropic.Anthropic(
-            base_url=fake_anthropic.base_url, auth_token=fake_anthropic.api_key, max_retries=0
-        )
+        anthropic.Anthropic(base_url=fake_anthropic.base_url, auth_token=fake_anthropic.api_key, max_retries=0)
     )
     assert oauth.messages.create(model="claude-opus-4-7", max_tokens=5, messages=USER_HI).content[0].text
     assert fake_anthropic.last_request.headers["authorization"] == f"Bearer {fake_anthropic.api_key}"
@@ -310,18 +293,14 @@ def test_anthropic_validation_400(fake_anthropic: FakeAnthropic, body: dict, fra
 
 def test_anthropic_header_errors_and_midstream_error(fake_anthropic: FakeAnthropic) -> None:
     body = {"model": "claude-opus-4-7", "max_tokens": 5, "messages": USER_HI}
-    no_version = raw_post(
-        f"{fake_anthropic.base_url}/v1/messages", body, {"x-api-key": fake_anthropic.api_key}
-    )
+    no_version = raw_post(f"{fake_anthropic.base_url}/v1/messages", body, {"x-api-key": fake_anthropic.api_key})
     assert no_version.status_code == 400 and "anthropic-version" in no_version.json()["error"]["message"]
     with pytest.raises(anthropic.AuthenticationError):
         an(fake_anthropic, key="bad").messages.create(**body)
     fake_anthropic.queue(status=529)
     with pytest.raises(anthropic.APIStatusError) as overloaded:
         an(fake_anthropic).messages.create(**body)
-    assert (
-        overloaded.value.status_code == 529 and overloaded.value.body["error"]["type"] == "overloaded_error"
-    )
+    assert overloaded.value.status_code == 529 and overloaded.value.body["error"]["type"] == "overloaded_error"
     fake_anthropic.script(stream_error_after=3, chunks=5)
     with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
         for _ in an(fake_anthropic).messages.create(**body, stream=True):
@@ -345,9 +324,7 @@ def test_gemini_generate_content_both_api_versions(fake_gemini: FakeGemini, vers
 
 
 def test_gemini_sse_stream_with_thoughts_and_function_call(fake_gemini: FakeGemini) -> None:
-    fake_gemini.script(
-        thinking="pondering", text="Calling", tool_calls=[WEATHER], usage={"reasoning_tokens": 4}
-    )
+    fake_gemini.script(thinking="pondering", text="Calling", tool_calls=[WEATHER], usage={"reasoning_tokens": 4})
     config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True))
     client = gg(fake_gemini, "v1beta")
     chunks = list(client.models.generate_content_stream(model="gemini-2.5-pro", contents="hi", config=config))
@@ -373,9 +350,7 @@ def test_gemini_sse_stream_with_thoughts_and_function_call(fake_gemini: FakeGemi
 def test_gemini_json_array_stream_count_tokens_and_models(fake_gemini: FakeGemini) -> None:
     fake_gemini.script(text="abcdef", chunks=3, usage={"input_tokens": 21})
     url = f"{fake_gemini.base_url}/v1beta/models/gemini-2.5-flash:streamGenerateContent"
-    raw = httpx.post(
-        url, params={"key": fake_gemini.api_key}, json={"contents": [{"parts": [{"text": "hi"}]}]}
-    )
+    raw = httpx.post(url, params={"key": fake_gemini.api_key}, json={"contents": [{"parts": [{"text": "hi"}]}]})
     assert raw.headers["content-type"].startswith("application/json") and b"\n,\r\n" in raw.content
     array = json.loads(raw.content)
     assert "".join(c["candidates"][0]["content"]["parts"][0]["text"] for c in array) == "abcdef"
@@ -396,11 +371,7 @@ def test_gemini_auth_and_validation(fake_gemini: FakeGemini) -> None:
         {"contents": [{"role": "user", "parts": []}]},
         {"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]},
         {"contents": [*ok["contents"], call_turn, {"role": "user", "parts": [{"text": "no response"}]}]},
-        {
-            "contents": [
-                {"role": "user", "parts": [{"text": "x", "inlineData": {"mimeType": "a/b", "data": ""}}]}
-            ]
-        },
+        {"contents": [{"role": "user", "parts": [{"text": "x", "inlineData": {"mimeType": "a/b", "data": ""}}]}]},
     ]
     for body in invalid:
         resp = httpx.post(url, json=body, params={"key": fake_gemini.api_key})
@@ -421,9 +392,7 @@ async def test_gemini_strict_mode_rejects_unknown_fields() -> None:
         async with http.post(url, json=body) as resp:
             assert resp.status == 400 and 'Unknown name "stream"' in (await resp.json())["error"]["message"]
         tool = {
-            "functionDeclarations": [
-                {"name": "f", "parameters": {"type": "object", "additionalProperties": False}}
-            ]
+            "functionDeclarations": [{"name": "f", "parameters": {"type": "object", "additionalProperties": False}}]
         }
         async with http.post(url, json={"contents": body["contents"], "tools": [tool]}) as resp:
             assert resp.status == 400 and "additionalProperties" in (await resp.json())["error"]["message"]
@@ -448,9 +417,7 @@ async def test_async_usage_rules_delay_and_stall() -> None:
                 await fake.until_requests(3)
             fake.script(stall_after=2)
             with pytest.raises(openai.APITimeoutError):
-                stream = await k2.chat.completions.create(
-                    model="gpt-4o", messages=USER_HI, stream=True, timeout=0.3
-                )
+                stream = await k2.chat.completions.create(model="gpt-4o", messages=USER_HI, stream=True, timeout=0.3)
                 async for _ in stream:
                     pass
         fake.script(delay=0.2)

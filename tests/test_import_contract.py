@@ -5,8 +5,14 @@ import sys
 
 import pytest
 
-ENGINE_MODULES = ["proxy_engine", "proxy_engine.config", "proxy_engine.protocol", "proxy_engine.translate",
-                  "proxy_engine.logins", "proxy_engine.secrets"]
+ENGINE_MODULES = [
+    "proxy_engine",
+    "proxy_engine.config",
+    "proxy_engine.protocol",
+    "proxy_engine.translate",
+    "proxy_engine.logins",
+    "proxy_engine.secrets",
+]
 
 
 @pytest.mark.parametrize("module", ENGINE_MODULES)

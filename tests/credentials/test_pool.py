@@ -165,9 +165,7 @@ async def test_pool_against_a_fake_upstream(db: Path) -> None:
                 resp = await http.post(
                     f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer key-{cred.id}"}, json={}
                 )
-                await pool.report(
-                    cred, "gpt-5", resp.status_code, parse_retry_after(resp.headers.get("Retry-After"))
-                )
+                await pool.report(cred, "gpt-5", resp.status_code, parse_retry_after(resp.headers.get("Retry-After")))
                 if resp.status_code == 200:
                     break
     finally:

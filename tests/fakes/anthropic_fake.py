@@ -54,9 +54,7 @@ class FakeAnthropic(FakeProvider):
         request_id = new_id("req_011", 24)
         kind = err_type or ERROR_TYPES.get(status, "api_error")
         payload = {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
-        return web.json_response(
-            payload, status=status, headers={**(headers or {}), "request-id": request_id}
-        )
+        return web.json_response(payload, status=status, headers={**(headers or {}), "request-id": request_id})
 
     def _check_headers(self, request: web.Request) -> tuple[str | None, web.Response | None]:
         key = request.headers.get("x-api-key")
@@ -71,9 +69,7 @@ class FakeAnthropic(FakeProvider):
             return key, self.error_response(400, "anthropic-version: header is required")
         return key, None
 
-    async def _prelude(
-        self, request: web.Request, validate: Any
-    ) -> tuple[dict[str, Any], Script] | web.Response:
+    async def _prelude(self, request: web.Request, validate: Any) -> tuple[dict[str, Any], Script] | web.Response:
         key, failure = self._check_headers(request)
         if failure is not None:
             return failure
@@ -224,9 +220,7 @@ class MessageRenderer:
         index = 0
 
         def start(block: dict[str, Any]) -> bytes:
-            return sse(
-                {"type": "content_block_start", "index": index, "content_block": block}, "content_block_start"
-            )
+            return sse({"type": "content_block_start", "index": index, "content_block": block}, "content_block_start")
 
         def delta(d: dict[str, Any]) -> bytes:
             return sse({"type": "content_block_delta", "index": index, "delta": d}, "content_block_delta")
@@ -236,9 +230,7 @@ class MessageRenderer:
 
         if self.thinking:
             out.append(start({"type": "thinking", "thinking": "", "signature": ""}))
-            out += [
-                delta({"type": "thinking_delta", "thinking": p}) for p in split_text(self.thinking, s.chunks)
-            ]
+            out += [delta({"type": "thinking_delta", "thinking": p}) for p in split_text(self.thinking, s.chunks)]
             out += [delta({"type": "signature_delta", "signature": s.signature()}), stop()]
             index += 1
         if self.text:

@@ -92,9 +92,7 @@ class FakeGemini(FakeProvider):
                 "reason": "API_KEY_INVALID",
                 "domain": "googleapis.com",
             }
-            return key, self.error_response(
-                400, "API key not valid. Please pass a valid API key.", details=[info]
-            )
+            return key, self.error_response(400, "API key not valid. Please pass a valid API key.", details=[info])
         return key, None
 
     def model_list(self) -> list[str]:
@@ -125,9 +123,7 @@ class FakeGemini(FakeProvider):
             return failure
         model = request.match_info["name"]
         if model not in self.model_list():
-            return self.error_response(
-                404, f"models/{model} is not found for API version {_version(request)}"
-            )
+            return self.error_response(404, f"models/{model} is not found for API version {_version(request)}")
         return web.json_response(self._model_obj(model))
 
     async def _action(self, request: web.Request) -> web.StreamResponse:
@@ -170,9 +166,7 @@ class FakeGemini(FakeProvider):
         if request.query.get("alt") == "sse":
             frames = [sse(chunk, crlf=True) for chunk in renderer.chunks()]
             error = sse(renderer.error_body(), crlf=True)
-            return await self.send_stream(
-                request, script, frames, content_type="text/event-stream", error_frame=error
-            )
+            return await self.send_stream(request, script, frames, content_type="text/event-stream", error_frame=error)
         return await self.send_stream(
             request,
             script,

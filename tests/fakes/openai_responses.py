@@ -171,15 +171,11 @@ class ResponsesRenderer:
             return out
         ids = {"item_id": item_id, "output_index": oi, "summary_index": 0}
         text = self.reasoning or ""
-        out.append(
-            ev("response.reasoning_summary_part.added", **ids, part={"type": "summary_text", "text": ""})
-        )
+        out.append(ev("response.reasoning_summary_part.added", **ids, part={"type": "summary_text", "text": ""}))
         for piece in split_text(text, self.script.chunks):
             out.append(ev("response.reasoning_summary_text.delta", **ids, delta=piece))
         out.append(ev("response.reasoning_summary_text.done", **ids, text=text))
-        out.append(
-            ev("response.reasoning_summary_part.done", **ids, part={"type": "summary_text", "text": text})
-        )
+        out.append(ev("response.reasoning_summary_part.done", **ids, part={"type": "summary_text", "text": text}))
         return out
 
     def _message_frames(self, oi: int, item_id: str) -> list[bytes]:
@@ -203,9 +199,7 @@ class ResponsesRenderer:
         tc = self.script.tool_calls[index]
         out = [ev("response.output_item.added", output_index=oi, item=self._call_item(item_id, index, False))]
         for piece in split_text(tc.arguments_json, self.script.arg_chunks):
-            out.append(
-                ev("response.function_call_arguments.delta", item_id=item_id, output_index=oi, delta=piece)
-            )
+            out.append(ev("response.function_call_arguments.delta", item_id=item_id, output_index=oi, delta=piece))
         out.append(
             ev(
                 "response.function_call_arguments.done",

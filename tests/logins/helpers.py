@@ -21,9 +21,7 @@ def rsa_service_account(idp: FakeIdP, email: str = "robot@proj-1.iam.gserviceacc
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     public = RSAKey.import_key(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     idp.add_service_account(email, public)
     return {

@@ -95,9 +95,7 @@ class _AuthCode(grants.AuthorizationCodeGrant):
         return rec if rec and rec.client_id == client.client_id and not rec.is_expired() else None
 
     def delete_authorization_code(self, authorization_code: Grant) -> None:
-        self.server.idp.codes = {
-            k: v for k, v in self.server.idp.codes.items() if v is not authorization_code
-        }
+        self.server.idp.codes = {k: v for k, v in self.server.idp.codes.items() if v is not authorization_code}
 
     def authenticate_user(self, authorization_code: Grant) -> dict:
         return authorization_code.user
@@ -285,9 +283,7 @@ class FakeIdP(ProviderFakes):
     def add_service_account(self, client_email: str, public_key: RSAKey) -> None:
         self.clients[client_email] = Client(client_email, grant_types=(JWT_BEARER,), public_key=public_key)
 
-    def generate_token(
-        self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
-    ):  # type: ignore[no-untyped-def]
+    def generate_token(self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True):  # type: ignore[no-untyped-def]
         token = {
             "token_type": "Bearer",
             "access_token": f"at-{secrets.token_urlsafe(24)}",
@@ -324,12 +320,8 @@ class FakeIdP(ProviderFakes):
                 form = {k: str(v) for k, v in (await request.json()).items() if v is not None}
             else:
                 form = dict(await request.post())
-        self.seen.append(
-            Seen(request.path, request.method, ctype, {**request.query, **form}, dict(request.headers))
-        )
-        return AioOAuth2Request(
-            request.method, str(request.url), dict(request.headers), dict(request.query), form
-        )
+        self.seen.append(Seen(request.path, request.method, ctype, {**request.query, **form}, dict(request.headers)))
+        return AioOAuth2Request(request.method, str(request.url), dict(request.headers), dict(request.query), form)
 
     async def _authorize(self, request: web.Request) -> web.Response:
         req = await self._oauth_request(request)

@@ -74,9 +74,7 @@ class ProviderFakes:
         if not dev or dev["id"] != body.get("device_auth_id"):
             return web.json_response({"error": "invalid_request"}, status=400)
         if not dev["decision"]:
-            return web.json_response(
-                {"error": {"message": "pending"}}, status=404 if dev["decision"] is None else 403
-            )
+            return web.json_response({"error": {"message": "pending"}}, status=404 if dev["decision"] is None else 403)
         verifier = secrets.token_urlsafe(48)
         code = secrets.token_urlsafe(24)
         self.codes[code] = Grant(

@@ -9,9 +9,7 @@ from tests.logins.oauth_server import FakeIdP
 
 
 class ScriptedUI:
-    def __init__(
-        self, idp: FakeIdP, *, paste: bool = False, paste_text: str | None = None, device: str = "allow"
-    ):
+    def __init__(self, idp: FakeIdP, *, paste: bool = False, paste_text: str | None = None, device: str = "allow"):
         self.idp = idp
         self.paste = paste  # the user copies the redirect URL from the browser and pastes it
         self.paste_text = paste_text  # paste exactly this instead

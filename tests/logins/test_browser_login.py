@@ -76,9 +76,7 @@ async def test_claude_code_hash_state_paste_form(idp: FakeIdP, http: httpx.Async
             q = parse_qs(urlsplit(await fetch_authorize(url)).query)
             await self._pasted.put(f"{q['code'][0]}#{q['state'][0]}")
 
-    tokens = await browser_login(
-        _provider(idp, "claude"), CodeHashUI(idp, paste=True), http=http, no_browser=True
-    )
+    tokens = await browser_login(_provider(idp, "claude"), CodeHashUI(idp, paste=True), http=http, no_browser=True)
     assert tokens.access_token in idp.access
 
 
@@ -97,9 +95,7 @@ async def test_gemini_cli_login_onboards_a_free_tier_project(idp: FakeIdP, http:
     assert up.dialect == "gemini" and up.extra == {"project": "managed-42"}
 
 
-async def test_gemini_cli_login_uses_an_existing_code_assist_project(
-    idp: FakeIdP, http: httpx.AsyncClient
-) -> None:
+async def test_gemini_cli_login_uses_an_existing_code_assist_project(idp: FakeIdP, http: httpx.AsyncClient) -> None:
     idp.code_assist_project = "my-team-project"
     tokens = await browser_login(
         _provider(idp, "gemini-cli"),
@@ -130,9 +126,7 @@ async def test_denied_consent_is_reported(idp: FakeIdP, http: httpx.AsyncClient,
 async def test_a_pasted_url_from_another_login_is_refused(idp: FakeIdP, http: httpx.AsyncClient) -> None:
     stale = "http://localhost:54545/callback?code=abc123&state=not-this-login"
     with pytest.raises(AuthError, match="state does not match"):
-        await browser_login(
-            _provider(idp, "claude"), ScriptedUI(idp, paste_text=stale), http=http, no_browser=True
-        )
+        await browser_login(_provider(idp, "claude"), ScriptedUI(idp, paste_text=stale), http=http, no_browser=True)
 
 
 async def test_a_bogus_code_fails_at_the_token_endpoint_without_echoing_it(

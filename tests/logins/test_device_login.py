@@ -68,9 +68,7 @@ async def test_qwen_device_login_with_pkce(idp: FakeIdP, http: httpx.AsyncClient
     assert fresh.access_token != tokens.access_token and fresh.refresh_token != tokens.refresh_token
 
 
-async def test_qwen_poll_without_the_right_verifier_is_rejected(
-    idp: FakeIdP, http: httpx.AsyncClient
-) -> None:
+async def test_qwen_poll_without_the_right_verifier_is_rejected(idp: FakeIdP, http: httpx.AsyncClient) -> None:
     """Proves the server really enforces PKCE, so the test above means something."""
     start = (
         await http.post(
@@ -127,13 +125,9 @@ async def test_codex_device_login(idp: FakeIdP, http: httpx.AsyncClient) -> None
     assert exchange.params["client_id"] == DEFAULTS["codex"].client_id
 
 
-async def test_codex_device_login_that_is_never_approved_expires(
-    idp: FakeIdP, http: httpx.AsyncClient
-) -> None:
+async def test_codex_device_login_that_is_never_approved_expires(idp: FakeIdP, http: httpx.AsyncClient) -> None:
     with pytest.raises(LoginExpired):
-        await codex_device_login(
-            _provider(idp, "codex"), ScriptedUI(idp, device="ignore"), http=http, max_wait=0.3
-        )
+        await codex_device_login(_provider(idp, "codex"), ScriptedUI(idp, device="ignore"), http=http, max_wait=0.3)
 
 
 async def test_vertex_service_account_jwt_bearer(idp: FakeIdP, http: httpx.AsyncClient) -> None:
@@ -143,9 +137,7 @@ async def test_vertex_service_account_jwt_bearer(idp: FakeIdP, http: httpx.Async
     assert tokens.account == key["client_email"] and tokens.extra["project_id"] == "proj-1"
     assert tokens.access_token in idp.access and tokens.expires_at is not None
     assert json.loads(tokens.refresh_token or "")["private_key"] == key["private_key"]
-    grant = next(
-        s for s in idp.seen if s.params.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer"
-    )
+    grant = next(s for s in idp.seen if s.params.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer")
     assert grant.params["assertion"].count(".") == 2  # a compact JWS; authlib verified its RS256 signature
     fresh = await provider.refresh(http, tokens)
     assert fresh.access_token != tokens.access_token
@@ -173,9 +165,7 @@ async def test_vertex_unknown_service_account_is_refused_without_leaking_the_key
         (json.dumps({"type": "service_account", "client_email": "a@b"}), "lacks: private_key, project_id"),
     ],
 )
-async def test_vertex_rejects_bad_key_files(
-    idp: FakeIdP, http: httpx.AsyncClient, text: str, match: str
-) -> None:
+async def test_vertex_rejects_bad_key_files(idp: FakeIdP, http: httpx.AsyncClient, text: str, match: str) -> None:
     with pytest.raises(AuthError, match=match):
         await _provider(idp, "vertex").login_service_account(http, text)
 

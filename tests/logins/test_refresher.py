@@ -25,9 +25,7 @@ def _providers(idp: FakeIdP) -> dict:
 
 
 async def _claude_login(idp: FakeIdP, http: httpx.AsyncClient, store: KeyringStore):  # type: ignore[no-untyped-def]
-    tokens = await browser_login(
-        _providers(idp)["claude"], ScriptedUI(idp), http=http, open_browser=browser_opener()
-    )
+    tokens = await browser_login(_providers(idp)["claude"], ScriptedUI(idp), http=http, open_browser=browser_opener())
     save_tokens(store, tokens)
     return tokens
 
@@ -45,9 +43,7 @@ def _refresher(idp: FakeIdP, store: KeyringStore, events: list[AuthEvent], **kw:
     return TokenRefresher(store, providers=_providers(idp), on_event=events.append, lead=300, **kw)
 
 
-async def test_valid_token_is_served_without_refreshing(
-    idp: FakeIdP, http: httpx.AsyncClient, events: list
-) -> None:
+async def test_valid_token_is_served_without_refreshing(idp: FakeIdP, http: httpx.AsyncClient, events: list) -> None:
     store = KeyringStore()
     tokens = await _claude_login(idp, http, store)
     refresher = _refresher(idp, store, events)
@@ -79,26 +75,20 @@ async def test_token_inside_the_lead_window_is_refreshed_first(
     assert [e.state for e in events] == ["refreshing", "valid"]
 
 
-async def test_concurrent_requests_share_one_refresh(
-    idp: FakeIdP, http: httpx.AsyncClient, events: list
-) -> None:
+async def test_concurrent_requests_share_one_refresh(idp: FakeIdP, http: httpx.AsyncClient, events: list) -> None:
     idp.expires_in = 120
     store = KeyringStore()
     tokens = await _claude_login(idp, http, store)
     refresher = _refresher(idp, store, events)
     try:
-        results = await asyncio.gather(
-            *(refresher.access_token("claude", tokens.credential) for _ in range(10))
-        )
+        results = await asyncio.gather(*(refresher.access_token("claude", tokens.credential) for _ in range(10)))
     finally:
         await refresher.aclose()
     assert len(set(results)) == 1
     assert len(_refresh_posts(idp)) == 1
 
 
-async def test_background_task_refreshes_ahead_of_expiry(
-    idp: FakeIdP, http: httpx.AsyncClient, events: list
-) -> None:
+async def test_background_task_refreshes_ahead_of_expiry(idp: FakeIdP, http: httpx.AsyncClient, events: list) -> None:
     store = KeyringStore()
     tokens = await _claude_login(idp, http, store)
     idp.expires_in = 3600
@@ -118,9 +108,7 @@ async def test_background_task_refreshes_ahead_of_expiry(
     assert refresher.status()[0].state == "valid"
 
 
-async def test_failed_refresh_is_loud_and_persisted(
-    idp: FakeIdP, http: httpx.AsyncClient, events: list
-) -> None:
+async def test_failed_refresh_is_loud_and_persisted(idp: FakeIdP, http: httpx.AsyncClient, events: list) -> None:
     store = KeyringStore()
     tokens = await _claude_login(idp, http, store)
     idp.revoke_refresh_tokens()

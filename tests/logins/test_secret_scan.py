@@ -37,16 +37,12 @@ async def test_no_secret_leaks_anywhere(
     idp: FakeIdP, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    providers = {
-        n: provider_auth(n, endpoints_for(n, idp.endpoints(n))) for n in ("claude", "copilot", "codex")
-    }
+    providers = {n: provider_auth(n, endpoints_for(n, idp.endpoints(n))) for n in ("claude", "copilot", "codex")}
     store = KeyringStore()
     texts: list[str] = []
     events: list[AuthEvent] = []
 
-    claude = await browser_login(
-        providers["claude"], ScriptedUI(idp), http=http, open_browser=browser_opener()
-    )
+    claude = await browser_login(providers["claude"], ScriptedUI(idp), http=http, open_browser=browser_opener())
     codex = await browser_login(providers["codex"], ScriptedUI(idp, paste=True), http=http, no_browser=True)
     copilot = await device_login(providers["copilot"], ScriptedUI(idp), http=http)
     for t in (claude, codex, copilot):
@@ -73,9 +69,7 @@ async def test_no_secret_leaks_anywhere(
 
     # cooldowns are stored next to the ledger: make sure no key material goes in there
     db = tmp_path / "usage.db"
-    pool = CredentialPool(
-        "claude", [Credential(claude.credential, kind="oauth")], await CooldownStore.open(db)
-    )
+    pool = CredentialPool("claude", [Credential(claude.credential, kind="oauth")], await CooldownStore.open(db))
     await pool.report(claude.credential, "claude-opus-4-5", 429, retry_after=30)
     with sqlite3.connect(db) as conn:
         texts.append(repr(conn.execute("SELECT * FROM credential_cooldowns").fetchall()))

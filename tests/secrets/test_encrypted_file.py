@@ -19,9 +19,7 @@ from proxy_engine.secrets.store import SecretStoreError
 PASS = "tr0ub4dor&3-passphrase"
 SECRETS = {
     "anthropic": "sk-ant-api03-SECRETVALUE-aaaaaaaaaaaaaaaa",
-    "oauth:claude:ann": json.dumps(
-        {"access_token": "at-SECRETACCESS-bbbb", "refresh_token": "rt-SECRETREFRESH-cc"}
-    ),
+    "oauth:claude:ann": json.dumps({"access_token": "at-SECRETACCESS-bbbb", "refresh_token": "rt-SECRETREFRESH-cc"}),
 }
 
 

@@ -101,9 +101,7 @@ def _apply(env: dict[str, str], home: Path) -> None:
     assert r.returncode == 0, r.stderr
 
 
-def test_claude_code_reaches_engine_with_loopback_placeholder_key(
-    tmp_path: Path, upstream: FakeAnthropic
-) -> None:
+def test_claude_code_reaches_engine_with_loopback_placeholder_key(tmp_path: Path, upstream: FakeAnthropic) -> None:
     pp_home, home = tmp_path / "proxypal", tmp_path / "home"
     pp_home.mkdir()
     home.mkdir()

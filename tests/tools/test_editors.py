@@ -109,13 +109,8 @@ def test_yaml_empty_list_becomes_block(head: str) -> None:
 def test_yaml_items_replaced_in_place_between_user_items() -> None:
     text = "models:\n  - name: A\n  # about ours\n  - name: ProxyPal X\n    model: X\n  - name: B  # keep\n"
     doc = YamlDocument(text)
-    doc.replace_items(
-        "models", lambda it: it["name"].startswith("ProxyPal"), [{"name": "ProxyPal Y", "model": "Y"}]
-    )
-    assert (
-        doc.text
-        == "models:\n  - name: A\n  # about ours\n  - name: ProxyPal Y\n    model: Y\n  - name: B  # keep\n"
-    )
+    doc.replace_items("models", lambda it: it["name"].startswith("ProxyPal"), [{"name": "ProxyPal Y", "model": "Y"}])
+    assert doc.text == "models:\n  - name: A\n  # about ours\n  - name: ProxyPal Y\n    model: Y\n  - name: B  # keep\n"
 
 
 def test_yaml_invalid_is_refused() -> None:

@@ -107,9 +107,9 @@ def collect(client: str, raw: bytes, sse: bool = True) -> Collected:
     """Reassemble a client stream while checking the dialect's protocol rules."""
     events = parse_client_stream(client, raw, sse)
     out = Collected(events=events)
-    {"openai_chat": _chat, "openai_responses": _responses, "anthropic": _anthropic, "gemini": _gemini}[
-        client
-    ](events, out, raw)
+    {"openai_chat": _chat, "openai_responses": _responses, "anthropic": _anthropic, "gemini": _gemini}[client](
+        events, out, raw
+    )
     return out
 
 
@@ -207,9 +207,7 @@ def _responses(events: list, out: Collected, raw: bytes) -> None:
         elif kind == "response.output_item.done":
             item = data["item"]
             if item["type"] == "function_call":
-                out.calls.append(
-                    {"id": item["call_id"], "name": item["name"], "arguments": item["arguments"]}
-                )
+                out.calls.append({"id": item["call_id"], "name": item["name"], "arguments": item["arguments"]})
             elif item["type"] == "custom_tool_call":
                 out.calls.append({"id": item["call_id"], "name": item["name"], "arguments": item["input"]})
             elif item["type"] == "reasoning" and item.get("encrypted_content"):
@@ -238,9 +236,7 @@ def _gemini(events: list, out: Collected, raw: bytes) -> None:
                 out.text += part["text"]
             elif "functionCall" in part:
                 fc = part["functionCall"]
-                out.calls.append(
-                    {"id": fc.get("id"), "name": fc["name"], "arguments": json.dumps(fc["args"])}
-                )
+                out.calls.append({"id": fc.get("id"), "name": fc["name"], "arguments": json.dumps(fc["args"])})
         if cand.get("finishReason"):
             out.finish = cand["finishReason"]
         if data.get("usageMetadata"):
@@ -440,9 +436,7 @@ def _anthropic_body(scenario: str, stream: bool, model: str) -> dict:
 def _gemini_body(scenario: str, stream: bool, model: str) -> dict:
     body: dict[str, Any] = {"systemInstruction": {"parts": [{"text": "Be brief."}]}}
     params = {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]}
-    tools = [
-        {"functionDeclarations": [{"name": "get_weather", "description": "Weather", "parameters": params}]}
-    ]
+    tools = [{"functionDeclarations": [{"name": "get_weather", "description": "Weather", "parameters": params}]}]
     if scenario == "plain":
         body["contents"] = [{"role": "user", "parts": [{"text": "Hello"}]}]
         body["generationConfig"] = {

@@ -143,9 +143,7 @@ def _read_json(client: str, resp: dict) -> dict:
             elif item["type"] == "reasoning":
                 got["thinking"] += "".join(s["text"] for s in item["summary"])
             elif item["type"] == "function_call":
-                got["calls"].append(
-                    {"id": item["call_id"], "name": item["name"], "arguments": item["arguments"]}
-                )
+                got["calls"].append({"id": item["call_id"], "name": item["name"], "arguments": item["arguments"]})
         got.update(finish=resp["status"], usage=resp["usage"])
     else:
         cand = resp["candidates"][0]
@@ -182,9 +180,7 @@ def test_stream(client: str, upstream: str, scenario: str, edge: bool) -> None:
     script = _script(scenario)
     script.edge_cases = edge
     st = tr.stream("Smart")
-    raw = (
-        b"".join(st.feed(ev) for ev in render_events(upstream, script, up, UP_MODEL[upstream])) + st.finish()
-    )
+    raw = b"".join(st.feed(ev) for ev in render_events(upstream, script, up, UP_MODEL[upstream])) + st.finish()
     got = collect(client, raw)
     assert got.error is None
     _check_answer(client, upstream, scenario, got.__dict__)

@@ -30,9 +30,7 @@ MODEL = {
 }
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-words = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20
-)
+words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20)
 names = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
 ids = st.from_regex(r"call_[A-Za-z0-9]{6,12}", fullmatch=True)
 json_values = st.recursive(
@@ -78,9 +76,7 @@ def conversation(draw: st.DrawFn, dialect: str) -> list[ir.Message]:
         for call in pending:
             is_error = draw(st.booleans()) if dialect in ("anthropic", "gemini") else False
             user_parts.append(
-                ir.ToolResult(
-                    call_id=call.id, content=[ir.Text(draw(words))], is_error=is_error, name=call.name
-                )
+                ir.ToolResult(call_id=call.id, content=[ir.Text(draw(words))], is_error=is_error, name=call.name)
             )
         user_parts += draw(
             st.lists(st.one_of(words.map(ir.Text), image(dialect)), min_size=0 if pending else 1, max_size=2)
@@ -103,9 +99,7 @@ def conversation(draw: st.DrawFn, dialect: str) -> list[ir.Message]:
         messages.append(ir.Message("assistant", assistant))
     if pending:
         messages.append(
-            ir.Message(
-                "user", [ir.ToolResult(call_id=c.id, content=[ir.Text("ok")], name=c.name) for c in pending]
-            )
+            ir.Message("user", [ir.ToolResult(call_id=c.id, content=[ir.Text("ok")], name=c.name) for c in pending])
         )
     return messages
 
@@ -210,9 +204,7 @@ def _renumber(p: object, id_map: dict[str, str]) -> object:
 
 def _roundtrip_request(dialect: str, req: ir.Request) -> tuple[dict, ir.Request]:
     c = codec(dialect)
-    body = c.encode_request(
-        req, Context(client=dialect, upstream=dialect), model=MODEL[dialect], stream=False
-    )
+    body = c.encode_request(req, Context(client=dialect, upstream=dialect), model=MODEL[dialect], stream=False)
     validate_upstream(dialect, body)
     back = c.decode_request(body, Context(client=dialect, upstream=dialect))
     return body, back
@@ -314,9 +306,7 @@ def event_streams(draw: st.DrawFn, dialect: str) -> tuple[list, ir.Response]:
         if isinstance(p, ir.Thinking):
             if p.redacted is None:
                 events += [ir.ThinkingDelta(t) for t in _chunks(p.text, draw(cuts))]
-            events.append(
-                ir.ThinkingSignature(signature=p.signature, source=p.source or dialect, redacted=p.redacted)
-            )
+            events.append(ir.ThinkingSignature(signature=p.signature, source=p.source or dialect, redacted=p.redacted))
         elif isinstance(p, ir.Text):
             events += [ir.TextDelta(t) for t in _chunks(p.text, draw(cuts))]
         else:
@@ -460,9 +450,7 @@ _bodies = st.dictionaries(_VOCAB, _junk, max_size=8)
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=_bodies, client=st.sampled_from(DIALECTS), upstream=st.sampled_from(DIALECTS))
-def test_malformed_requests_are_a_translation_error_or_a_request(
-    body: dict, client: str, upstream: str
-) -> None:
+def test_malformed_requests_are_a_translation_error_or_a_request(body: dict, client: str, upstream: str) -> None:
     from proxy_engine.translate import TranslationError, get_translator
 
     tr = get_translator(client, upstream)
@@ -482,9 +470,7 @@ def test_malformed_requests_are_a_translation_error_or_a_request(
     client=st.sampled_from(DIALECTS),
     upstream=st.sampled_from(DIALECTS),
 )
-def test_malformed_stream_events_never_break_the_client_stream(
-    events: list, client: str, upstream: str
-) -> None:
+def test_malformed_stream_events_never_break_the_client_stream(events: list, client: str, upstream: str) -> None:
     from proxy_engine.translate import get_translator
 
     tr = get_translator(client, upstream)

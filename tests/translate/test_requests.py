@@ -83,9 +83,7 @@ def test_chat_system_and_developer_messages_to_anthropic() -> None:
 def test_codex_request_without_instructions() -> None:
     body = {
         "model": "gpt-5-codex",
-        "input": [
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix the bug"}]}
-        ],
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix the bug"}]}],
     }
     up, _ = tr_request("openai_responses", "anthropic", body)
     assert "system" not in up
@@ -153,9 +151,7 @@ def test_anthropic_needs_max_tokens_and_a_temperature_in_range() -> None:
         model="claude-3-5-haiku-20241022",
     )
     assert up["max_tokens"] == 8192 and up["temperature"] == 1.0
-    up, _ = tr_request(
-        "openai_chat", "anthropic", {"model": "m", "messages": [user("hi")]}, model="claude-3-haiku"
-    )
+    up, _ = tr_request("openai_chat", "anthropic", {"model": "m", "messages": [user("hi")]}, model="claude-3-haiku")
     assert up["max_tokens"] == 4096
 
 
@@ -200,9 +196,7 @@ def test_image_urls_and_base64_reach_every_target() -> None:
 
 
 def test_gemini_url_safe_base64_becomes_standard() -> None:
-    body = {
-        "contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "ab-_"}}]}]
-    }
+    body = {"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "ab-_"}}]}]}
     up, _ = tr_request("gemini", "anthropic", body)
     assert up["messages"][0]["content"][0]["source"]["data"] == "ab+/"
 
@@ -295,9 +289,7 @@ def test_text_documents_become_text_for_chat() -> None:
                 "messages": [
                     {
                         "role": "user",
-                        "content": [
-                            {"type": "document", "source": {"type": "url", "url": "https://x/y.pdf"}}
-                        ],
+                        "content": [{"type": "document", "source": {"type": "url", "url": "https://x/y.pdf"}}],
                     }
                 ],
             },
@@ -311,9 +303,7 @@ def test_text_documents_become_text_for_chat() -> None:
                 "input": [
                     {
                         "role": "user",
-                        "content": [
-                            {"type": "input_file", "file_data": "data:application/vnd.ms-excel;base64,AAAA"}
-                        ],
+                        "content": [{"type": "input_file", "file_data": "data:application/vnd.ms-excel;base64,AAAA"}],
                     }
                 ],
             },
@@ -324,9 +314,7 @@ def test_text_documents_become_text_for_chat() -> None:
             "anthropic",
             {
                 "model": "m",
-                "messages": [
-                    {"role": "user", "content": [{"type": "file", "file": {"file_id": "file-123"}}]}
-                ],
+                "messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-123"}}]}],
             },
             "file_id",
         ),
@@ -361,9 +349,7 @@ def test_text_documents_become_text_for_chat() -> None:
         ),
     ],
 )
-def test_what_the_target_cannot_represent_is_a_clear_400(
-    client: str, upstream: str, body: dict, needle: str
-) -> None:
+def test_what_the_target_cannot_represent_is_a_clear_400(client: str, upstream: str, body: dict, needle: str) -> None:
     tr = get_translator(client, upstream)
     with pytest.raises(TranslationError) as info:
         tr.request(body, model="m", stream=False)

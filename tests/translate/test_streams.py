@@ -140,10 +140,7 @@ def responses_events(*, finish: bool = True) -> list[dict]:
             },
         },
     ]
-    out += [
-        {"type": "response.function_call_arguments.delta", "item_id": "fc_1", "delta": p}
-        for p in pieces(ARGS)
-    ]
+    out += [{"type": "response.function_call_arguments.delta", "item_id": "fc_1", "delta": p} for p in pieces(ARGS)]
     out += [
         {
             "type": "response.output_item.added",

@@ -61,9 +61,7 @@ def test_tool_definitions_and_choice_everywhere() -> None:
         "format": "enum",
     }
     assert "additionalProperties" not in json.dumps(decl) and "$schema" not in json.dumps(decl)
-    assert gm["toolConfig"] == {
-        "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}
-    }
+    assert gm["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}}
     rs, _ = tr_request("openai_chat", "openai_responses", {**body, "tool_choice": "required"})
     assert rs["tool_choice"] == "required" and rs["parallel_tool_calls"] is False
 
@@ -329,9 +327,7 @@ def test_anthropic_budget_to_openai_effort(budget: int, effort: str) -> None:
     chat, _ = tr_request("anthropic", "openai_chat", body)
     assert chat["reasoning_effort"] == effort
     rs, _ = tr_request("anthropic", "openai_responses", body)
-    assert rs["reasoning"] == {"effort": effort, "summary": "auto"} and rs["include"] == [
-        "reasoning.encrypted_content"
-    ]
+    assert rs["reasoning"] == {"effort": effort, "summary": "auto"} and rs["include"] == ["reasoning.encrypted_content"]
     gm, _ = tr_request("anthropic", "gemini", body, model="gemini-2.5-pro")
     assert gm["generationConfig"]["thinkingConfig"] == {
         "includeThoughts": True,
@@ -363,9 +359,7 @@ def test_gemini_thinking_levels_and_disabling() -> None:
 
 
 def test_thinking_turned_off_when_anthropic_would_reject_it() -> None:
-    tools = [
-        {"type": "function", "function": {"name": "t", "parameters": {"type": "object", "properties": {}}}}
-    ]
+    tools = [{"type": "function", "function": {"name": "t", "parameters": {"type": "object", "properties": {}}}}]
     forced = {
         "model": "m",
         "messages": [user("q")],
@@ -384,9 +378,7 @@ def test_thinking_turned_off_when_anthropic_would_reject_it() -> None:
             {
                 "role": "assistant",
                 "content": None,
-                "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "t", "arguments": "{}"}}
-                ],
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "t", "arguments": "{}"}}],
             },
             {"role": "tool", "tool_call_id": "c1", "content": "r"},
         ],
@@ -470,10 +462,7 @@ def test_gemini_3_history_from_elsewhere_gets_the_documented_placeholder() -> No
     }
     g3, _ = tr_request("openai_chat", "gemini", body, model="gemini-3-pro-preview")
     calls = g3["contents"][1]["parts"]
-    assert (
-        calls[0]["thoughtSignature"] == "skip_thought_signature_validator"
-        and "thoughtSignature" not in calls[1]
-    )
+    assert calls[0]["thoughtSignature"] == "skip_thought_signature_validator" and "thoughtSignature" not in calls[1]
     g25, _ = tr_request("openai_chat", "gemini", body, model="gemini-2.5-pro")
     assert all("thoughtSignature" not in p for p in g25["contents"][1]["parts"])
 
@@ -527,10 +516,7 @@ def test_legacy_completions_maps_onto_chat() -> None:
     raw = b"".join(st.feed(e) for e in events) + st.finish()
     chunks = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: {")]
     assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == "Hi"
-    assert (
-        chunks[-2]["choices"][0]["finish_reason"] == "length"
-        and chunks[-1]["usage"]["completion_tokens"] == 7
-    )
+    assert chunks[-2]["choices"][0]["finish_reason"] == "length" and chunks[-1]["usage"]["completion_tokens"] == 7
     assert raw.endswith(b"data: [DONE]\n\n")
     whole = get_translator("openai_completions", "gemini")
     whole.request({"model": "x", "prompt": ["a"]}, model="gemini-2.5-flash", stream=False)

@@ -73,9 +73,7 @@ def test_gemini_schema_keeps_only_the_documented_subset() -> None:
     assert out["type"] == "OBJECT" and out["required"] == ["path"]
     assert props["path"] == {"type": "STRING", "example": "a.py"}
     assert props["start"]["description"] == "where"
-    assert props["start"]["properties"]["line"] == {"type": "INTEGER"} and props["start"]["required"] == [
-        "line"
-    ]
+    assert props["start"]["properties"]["line"] == {"type": "INTEGER"} and props["start"]["required"] == ["line"]
     assert props["mode"] == {"enum": ["fast"], "type": "STRING", "format": "enum"}
     assert props["level"]["enum"] == ["1", "2", "3"]
     assert props["tags"] == {"type": "ARRAY", "minItems": 1, "items": {"type": "STRING", "nullable": True}}
@@ -135,10 +133,7 @@ def test_upstream_errors_in_the_clients_shape(client: str, source: str) -> None:
     elif client == "gemini":
         assert data["error"] == {"code": 429, "message": "Rate limit reached", "status": "RESOURCE_EXHAUSTED"}
     else:
-        assert (
-            data["error"]["message"] == "Rate limit reached"
-            and data["error"]["type"] == "rate_limit_exceeded"
-        )
+        assert data["error"]["message"] == "Rate limit reached" and data["error"]["type"] == "rate_limit_exceeded"
 
 
 def test_overloaded_is_503_for_non_anthropic_clients_and_529_for_anthropic() -> None:
@@ -184,9 +179,7 @@ def test_estimates_agree_across_dialects(client: str) -> None:
 
 def test_gemini_count_tokens_wrapping_a_generate_request() -> None:
     inner = {"contents": [{"role": "user", "parts": [{"text": "hello world " * 50}]}]}
-    assert estimate_input_tokens("gemini", {"generateContentRequest": inner}) == estimate_input_tokens(
-        "gemini", inner
-    )
+    assert estimate_input_tokens("gemini", {"generateContentRequest": inner}) == estimate_input_tokens("gemini", inner)
 
 
 def test_count_tokens_bodies() -> None:
@@ -241,9 +234,7 @@ def test_passthrough_removes_foreign_thinking_for_anthropic() -> None:
     native = {
         "model": "m",
         "max_tokens": 9,
-        "messages": [
-            {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "REAL"}]}
-        ],
+        "messages": [{"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "REAL"}]}],
     }
     assert sanitize_passthrough("anthropic", native) is None
     assert not might_need_sanitizing(json.dumps(native).encode())
