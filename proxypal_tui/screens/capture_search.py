@@ -23,7 +23,8 @@ from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
 from proxypal_tui.screens.capture import CaptureScreen
 
-_COLUMNS = ("Request", "Time", "Model", "Status", "Stage", "Match")
+_LEAD = 12  # characters of the excerpt shown before the match
+_COLUMNS = ("Request", "Time", "Model", "Status", "Match", "Stage")  # the match before the stage: it is what fits at 60
 
 
 class CapturesFound(Message, bubble=False):
@@ -35,8 +36,10 @@ class CapturesFound(Message, bubble=False):
 def match_excerpt(match: dict[str, Any]) -> Text:
     """The engine's excerpt with the matched span highlighted."""
     excerpt = str(match.get("excerpt") or "")
-    out = Text(excerpt, no_wrap=True, overflow="ellipsis")
     start, length = int(match.get("start") or 0), int(match.get("length") or 0)
+    if start > _LEAD:  # keep the match in sight in a narrow column: a little context before it is enough
+        excerpt, start = "…" + excerpt[start - _LEAD :], _LEAD + 1
+    out = Text(excerpt, no_wrap=True, overflow="ellipsis")
     if length:
         out.stylize("reverse bold", start, start + length)
     return out
@@ -117,7 +120,7 @@ class CaptureSearchScreen(ProxyPalScreen):
             match = row.get("match") or {}
             table.add_row(
                 row["id"], clock_time(row.get("ts")), str(row.get("model") or row.get("model_requested") or "—"),
-                str(row.get("status") or "—"), match_stage(match), match_excerpt(match), key=row["id"],
+                str(row.get("status") or "—"), match_excerpt(match), match_stage(match), key=row["id"],
             )  # fmt: skip
         n = len(self.rows)
         status.update(f"{n} capture{'' if n == 1 else 's'} with “{message.text}”" + ("  (enter: open)" if n else ""))
