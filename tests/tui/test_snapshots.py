@@ -326,7 +326,7 @@ def test_members_small(snap_compare: Any, snap_home: Paths, engine: StandinThrea
 
 @SIZES
 def test_help(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
-    """Help over the Requests screen: a framed table of keys (space Pause, / Filter, x Clear
+    """Help over the Requests screen: a framed table of keys (space Pause, / Search captures, f Filter, x Clear
     filter, d/r/p/t/c/l screens, ? Help, q Quit...) with what each does."""
     run = scene(engine, ("r", "question_mark"), shows=HelpScreen)
     assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
