@@ -55,6 +55,7 @@ from proxypal_tui.messages import (
 )
 from proxypal_tui.options import AppOptions
 from proxypal_tui.screens.base import ProxyPalScreen
+from proxypal_tui.screens.capture_search import CaptureSearchScreen
 from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.dashboard import DashboardScreen
 from proxypal_tui.screens.doctor import DoctorScreen
@@ -399,6 +400,10 @@ class ProxyPalApp(BackgroundWork, App[int]):
     def management_client(self) -> ManagementClient | None:
         """The engine's management API while one runs: for screens that fetch on demand (the capture view)."""
         return self.supervisor.api
+
+    def search_captures(self, text: str = "") -> None:
+        """`/` on the Requests screen, ctrl+f in a capture: search every stored capture."""
+        self.push_screen(CaptureSearchScreen(self.session, self.supervisor.api, text))
 
     # ---- actions ----------------------------------------------------------------------------------
 

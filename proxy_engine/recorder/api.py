@@ -75,7 +75,7 @@ async def delete_all_captures(request: web.Request) -> web.Response:
 
 @routes.get("/v0/captures")
 async def list_captures(request: web.Request) -> web.Response:
-    """The newest captures; `q=TEXT` keeps those whose stages contain TEXT."""
+    """The newest captures; `q=TEXT` keeps those whose stages contain TEXT, each with where (`match`)."""
     state = guard(request)
     try:
         limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
@@ -84,8 +84,8 @@ async def list_captures(request: web.Request) -> web.Response:
     q = request.query.get("q", "")
     rows = await asyncio.to_thread(state.recorder.store.listing, 1000 if q else limit)
     if q:
-        hits = set(await asyncio.to_thread(lambda: list(state.recorder.store.search(q, limit))))
-        rows = [r for r in rows if r["id"] in hits]
+        hits = dict(await asyncio.to_thread(lambda: list(state.recorder.store.search(q, limit))))
+        rows = [{**r, "match": hits[r["id"]]} for r in rows if r["id"] in hits]
     return web.json_response({"captures": rows[:limit]})
 
 

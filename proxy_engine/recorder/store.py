@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy_engine.paths import make_private_dirs
+from proxy_engine.recorder.match import first_match
 
 FORMAT = "proxypal-capture/1"
 _ID = re.compile(r"[0-9a-f]{16}")
@@ -156,13 +157,13 @@ class CaptureStore:
             n, size = self._conn().execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM captures").fetchone()
         return n, size
 
-    def search(self, text: str, limit: int = 50) -> Iterator[str]:
-        """Ids of the newest captures whose stages contain `text` (case-insensitive), newest first."""
-        needle = text.lower()
+    def search(self, text: str, limit: int = 50) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The newest captures whose stages contain `text` (case-insensitive), newest first: (id, where)."""
         for row in self.listing(limit=1000):
             doc = self.get(row["id"])
-            if doc is not None and needle in json.dumps(doc["stages"], ensure_ascii=False).lower():
-                yield row["id"]
+            found = first_match(doc["stages"], text) if doc is not None else None
+            if found is not None:
+                yield row["id"], found
                 limit -= 1
                 if limit <= 0:
                     return

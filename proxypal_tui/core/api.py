@@ -152,6 +152,10 @@ class ManagementClient:
         """A request's flight-recorder capture: its stages, bodies parsed as JSON or SSE events."""
         return await self.request("GET", f"/v0/requests/{request_id}/capture")
 
+    async def search_captures(self, text: str, limit: int = 50) -> dict[str, Any]:
+        """Stored captures holding `text`, newest first, each with where it matched (stage and excerpt)."""
+        return await self.request("GET", "/v0/captures?" + urlencode({"q": text, "limit": limit}))
+
     async def capture_fixture(self, request_id: str) -> dict[str, Any]:
         """The capture as a redacted regression fixture, to write to a file."""
         return await self.request("GET", f"/v0/requests/{request_id}/fixture")

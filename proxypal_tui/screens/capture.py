@@ -3,7 +3,8 @@
 The stages come from the management API (`GET /v0/requests/{id}/capture`); the upstream request
 tab shows the client's body beside the translated one the upstream got. `R` replays the request
 (to another model or provider if asked) and shows the diff of status, text, tool calls and usage;
-`E` writes the redacted fixture; `/` finds text in every stage.
+`E` writes the redacted fixture; `/` finds text in every stage of this capture, ctrl+f in every
+stored capture. Opened from a search with `needle`, it starts on the first match, highlighted.
 """
 
 from __future__ import annotations
@@ -73,24 +74,35 @@ class CaptureScreen(ProxyPalScreen):
         Binding("escape", "back", "Back", id="capture.back", tooltip="Back to the request feed."),
         Binding("R", "replay", "Replay", id="capture.replay", tooltip="Send it again, maybe to another model."),
         Binding("E", "export", "Export", id="capture.export", tooltip="Write a redacted JSON test fixture."),
-        Binding("slash", "search", "Search", id="capture.search", tooltip="Find text in every stage."),
+        Binding(
+            "slash", "search", "Find here", id="capture.search", tooltip="Find text in every stage of this capture."
+        ),
+        Binding(
+            "ctrl+f",
+            "search_all",
+            "Search all",
+            id="capture.search_all",
+            tooltip="Find text in every stored capture (the engine searches them all).",
+        ),
         *(
             Binding(str(i), f"tab('{name}')", _TABS[name], show=False, id=f"capture.tab{i}", tooltip="Show this stage.")
             for i, name in enumerate(STAGE_ORDER, 1)
         ),
     ]
 
-    def __init__(self, session: Session, request_id: str, api: ManagementClient | None) -> None:
+    def __init__(self, session: Session, request_id: str, api: ManagementClient | None, needle: str = "") -> None:
         super().__init__(session)
         self.request_id = request_id
         self.api = api
         self.doc: dict[str, Any] | None = None
-        self.needle = ""
+        self.needle = needle.strip()
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"{self.request_id}  loading the capture…", id="capture-title")
         with Horizontal(id="capture-search-row"):
-            yield Input(placeholder="search every stage (enter: go to the first match)", id="capture-search")
+            yield Input(
+                placeholder="find in this capture (enter: first match; ctrl+f: all captures)", id="capture-search"
+            )
             yield Label("", id="capture-hits")
         with TabbedContent(id="capture-tabs"):
             with TabPane(_TABS["client_request"], id="tab-client_request"):
@@ -158,6 +170,9 @@ class CaptureScreen(ProxyPalScreen):
             title.update(Text(f"{self.request_id}  no capture: {message.error}", style="italic"))
             return
         title.update(capture_title(message.doc))
+        if self.needle:  # opened from a search: the box shows it, the view starts at the first match
+            self.query_one("#capture-search", Input).value = self.needle
+            self._show_first_match()
         self._draw_stages()
 
     def _draw_stages(self) -> None:
@@ -204,10 +219,20 @@ class CaptureScreen(ProxyPalScreen):
 
     @on(Input.Submitted, "#capture-search")
     def _search_submitted(self) -> None:
-        hits = search(self.doc or {}, self.needle)
-        if hits:
-            self.query_one("#capture-tabs", TabbedContent).active = f"tab-{hits[0].stage}"
+        self._show_first_match()
         self.query_one("#capture-tabs", TabbedContent).query_one(Tabs).focus()
+
+    def _show_first_match(self) -> None:
+        """Switch to the stage of the first match and scroll its line into view."""
+        hits = search(self.doc or {}, self.needle)
+        if not hits:
+            return
+        self.query_one("#capture-tabs", TabbedContent).active = f"tab-{hits[0].stage}"
+        body = self.query_one(f"#body-{hits[0].stage}", Static)
+        scroller = body.parent
+        if isinstance(scroller, VerticalScroll):
+            line = hits[0].line
+            self.call_after_refresh(lambda: scroller.scroll_to(y=max(0, line - 2), animate=False))
 
     # ---- actions ----------------------------------------------------------------------------------
 
@@ -223,6 +248,9 @@ class CaptureScreen(ProxyPalScreen):
 
     def action_search(self) -> None:
         self.query_one("#capture-search", Input).focus()
+
+    def action_search_all(self) -> None:
+        self.actions.search_captures(self.needle)
 
     def action_replay(self) -> None:
         meta = (self.doc or {}).get("meta") or {}

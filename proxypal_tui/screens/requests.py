@@ -78,6 +78,13 @@ class RequestsScreen(ProxyPalScreen):
         ),
         Binding(
             "slash",
+            "search_captures",
+            "Search captures",
+            id="requests.search_captures",
+            tooltip="Find text in every stored capture (flight recorder); enter opens one at the match.",
+        ),
+        Binding(
+            "f",
             "focus_filter",
             "Filter",
             id="requests.filter",
@@ -153,6 +160,9 @@ class RequestsScreen(ProxyPalScreen):
     def action_open_capture(self) -> None:
         if self._selected:
             self.app.push_screen(CaptureScreen(self.session, self._selected, self.actions.management_client()))
+
+    def action_search_captures(self) -> None:
+        self.actions.search_captures()
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()

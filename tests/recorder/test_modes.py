@@ -50,3 +50,5 @@ def test_gemini_json_array_stream_and_search(engine: EngineProcess, fakes) -> No
         time.sleep(0.1)
     assert [c["id"] for c in found] == [rid]
     assert found[0]["dialect_in"] == "gemini" and found[0]["status"] == 200
+    match = found[0]["match"]
+    assert match["excerpt"][match["start"] :].lower().startswith("haystack-needle-7")

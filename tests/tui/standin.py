@@ -20,6 +20,7 @@ from aiohttp import web
 from proxy_engine.config import ConfigError, parse_config_text
 from proxy_engine.paths import Paths
 from proxy_engine.protocol import encode_event
+from proxy_engine.recorder.match import first_match
 
 
 @dataclass
@@ -80,6 +81,7 @@ class ScriptedEngine:
         app.router.add_get("/v0/config", self._get_config)
         app.router.add_post("/v0/config/reload", self._reload)
         app.router.add_get("/v0/requests/{id}/capture", self._capture)
+        app.router.add_get("/v0/captures", self._search_captures)
         app.router.add_get("/v0/requests/{id}/fixture", self._capture)
         app.router.add_post("/v0/requests/{id}/replay", self._replay)
         self._runner = web.AppRunner(app)
@@ -272,6 +274,16 @@ class ScriptedEngine:
         if doc is None:
             return web.json_response({"error": "no capture for this request"}, status=404)
         return web.json_response(doc)
+
+    async def _search_captures(self, request: web.Request) -> web.Response:
+        """As the engine: the scripted captures holding `q`, each with where (the engine's own matcher)."""
+        q = request.query.get("q", "")
+        rows = []
+        for rid, doc in self.script.captures.items():
+            found = first_match(doc["stages"], q)
+            if found is not None:
+                rows.append({"id": rid, "ts": doc.get("ts", 0.0), **(doc.get("meta") or {}), "match": found})
+        return web.json_response({"captures": rows})
 
     async def _replay(self, request: web.Request) -> web.Response:
         self.requests.append(("replay", await request.text()))

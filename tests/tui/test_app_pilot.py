@@ -77,7 +77,7 @@ async def test_filter_narrows_the_feed_and_clears(home: Paths, standin: StandinT
         table = screen.query_one("#feed", RequestFeedView)
         app.redraw_now()
         assert table.row_count == 43
-        await pilot.press("slash")
+        await pilot.press("f")
         assert screen.query_one("#filter", Input).has_focus
         await pilot.press(*"status:5xx")
         await pilot.pause()
@@ -87,7 +87,7 @@ async def test_filter_narrows_the_feed_and_clears(home: Paths, standin: StandinT
         await pilot.press("x")
         await pilot.pause()
         assert table.row_count == 43
-        await pilot.press("slash", *"provider:gemini slow", "enter")
+        await pilot.press("f", *"provider:gemini slow", "enter")
         await pilot.pause()
         assert table.row_count == 3  # the gemini 429s say "slow down"
         assert "slow down" in str(screen.query_one("#detail", Static).render())

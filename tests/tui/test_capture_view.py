@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Label, Static, TabbedContent
+from textual.widgets import DataTable, Input, Label, Static, TabbedContent
 
 from proxy_engine.paths import Paths
 from proxypal_tui.app import ProxyPalApp
 from proxypal_tui.core.capture_text import search, stage_text
 from proxypal_tui.screens.capture import CaptureScreen
+from proxypal_tui.screens.capture_search import CaptureSearchScreen
 from tests.engine_harness import EngineProcess, free_port
 from tests.fakes import FakeAnthropic, FakeOpenAI, FakeServerThread
 from tests.recorder.helpers import wait_capture
@@ -125,3 +126,50 @@ async def test_search_replay_and_export_against_the_real_engine(real_engine: Any
         out = tmp_path / f"capture-{rid}.json"
         await wait_for(out.exists, pilot)
         assert json.loads(out.read_text())["format"] == "proxypal-fixture/1"
+
+
+@pytest.fixture
+def three_captures(home: Paths) -> Iterator[tuple[ProxyPalApp, dict[str, str]]]:
+    """A real engine (recorder on) that captured three requests, each prompt with its own word."""
+    with FakeServerThread(FakeOpenAI()) as fo:
+        fo.script(text="Same answer.", chunks=2)
+        port = free_port()
+        cfg = (f"port: {port}\nproviders:\n  openai: {{base_url: \"{fo.base_url}\", api_key: env:OK}}\n"
+               "recorder: {mode: all}\n")  # fmt: skip
+        with EngineProcess(cfg, port, home=str(home.config_file.parent)) as eng:
+            ids = {}
+            for word in ("alpha", "Quetzalcoatl-77", "gamma"):
+                body = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": f"tell me about {word}"}]}
+                r = httpx.post(eng.url + "/v1/chat/completions", json=body, timeout=20)
+                ids[word] = r.headers["X-ProxyPal-Request-Id"]
+                wait_capture(eng, ids[word])
+            yield ProxyPalApp(app_options(home, attach_only=True)), ids
+
+
+async def test_slash_finds_one_capture_among_many_and_opens_it_at_the_match(three_captures: Any) -> None:
+    """Three real requests are captured; `/` on the Requests screen finds the one whose prompt holds a
+    word no other has, and enter opens its capture on the stage of the match with the word in the box."""
+    app, ids = three_captures
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: app.session.engine_status.running, pilot, within=30)
+        await pilot.press("r", "slash")
+        await wait_for(lambda: isinstance(app.screen, CaptureSearchScreen), pilot)
+        search_screen = app.screen
+        assert isinstance(search_screen, CaptureSearchScreen)
+        await pilot.press(*"quetzalcoatl-77", "enter")
+        await wait_for(lambda: bool(search_screen.rows), pilot, within=20)
+        assert [r["id"] for r in search_screen.rows] == [ids["Quetzalcoatl-77"]]
+        match = search_screen.rows[0]["match"]
+        assert match["stage"] == "client_request"
+        assert match["excerpt"][match["start"] : match["start"] + match["length"]] == "Quetzalcoatl-77"
+        assert search_screen.query_one("#capsearch-results", DataTable).row_count == 1
+        assert "1 capture with" in str(search_screen.query_one("#capsearch-status", Label).content)
+        await pilot.press("enter")
+        await _capture_open(pilot)
+        view = app.screen
+        assert isinstance(view, CaptureScreen) and view.request_id == ids["Quetzalcoatl-77"]
+        assert view.query_one("#capture-search", Input).value == "quetzalcoatl-77"
+        assert view.query_one("#capture-tabs", TabbedContent).active == "tab-client_request"
+        assert str(view.query_one("#capture-hits", Label).content).startswith(" 2 found")
+        await pilot.press("escape")
+        assert app.screen is search_screen

@@ -23,6 +23,7 @@ from proxypal_tui.app import ProxyPalApp
 from proxypal_tui.core.engine_state import EngineState
 from proxypal_tui.screens.add_key import AddKeyScreen
 from proxypal_tui.screens.capture import CaptureScreen
+from proxypal_tui.screens.capture_search import CaptureSearchScreen
 from proxypal_tui.screens.config import ConfigScreen
 from proxypal_tui.screens.config_conflict import ConfigConflictScreen
 from proxypal_tui.screens.confirm import ConfirmScreen
@@ -148,7 +149,7 @@ def test_requests_filtered_and_paused(snap_compare: Any, snap_home: Paths, engin
     async def settle(pilot: Pilot) -> None:
         pilot.app.screen.query_one("#filter", Input).cursor_blink = False
 
-    keys = ("r", "slash", *"status:error", "enter", "space")
+    keys = ("r", "f", *"status:error", "enter", "space")
     assert snap_compare(make_app(snap_home), terminal_size=(120, 40), run_before=scene(engine, keys, settle))
 
 
@@ -353,7 +354,7 @@ def test_requests_team_view(snap_compare: Any, snap_home: Paths, engine: Standin
 
 @SIZES
 def test_help(snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]) -> None:
-    """Help over the Requests screen: a framed table of keys (space Pause, / Filter, x Clear
+    """Help over the Requests screen: a framed table of keys (space Pause, / Search captures, f Filter, x Clear
     filter, d/r/p/t/c/l screens, ? Help, q Quit...) with what each does."""
     run = scene(engine, ("r", "question_mark"), shows=HelpScreen)
     assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
@@ -462,4 +463,23 @@ def test_replay_dialog(snap_compare: Any, snap_home: Paths, engine: StandinThrea
         await wait_for(lambda: isinstance(pilot.app.screen, ReplayDialog), pilot)
 
     run = scene(engine, ("r", "down", "enter"), after, shows=ReplayDialog)
+    assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_capture_search_results(
+    snap_compare: Any, snap_home: Paths, engine: StandinThread, size: tuple[int, int]
+) -> None:
+    """`/` on the Requests screen, "overloaded" and enter: the search box holds "overloaded", the status
+    says "1 capture with “overloaded”", and one row: req-0041, its time, gpt-4o, 500, "Upstream
+    response #1" and the excerpt around "Overloaded" (highlighted) from the engine's redacted text."""
+
+    async def after(pilot: Pilot) -> None:
+        await wait_for(lambda: isinstance(pilot.app.screen, CaptureSearchScreen), pilot)
+        screen = pilot.app.screen
+        screen.query_one("#capsearch-input", Input).cursor_blink = False
+        await pilot.press(*"overloaded", "enter")
+        await wait_for(lambda: len(screen.rows) == 1, pilot)
+
+    run = scene(engine, ("r", "slash"), after, shows=CaptureSearchScreen)
     assert snap_compare(make_app(snap_home), terminal_size=size, run_before=run)
