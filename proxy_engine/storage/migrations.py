@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
     import asyncpg
 
 log = logging.getLogger("proxy_engine.storage")
@@ -140,8 +142,13 @@ def migrate_sqlite(conn: sqlite3.Connection) -> list[int]:
     return applied
 
 
-async def migrate_postgres(conn: asyncpg.Connection) -> list[int]:
-    """Apply what is missing in one transaction, under the advisory lock every replica takes first."""
+async def migrate_postgres(
+    conn: asyncpg.Connection, after: Sequence[Callable[[asyncpg.Connection], Awaitable[None]]] = ()
+) -> list[int]:
+    """Apply what is missing in one transaction, under the advisory lock every replica takes first.
+
+    `after` (columns and indexes added in place) runs under the same lock: PostgreSQL's
+    `CREATE INDEX IF NOT EXISTS` is not safe against another replica running it at the same moment."""
     applied: list[int] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
@@ -156,6 +163,8 @@ async def migrate_postgres(conn: asyncpg.Connection) -> list[int]:
                     await conn.execute(statement)
                 await conn.execute("INSERT INTO schema_version VALUES ($1, $2, $3)", m.version, m.name, time.time())
                 applied.append(m.version)
+        for step in after:
+            await step(conn)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     return applied

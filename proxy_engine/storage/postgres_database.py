@@ -131,9 +131,7 @@ class PostgresDatabase:
             if self._ready:
                 return
             async with self._connection(migrating=True) as conn:
-                applied = await migrate_postgres(conn)
-                for step in self._after_migrate:
-                    await step(conn)
+                applied = await migrate_postgres(conn, self._after_migrate)
             if applied:
                 log.info("PostgreSQL at %s migrated to schema version %d", self.host, applied[-1])
             self._ready = True

@@ -78,8 +78,9 @@ routing: {{max_wait_s: 30}}
     arrivals = sorted(meter.arrivals)
     assert len(arrivals) == 5
     # At most 2 starts in any window: the third after a start comes a whole window later (less the
-    # loopback hop, which can differ by a few milliseconds between two requests).
-    assert all(arrivals[i + 2] - arrivals[i] >= window - 0.1 for i in range(len(arrivals) - 2))
+    # loopback hop, which on a loaded machine can differ by a few hundred milliseconds between two requests;
+    # unpaced, all five arrive within milliseconds).
+    assert all(arrivals[i + 2] - arrivals[i] >= window - 0.5 for i in range(len(arrivals) - 2))
 
 
 @pytest.fixture(scope="module")
