@@ -32,16 +32,19 @@ def first_match(stages: list[dict[str, Any]], needle: str) -> dict[str, Any] | N
     """
     if not needle:
         return None
-    low = needle.lower()
+    # A regex on the text itself, not `find` in a lowercased copy: lowercasing can lengthen a
+    # character ("İ"), which would shift every position after it.
+    pattern = re.compile(re.escape(needle), re.IGNORECASE)
     for stage in stages:
         for text in _fields(stage):
-            at = text.lower().find(low)
-            if at < 0:
+            m = pattern.search(text)
+            if m is None:
                 continue
-            lo, hi = max(0, at - EXCERPT_SIDE), min(len(text), at + len(needle) + EXCERPT_SIDE)
+            at, end = m.span()
+            lo, hi = max(0, at - EXCERPT_SIDE), min(len(text), end + EXCERPT_SIDE)
             before = ("…" if lo else "") + _one_line(text[lo:at]).lstrip()
-            hit = _one_line(text[at : at + len(needle)])
-            after = _one_line(text[at + len(needle) : hi]).rstrip() + ("…" if hi < len(text) else "")
+            hit = _one_line(text[at:end])
+            after = _one_line(text[end:hi]).rstrip() + ("…" if hi < len(text) else "")
             return {
                 "stage": stage.get("stage"),
                 "attempt": stage.get("attempt"),

@@ -24,3 +24,10 @@ def test_headers_and_urls_are_searched_and_a_miss_is_none() -> None:
     assert m is not None and m["stage"] == "client_request" and "POST /v1/chat/completions" in m["excerpt"]
     assert first_match(STAGES, "absent-word") is None
     assert first_match(STAGES, "") is None
+
+
+def test_a_character_that_lowercases_longer_does_not_shift_the_highlight() -> None:
+    stages = [{"stage": "client_request", "attempt": None, "body": "İİİİ say ZEBRA-word now"}]
+    found = first_match(stages, "zebra")
+    assert found is not None
+    assert found["excerpt"][found["start"] : found["start"] + found["length"]] == "ZEBRA"
