@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Label
 
 from proxypal_tui.core.api import ApiError, ManagementClient
-from proxypal_tui.core.capture_text import STAGE_TITLES
+from proxypal_tui.core.capture_text import STAGE_ORDER, STAGE_TITLES
 from proxypal_tui.core.formatting import clock_time
 from proxypal_tui.core.session import Session
 from proxypal_tui.screens.base import ProxyPalScreen
@@ -39,9 +39,14 @@ def match_excerpt(match: dict[str, Any]) -> Text:
     start, length = int(match.get("start") or 0), int(match.get("length") or 0)
     if start > _LEAD:  # keep the match in sight in a narrow column: a little context before it is enough
         excerpt, start = "…" + excerpt[start - _LEAD :], _LEAD + 1
-    out = Text(excerpt, no_wrap=True, overflow="ellipsis")
+    # The stage's tab number first, so "where" stays visible when the Stage column is off-screen.
+    stage = str(match.get("stage") or "")
+    tag = f"{STAGE_ORDER.index(stage) + 1} " if stage in STAGE_ORDER else ""
+    out = Text(tag + excerpt, no_wrap=True, overflow="ellipsis")
+    if tag:
+        out.stylize("dim", 0, len(tag))
     if length:
-        out.stylize("reverse bold", start, start + length)
+        out.stylize("reverse bold", len(tag) + start, len(tag) + start + length)
     return out
 
 
