@@ -7,7 +7,8 @@ from proxy_engine.doctor.findings import FAIL, NOTE, OK, Finding
 from proxy_engine.paths import Paths
 from proxy_engine.secrets.base import SecretStore, SecretStoreError
 from proxy_engine.secrets.encrypted_file import PASSPHRASE_ENV, PassphraseRequired, WrongPassphrase
-from proxy_engine.secrets.store import open_secret_store, resolve_secret_ref
+from proxy_engine.secrets.refs import resolve_secret_ref
+from proxy_engine.secrets.store import open_secret_store
 
 
 def _fix_for(error: SecretStoreError) -> str:
