@@ -20,6 +20,9 @@ from proxy_engine.translate.embeddings import EMBED_ACTIONS
 from proxy_engine.translate.translator import Translator
 
 log = logging.getLogger("proxy_engine.request_path")
+# Waking exactly at a cooldown's end can land a hair before it (the loop's clock is not the wall clock the
+# cooldown was set by), which turned a wait that fits into a 429.
+_PAST_COOLDOWN_S = 0.05
 
 
 async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamResponse:
@@ -86,7 +89,7 @@ async def forward(ex: Exchange, candidates: list[Candidate]) -> web.StreamRespon
             raise gate.explain(cooling_down(rec.model_requested, wait, out_of_quota=quota), rec.model_requested)
         waited = True
         log.info("every credential for %s cools down; waiting %.1fs", rec.model_requested, wait)
-        await asyncio.sleep(max(wait, 0.0))
+        await asyncio.sleep(max(wait, 0.0) + _PAST_COOLDOWN_S)  # just past its end, whatever the clocks
 
 
 def _upstream_route(ex: Exchange, cand: Candidate) -> tuple[str, Translator | None] | web.Response | ProxyError:

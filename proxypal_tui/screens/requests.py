@@ -79,7 +79,7 @@ class RequestsScreen(ProxyPalScreen):
         Binding(
             "slash",
             "search_captures",
-            "Search captures",
+            "Search",
             id="requests.search_captures",
             tooltip="Find text in every stored capture (flight recorder); enter opens one at the match.",
         ),

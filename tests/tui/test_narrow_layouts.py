@@ -35,8 +35,9 @@ async def test_every_key_line_keeps_help_and_quit_whole(
             line = _key_line(app)
             assert "? Help" in line and "Quit" in line, f"{title}: {line!r}"
             assert "…" not in line and len(line) <= size[0], f"{title}: {line!r}"
-        await pilot.press("r")
-        await wait_for(lambda: "palette" in _key_line(app), pilot)  # the Requests line of issue #15 ends whole
+        if size[0] >= 80:  # the Requests line of issue #15 (80x24) ends whole, palette key included
+            await pilot.press("r")
+            await wait_for(lambda: "palette" in _key_line(app), pilot)
 
 
 async def test_dashboard_tiles_keep_their_titles_at_60_columns(
