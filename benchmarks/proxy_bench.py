@@ -7,10 +7,13 @@ added latency over calling the upstream directly, streaming time to first byte, 
 A translated scenario (client dialect -> upstream dialect) is compared with the bare proxy passing the same
 upstream reply through unchanged: that ratio is what translation costs. Direct, bare and engine requests
 alternate in rounds, so load from other programs on the machine hits all three alike.
+With two or more cores the proxies (bare and engine, which never run at once) are pinned to the last core and
+the upstream and this load generator to the others (`--no-pin` turns that off), so the proxy under test has a
+core of its own and the generator's work never lands on its clock.
 `--recorder-modes off,errors,all` runs one engine per flight-recorder mode side by side (same rounds), so
 the recorder's CPU per request can be read against `off` and the bare floor in one run.
 Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING]
-[--recorder-modes M,...] [--vary-usage] [--cold-prices]`.
+[--recorder-modes M,...] [--vary-usage] [--cold-prices] [--no-pin]`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,6 +240,18 @@ def free_port() -> int:
     return port
 
 
+CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+PROXY_CORES = set(CORES[-1:]) if len(CORES) >= 2 else set()  # the proxy under test: a core of its own
+LOAD_CORES = set(CORES[:-1]) if len(CORES) >= 2 else set()  # the upstream and the load generator
+
+
+def pinned(cores: set[int]) -> Callable[[], None] | None:
+    """A preexec_fn that pins the child (and every thread it starts) to `cores`; None when not pinning."""
+    if not cores:
+        return None
+    return lambda: os.sched_setaffinity(0, cores)
+
+
 def wait_port(port: int, proc: subprocess.Popen) -> None:
     for _ in range(300):
         if proc.poll() is not None:
@@ -367,7 +383,13 @@ def main() -> int:
                     help="each reply reports another prompt size, as real traffic does")  # fmt: skip
     ap.add_argument("--cold-prices", action="store_true",
                     help="start without the price table a used install has (state/prices.json)")  # fmt: skip
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the proxies and the load to separate cores")
     args = ap.parse_args()
+    if args.no_pin:
+        PROXY_CORES.clear()
+        LOAD_CORES.clear()
+    if LOAD_CORES:
+        os.sched_setaffinity(0, LOAD_CORES)
     modes = [m.strip() for m in args.recorder_modes.split(",") if m.strip()] or [None]
     scenarios = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only)]
     here = str(Path(__file__).parent)
@@ -397,9 +419,9 @@ def main() -> int:
     time_to_ready([sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", 1)
     procs = [
         subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here, "vary" if args.vary_usage else "same"]),
-        subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)]),
+        subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)], preexec_fn=pinned(PROXY_CORES)),
         *(subprocess.Popen([sys.executable, "-m", "proxy_engine", "serve"], env={**env, "PROXYPAL_HOME": h},
-                           stderr=subprocess.DEVNULL) for h in homes),
+                           stderr=subprocess.DEVNULL, preexec_fn=pinned(PROXY_CORES)) for h in homes),
     ]  # fmt: skip
     labels = ["engine" if m is None else f"eng:{m}" for m in modes]
     try:
@@ -411,9 +433,9 @@ def main() -> int:
         time.sleep(0.5)
         idle = {"bare": bare.memory_info().rss / 2**20, "engine": eng.memory_info().rss / 2**20}
         n, c = args.requests, args.concurrency
-        print(
-            f"{n} requests per target and scenario in {args.rounds} rounds, concurrency {c}, {os.cpu_count()} cores\n"
-        )
+        pin = f"proxies on core {sorted(PROXY_CORES)}, load on {sorted(LOAD_CORES)}" if PROXY_CORES else "unpinned"
+        print(f"{n} requests per target and scenario in {args.rounds} rounds, concurrency {c}, "
+              f"{os.cpu_count()} cores ({pin})\n")  # fmt: skip
         print(
             f"{'scenario':<32}{'target':<8}{'req/s':>8}{'cpu ms/req':>12}{'ratio':>7}"
             f"{'p50 +ms':>9}{'p99 +ms':>9}{'ttfb +ms':>10}{'peak RSS':>10}"
@@ -473,7 +495,9 @@ def time_to_ready(argv: list[str], port: int, env: dict | None, path: str, tries
     times = []
     for _ in range(tries):
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=pinned(PROXY_CORES)
+        )
         try:
             while proc.poll() is None:
                 try:
