@@ -13,7 +13,9 @@ core of its own and the generator's work never lands on its clock.
 `--recorder-modes off,errors,all` runs one engine per flight-recorder mode side by side (same rounds), so
 the recorder's CPU per request can be read against `off` and the bare floor in one run.
 Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING]
-[--recorder-modes M,...] [--vary-usage] [--cold-prices] [--no-pin]`.
+[--recorder-modes M,...] [--vary-usage] [--cold-prices] [--no-pin] [--bare-uvloop]`.
+The bare floor runs on asyncio's own loop unless `--bare-uvloop`: the engine runs on uvloop (a dependency
+where it exists), so the default ratio is against plain aiohttp, and `--bare-uvloop` against the same loop.
 """
 
 from __future__ import annotations
@@ -165,7 +167,11 @@ BARE = textwrap.dedent(
     app = web.Application()
     app.cleanup_ctx.append(start)
     app.router.add_post("/{tail:.*}", proxy)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    loop = None
+    if len(sys.argv) > 3 and sys.argv[3] == "uvloop":  # --bare-uvloop: the floor on the engine's loop
+        import uvloop
+        loop = uvloop.new_event_loop()
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None, loop=loop)
     """
 )
 
@@ -383,6 +389,8 @@ def main() -> int:
                     help="each reply reports another prompt size, as real traffic does")  # fmt: skip
     ap.add_argument("--cold-prices", action="store_true",
                     help="start without the price table a used install has (state/prices.json)")  # fmt: skip
+    ap.add_argument("--bare-uvloop", action="store_true",
+                    help="run the bare floor on uvloop too (the engine uses it when installed)")  # fmt: skip
     ap.add_argument("--no-pin", action="store_true", help="do not pin the proxies and the load to separate cores")
     args = ap.parse_args()
     if args.no_pin:
@@ -390,6 +398,7 @@ def main() -> int:
         LOAD_CORES.clear()
     if LOAD_CORES:
         os.sched_setaffinity(0, LOAD_CORES)
+    bare_loop = "uvloop" if args.bare_uvloop else "asyncio"
     modes = [m.strip() for m in args.recorder_modes.split(",") if m.strip()] or [None]
     scenarios = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only)]
     here = str(Path(__file__).parent)
@@ -415,11 +424,12 @@ def main() -> int:
         for h in homes:
             prime_prices(h, env)
     # One start of each first fills the cache for the libraries too (a venv may ship without their .pyc).
-    time_to_ready([sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", 1)
+    time_to_ready([sys.executable, "-c", BARE, str(bare_port), str(up_port), bare_loop], bare_port, env, "/", 1)
     time_to_ready([sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", 1)
     procs = [
         subprocess.Popen([sys.executable, "-c", UPSTREAM, str(up_port), here, "vary" if args.vary_usage else "same"]),
-        subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port)], preexec_fn=pinned(PROXY_CORES)),
+        subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(up_port), bare_loop],
+                         preexec_fn=pinned(PROXY_CORES)),
         *(subprocess.Popen([sys.executable, "-m", "proxy_engine", "serve"], env={**env, "PROXYPAL_HOME": h},
                            stderr=subprocess.DEVNULL, preexec_fn=pinned(PROXY_CORES)) for h in homes),
     ]  # fmt: skip
@@ -478,7 +488,7 @@ def main() -> int:
             p.wait(10)
     if args.startup:
         bare_ready = time_to_ready(
-            [sys.executable, "-c", BARE, str(bare_port), str(up_port)], bare_port, env, "/", args.startup
+            [sys.executable, "-c", BARE, str(bare_port), str(up_port), bare_loop], bare_port, env, "/", args.startup
         )
         eng_ready = time_to_ready(
             [sys.executable, "-m", "proxy_engine", "serve"], eng_port, env, "/healthz", args.startup
