@@ -1,4 +1,4 @@
-"""The engine's event loop: uvloop when it is installed (the `fast` extra), else asyncio's own.
+"""The engine's event loop: uvloop where it exists (a dependency off Windows), else asyncio's own.
 
 uvloop's libuv transports cost less CPU per request than asyncio's selector loop, which matters because
 most of a pass-through request's time is spent in the loop and in aiohttp. `PROXYPAL_EVENT_LOOP=asyncio`

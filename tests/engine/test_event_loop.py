@@ -22,7 +22,7 @@ def test_asyncio_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
         loop.close()
 
 
-@pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed (the `fast` extra)")
+@pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed (it has no Windows build)")
 def test_uvloop_by_default_and_it_serves_http(monkeypatch: pytest.MonkeyPatch) -> None:
     from aiohttp import ClientSession, web
 
