@@ -57,16 +57,13 @@ _SENTINELS = (
     "x-ratelimit-limit-tokens",
     *(name for name, _ in _COPILOT),
 )
-# Checked by walking the reply's own headers once: a reply has a handful, and each case-insensitive
-# lookup of a sentinel costs about as much as lowering one name.
-_SENTINEL_SET = frozenset(_SENTINELS)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 def read_headers(headers: Headers, provider: str, credential: str, now: float) -> list[QuotaWindow]:
     """Every quota window these reply headers describe; [] (cheaply) when they describe none."""
-    if _SENTINEL_SET.isdisjoint(k.lower() for k in headers.keys()):
+    if not any(k in headers for k in _SENTINELS):
         return []
     found: list[QuotaWindow] = []
     for sentinels, reader in _FAMILIES:
