@@ -12,7 +12,7 @@ def test_freezing_collects_startup_garbage_then_exempts_what_lives() -> None:
     code = textwrap.dedent(
         """
         import gc, weakref
-        from proxy_engine.heap import freeze_startup_heap
+        from proxy_engine.heap import YOUNG_THRESHOLD, freeze_startup_heap
 
         class Node:
             pass
@@ -26,6 +26,7 @@ def test_freezing_collects_startup_garbage_then_exempts_what_lives() -> None:
         assert dead() is None, "start-up garbage is collected before the freeze"
         assert gc.get_freeze_count() > before and gc.get_freeze_count() > 1000
         assert not any(o is kept for o in gc.get_objects()), "what lives is in the permanent generation"
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10), gc.get_threshold()
         print("ok")
         """
     )
