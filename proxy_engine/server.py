@@ -15,6 +15,7 @@ from proxy_engine.app import build_app
 from proxy_engine.config import ConfigError, load_config
 from proxy_engine.event_loop import loop_name, new_event_loop
 from proxy_engine.events import EventSocketRefused
+from proxy_engine.heap import freeze_soon
 from proxy_engine.inbound import CappedTCPSite
 from proxy_engine.logs import setup_logging, stop_logging
 from proxy_engine.paths import Paths
@@ -112,6 +113,7 @@ def serve(paths: Paths, host: str | None = None, port: int | None = None, worker
         print(f"proxypal-engine listening on http://{host}:{port}{who}", file=sys.stderr, flush=True)
         # After listening: start-up does not wait for prices (price_start.py).
         prices = loop.create_task(open_prices(paths.state_dir, app[ENGINE].runtime), name="prices")
+        freeze_soon(loop)  # heap.py: later collections skip the start-up objects
         loop.run_forever()
     except (web.GracefulExit, KeyboardInterrupt):
         pass

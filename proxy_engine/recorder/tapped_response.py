@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy_engine.recorder.capture import Capture
+from proxy_engine.request_path.client_reply import ClientReply
 
 
-class TappedStreamResponse(web.StreamResponse):
+class TappedStreamResponse(ClientReply):
     """Used only when a capture is running; the bytes are written first and then noted (no buffering)."""
 
     def __init__(self, capture: Capture, status: int) -> None:
@@ -21,4 +22,4 @@ class TappedStreamResponse(web.StreamResponse):
 
 def client_stream(capture: Capture | None, status: int) -> web.StreamResponse:
     """The reply object a relay writes to: tapped when this request is captured, plain otherwise."""
-    return web.StreamResponse(status=status) if capture is None else TappedStreamResponse(capture, status)
+    return ClientReply(status=status) if capture is None else TappedStreamResponse(capture, status)

@@ -126,8 +126,11 @@ async def _admit(
         lim, spent, resets_in = hit
         raise over_budget(lim.scope, spent, lim.limit, resets_in)
     try:
-        async with asyncio.timeout(rt.config.inbound.body_timeout_s):
+        if request.content.is_eof():  # the whole body came with the headers: reading it cannot wait
             raw = await request.read()
+        else:
+            async with asyncio.timeout(rt.config.inbound.body_timeout_s):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ProxyError(413, f"request body is larger than max_body_mb ({rt.config.max_body_mb} MB)") from None
     except TimeoutError:

@@ -70,6 +70,7 @@ Row = tuple[Any, ...]
 _COST = COLUMNS.index("cost_usd")
 _CLIENT = COLUMNS.index("client")
 _TS = COLUMNS.index("ts_start")
+_ERROR = COLUMNS.index("error")
 _MAX_BACKOFF_S = 5.0
 
 
@@ -89,8 +90,11 @@ def _insert(conn: sqlite3.Connection, rows: list[Row]) -> None:
 
 
 def to_row(record: dict[str, Any]) -> Row:
-    err = record.get("error")
-    return tuple(json.dumps(err) if k == "error" and err else record.get(k) for k in COLUMNS)
+    """The row of COLUMNS (a key a record from an older journal lacks is NULL); `error` as JSON text."""
+    row = tuple(map(record.get, COLUMNS))
+    if err := row[_ERROR]:
+        row = (*row[:_ERROR], json.dumps(err), *row[_ERROR + 1 :])
+    return row
 
 
 def from_row(row: Row) -> dict[str, Any]:

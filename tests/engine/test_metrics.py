@@ -96,3 +96,40 @@ def test_label_values_are_bounded():
     other = s[("proxypal_requests_total", (("member", "c"), ("model", "other"), ("provider", "openai"),
                                            ("status", "2xx")))]  # fmt: skip
     assert other == 1000 - MAX_VALUES, "nothing is lost: the rest is counted under other"
+
+
+def test_counts_summed_per_drain_are_the_sums_of_the_requests():
+    """Counters are added once per series per drain: the totals are still every request's, across drains,
+    errors by code, and a malformed record does not lose what the records before it in that drain counted."""
+    from prometheus_client import generate_latest
+
+    m = RequestMetrics()
+    ok = {"provider": "openai", "model": "gpt-4o-mini", "member": "mk_1", "status": 200, "input_tokens": 100,
+          "output_tokens": 7, "cache_read_tokens": 0, "cache_write_tokens": 3, "cost_usd": 0.25, "latency_ms": 80.0,
+          "ttfb_ms": 20.0}  # fmt: skip
+    failed = {**ok, "status": 502, "error": {"code": "upstream_timeout"}, "input_tokens": 0, "output_tokens": 0,
+              "cache_write_tokens": 0, "cost_usd": None, "ttfb_ms": None}  # fmt: skip
+    for _ in range(3):
+        m.note(ok)
+    m.note(failed)
+    m.drain()
+    m.note(ok)
+    m.note({**ok, "status": "not a status"})  # malformed: counting stops at it, the drain's sums still land
+    with pytest.raises(ValueError):
+        m.drain()
+    s = samples(generate_latest(m.registry).decode())
+    who = (("member", "mk_1"), ("model", "gpt-4o-mini"), ("provider", "openai"))
+
+    def get(name: str, *extra: tuple[str, str]) -> float:
+        return s[(name, tuple(sorted((*who, *extra))))]
+
+    assert get("proxypal_requests_total", ("status", "2xx")) == 4
+    assert get("proxypal_requests_total", ("status", "5xx")) == 1
+    assert get("proxypal_request_errors_total", ("code", "upstream_timeout")) == 1
+    assert get("proxypal_tokens_total", ("kind", "input")) == 400
+    assert get("proxypal_tokens_total", ("kind", "output")) == 28
+    assert get("proxypal_tokens_total", ("kind", "cache_write")) == 12
+    assert get("proxypal_cost_usd_total") == 1.0
+    lat = (("model", "gpt-4o-mini"), ("provider", "openai"))
+    assert s[("proxypal_request_duration_seconds_count", lat)] == 5
+    assert s[("proxypal_time_to_first_byte_seconds_count", lat)] == 4
