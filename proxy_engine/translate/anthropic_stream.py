@@ -24,6 +24,7 @@ from .ir import (
     ThinkingSignature,
     ToolDelta,
     ToolStart,
+    Usage,
     UsageUpdate,
 )
 from .json_text import dumpb, quote
@@ -61,6 +62,17 @@ _TEXT_START = (
 )
 _BLOCK_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n'
 _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+_MESSAGE_DELTA = (
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":%s,"stop_sequence":%s},"usage":%s}\n\n'
+)
+_USAGE = b'{"input_tokens":%d,"output_tokens":%d,"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d}'
+
+
+def usage_bytes(u: Usage) -> bytes:
+    """`mapping.usage_to_anthropic(u)` as compact JSON, by bytes formatting (the counts are ints)."""
+    uncached = max(0, u.input_tokens - u.cache_read_tokens - u.cache_write_tokens)
+    return _USAGE % (uncached, u.output_tokens, u.cache_write_tokens, u.cache_read_tokens)
+
 
 # Per-token delta types and the field holding their string.
 _DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
@@ -201,8 +213,7 @@ class AnthropicStreamEncoder(BlockEncoder):
         return _BLOCK_STOP % self.index
 
     def on_start(self) -> bytes:
-        usage = dumpb(mapping.usage_to_anthropic(self.usage))
-        return _MESSAGE_START % (quote(self.id), quote(self.model), usage)
+        return _MESSAGE_START % (quote(self.id), quote(self.model), usage_bytes(self.usage))
 
     def open_text(self) -> bytes:
         self.index += 1
@@ -264,13 +275,10 @@ class AnthropicStreamEncoder(BlockEncoder):
         return self._stop()
 
     def on_end(self, reason: FinishReason) -> bytes:
-        stop_reason = "stop_sequence" if self.stop_sequence else mapping.ANTHROPIC_FROM_IR[reason]
-        delta = {
-            "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": self.stop_sequence},
-            "usage": mapping.usage_to_anthropic(self.usage),
-        }
-        return self._event("message_delta", delta) + _MESSAGE_STOP
+        seq = self.stop_sequence
+        stop_reason = "stop_sequence" if seq else mapping.ANTHROPIC_FROM_IR[reason]
+        delta = _MESSAGE_DELTA % (quote(stop_reason), b"null" if seq is None else quote(seq), usage_bytes(self.usage))
+        return delta + _MESSAGE_STOP
 
     def on_error(self, message: str, status: int) -> bytes:
         return self._event("error", error_payload("anthropic", status, message))

@@ -189,7 +189,14 @@ def test_byte_rendered_frames_equal_the_payloads_they_stand_for() -> None:
     delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": 'a"\n😀'}}
     assert enc.text('a"\n😀') == enc._event("content_block_delta", delta)
     assert enc.close_text() == enc._event("content_block_stop", {"type": "content_block_stop", "index": 0})
-    assert enc.on_end("stop").endswith(enc._event("message_stop", {"type": "message_stop"}))
+    enc.usage.cache_read_tokens, enc.usage.cache_write_tokens, enc.usage.output_tokens = 3, 2, 40
+    usage = {"input_tokens": 4, "output_tokens": 40, "cache_creation_input_tokens": 2, "cache_read_input_tokens": 3}
+    end = {"type": "message_delta", "delta": {"stop_reason": "max_tokens", "stop_sequence": None}, "usage": usage}
+    stop = enc._event("message_stop", {"type": "message_stop"})
+    assert enc.on_end("length") == enc._event("message_delta", end) + stop
+    enc.stop_sequence = 'END"é'
+    end["delta"] = {"stop_reason": "stop_sequence", "stop_sequence": 'END"é'}
+    assert enc.on_end("stop") == enc._event("message_delta", end) + stop
 
     chat = ChatStreamEncoder(Context(client="openai_chat", upstream="anthropic"), "gpt-é")
     assert chat.on_start() == chat._chunk({"role": "assistant", "content": ""})
