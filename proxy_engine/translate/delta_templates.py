@@ -12,7 +12,7 @@ Anything else (another shape, bytes that are not UTF-8 or JSON) takes the full p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from json.decoder import scanstring
 from typing import Any
 
@@ -27,15 +27,24 @@ class DeltaSpec:
     """Where a plain delta's varying string is in its event (`path` of keys and indexes), what it means
     to the decoder (`kind`, and `key` for a tool call), and the template bytes around it once learned."""
 
-    __slots__ = ("key", "kind", "path", "prefix", "suffix", "text_only")
+    __slots__ = ("guard", "key", "kind", "path", "prefix", "suffix", "text_only")
 
-    def __init__(self, kind: str, path: Sequence[str | int], key: object = None, *, text_only: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        path: Sequence[str | int],
+        key: object = None,
+        *,
+        text_only: bool = False,
+        guard: Callable[[DeltaSpec], bool] | None = None,
+    ) -> None:
         self.kind = kind
         self.path = tuple(path)
         self.key = key
-        # The decoder gives exactly [TextDelta(value)] (nothing for "") and keeps no state for this event,
-        # so the stream may hand the value to the encoder directly.
+        # The decoder gives exactly [TextDelta(value)] (nothing for "") and changes no state for this event
+        # (while `guard`, when given, says so), so the stream may hand the value to the encoder directly.
         self.text_only = text_only
+        self.guard = guard
         self.prefix = b""
         self.suffix = b""
 

@@ -99,7 +99,12 @@ class GeminiStreamDecoder:
             return None
         if type(parts[0].get("text")) is not str:
             return None
-        return DeltaSpec("text", ("candidates", 0, "content", "parts", 0, "text"), self.last_usage)
+        path = ("candidates", 0, "content", "parts", 0, "text")
+        return DeltaSpec("text", path, self.last_usage, text_only=True, guard=self._text_is_plain)
+
+    def _text_is_plain(self, spec: DeltaSpec) -> bool:
+        """A text chunk of `spec` is just its text now: its usage is no news and it leaves `last` as it is."""
+        return self.last == "text" and spec.key == self.last_usage
 
     def delta_events(self, spec: DeltaSpec, value: str) -> list[Event] | None:
         """What `feed` gives for the chunk of `spec` carrying `value`; None once the usage read since

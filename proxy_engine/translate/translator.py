@@ -159,7 +159,8 @@ class StreamTranslator:
             if hit is not None:
                 spec, value = hit
                 encoder = self._encoder
-                if spec.text_only and encoder.block == "text" and not encoder.done:
+                direct = spec.text_only and encoder.block == "text" and not encoder.done
+                if direct and (spec.guard is None or spec.guard(spec)):
                     return encoder.text(value) if value else b""  # what feed([TextDelta(value)]) gives
                 events = self._decoder.delta_events(spec, value)
                 if events is not None:

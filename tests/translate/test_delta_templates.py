@@ -98,6 +98,13 @@ def gemini_stream(compact: bool) -> list[tuple[dict, str | None]]:
     first = {"promptTokenCount": 5, "totalTokenCount": 5}
     second = {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}
     out = [chunk(t, first) for t in TRICKY]
+    # Thinking between two text chunks: the text after it is text again, so a signature that follows
+    # belongs to no thinking (Gemini puts a thought's signature on a later part).
+    thought = chunk("", first)
+    thought["candidates"][0]["content"]["parts"] = [{"text": "", "thought": True}]  # no thinking delta, yet
+    signed = chunk("", first)
+    signed["candidates"][0]["content"]["parts"] = [{"text": "", "thoughtSignature": "c2ln"}]
+    out += [thought, chunk("plain", first), signed]
     # The usage changes, then changes back: a chunk that fits the first template is news again, and
     # with no usage on the last chunk the stream's usage is the one it changed back to.
     out += [chunk("more", second), chunk("again", second), chunk("back", first), chunk("", first)]
