@@ -172,6 +172,9 @@ def test_no_template_is_kept_where_the_string_is_not_the_one_the_spec_names() ->
     templates = DeltaTemplates()
     templates.learn(data, obj, DeltaSpec("content", ("choices", 0, "delta", "content")))
     assert templates.match(data) is None
+    # An event whose string is the probe's own marker proves nothing about where the string is.
+    assert learned(chat_data("#~%")).match(chat_data("other")) is None
+    assert learned(chat_data("#~")).match(chat_data("other")) is not None
 
 
 def test_an_event_that_fits_a_template_but_is_not_json_still_ends_the_stream_as_malformed() -> None:
