@@ -62,10 +62,6 @@ class DeltaTemplates:
     def learning(self) -> bool:
         return self._learns < MAX_LEARNS and len(self._templates) < MAX_TEMPLATES
 
-    def clear(self) -> None:
-        """The decoder's state changed in a way the templates assumed it would not (Gemini's usage)."""
-        self._templates.clear()
-
     def match(self, data: bytes) -> tuple[DeltaSpec, str] | None:
         for spec in self._templates:
             if not data.startswith(spec.prefix) or not data.endswith(spec.suffix):
@@ -103,7 +99,7 @@ class DeltaTemplates:
                     return
                 if found == value:
                     spec.prefix, spec.suffix = text[:seam].encode(), text[end:].encode()
-                    if _proved(spec, event):
+                    if _proved(spec):
                         self._templates.append(spec)
                     return
             start = text.find(f'"{key}"', start + 1)
@@ -115,20 +111,13 @@ def _at(obj: Any, path: tuple[str | int, ...]) -> Any:
     return obj
 
 
-def _replaced(obj: Any, path: tuple[str | int, ...], value: str) -> Any:
-    """A copy of `obj` with the string at `path` replaced (containers along the path copied)."""
-    if not path:
-        return value
-    copy = list(obj) if isinstance(obj, list) else dict(obj)
-    copy[path[0]] = _replaced(obj[path[0]], path[1:], value)
-    return copy
-
-
-def _proved(spec: DeltaSpec, event: dict) -> bool:
-    """The template with a marker string in its slot parses to the event with the marker at `path`:
-    the seam is a string token at exactly that place, so any string literal there means the same."""
+def _proved(spec: DeltaSpec) -> bool:
+    """The template with a marker string in its slot parses, with the marker at `path`. Only the seam's
+    token differs from the event (the lexer is outside a string there, or the marker's `#` would not
+    parse), and the value at `path` changed, so that token is the value at `path`: any string literal
+    there means the event with that string."""
     try:
         probe = loads(spec.prefix + f'"{_MARK}"'.encode() + spec.suffix)
-    except ValueError:
+        return _at(probe, spec.path) == _MARK
+    except (ValueError, LookupError, TypeError):  # not JSON, or the path is gone: the seam was elsewhere
         return False
-    return probe == _replaced(event, spec.path, _MARK)
