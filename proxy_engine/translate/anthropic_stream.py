@@ -9,6 +9,7 @@ from proxy_engine.usage.upstream import AnthropicStreamUsage
 from . import mapping
 from .anthropic import safe_id
 from .context import Context
+from .delta_templates import DeltaSpec
 from .errors import error_payload
 from .fields import as_int, as_obj
 from .ids import new_id
@@ -23,6 +24,7 @@ from .ir import (
     ThinkingSignature,
     ToolDelta,
     ToolStart,
+    Usage,
     UsageUpdate,
 )
 from .json_text import dumpb, quote
@@ -44,6 +46,36 @@ _ERROR_STATUS = {
 _DELTA = (
     b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"%s","%s":%s}}\n\n'
 )
+# The same for text, up to its string: rendered once per block.
+_TEXT_HEAD = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":'
+)
+# Frames whose only variable parts are numbers and strings, rendered by bytes formatting: what `_event`
+# gives for the same payload, byte for byte (tests/translate/test_delta_templates.py).
+_MESSAGE_START = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":%s,"type":"message","role":"assistant",'
+    b'"model":%s,"content":[],"stop_reason":null,"stop_sequence":null,"usage":%s}}\n\n'
+)
+_TEXT_START = (
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":%d,'
+    b'"content_block":{"type":"text","text":""}}\n\n'
+)
+_BLOCK_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n'
+_MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+_MESSAGE_DELTA = (
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":%s,"stop_sequence":%s},"usage":%s}\n\n'
+)
+_USAGE = b'{"input_tokens":%d,"output_tokens":%d,"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d}'
+
+
+def usage_bytes(u: Usage) -> bytes:
+    """`mapping.usage_to_anthropic(u)` as compact JSON, by bytes formatting (the counts are ints)."""
+    uncached = max(0, u.input_tokens - u.cache_read_tokens - u.cache_write_tokens)
+    return _USAGE % (uncached, u.output_tokens, u.cache_write_tokens, u.cache_read_tokens)
+
+
+# Per-token delta types and the field holding their string.
+_DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
 
 
 class AnthropicStreamDecoder:
@@ -98,6 +130,21 @@ class AnthropicStreamDecoder:
             ]
         return []  # ping, message_stop, and event types added later
 
+    def delta_spec(self, event: dict) -> DeltaSpec | None:
+        """A text, thinking or tool-argument delta (`delta_templates`); None for other events."""
+        delta = event.get("delta")
+        if event.get("type") != "content_block_delta" or type(delta) is not dict:
+            return None
+        field = _DELTA_FIELDS.get(delta.get("type"))  # type: ignore[arg-type]
+        if field is None or type(delta.get(field)) is not str:
+            return None
+        kind = delta["type"]
+        return DeltaSpec(kind, ("delta", field), as_int(event.get("index")) or 0, text_only=kind == "text_delta")
+
+    def delta_events(self, spec: DeltaSpec, value: str) -> list[Event]:
+        """What `feed` gives for the event of `spec` carrying `value`."""
+        return self._delta(spec.key, {"type": spec.kind, _DELTA_FIELDS[spec.kind]: value})  # type: ignore[arg-type]
+
     def _start(self, index: int, block: dict) -> list[Event]:
         btype = block.get("type")
         self.blocks[index] = {"type": btype, "sig": None, "text": False}
@@ -145,6 +192,7 @@ class AnthropicStreamEncoder(BlockEncoder):
         self.index = -1
         self.tool_index: dict[object, int] = {}
         self.thinking_open = False
+        self.text_head = b""
 
     @staticmethod
     def _event(name: str, payload: dict) -> bytes:
@@ -162,27 +210,18 @@ class AnthropicStreamEncoder(BlockEncoder):
         return self._event("content_block_delta", {"type": "content_block_delta", "index": idx, "delta": delta})
 
     def _stop(self) -> bytes:
-        return self._event("content_block_stop", {"type": "content_block_stop", "index": self.index})
+        return _BLOCK_STOP % self.index
 
     def on_start(self) -> bytes:
-        usage = mapping.usage_to_anthropic(self.usage)
-        message = {
-            "id": self.id,
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": usage,
-        }
-        return self._event("message_start", {"type": "message_start", "message": message})
+        return _MESSAGE_START % (quote(self.id), quote(self.model), usage_bytes(self.usage))
 
     def open_text(self) -> bytes:
-        return self._block_start({"type": "text", "text": ""})
+        self.index += 1
+        self.text_head = _TEXT_HEAD % self.index
+        return _TEXT_START % self.index
 
     def text(self, delta: str) -> bytes:
-        return _DELTA % (self.index, b"text_delta", b"text", quote(delta))
+        return self.text_head + quote(delta) + b"}}\n\n"
 
     def close_text(self) -> bytes:
         return self._stop()
@@ -236,13 +275,10 @@ class AnthropicStreamEncoder(BlockEncoder):
         return self._stop()
 
     def on_end(self, reason: FinishReason) -> bytes:
-        stop_reason = "stop_sequence" if self.stop_sequence else mapping.ANTHROPIC_FROM_IR[reason]
-        delta = {
-            "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": self.stop_sequence},
-            "usage": mapping.usage_to_anthropic(self.usage),
-        }
-        return self._event("message_delta", delta) + self._event("message_stop", {"type": "message_stop"})
+        seq = self.stop_sequence
+        stop_reason = "stop_sequence" if seq else mapping.ANTHROPIC_FROM_IR[reason]
+        delta = _MESSAGE_DELTA % (quote(stop_reason), b"null" if seq is None else quote(seq), usage_bytes(self.usage))
+        return delta + _MESSAGE_STOP
 
     def on_error(self, message: str, status: int) -> bytes:
         return self._event("error", error_payload("anthropic", status, message))

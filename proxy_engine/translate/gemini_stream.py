@@ -13,6 +13,7 @@ from proxy_engine.usage.upstream import from_gemini
 
 from . import mapping
 from .context import Context
+from .delta_templates import DeltaSpec
 from .errors import error_payload, upstream_message
 from .fields import as_list, as_obj, get
 from .gemini import ME, call_from_part, call_part
@@ -82,6 +83,38 @@ class GeminiStreamDecoder:
         elif not chunk.get("candidates") and as_obj(get(chunk, "promptFeedback", "prompt_feedback")).get("blockReason"):
             out.append(Finish(reason="content_filter"))
         return out
+
+    def delta_spec(self, chunk: dict) -> DeltaSpec | None:
+        """A chunk whose one plain text part is all it says (`delta_templates`); None otherwise. Its
+        usage must equal what was last read, or the chunk would be news: the spec keeps it to compare."""
+        candidates = chunk.get("candidates")
+        if "error" in chunk or type(candidates) is not list or not candidates or type(candidates[0]) is not dict:
+            return None
+        candidate = candidates[0]
+        if candidate.get("finishReason") or candidate.get("finish_reason"):
+            return None
+        content = candidate.get("content")
+        parts = content.get("parts") if type(content) is dict else None
+        if type(parts) is not list or len(parts) != 1 or type(parts[0]) is not dict or len(parts[0]) != 1:
+            return None
+        if type(parts[0].get("text")) is not str:
+            return None
+        path = ("candidates", 0, "content", "parts", 0, "text")
+        return DeltaSpec("text", path, self.last_usage, text_only=True, guard=self._text_is_plain)
+
+    def _text_is_plain(self, spec: DeltaSpec) -> bool:
+        """A text chunk of `spec` is just its text now: its usage is no news and it leaves `last` as it is."""
+        return self.last == "text" and spec.key == self.last_usage
+
+    def delta_events(self, spec: DeltaSpec, value: str) -> list[Event] | None:
+        """What `feed` gives for the chunk of `spec` carrying `value`; None once the usage read since
+        differs from the chunk's (it must be parsed whole again)."""
+        if spec.key != self.last_usage:
+            return None
+        if not value:
+            return []
+        self.last = "text"
+        return [TextDelta(text=value)]
 
     def _part(self, part: dict) -> list[Event]:
         sig = get(part, "thoughtSignature", "thought_signature")

@@ -8,6 +8,7 @@ from proxy_engine.usage.upstream import from_openai_chat
 
 from . import mapping
 from .context import Context
+from .delta_templates import DeltaSpec
 from .errors import error_payload, upstream_message
 from .fields import as_list, as_obj
 from .ids import new_id, now
@@ -27,7 +28,11 @@ from .json_text import dumpb, quote
 from .stream_base import BlockEncoder
 
 DONE = b"data: [DONE]\n\n"
+# What a token chunk's one choice may hold besides its delta without changing what it means.
+_PLAIN_CHOICE = frozenset(("index", "delta", "finish_reason", "logprobs"))
+_DELTA_EVENTS = {"content": TextDelta, "reasoning_content": ThinkingDelta, "reasoning": ThinkingDelta}
 _TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
+_TEXT_TAIL = b"}" + _TAIL
 
 
 class ChatStreamDecoder:
@@ -70,6 +75,28 @@ class ChatStreamDecoder:
             if usage is not None:
                 out.append(UsageUpdate(**usage.as_dict()))
         return out
+
+    def delta_spec(self, chunk: dict) -> DeltaSpec | None:
+        """A chunk that only carries one text or reasoning string (`delta_templates`); None otherwise."""
+        if "error" in chunk or chunk.get("usage") is not None:
+            return None
+        choices = chunk.get("choices")
+        if type(choices) is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        if type(choice) is not dict or choice.get("index", 0) != 0 or choice.get("finish_reason"):
+            return None
+        delta = choice.get("delta")
+        if not _PLAIN_CHOICE.issuperset(choice) or type(delta) is not dict:
+            return None
+        carried = [k for k, v in delta.items() if v is not None and k != "role"]
+        if len(carried) != 1 or carried[0] not in _DELTA_EVENTS or type(delta[carried[0]]) is not str:
+            return None
+        return DeltaSpec(carried[0], ("choices", 0, "delta", carried[0]), text_only=carried[0] == "content")
+
+    def delta_events(self, spec: DeltaSpec, value: str) -> list[Event]:
+        """What `feed` gives for the chunk of `spec` carrying `value`."""
+        return [_DELTA_EVENTS[spec.kind](text=value)] if value else []
 
     def _tool(self, call: dict) -> list[Event]:
         index = call.get("index", len(self.tools))
@@ -140,6 +167,7 @@ class ChatStreamEncoder(BlockEncoder):
         # Everything of a chunk before its delta, rendered once: tokens are framed by concatenation.
         head = b'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"choices":[{"index":0,"delta":'
         self.head = head % (quote(self.id), self.created, quote(model))
+        self.text_head = self.head + b'{"content":'
 
     def _chunk(self, delta: dict, finish: str | None = None, **extra: Any) -> bytes:
         payload = {
@@ -153,10 +181,10 @@ class ChatStreamEncoder(BlockEncoder):
         return b"data: " + dumpb(payload) + b"\n\n"
 
     def on_start(self) -> bytes:
-        return self._chunk({"role": "assistant", "content": ""})
+        return self.head + b'{"role":"assistant","content":""}' + _TAIL  # `_chunk` of that delta, by bytes
 
     def text(self, delta: str) -> bytes:
-        return self.head + b'{"content":' + quote(delta) + b"}" + _TAIL
+        return self.text_head + quote(delta) + _TEXT_TAIL
 
     def thinking(self, delta: str) -> bytes:
         return self.head + b'{"reasoning_content":' + quote(delta) + b"}" + _TAIL
@@ -181,7 +209,7 @@ class ChatStreamEncoder(BlockEncoder):
         return self.head + call + _TAIL
 
     def on_end(self, reason: FinishReason) -> bytes:
-        out = self._chunk({}, reason)
+        out = self.head + b'{},"logprobs":null,"finish_reason":%s}]}\n\n' % quote(reason)  # `_chunk({}, reason)`
         if self.ctx.include_usage:
             payload = {
                 "id": self.id,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .ir import Message, Part, Text, ToolResult
 
 _OPENAI_REASONING = re.compile(r"^(o\d|gpt-5|codex)", re.I)
 
 
+@lru_cache(maxsize=256)  # asked on every request to an OpenAI upstream, for a handful of model names
 def is_openai_reasoning_model(model: str) -> bool:
     """o-series and gpt-5 reject temperature/top_p and take max_completion_tokens."""
     return bool(_OPENAI_REASONING.match(model.rsplit("/", 1)[-1]))

@@ -21,6 +21,7 @@ from .anthropic_stream import AnthropicStreamDecoder, AnthropicStreamEncoder
 from .bedrock_stream import BedrockStreamDecoder
 from .code_assist import CodeAssistStreamDecoder
 from .context import Context
+from .delta_templates import DeltaTemplates
 from .errors import TranslationError, UpstreamMalformed, translate_error
 from .gemini_stream import GeminiStreamDecoder, GeminiStreamEncoder
 from .json_text import loads
@@ -129,6 +130,8 @@ class StreamTranslator:
         self._decoder = decoder
         self._encoder = encoder
         self._ctx = ctx
+        # Token events matched by bytes instead of parsed whole, for decoders that can say which are plain.
+        self._templates = DeltaTemplates() if hasattr(decoder, "delta_spec") else None
 
     def feed(self, event: dict) -> bytes:
         if not isinstance(event, dict):
@@ -150,11 +153,28 @@ class StreamTranslator:
         """
         if not data or data == b"[DONE]":
             return b""
+        templates = self._templates
+        if templates is not None:
+            hit = templates.match(data)
+            if hit is not None:
+                spec, value = hit
+                encoder = self._encoder
+                direct = spec.text_only and encoder.block == "text" and not encoder.done
+                if direct and (spec.guard is None or spec.guard(spec)):
+                    return encoder.text(value) if value else b""  # what feed([TextDelta(value)]) gives
+                events = self._decoder.delta_events(spec, value)
+                if events is not None:
+                    return encoder.feed(events)
         try:
             event = loads(data)
         except ValueError:
             raise UpstreamMalformed(f"a stream event is not JSON: {data[:80]!r}") from None
-        return self.feed(event)
+        out = self.feed(event)
+        if templates is not None and templates.learning and isinstance(event, dict):
+            spec = self._decoder.delta_spec(event)
+            if spec is not None:
+                templates.learn(data, event, spec)
+        return out
 
     def finish(self) -> bytes:
         return self._encoder.feed(self._decoder.finish()) + self._encoder.finish()
