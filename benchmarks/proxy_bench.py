@@ -12,7 +12,7 @@ the upstream and this load generator to the others (`--no-pin` turns that off), 
 core of its own and the generator's work never lands on its clock.
 `--recorder-modes off,errors,all` runs one engine per flight-recorder mode side by side (same rounds), so
 the recorder's CPU per request can be read against `off` and the bare floor in one run.
-Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only SUBSTRING]
+Not a test: `python benchmarks/proxy_bench.py [--requests N] [--rounds R] [--only NAME]
 [--recorder-modes M,...] [--vary-usage] [--cold-prices] [--no-pin] [--bare-uvloop]`.
 The bare floor runs on asyncio's own loop unless `--bare-uvloop`: the engine runs on uvloop (a dependency
 where it exists), so the default ratio is against plain aiohttp, and `--bare-uvloop` against the same loop.
@@ -238,6 +238,12 @@ SCENARIOS = [
 ]
 
 
+def _picks(wanted: str, name: str) -> bool:
+    """`--only`: a whole scenario name picks that one ("openai_chat json" is not also "openai_chat->gemini json")."""
+    exact = any(s.name == wanted for s in SCENARIOS)
+    return name == wanted if exact else wanted in name
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -347,8 +353,11 @@ async def compare(targets: list[tuple[str, bytes, psutil.Process | None]], n: in
             for _ in range(20):  # warm-up, not measured
                 await one(session, url, body)
         tallies = [Tally() for _ in targets]
-        for _ in range(rounds):
-            for (url, body, proc), tally in zip(targets, tallies, strict=True):
+        pairs = list(zip(targets, tallies, strict=True))
+        for r in range(rounds):
+            # Each round starts with another target: whoever runs first after the others always would
+            # meet a warmer or colder machine (caches, frequency, neighbours) than the rest.
+            for (url, body, proc), tally in pairs[r % len(pairs) :] + pairs[: r % len(pairs)]:
                 await batch(session, url, body, max(1, n // rounds), concurrency, proc, tally)
     for t in tallies:
         t.lat.sort()
@@ -381,8 +390,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=3000, help="measured requests per scenario and target")
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--only", action="append", default=[], help="run scenarios whose name contains this")
-    ap.add_argument("--rounds", type=int, default=4, help="alternate direct/bare/engine in this many batches")
+    ap.add_argument("--only", action="append", default=[], help="a scenario name, or part of names")
+    ap.add_argument("--rounds", type=int, default=12, help="alternate direct/bare/engine in this many batches")
     ap.add_argument("--startup", type=int, default=5, help="time start-to-ready this many times (0: skip)")
     ap.add_argument("--recorder-modes", default="", help="comma-separated recorder modes, one engine each")
     ap.add_argument("--vary-usage", action="store_true",
@@ -400,7 +409,7 @@ def main() -> int:
         os.sched_setaffinity(0, LOAD_CORES)
     bare_loop = "uvloop" if args.bare_uvloop else "asyncio"
     modes = [m.strip() for m in args.recorder_modes.split(",") if m.strip()] or [None]
-    scenarios = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only)]
+    scenarios = [s for s in SCENARIOS if not args.only or any(_picks(o, s.name) for o in args.only)]
     here = str(Path(__file__).parent)
     up_port, bare_port = free_port(), free_port()
     eng_ports = [free_port() for _ in modes]
