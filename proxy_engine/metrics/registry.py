@@ -4,6 +4,9 @@ The request path only appends the finished record to a deque (`note`); the recor
 when /metrics is scraped or once a second, whichever comes first. Label values are bounded: each
 label keeps the first `MAX_VALUES` values it sees, later ones are counted as "other", so a client
 that sends a thousand model names cannot make a thousand series.
+
+The counts are plain dicts (`tally.py`); prometheus_client is loaded only when `registry` is first
+read (a scrape), so an engine nobody scrapes never imports it (issue #16).
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from proxy_engine.metrics.tally import CounterTally, HistogramTally
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("proxy_engine.metrics")
 MAX_VALUES = 100
@@ -41,21 +47,31 @@ class BoundedLabel:
 
 class RequestMetrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
         who = ("provider", "model", "member")
-        self.requests = Counter("proxypal_requests", "Finished model requests", (*who, "status"), registry=r)
-        self.errors = Counter("proxypal_request_errors", "Model requests answered with an error (status >= 400)",
-                              (*who, "code"), registry=r)  # fmt: skip
-        self.tokens = Counter("proxypal_tokens", "Tokens used", (*who, "kind"), registry=r)
-        self.cost = Counter("proxypal_cost_usd", "Cost in US dollars (priced requests)", who, registry=r)
-        self.latency = Histogram("proxypal_request_duration_seconds", "Time from request to its last byte",
-                                 ("provider", "model"), buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
-        self.ttfb = Histogram("proxypal_time_to_first_byte_seconds", "Time from request to the reply's first byte",
-                              ("provider", "model"), buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self.requests = CounterTally("proxypal_requests", "Finished model requests", (*who, "status"))
+        self.errors = CounterTally("proxypal_request_errors", "Model requests answered with an error (status >= 400)",
+                                   (*who, "code"))  # fmt: skip
+        self.tokens = CounterTally("proxypal_tokens", "Tokens used", (*who, "kind"))
+        self.cost = CounterTally("proxypal_cost_usd", "Cost in US dollars (priced requests)", who)
+        self.latency = HistogramTally("proxypal_request_duration_seconds", "Time from request to its last byte",
+                                      ("provider", "model"), _LATENCY_BUCKETS)  # fmt: skip
+        self.ttfb = HistogramTally("proxypal_time_to_first_byte_seconds",
+                                   "Time from request to the reply's first byte", ("provider", "model"),
+                                   _LATENCY_BUCKETS)  # fmt: skip
+        self._registry: CollectorRegistry | None = None
         self._provider, self._model, self._member, self._code = (BoundedLabel() for _ in range(4))
         self._pending: deque[dict[str, Any]] = deque()
         self.dropped = 0
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The Prometheus view of the counts, built on first use."""
+        if self._registry is None:
+            from proxy_engine.metrics.exposition import tally_registry
+
+            self._registry = tally_registry((self.requests, self.errors, self.tokens, self.cost),
+                                            (self.latency, self.ttfb))  # fmt: skip
+        return self._registry
 
     def note(self, record: dict[str, Any]) -> None:
         """The request path's whole cost: one append."""
@@ -73,19 +89,19 @@ class RequestMetrics:
         provider, model = self._provider(d.get("provider")), self._model(d.get("model") or d.get("model_requested"))
         member = self._member(d.get("member") or d.get("client"))
         status = int(d.get("status") or 0)
-        self.requests.labels(provider, model, member, f"{status // 100}xx").inc()
+        self.requests.inc((provider, model, member, f"{status // 100}xx"))
         if status >= 400:
             err = d.get("error") or {}
-            self.errors.labels(provider, model, member, self._code(err.get("code") or status)).inc()
+            self.errors.inc((provider, model, member, self._code(err.get("code") or status)))
         for kind in _TOKEN_KINDS:
             if n := d.get(f"{kind}_tokens"):
-                self.tokens.labels(provider, model, member, kind).inc(n)
+                self.tokens.inc((provider, model, member, kind), n)
         if cost := d.get("cost_usd"):
-            self.cost.labels(provider, model, member).inc(cost)
+            self.cost.inc((provider, model, member), cost)
         if (latency := d.get("latency_ms")) is not None:
-            self.latency.labels(provider, model).observe(latency / 1000)
+            self.latency.observe((provider, model), latency / 1000)
         if (ttfb := d.get("ttfb_ms")) is not None:
-            self.ttfb.labels(provider, model).observe(ttfb / 1000)
+            self.ttfb.observe((provider, model), ttfb / 1000)
 
     async def drain_forever(self) -> None:
         while True:
