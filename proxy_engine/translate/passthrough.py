@@ -15,7 +15,7 @@ from typing import Any
 from .fields import as_list
 
 # `thinking.WRAP_PREFIX` as bytes, spelled out so the check on every pass-through loads no codec
-# (tests/translate/test_units.py holds the two equal).
+# (tests/engine/test_serve_imports.py holds the two equal).
 WRAP_MARK = b"cHAxc2ln"
 
 
