@@ -33,7 +33,6 @@ from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.storage.backend import Storage
 from proxy_engine.storage.errors import StorageUnavailable
-from proxy_engine.team_state.hot_state import TeamHotState
 from proxy_engine.usage.ledger import CostLedger
 from proxy_engine.usage.shared_spend import SharedSpend
 from proxy_engine.webhooks import WebhookDispatcher
@@ -95,6 +94,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await state.members.open()  # after the ledger: its `member` column is there
     await state.load_budgets()
     if (team := state.runtime.config.team) is not None and team.redis:
+        from proxy_engine.team_state.hot_state import TeamHotState  # redis: only team mode loads it
+
         replica = team.replica_id or state.storage.replica_id or f"{state.host}:{state.port}"
         state.team = await TeamHotState.open(team.redis, replica, state.bus, state.budgets, state.ledger)
         state.credentials.shared_refresh = state.team.refresh if state.team is not None else None

@@ -6,8 +6,6 @@ import errno
 import socket
 from dataclasses import dataclass
 
-import psutil
-
 
 @dataclass(frozen=True)
 class ListeningProcess:
@@ -20,7 +18,11 @@ class ListeningProcess:
 
 
 def port_holder(port: int) -> ListeningProcess | None:
-    """The process listening on port, or None when psutil cannot tell (another user's process, no permission)."""
+    """The process listening on port, or None when psutil cannot tell (another user's process, no permission).
+
+    psutil is imported here: `serve` asks only when its port is taken, so a normal start never loads it."""
+    import psutil
+
     try:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:

@@ -9,10 +9,12 @@ takes. Upstreams without a counter get the local estimate instead (see `translat
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proxy_engine.translate import TranslationError, count_tokens_response
-from proxy_engine.translate.translator import Translator
+
+if TYPE_CHECKING:  # the codecs load with the first translated call, not with the engine
+    from proxy_engine.translate.translator import Translator
 
 _ANTHROPIC_COUNT_KEYS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 # What POST /v1/responses/input_tokens takes (the OpenAI API reference, "Get input token counts").

@@ -7,11 +7,15 @@ record needs is read from that same decoding instead of a second parse by a usag
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from proxy_engine.dialects.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.dialects.sse import SSEFramer, block_data
-from proxy_engine.translate import StreamTranslator
 from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.usage.tokens import Usage
+
+if TYPE_CHECKING:
+    from proxy_engine.translate import StreamTranslator
 
 
 def usage_from_ir(u: dict | None) -> Usage | None:

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from proxy_engine.members.directory import REFRESH_S, KeyRefused, MemberDirectory
 from proxy_engine.members.limits import LimitHit, MemberLimits
-from proxy_engine.members.shared_limits import SharedMemberLimits
 from proxy_engine.storage.errors import StorageUnavailable
 from proxy_engine.storage.member_keys import MemberKey
 from proxy_engine.usage.budgets import period_start
 
 if TYPE_CHECKING:
+    from proxy_engine.members.shared_limits import SharedMemberLimits
     from proxy_engine.runtime import Runtime
     from proxy_engine.storage.backend import Storage
     from proxy_engine.team_state.hot_state import TeamHotState
@@ -45,7 +45,11 @@ class MemberAccess:
         self.spend_loaded = False
 
     def share(self, team: TeamHotState) -> None:
-        """Team mode with Redis: count RPM, TPM and budgets in the team's shared state from now on."""
+        """Team mode with Redis: count RPM, TPM and budgets in the team's shared state from now on.
+
+        Imported here: the shared limits bring redis, which an engine without team mode never loads."""
+        from proxy_engine.members.shared_limits import SharedMemberLimits
+
         self.shared = SharedMemberLimits(team.rates, team.spend, self.limits)
         team.link.on_recover(lambda: self._after_outage(team))
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import getpass
 import json
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 from proxy_engine.storage.errors import StorageUnavailable
@@ -75,6 +72,8 @@ async def _run(args: argparse.Namespace, ledger_file: Any, cfg: Any) -> int:  # 
     storage = Storage.from_config(ledger_file, cfg.team if cfg is not None else None, replica_id="cli")
     await storage.open()
     try:
+        import getpass
+
         admin, actor = KeyAdmin(storage), f"cli:{getpass.getuser()}"
         command = args.keys_command
         if command == "create":
@@ -130,6 +129,9 @@ def _table(keys: list[dict[str, Any]]) -> str:
 
 def _tell_engine(key_file: Any, host: str, port: int) -> None:  # noqa: ANN401
     """Best effort: an engine on this config re-reads the keys now; none running is fine."""
+    import urllib.error
+    import urllib.request  # here: `serve` imports this module for its parsers only
+
     host = "127.0.0.1" if host in ("0.0.0.0", "", "localhost") else host
     host = "[::1]" if host == "::" else (f"[{host}]" if ":" in host else host)
     try:

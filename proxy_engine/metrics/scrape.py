@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from proxy_engine.members.roles import require_admin
 from proxy_engine.metrics.registry import BoundedLabel
@@ -18,6 +17,8 @@ from proxy_engine.state import ENGINE, RunningEngine
 
 
 async def _gauges(state: RunningEngine) -> bytes:
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
     from proxy_engine.quota.report import engine_quota
 
     r = CollectorRegistry()
@@ -51,6 +52,8 @@ async def metrics(request: web.Request) -> web.Response:
     state = request.app[ENGINE]
     if not state.runtime.config.metrics.open:
         require_admin(request)
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest  # loaded by the first scrape
+
     state.metrics.drain()
     body = generate_latest(state.metrics.registry) + await _gauges(state)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

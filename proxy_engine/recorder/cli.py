@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +78,9 @@ def _engine_url(args: argparse.Namespace) -> tuple[str, str] | None:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request  # here, not at the top: `serve` imports this module for its parsers only
+
     if not valid_id(args.id):
         print(f"{args.id!r} is not a request id", file=sys.stderr)
         return 2

@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proxy_engine.recorder.present import sse_events
-from proxy_engine.translate import ir
-from proxy_engine.translate.context import Context
-from proxy_engine.translate.translator import codec
 from proxy_engine.usage.tokens import Usage
+
+if TYPE_CHECKING:  # the codecs load with the first diff, not with the engine's /v0 routes
+    from proxy_engine.translate import ir
 
 _ERROR_FIELDS = ("error", "message")
 
@@ -68,6 +68,9 @@ def summarize(dialect: str, status: int, body: str) -> ReplySummary:
         _summarize_stream(dialect, [json.dumps(x) for x in obj], out)
         return out
     if isinstance(obj, dict):
+        from proxy_engine.translate.context import Context
+        from proxy_engine.translate.translator import codec
+
         try:
             resp = codec(dialect).decode_response(obj, Context(client=dialect, upstream=dialect))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -79,6 +82,8 @@ def summarize(dialect: str, status: int, body: str) -> ReplySummary:
 
 
 def _parts(parts: list[ir.Part], out: ReplySummary) -> None:
+    from proxy_engine.translate import ir
+
     for p in parts:
         if isinstance(p, ir.Text):
             out.text += p.text
@@ -87,6 +92,10 @@ def _parts(parts: list[ir.Part], out: ReplySummary) -> None:
 
 
 def _summarize_stream(dialect: str, payloads: list[str], out: ReplySummary) -> None:
+    from proxy_engine.translate import ir
+    from proxy_engine.translate.context import Context
+    from proxy_engine.translate.translator import codec
+
     decoder = codec(dialect).stream_decoder(Context(client=dialect, upstream=dialect))
     calls: dict[object, dict[str, str]] = {}
     usage = Usage()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -15,7 +15,9 @@ from proxy_engine.recorder.capture import Capture
 from proxy_engine.routing import Candidate
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import RunningEngine
-from proxy_engine.translate.translator import Translator
+
+if TYPE_CHECKING:  # the codecs load with the first translated call, not with the engine
+    from proxy_engine.translate.translator import Translator
 
 # Maps the model a client sent to the name the router resolves (Amp's mappings and routing mode).
 ResolveAs = Callable[[Runtime, str], str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -15,9 +16,11 @@ from proxy_engine.request_path.paid_fallback import PaidFallbackGate
 from proxy_engine.request_path.upstream import attempt
 from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS
-from proxy_engine.translate import ESTIMATE_HEADER, count_tokens_response, estimate_input_tokens, get_translator
+from proxy_engine.translate import ESTIMATE_HEADER, count_tokens_response, estimate_input_tokens
 from proxy_engine.translate.embeddings import EMBED_ACTIONS
-from proxy_engine.translate.translator import Translator
+
+if TYPE_CHECKING:  # the codecs load with the first translated call, not with the engine
+    from proxy_engine.translate.translator import Translator
 
 log = logging.getLogger("proxy_engine.request_path")
 # Waking exactly at a cooldown's end can land a hair before it (the loop's clock is not the wall clock the
@@ -110,7 +113,11 @@ def _upstream_route(ex: Exchange, cand: Candidate) -> tuple[str, Translator | No
         if counter is None:
             return _estimate_count(ex, cand)
         up_dialect = counter
-    return up_dialect, get_translator(rec.dialect_in, up_dialect) if up_dialect != rec.dialect_in else None
+    if up_dialect == rec.dialect_in:
+        return up_dialect, None
+    from proxy_engine.translate.translator import get_translator  # loaded by the first translated call
+
+    return up_dialect, get_translator(rec.dialect_in, up_dialect)
 
 
 def _estimate_count(ex: Exchange, cand: Candidate) -> web.Response:

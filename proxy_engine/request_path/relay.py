@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -29,9 +30,11 @@ from proxy_engine.request_path.stream_only import whole_from_stream
 from proxy_engine.token_count import count_reply
 from proxy_engine.translate import TranslationError
 from proxy_engine.translate.errors import UpstreamMalformed
-from proxy_engine.translate.translator import Translator
 from proxy_engine.usage.tokens import Usage
 from proxy_engine.usage.upstream import usage_in_reply
+
+if TYPE_CHECKING:  # the codecs load with the first translated call, not with the engine
+    from proxy_engine.translate.translator import Translator
 
 ERRORS_MAX = 1 << 20  # the most read of an error or a count reply
 # What an upstream reply can fail with once its first byte arrived.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -30,7 +31,9 @@ from proxy_engine.token_count import COUNT_ACTIONS, count_request
 from proxy_engine.translate import TranslationError
 from proxy_engine.translate.embeddings import EMBED_ACTIONS
 from proxy_engine.translate.passthrough import might_need_sanitizing, sanitize_passthrough
-from proxy_engine.translate.translator import Translator
+
+if TYPE_CHECKING:  # the codecs load with the first translated call, not with the engine
+    from proxy_engine.translate.translator import Translator
 
 # Statuses that cool the credential down and let the next one try.
 FAILOVER_STATUSES = frozenset({401, 403, 408, 429, 500, 502, 503, 504, 529})

@@ -9,12 +9,15 @@ overflows, rate limits and overloads in the type and wording the client's agent 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from proxy_engine.request_path.errors import ProxyError, upstream_message
 from proxy_engine.request_path.redaction import ERROR_TEXT_MAX, redact_secrets, safe_error_body
-from proxy_engine.translate.translator import Translator
+
+if TYPE_CHECKING:  # the codecs load with the first translated call, not with the engine
+    from proxy_engine.translate.translator import Translator
 
 # Reply headers an error passes on: when to retry, and the request id support asks for.
 _KEPT = ("retry-after", "x-should-retry", "request-id", "x-request-id", "anthropic-ratelimit", "x-ratelimit")

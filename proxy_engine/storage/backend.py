@@ -20,8 +20,6 @@ from proxy_engine.storage.audit import AuditLog
 from proxy_engine.storage.database import BackendKind, Database
 from proxy_engine.storage.ledger_store import LedgerStore
 from proxy_engine.storage.member_keys import MemberKeyStore
-from proxy_engine.storage.postgres_database import PostgresDatabase
-from proxy_engine.storage.postgres_ledger import PostgresLedgerStore
 from proxy_engine.storage.sqlite_database import SqliteDatabase
 
 if TYPE_CHECKING:
@@ -56,12 +54,18 @@ class Storage:
         self.replica_id = replica_id
         self.member_keys = MemberKeyStore(db)
         self.audit = AuditLog(db, replica_id)
-        self._ledger: LedgerStore | None = PostgresLedgerStore(db) if isinstance(db, PostgresDatabase) else None
+        self._ledger: LedgerStore | None = None
+        if db.kind == "postgres":  # PostgreSQL's modules load only in team mode
+            from proxy_engine.storage.postgres_ledger import PostgresLedgerStore
+
+            self._ledger = PostgresLedgerStore(db)  # type: ignore[arg-type]
 
     @classmethod
     def from_config(cls, ledger_file: Path, team: TeamConfig | None, replica_id: str | None = None) -> Storage:
         if team is None or not team.postgres:
             return cls(SqliteDatabase(ledger_file), replica_id)
+        from proxy_engine.storage.postgres_database import PostgresDatabase
+
         ref = team.postgres
         return cls(PostgresDatabase(lambda: resolve_server_url(ref)), team.replica_id or replica_id)
 

@@ -14,10 +14,13 @@ import json
 import math
 import re
 import struct
+from typing import TYPE_CHECKING
 
 from .context import Context
 from .errors import TranslationError
-from .ir import Document, Image, Request, Text, Thinking, ToolCall, ToolResult
+
+if TYPE_CHECKING:  # the internal model loads with the codecs, not with `text_tokens` and ESTIMATE_HEADER
+    from .ir import Document, Image, Request
 
 ESTIMATE_HEADER = "X-ProxyPal-Token-Estimate"
 _PIECES = re.compile(r"[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]")
@@ -83,6 +86,8 @@ def document_tokens(doc: Document) -> int:
 
 
 def _part_tokens(p: object) -> int:
+    from .ir import Document, Image, Text, Thinking, ToolCall, ToolResult
+
     if isinstance(p, Text):
         return text_tokens(p.text)
     if isinstance(p, Thinking):

@@ -12,18 +12,21 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .anthropic import thinking_blocks_ok
 from .fields import as_list
-from .gemini import SKIP_SIGNATURE
-from .thinking import WRAP_PREFIX, is_wrapped, unwrap
+
+# `thinking.WRAP_PREFIX` as bytes, spelled out so the check on every pass-through loads no codec
+# (tests/engine/test_serve_imports.py holds the two equal).
+WRAP_MARK = b"cHAxc2ln"
 
 
 def might_need_sanitizing(raw: bytes) -> bool:
     """A cheap look at the raw request: only bodies holding a wrapped token or thinking need parsing."""
-    return WRAP_PREFIX.encode() in raw or b'"signature":""' in raw or b'"signature": ""' in raw
+    return WRAP_MARK in raw or b'"signature":""' in raw or b'"signature": ""' in raw
 
 
 def _foreign(token: Any, native: str) -> bool:
+    from .thinking import unwrap
+
     if not isinstance(token, str) or not token:
         return True
     sig = unwrap(token, native)
@@ -31,6 +34,9 @@ def _foreign(token: Any, native: str) -> bool:
 
 
 def _anthropic(body: dict) -> bool:
+    from .anthropic import thinking_blocks_ok
+    from .thinking import is_wrapped
+
     changed = False
     for msg in as_list(body.get("messages")):
         content = msg.get("content") if isinstance(msg, dict) else None
@@ -55,6 +61,8 @@ def _anthropic(body: dict) -> bool:
 
 
 def _responses(body: dict) -> bool:
+    from .thinking import is_wrapped
+
     items = body.get("input")
     if not isinstance(items, list):
         return False
@@ -70,6 +78,9 @@ def _responses(body: dict) -> bool:
 
 
 def _gemini(body: dict) -> bool:
+    from .gemini import SKIP_SIGNATURE
+    from .thinking import is_wrapped
+
     changed = False
     for content in as_list(body.get("contents")):
         parts = content.get("parts") if isinstance(content, dict) else None
