@@ -15,8 +15,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from proxy_engine.config_schema import ConfigModel, Field, SchemaViolation, field_validator, model_validator
 from proxy_engine.kind_facts import (  # noqa: F401  (re-exported for the TUI)
     API_KEY_KINDS,
     KEY_KINDS_OFFERED,
@@ -76,8 +76,8 @@ def _check_ref(value: str | None) -> str | None:
     raise ValueError("must be a reference like keyring:NAME or env:VAR; secrets never go in the config file")
 
 
-class _Strict(ConfigModel):
-    """Unknown keys are errors and a loaded config never changes (`config_schema.py`)."""
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CredentialConfig(_Strict):
@@ -504,7 +504,7 @@ def parse_config_text(text: str, filename: str = "<config>") -> Config:
         return Config.model_validate(data)
     except RecursionError:
         raise ConfigError([ConfigIssue(filename, 1, "config: nested too deeply")]) from None
-    except SchemaViolation as e:
+    except ValidationError as e:
         issues = []
         for err in e.errors():
             loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal")))]

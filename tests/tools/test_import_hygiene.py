@@ -5,10 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-# kind_facts is the pure-data list of provider kinds that config.py re-exports to the TUI; config_schema is
-# the typed-record layer the config schema is declared with.
-ALLOWED_ENGINE = {"proxy_engine", "proxy_engine.config", "proxy_engine.config_schema", "proxy_engine.kind_facts",
-                  "proxy_engine.paths"}  # fmt: skip
+# kind_facts is the pure-data list of provider kinds that config.py re-exports to the TUI.
+ALLOWED_ENGINE = {"proxy_engine", "proxy_engine.config", "proxy_engine.kind_facts", "proxy_engine.paths"}
 
 
 def test_cli_imports_neither_textual_nor_engine_internals() -> None:
