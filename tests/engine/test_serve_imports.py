@@ -59,9 +59,9 @@ sys.exit(main(["serve"]))
 
 # What a proxy with API keys does not use at start: team mode (Redis, PostgreSQL), Prometheus, the
 # genai-prices catalogue (the price table covers configured routes), logins (keyring, authlib), AWS,
-# psutil (only to name a port's holder) and pydantic (the config schema is config_schema.py).
+# and psutil (only to name a port's holder). pydantic stays: it declares and checks the config.
 NOT_AT_START = {"redis", "asyncpg", "prometheus_client", "genai_prices", "keyring", "authlib", "botocore",
-                "boto3", "httpx", "cryptography", "psutil", "pydantic", "pydantic_core", "opentelemetry"}  # fmt: skip
+                "boto3", "httpx", "cryptography", "psutil", "opentelemetry"}  # fmt: skip
 # The translate package's codecs and internal model: only its light error and estimate modules load.
 CODECS = {"proxy_engine.translate.translator", "proxy_engine.translate.ir", "proxy_engine.translate.anthropic",
           "proxy_engine.translate.openai_chat", "proxy_engine.translate.gemini"}  # fmt: skip
