@@ -12,6 +12,7 @@ from pathlib import Path
 from proxy_engine import __version__
 from proxy_engine.config import ConfigError, load_config
 from proxy_engine.config_warnings import config_warnings
+from proxy_engine.heap import resume_collection
 from proxy_engine.paths import resolve_paths
 from proxy_engine.recorder.cli import COMMANDS as CAPTURE_COMMANDS
 from proxy_engine.recorder.cli import add_capture_subcommands
@@ -103,6 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
     elif args.workers > 1:
         from proxy_engine.workers.supervisor import serve_workers
 
+        resume_collection()  # the supervisor never freezes a start-up heap of its own: it collects as usual
         run = lambda: serve_workers(paths, args.host, args.port, args.workers)  # noqa: E731
     else:
         run = lambda: serve(paths, args.host, args.port)  # noqa: E731
@@ -193,4 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Whatever runs first, the files it makes under ProxyPal's home are the user's alone.
     os.umask(0o077)
+    if args.handler is not _serve:
+        resume_collection()  # paused by `python -m proxy_engine` for serve's start-up (heap.py)
     return args.handler(args)
