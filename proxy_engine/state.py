@@ -52,6 +52,9 @@ class RunningEngine:
     config_errors: list[ConfigIssue] = field(default_factory=list)
     model_calls: set[asyncio.Task] = field(default_factory=set)  # handler tasks of model calls in flight
     shutting_down: bool = False  # set once the drain's grace is over: what is still open gets ended
+    # Bodies of model calls still arriving: aiohttp stops reading every connection when shutdown starts,
+    # so the drain ends these at once (drain.py) instead of letting them wait out the grace.
+    bodies_arriving: set[aiohttp.StreamReader] = field(default_factory=set)
     worker: WorkerRole | None = None  # set in a worker process of `serve --workers N`
     credentials: CredentialBroker = field(init=False)
     pacing: PacingBoard = field(default_factory=PacingBoard)  # per-credential max_concurrent / rpm

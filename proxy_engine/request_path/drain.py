@@ -5,6 +5,9 @@ cancelled stream is cut mid-body. Instead, this `on_shutdown` hook waits up to `
 for the calls in flight; then it marks the engine as shutting down and cancels what is left, and
 each call ends itself: a stream with an error event in its dialect and a proper end of the body,
 a call with nothing sent yet with a 503; both are recorded as `server_shutdown`.
+A call whose body is still arriving is ended at once: aiohttp stops reading every connection before
+this hook runs (`Server.pre_shutdown`), so the rest of that body never comes, and waiting out the
+grace only made its client time out instead of getting the 503.
 """
 
 from __future__ import annotations
@@ -22,9 +25,15 @@ ENDING_S = 2.0  # how long the calls get to write their shutdown ending
 _POLL_S = 0.05
 
 
+class BodyCutByShutdown(Exception):
+    """Set on a model call's body stream at shutdown: the rest of the body will not be read."""
+
+
 async def drain_model_calls(app: web.Application) -> None:
     state = app[ENGINE]
     grace = state.runtime.config.shutdown_grace_s
+    for body in list(state.bodies_arriving):
+        body.set_exception(BodyCutByShutdown())  # handler.py answers these 503 server_shutdown
     if state.model_calls:
         log.info("shutting down: waiting up to %.1fs for %d model calls", grace, len(state.model_calls))
         await _until_idle(state, grace)

@@ -12,6 +12,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from proxy_engine.members.directory import KeyRefused
 from proxy_engine.record import ERROR_MESSAGE_MAX, MODEL_NAME_MAX, RequestRecord
 from proxy_engine.recorder.capture import Capture
+from proxy_engine.request_path.drain import BodyCutByShutdown
 from proxy_engine.request_path.errors import ProxyError, error_response, over_budget, unknown_model
 from proxy_engine.request_path.exchange import Exchange, ResolveAs
 from proxy_engine.request_path.failover import forward
@@ -129,8 +130,14 @@ async def _admit(
         if request.content.is_eof():  # the whole body came with the headers: reading it cannot wait
             raw = await request.read()
         else:
-            async with asyncio.timeout(rt.config.inbound.body_timeout_s):
-                raw = await request.read()
+            state.bodies_arriving.add(request.content)
+            try:
+                async with asyncio.timeout(rt.config.inbound.body_timeout_s):
+                    raw = await request.read()
+            finally:
+                state.bodies_arriving.discard(request.content)
+    except BodyCutByShutdown:
+        raise ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown") from None
     except web.HTTPRequestEntityTooLarge:
         raise ProxyError(413, f"request body is larger than max_body_mb ({rt.config.max_body_mb} MB)") from None
     except TimeoutError:

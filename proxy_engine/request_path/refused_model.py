@@ -31,6 +31,8 @@ async def requested_model(request: web.Request, path_model: object, status: int)
     size = request.content_length
     if status in _BODY_NEVER_CAME or size is None or size > PEEK_MAX_BYTES:
         return None
+    if request.content.exception() is not None:  # the body stream failed (or shutdown cut it): nothing to read
+        return None
     try:
         async with asyncio.timeout(PEEK_TIMEOUT_S):
             raw = await request.read()

@@ -88,6 +88,31 @@ def test_sigterm_answers_a_call_still_waiting_for_its_upstream_with_503(fakes):
     assert got["status"] == 503 and got["body"]["error"]["code"] == "server_shutdown"
 
 
+def test_sigterm_answers_a_call_whose_body_is_still_arriving_with_503_at_once(fakes, tmp_path):
+    """aiohttp stops reading connections when shutdown starts, so the rest of this body never comes:
+    the call is answered 503 at once (not after the grace, when its client may have given up) and recorded."""
+    port = free_port()
+    eng = EngineProcess(fakes_config(port, *fakes, extra="shutdown_grace_s: 30\n"), port, home=str(tmp_path)).start()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000\r\n\r\n{\"model\": ")  # fmt: skip
+        time.sleep(0.5)  # the handler is reading the body
+        started = time.monotonic()
+        assert eng.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 15, "the call did not wait out the 30 s grace"
+        reply = _closed_within(s, 5.0)
+    finally:
+        s.close()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503"), reply[:300]
+    assert json.loads(body)["error"]["code"] == "server_shutdown"
+    rid = next(line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
+               if line.lower().startswith(b"x-proxypal-request-id:"))  # fmt: skip
+    with sqlite3.connect(tmp_path / "data" / "usage.db") as db:
+        assert db.execute("SELECT status FROM requests WHERE id = ?", (rid,)).fetchone() == (503,)
+
+
 # ----- inbound: header and body read timeouts, the connection cap -----
 
 INBOUND = "inbound: {header_timeout_s: 1.0, body_timeout_s: 1.0, max_connections: 4}\n"
