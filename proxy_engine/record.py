@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any, Protocol
 
-from proxy_engine.protocol import RequestError, RequestFinished, RequestStarted
+from proxy_engine.protocol import RequestFinished, RequestStarted
 from proxy_engine.usage.tokens import Usage
 
 _AGENTS = (
@@ -172,41 +172,14 @@ class RequestRecord:
         )  # fmt: skip
 
     def finished_event(self) -> RequestFinished:
-        u = self.usage
-        end = time.perf_counter()
-        return RequestFinished(
-            id=self.id,
-            ts_start=self.ts_start,
-            client=self.client,
-            agent=self.agent,
-            dialect_in=self.dialect_in,
-            dialect_out=self.dialect_out,
-            model_requested=self.model_requested,
-            provider=self.provider,
-            model=self.model,
-            credential=self.credential,
-            stream=self.stream,
-            status=self.status or 500,
-            latency_ms=round((end - self.t0) * 1000, 2),
-            ttfb_ms=round((self.t_first - self.t0) * 1000, 2) if self.t_first else None,
-            input_tokens=u.input_tokens if u else 0,
-            output_tokens=u.output_tokens if u else 0,
-            cache_read_tokens=u.cache_read_tokens if u else 0,
-            cache_write_tokens=u.cache_write_tokens if u else 0,
-            cost_usd=self.cost_usd,
-            attempts=self.attempts,
-            error=RequestError(code=self.error_code, message=self.error_message) if self.error_code else None,
-            paid_fallback=self.paid_fallback,
-            session=self.session,
-            member=self.member,
-            team=self.team,
-        )
+        """The typed `request.finished` event (the request path sends `as_dict`, which this reads back)."""
+        return RequestFinished.from_dict(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         """The `request.finished` payload as a dict: the event, the ledger row and the stats input.
 
-        Exactly `finished_event().to_dict()` (tests/test_record_dict.py holds them equal), built in one step:
-        it runs once per request, and the event object was only ever turned into this dict.
+        Built in one step rather than through the typed event (`finished_event` reads it back; the tests in
+        tests/test_record_dict.py hold the round trip exact): it runs once per request.
         """
         u = self.usage
         t_first = self.t_first
