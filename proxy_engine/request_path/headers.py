@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -121,3 +122,20 @@ def forwarded_query(request: web.Request, up_dialect: str, translated: bool) -> 
         return None
     allowed = FORWARDED_QUERY.get(up_dialect, _NOTHING)
     return {k: v for k, v in request.query.items() if k in allowed} or None
+
+
+def kept_reply_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The upstream reply headers a model call passes back (REPLY_KEPT_PREFIXES), each name judged once."""
+    kept = []
+    for k, v in headers.items():
+        keep = _REPLY_VERDICTS.get(k)
+        if keep is None:
+            keep = k.lower().startswith(REPLY_KEPT_PREFIXES)
+            if len(_REPLY_VERDICTS) < _VERDICTS_MAX:
+                _REPLY_VERDICTS[k] = keep
+        if keep:
+            kept.append((k, v))
+    return kept
+
+
+_REPLY_VERDICTS: dict[str, bool] = {}  # a reply header name as the upstream spells it -> kept

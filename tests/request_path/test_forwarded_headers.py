@@ -1,4 +1,4 @@
-"""Which client headers a same-dialect call forwards: judged once per spelling and dialect, always the same."""
+"""Which client headers a same-dialect call forwards, and which reply headers go back: judged once per spelling."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
 from proxy_engine.request_path import headers as header_rules
-from proxy_engine.request_path.headers import forwarded_headers
+from proxy_engine.request_path.headers import forwarded_headers, kept_reply_headers
 
 
 def _forwarded(pairs: list[tuple[str, str]], dialect: str) -> dict[str, str]:
@@ -40,3 +40,15 @@ def test_invented_names_past_the_memory_bound_are_still_judged() -> None:
     assert len(header_rules._VERDICTS["gemini"]) <= header_rules._VERDICTS_MAX
     late = _forwarded([("X-Goog-Api-Client", "genai/1"), ("X-Invented-Late", "1")], "gemini")
     assert late == {"X-Goog-Api-Client": "genai/1"}, "a name first seen after the bound is judged, not cached"
+
+
+def test_reply_headers_kept_for_the_client_are_the_rate_limit_and_request_id_families() -> None:
+    reply = CIMultiDict(
+        [("X-RateLimit-Remaining-Requests", "9"), ("anthropic-ratelimit-tokens-limit", "1"), ("Request-Id", "r1"),
+         ("Set-Cookie", "a=b"), ("Server", "cloudflare"), ("openai-processing-ms", "12"), ("retry-after", "3"),
+         ("x-request-id", "q1"), ("CF-RAY", "x"), ("Content-Length", "10")]
+    )  # fmt: skip
+    want = [("X-RateLimit-Remaining-Requests", "9"), ("anthropic-ratelimit-tokens-limit", "1"), ("Request-Id", "r1"),
+            ("openai-processing-ms", "12"), ("retry-after", "3"), ("x-request-id", "q1")]  # fmt: skip
+    assert kept_reply_headers(reply) == want
+    assert kept_reply_headers(reply) == want, "the second reply is judged from the first one's verdicts"
