@@ -82,6 +82,10 @@ class Capture:
     def client_response_body(self, chunk: bytes) -> None:
         self.add(self._client_response(), chunk)
 
+    def client_response_stage(self) -> Stage:
+        """The stage a streamed reply's chunks go to (its writer keeps it, instead of looking it up per chunk)."""
+        return self._client_response()
+
     def client_reply(self, resp: web.StreamResponse) -> None:
         """The reply the handler returned: its status and headers, and its body when it was a whole one."""
         stage = self._client_response()
@@ -101,7 +105,11 @@ class Capture:
         n = len(chunk)
         stage.seen += n
         lim = self.limits
-        room = min(lim.stage_max - stage.kept, lim.request_max - self.kept, lim.memory_max - lim.held)
+        room = lim.stage_max - stage.kept  # the smallest of the three caps' room, without a call to min()
+        if (left := lim.request_max - self.kept) < room:
+            room = left
+        if (left := lim.memory_max - lim.held) < room:
+            room = left
         if n > room:
             stage.truncated = True
             if room <= 0:
