@@ -29,6 +29,7 @@ from proxy_engine.request_path.drain import drain_model_calls
 from proxy_engine.request_path.responses_socket import OPEN_SOCKETS, close_response_sockets
 from proxy_engine.request_path.routes import ROOT, mount
 from proxy_engine.request_path.safety_net import safety_net
+from proxy_engine.request_path.upstream_request import UpstreamRequest
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import ENGINE, RECORD, RunningEngine
 from proxy_engine.storage.backend import Storage
@@ -89,7 +90,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         state.budgets.shared = SharedSpend(state.worker.spend_file, state.worker.index + 1)
     state.management_key = await asyncio.to_thread(load_management_key, state.paths.management_key_file)
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300, enable_cleanup_closed=True)
-    state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
+    # No aiohttp User-Agent upstream when the client sent none (upstream_request.py)
+    state.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, request_class=UpstreamRequest)
     await state.ledger.open()
     await state.members.open()  # after the ledger: its `member` column is there
     await state.load_budgets()

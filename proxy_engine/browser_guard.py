@@ -43,7 +43,7 @@ def browser_refusal(request: web.Request, *, allow_navigation: bool = False, che
     origin = request.headers.get("Origin")
     if origin and _authority(origin) != request.host:
         return "requests from another origin are refused (configure a client key to allow browser apps)"
-    if check_host and not _local_name(_hostname(request.host)):
+    if check_host and not _local_host(request.host):
         return f"this proxy answers requests addressed to this machine only, not {request.host!r}"
     return None
 
@@ -79,11 +79,16 @@ def browser_guard(relay_handlers: Collection[Handler]) -> Callable[..., Awaitabl
 
 
 @functools.lru_cache(maxsize=64)
-def _local_name(host: str) -> bool:
-    """An IP literal cannot be rebound; of names, only localhost and *.localhost are this machine for sure.
+def _local_host(host: str) -> bool:
+    """Does this `Host` header (name or address, with or without a port) name this machine?
 
     Cached: a client sends the same Host on every request, and parsing it as an address costs more than the rest
     of the guard."""
+    return _local_name(_hostname(host))
+
+
+def _local_name(host: str) -> bool:
+    """An IP literal cannot be rebound; of names, only localhost and *.localhost are this machine for sure."""
     try:
         ipaddress.ip_address(host.split("%")[0])
         return True

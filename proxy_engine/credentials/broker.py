@@ -210,7 +210,7 @@ class CredentialBroker:
 
     def has_credentials(self, p: Provider) -> bool:
         pool = self.pools.get(p.name)
-        return bool(pool and pool.credentials)
+        return pool is not None and not pool.empty
 
     async def call_for(self, p: Provider, cred: Credential, dialect: str) -> UpstreamCall:
         """Headers and base URL for one attempt. Raises AuthError when a login cannot be used."""

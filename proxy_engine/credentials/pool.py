@@ -130,6 +130,11 @@ class CredentialPool:
     def credentials(self) -> list[Credential]:
         return list(self._credentials)
 
+    @property
+    def empty(self) -> bool:
+        """No credential at all (asked on every request: no copy of the list)."""
+        return not self._credentials
+
     def set_credentials(self, credentials: Sequence[Credential]) -> None:
         """Replace the credential list (config reload). Cooldowns of kept ids stay in force."""
         ids = [c.id for c in credentials]

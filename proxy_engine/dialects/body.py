@@ -6,6 +6,7 @@ import functools
 import json
 import re
 
+_SPLICE_MIN = 1 << 16
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
 
 
@@ -16,8 +17,17 @@ def rewrite_model(body: bytes, old: str, new: str) -> bytes:
     pattern, old_len, new_value = _model_edit(old, new)
     m = pattern.search(body)
     if m is not None and pattern.search(body, m.end()) is None:  # the only hit is the top-level one
-        return body[: m.end() - old_len] + new_value + body[m.end() :]
+        return _spliced(body, m.end() - old_len, m.end(), new_value)
     return _rewrite_top_level(body, new)
+
+
+def _spliced(body: bytes, start: int, end: int, value: bytes) -> bytes:
+    """`body` with `body[start:end]` replaced, built in one allocation: slicing copied the tail once more,
+    and an agent's request is often a megabyte (~0.5 ms of fresh pages per copy)."""
+    if len(body) < _SPLICE_MIN:  # small: plain slices are quicker than a view
+        return body[:start] + value + body[end:]
+    view = memoryview(body)
+    return b"".join((view[:start], value, view[end:]))
 
 
 @functools.lru_cache(maxsize=256)
@@ -51,7 +61,7 @@ def ensure_include_usage(body: bytes, obj: dict) -> bytes:
     opts = obj.get("stream_options")
     if opts is None:
         i = body.index(b"{")
-        return body[: i + 1] + b'"stream_options":{"include_usage":true},' + body[i + 1 :]
+        return _spliced(body, i + 1, i + 1, b'"stream_options":{"include_usage":true},')
     if isinstance(opts, dict) and opts.get("include_usage") is True:
         return body
     new = dict(obj, stream_options={**(opts if isinstance(opts, dict) else {}), "include_usage": True})

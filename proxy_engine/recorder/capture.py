@@ -50,32 +50,29 @@ class Limits:
 class Capture:
     """The stages of one request, each bounded by `stage_max` bytes and all of them by `request_max`."""
 
-    __slots__ = ("_last_upstream", "kept", "limits", "stages")
+    __slots__ = ("_last_upstream", "attempts", "kept", "limits", "stages")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.stages: list[Stage] = []
         self.kept = 0
+        self.attempts = 0  # upstream requests so far: counted, not searched for on every stage
         self._last_upstream: Stage | None = None
 
     def client_request(self, request: web.Request) -> None:
-        self.stages.append(
-            Stage(CLIENT_REQUEST, method=request.method, url=request.path, query=request.query,
-                  headers=request.headers)
-        )  # fmt: skip
+        self.stages.append(Stage(CLIENT_REQUEST, 0, request.method, request.path, request.query, 0, request.headers))
 
     def client_body(self, raw: bytes) -> None:
         self.add(self.stages[0], raw)
 
     def upstream_request(self, url: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
-        attempt = sum(1 for s in self.stages if s.name == UPSTREAM_REQUEST) + 1
-        stage = Stage(UPSTREAM_REQUEST, attempt, "POST", url, query, headers=headers)
+        self.attempts += 1
+        stage = Stage(UPSTREAM_REQUEST, self.attempts, "POST", url, query, 0, headers)
         self.stages.append(stage)
         self.add(stage, body)
 
     def upstream_response(self, status: int, headers: Mapping[str, str]) -> None:
-        attempt = sum(1 for s in self.stages if s.name == UPSTREAM_REQUEST)
-        self._last_upstream = Stage(UPSTREAM_RESPONSE, attempt, status=status, headers=headers)
+        self._last_upstream = Stage(UPSTREAM_RESPONSE, self.attempts, "", "", None, status, headers)
         self.stages.append(self._last_upstream)
 
     def upstream_body(self, chunk: bytes) -> None:
@@ -84,6 +81,10 @@ class Capture:
 
     def client_response_body(self, chunk: bytes) -> None:
         self.add(self._client_response(), chunk)
+
+    def client_response_stage(self) -> Stage:
+        """The stage a streamed reply's chunks go to (its writer keeps it, instead of looking it up per chunk)."""
+        return self._client_response()
 
     def client_reply(self, resp: web.StreamResponse) -> None:
         """The reply the handler returned: its status and headers, and its body when it was a whole one."""
@@ -104,7 +105,11 @@ class Capture:
         n = len(chunk)
         stage.seen += n
         lim = self.limits
-        room = min(lim.stage_max - stage.kept, lim.request_max - self.kept, lim.memory_max - lim.held)
+        room = lim.stage_max - stage.kept  # the smallest of the three caps' room, without a call to min()
+        if (left := lim.request_max - self.kept) < room:
+            room = left
+        if (left := lim.memory_max - lim.held) < room:
+            room = left
         if n > room:
             stage.truncated = True
             if room <= 0:
@@ -124,4 +129,4 @@ class Capture:
 
     @property
     def failed_over(self) -> bool:
-        return sum(1 for s in self.stages if s.name == UPSTREAM_REQUEST) > 1
+        return self.attempts > 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy_engine.recorder.capture import Capture
+from proxy_engine.recorder.capture import Capture, Stage
 from proxy_engine.request_path.client_reply import ClientReply
 
 
@@ -14,10 +14,13 @@ class TappedStreamResponse(ClientReply):
     def __init__(self, capture: Capture, status: int) -> None:
         super().__init__(status=status)
         self._capture = capture
+        self._stage: Stage | None = None  # the client_response stage, found at the first write
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         await super().write(data)
-        self._capture.client_response_body(bytes(data) if type(data) is not bytes else data)
+        if (stage := self._stage) is None:
+            stage = self._stage = self._capture.client_response_stage()
+        self._capture.add(stage, bytes(data) if type(data) is not bytes else data)
 
 
 def client_stream(capture: Capture | None, status: int) -> web.StreamResponse:

@@ -17,7 +17,7 @@ from aiohttp import web
 from proxy_engine.dialects.body import rewrite_model
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.exchange import Exchange
-from proxy_engine.request_path.headers import REPLY_KEPT_PREFIXES
+from proxy_engine.request_path.headers import kept_reply_headers
 from proxy_engine.request_path.relay import UPSTREAM_FAILURES, upstream_failure
 from proxy_engine.translate import TranslationError
 from proxy_engine.translate.embeddings import (
@@ -93,7 +93,7 @@ async def relay_embeddings(
         return ProxyError(502, f"{rec.provider} sent embeddings the proxy cannot read: {e}", "upstream_malformed")
     rec.status = resp.status
     rec.usage = Usage(input_tokens=tokens)
-    kept = {k: v for k, v in resp.headers.items() if k.lower().startswith(REPLY_KEPT_PREFIXES)}
+    kept = dict(kept_reply_headers(resp.headers))
     if reply is not None:
         return web.json_response(reply, status=resp.status, headers=kept)
     ex.state.finished(rec)  # journaled before the client sees the end of the reply

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
 from aiohttp import web
 
 # Meaningful for one connection only (RFC 9110 7.6.1), never forwarded either way.
@@ -58,24 +61,47 @@ def client_key(request: web.Request) -> str | None:
 
 def forwarded_headers(request: web.Request, up_dialect: str, translated: bool) -> dict[str, str]:
     """A same-dialect call keeps the client's allowed headers (betas, versions); a translated one sends its own."""
+    has_version = False
     if translated:
         out = {"Content-Type": "application/json"}
     else:
-        allowed = FORWARDED_HEADERS.get(up_dialect, _COMMON_ALLOWED)
+        verdicts = _VERDICTS.get(up_dialect) or _VERDICTS.setdefault(up_dialect, {})
         hdrs = request.headers
-        named = _connection_named(hdrs.getall("Connection", ())) if "Connection" in hdrs else _NOTHING
+        named = _connection_named(tuple(hdrs.getall("Connection"))) if "Connection" in hdrs else _NOTHING
         out = {}
         for k, v in hdrs.items():
-            low = k.lower()
-            if (low in allowed or low.startswith(FORWARDED_HEADER_PREFIX)) and low not in named:
+            low = verdicts.get(k, _UNSEEN)
+            if low is _UNSEEN:
+                low = _verdict(verdicts, up_dialect, k)
+            if low is not None and low not in named:
                 out[k] = v
-    if up_dialect == "anthropic" and not any(k.lower() == "anthropic-version" for k in out):
+                if low == "anthropic-version":
+                    has_version = True
+    if up_dialect == "anthropic" and not has_version:
         out["anthropic-version"] = "2023-06-01"
     return out
 
 
-def _connection_named(values: list[str] | tuple[str, ...]) -> frozenset[str]:
-    """Headers the client declared hop-by-hop in `Connection:` (RFC 9110 7.6.1)."""
+# Per upstream dialect: a header name as a client spells it -> its lower-case form when it may be forwarded,
+# else None. Clients send the same few names on every call, so each is judged once (bounded: the names are
+# the client's to invent).
+_VERDICTS: dict[str, dict[str, str | None]] = {}
+_VERDICTS_MAX = 1024
+_UNSEEN = ""  # never a header name
+
+
+def _verdict(verdicts: dict[str, str | None], up_dialect: str, name: str) -> str | None:
+    low = name.lower()
+    allowed = FORWARDED_HEADERS.get(up_dialect, _COMMON_ALLOWED)
+    verdict = low if low in allowed or low.startswith(FORWARDED_HEADER_PREFIX) else None
+    if len(verdicts) < _VERDICTS_MAX:
+        verdicts[name] = verdict
+    return verdict
+
+
+@functools.lru_cache(maxsize=64)
+def _connection_named(values: tuple[str, ...]) -> frozenset[str]:
+    """Headers the client declared hop-by-hop in `Connection:` (RFC 9110 7.6.1); cached, as clients repeat it."""
     return frozenset(t.strip().lower() for v in values for t in v.split(","))
 
 
@@ -96,3 +122,20 @@ def forwarded_query(request: web.Request, up_dialect: str, translated: bool) -> 
         return None
     allowed = FORWARDED_QUERY.get(up_dialect, _NOTHING)
     return {k: v for k, v in request.query.items() if k in allowed} or None
+
+
+def kept_reply_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The upstream reply headers a model call passes back (REPLY_KEPT_PREFIXES), each name judged once."""
+    kept = []
+    for k, v in headers.items():
+        keep = _REPLY_VERDICTS.get(k)
+        if keep is None:
+            keep = k.lower().startswith(REPLY_KEPT_PREFIXES)
+            if len(_REPLY_VERDICTS) < _VERDICTS_MAX:
+                _REPLY_VERDICTS[k] = keep
+        if keep:
+            kept.append((k, v))
+    return kept
+
+
+_REPLY_VERDICTS: dict[str, bool] = {}  # a reply header name as the upstream spells it -> kept

@@ -25,7 +25,7 @@ from proxy_engine.recorder.capture import Capture
 from proxy_engine.recorder.tapped_response import client_stream
 from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.request_path.exchange import Exchange
-from proxy_engine.request_path.headers import REPLY_KEPT_PREFIXES
+from proxy_engine.request_path.headers import kept_reply_headers
 from proxy_engine.request_path.stream_only import whole_from_stream
 from proxy_engine.token_count import count_reply
 from proxy_engine.translate import TranslationError
@@ -77,9 +77,8 @@ async def relay(
     request, rec = ex.request, ex.record
     client_sse = rec.dialect_in != "gemini" or request.query.get("alt") == "sse"
     out = client_stream(ex.capture, resp.status)
-    for k, v in resp.headers.items():
-        if k.lower().startswith(REPLY_KEPT_PREFIXES):
-            out.headers[k] = v
+    for k, v in kept_reply_headers(resp.headers):
+        out.headers[k] = v
     conv = _converter(rec, translator, client_sse) if rec.stream else None
     if conv is None:
         out.content_type = "application/json"

@@ -6,7 +6,6 @@ Everything that differs per provider kind on the wire goes through the `Provider
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 from proxy_engine.logins.errors import AuthError
 from proxy_engine.request_path.betas import accepted_flags, drop_unaccepted_betas
 from proxy_engine.request_path.cache_breakpoints import breakpoints_wanted, marks_its_own, with_cache_breakpoints
+from proxy_engine.request_path.deadline import Deadline
 from proxy_engine.request_path.embeddings import embed_body, relay_embeddings
 from proxy_engine.request_path.errors import MALFORMED, ProxyError
 from proxy_engine.request_path.exchange import Attempt, Exchange
@@ -74,19 +74,19 @@ async def _send(ex: Exchange, att: Attempt) -> web.StreamResponse | ProxyError:
     merge_auth(headers, att.call.headers)
     drop_unaccepted_betas(headers, provider.kind_rules.accepted_betas, provider.kind)
     headers = provider.sign_headers(att.call, url, headers, body)
+    query = forwarded_query(ex.request, att.dialect, translated)
     if ex.capture is not None:
-        ex.capture.upstream_request(url, headers, body, forwarded_query(ex.request, att.dialect, translated))
+        ex.capture.upstream_request(url, headers, body, query)
     settings = provider.settings
     # A stream must start within first_byte_timeout_s; a whole reply's first byte is the whole answer.
     wait = settings.first_byte_timeout_s if ex.record.stream else settings.idle_s
     resp: aiohttp.ClientResponse | None = None
     try:
         try:
-            async with asyncio.timeout(wait):
+            async with Deadline(wait):
                 resp = await ex.state.session.post(
-                    url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False,
-                    params=forwarded_query(ex.request, att.dialect, translated),
-                )  # fmt: skip
+                    url, data=body, headers=headers, timeout=provider.timeout, allow_redirects=False, params=query
+                )
                 seen = creds.quota.observe(provider.name, att.credential.id, resp.headers)
                 if ex.capture is not None:
                     ex.capture.upstream_response(resp.status, resp.headers)

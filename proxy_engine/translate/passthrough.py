@@ -21,7 +21,9 @@ WRAP_MARK = b"cHAxc2ln"
 
 def might_need_sanitizing(raw: bytes) -> bool:
     """A cheap look at the raw request: only bodies holding a wrapped token or thinking need parsing."""
-    return WRAP_MARK in raw or b'"signature":""' in raw or b'"signature": ""' in raw
+    # Each `in` scans the whole body (~0.3 ms for an agent's 600 KB): the empty-signature spellings are
+    # looked for only when a signature is there at all, so a body without thinking is scanned twice, not three times.
+    return WRAP_MARK in raw or (b'"signature":' in raw and (b'"signature":""' in raw or b'"signature": ""' in raw))
 
 
 def _foreign(token: Any, native: str) -> bool:

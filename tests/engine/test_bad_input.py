@@ -184,6 +184,26 @@ def test_only_allowed_headers_and_query_reach_an_openai_upstream(
     assert got.query == {}
 
 
+def test_a_call_without_user_agent_goes_upstream_without_one(
+    engine: EngineProcess, fakes: tuple[Any, Any, Any]
+) -> None:
+    """aiohttp would name itself (`Python/3.x aiohttp/3.x`); the proxy adds no User-Agent of its own, but
+    aiohttp's Accept and Accept-Encoding defaults still go where the client sent none."""
+    fo = fakes[0]
+    body = json.dumps({"model": "Rush", "messages": _MSG}).encode()
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + CLIENT_KEY.encode() + b"\r\nContent-Type: application/json\r\n")  # fmt: skip
+    status, _, payload = _raw(engine, head, body)
+    assert status == 200, payload[:300]
+    got = fo.last_request
+    assert "user-agent" not in got.headers, got.headers.get("user-agent")
+    assert got.headers.get("accept") == "*/*" and "gzip" in got.headers.get("accept-encoding", "")
+    status, _, payload = _raw(engine, head + b"User-Agent: tool/1.0\r\nAccept: application/json\r\n", body)
+    assert status == 200, payload[:300]
+    assert fo.last_request.headers.get("user-agent") == "tool/1.0"
+    assert fo.last_request.headers.get("accept") == "application/json"
+
+
 def test_gemini_fields_mask_is_not_forwarded_and_usage_is_counted(
     engine: EngineProcess, fakes: tuple[Any, Any, Any]
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from proxy_engine.dialects.body import rewrite_model
+from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 
 
 def test_top_level_model_replaced_and_other_bytes_kept() -> None:
@@ -39,3 +39,16 @@ def test_repeated_calls_use_each_pair_not_the_first() -> None:
     b = rewrite_model(b'{"model":"b"}', "b", "y")
     assert (a, b) == (b'{"model":"x"}', b'{"model":"y"}')
     assert rewrite_model(b'{"model":"a"}', "a", "a") == b'{"model":"a"}'
+
+
+def test_an_agent_sized_body_is_edited_in_place_byte_for_byte() -> None:
+    """Bodies past 64 KiB are spliced through a view (one allocation); the bytes are the same as slicing gives."""
+    history = json.dumps([{"role": "user", "content": "word " * 30000}] * 4).encode()
+    body = b'{"model": "Rush", "stream": true, "messages": ' + history + b"}"
+    assert len(body) > 1 << 16
+    out = rewrite_model(body, "Rush", "gpt-4o-mini")
+    assert out == b'{"model": "gpt-4o-mini", "stream": true, "messages": ' + history + b"}"
+    with_usage = ensure_include_usage(out, json.loads(out))
+    usage_asked = b'{"stream_options":{"include_usage":true},"model": "gpt-4o-mini", "stream": true, "messages": '
+    assert with_usage == usage_asked + history + b"}"
+    assert type(with_usage) is bytes and type(out) is bytes

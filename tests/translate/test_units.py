@@ -240,6 +240,14 @@ def test_passthrough_removes_foreign_thinking_for_anthropic() -> None:
     assert not might_need_sanitizing(json.dumps(native).encode())
 
 
+def test_an_empty_signature_is_noticed_in_either_spelling() -> None:
+    """Unsigned thinking (a translated reply gave none) must be cleaned whatever the client's JSON spacing."""
+    assert might_need_sanitizing(b'{"messages":[{"content":[{"type":"thinking","signature":""}]}]}')
+    assert might_need_sanitizing(b'{"messages": [{"content": [{"type": "thinking", "signature": ""}]}]}')
+    assert not might_need_sanitizing(b'{"messages": [{"content": [{"type": "thinking", "signature": "S1"}]}]}')
+    assert not might_need_sanitizing(b'{"messages": [{"content": "the signature: is empty"}]}')
+
+
 def test_passthrough_for_gemini_and_responses() -> None:
     foreign = wrap(Signature("anthropic", signature="A", text="t"))
     gem = {
