@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 
+from proxy_engine.dialects.json_decode import loads
 from proxy_engine.members.directory import KeyRefused
 from proxy_engine.record import ERROR_MESSAGE_MAX, MODEL_NAME_MAX, RequestRecord
 from proxy_engine.recorder.capture import Capture
@@ -152,7 +152,7 @@ async def _admit(
 
 def _parse_body(raw: bytes) -> dict[str, Any]:
     try:
-        obj = json.loads(raw) if raw else None
+        obj = loads(raw) if raw else None
     except ValueError as e:
         raise ProxyError(400, f"the request body is not valid JSON: {e}") from None
     except RecursionError:
