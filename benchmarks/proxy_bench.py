@@ -195,18 +195,29 @@ class Scenario:
     upstream: str
     stream: bool
     concurrency: int = 0  # 0: the --concurrency default
+    history_kb: int = 0  # an agent's turn: the whole conversation so far (same-dialect scenarios only)
 
     @property
     def name(self) -> str:
         kind = "stream" if self.stream else "json"
         conc = f" c{self.concurrency}" if self.concurrency else ""
+        conc += f" {self.history_kb}KB" if self.history_kb else ""
         if self.client == self.upstream:
             return f"{self.client} {kind}{conc}"
         return f"{self.client}->{self.upstream} {kind}{conc}"
 
+    def _messages(self) -> dict:
+        """A conversation of about `history_kb` KB, as coding agents resend on every turn."""
+        if not self.history_kb:
+            return {}
+        turn = "Here is the file you asked for, with the change applied:\n" + "def f(x):\n    return x * 2\n" * 20
+        n = max(2, self.history_kb * 1024 // len(turn))
+        roles = ("user", "assistant")
+        return {"messages": [{"role": roles[i % 2], "content": turn} for i in range(n | 1)]}
+
     def engine_request(self) -> tuple[str, bytes]:
         path, body = CLIENT_REQUESTS[self.client]
-        body = {**body, "model": UPSTREAMS[self.upstream][0]}
+        body = {**body, **self._messages(), "model": UPSTREAMS[self.upstream][0]}
         if self.stream:
             body["stream"] = True
         return path, json.dumps(body).encode()
@@ -217,7 +228,7 @@ class Scenario:
         if self.upstream == "gemini":
             path += ":streamGenerateContent?alt=sse" if self.stream else ":generateContent"
             return path, json.dumps({"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}).encode()
-        body = {**CLIENT_REQUESTS[self.upstream][1], "model": model}
+        body = {**CLIENT_REQUESTS[self.upstream][1], **self._messages(), "model": model}
         if self.stream:
             body["stream"] = True
         return path, json.dumps(body).encode()
@@ -229,6 +240,7 @@ SCENARIOS = [
     Scenario("openai_chat", "openai_chat", True),
     Scenario("anthropic", "anthropic", False),
     Scenario("anthropic", "anthropic", True),
+    Scenario("anthropic", "anthropic", True, history_kb=300),
     Scenario("anthropic", "openai_chat", False),
     Scenario("anthropic", "openai_chat", True),
     Scenario("openai_chat", "anthropic", False),
