@@ -195,18 +195,29 @@ class Scenario:
     upstream: str
     stream: bool
     concurrency: int = 0  # 0: the --concurrency default
+    history_kb: int = 0  # an agent's turn: the whole conversation so far (same-dialect scenarios only)
 
     @property
     def name(self) -> str:
         kind = "stream" if self.stream else "json"
         conc = f" c{self.concurrency}" if self.concurrency else ""
+        conc += f" {self.history_kb}KB" if self.history_kb else ""
         if self.client == self.upstream:
             return f"{self.client} {kind}{conc}"
         return f"{self.client}->{self.upstream} {kind}{conc}"
 
+    def _messages(self) -> dict:
+        """A conversation of about `history_kb` KB, as coding agents resend on every turn."""
+        if not self.history_kb:
+            return {}
+        turn = "Here is the file you asked for, with the change applied:\n" + "def f(x):\n    return x * 2\n" * 20
+        n = max(2, self.history_kb * 1024 // len(turn))
+        roles = ("user", "assistant")
+        return {"messages": [{"role": roles[i % 2], "content": turn} for i in range(n | 1)]}
+
     def engine_request(self) -> tuple[str, bytes]:
         path, body = CLIENT_REQUESTS[self.client]
-        body = {**body, "model": UPSTREAMS[self.upstream][0]}
+        body = {**body, **self._messages(), "model": UPSTREAMS[self.upstream][0]}
         if self.stream:
             body["stream"] = True
         return path, json.dumps(body).encode()
@@ -217,7 +228,7 @@ class Scenario:
         if self.upstream == "gemini":
             path += ":streamGenerateContent?alt=sse" if self.stream else ":generateContent"
             return path, json.dumps({"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}).encode()
-        body = {**CLIENT_REQUESTS[self.upstream][1], "model": model}
+        body = {**CLIENT_REQUESTS[self.upstream][1], **self._messages(), "model": model}
         if self.stream:
             body["stream"] = True
         return path, json.dumps(body).encode()
@@ -229,6 +240,7 @@ SCENARIOS = [
     Scenario("openai_chat", "openai_chat", True),
     Scenario("anthropic", "anthropic", False),
     Scenario("anthropic", "anthropic", True),
+    Scenario("anthropic", "anthropic", True, history_kb=300),
     Scenario("anthropic", "openai_chat", False),
     Scenario("anthropic", "openai_chat", True),
     Scenario("openai_chat", "anthropic", False),
@@ -401,6 +413,8 @@ def main() -> int:
     ap.add_argument("--bare-uvloop", action="store_true",
                     help="run the bare floor on uvloop too (the engine uses it when installed)")  # fmt: skip
     ap.add_argument("--no-pin", action="store_true", help="do not pin the proxies and the load to separate cores")
+    ap.add_argument("--recording-floor", action="store_true",
+                    help="also run the bare floor plus the least recording (recording_floor.py)")  # fmt: skip
     args = ap.parse_args()
     if args.no_pin:
         PROXY_CORES.clear()
@@ -411,7 +425,7 @@ def main() -> int:
     modes = [m.strip() for m in args.recorder_modes.split(",") if m.strip()] or [None]
     scenarios = [s for s in SCENARIOS if not args.only or any(_picks(o, s.name) for o in args.only)]
     here = str(Path(__file__).parent)
-    up_port, bare_port = free_port(), free_port()
+    up_port, bare_port, floor_port = free_port(), free_port(), free_port()
     eng_ports = [free_port() for _ in modes]
     eng_port = eng_ports[0]
     homes = [tempfile.mkdtemp(prefix="pp-bench-") for _ in modes]
@@ -442,11 +456,17 @@ def main() -> int:
         *(subprocess.Popen([sys.executable, "-m", "proxy_engine", "serve"], env={**env, "PROXYPAL_HOME": h},
                            stderr=subprocess.DEVNULL, preexec_fn=pinned(PROXY_CORES)) for h in homes),
     ]  # fmt: skip
+    floor_argv = [sys.executable, str(Path(here, "recording_floor.py")), str(floor_port), str(up_port), bare_loop,
+                  tempfile.mkdtemp(prefix="pp-floor-")]  # fmt: skip
+    floor = subprocess.Popen(floor_argv, preexec_fn=pinned(PROXY_CORES)) if args.recording_floor else None
     labels = ["engine" if m is None else f"eng:{m}" for m in modes]
     try:
         for port, proc in zip((up_port, bare_port, *eng_ports), procs, strict=True):
             wait_port(port, proc)
+        if floor is not None:
+            wait_port(floor_port, floor)
         bare = psutil.Process(procs[1].pid)
+        floor_ps = psutil.Process(floor.pid) if floor is not None else None
         engines = [psutil.Process(p.pid) for p in procs[2:]]
         eng = engines[0]
         time.sleep(0.5)
@@ -467,6 +487,7 @@ def main() -> int:
                     [
                         (f"http://127.0.0.1:{up_port}{dpath}", dbody, None),
                         (f"http://127.0.0.1:{bare_port}{dpath}", dbody, bare),
+                        *([(f"http://127.0.0.1:{floor_port}{dpath}", dbody, floor_ps)] if floor_ps else []),
                         *((f"http://127.0.0.1:{p}{epath}", ebody, e) for p, e in zip(eng_ports, engines, strict=True)),
                     ],
                     n,
@@ -474,7 +495,8 @@ def main() -> int:
                     args.rounds,
                 )
             )
-            rows = [("bare", bare_t, bare), *zip(labels, eng_ts, engines, strict=True)]
+            floor_rows = [("bare+rec", eng_ts.pop(0), floor_ps)] if floor_ps else []
+            rows = [("bare", bare_t, bare), *floor_rows, *zip(labels, eng_ts, engines, strict=True)]
             for label, t, proc in rows:
                 ratio = f"{t.cpu_ms / bare_t.cpu_ms:>7.2f}" if label != "bare" else f"{'':>7}"
                 add50 = pct(t.lat, 0.5) - pct(direct.lat, 0.5)
@@ -491,9 +513,9 @@ def main() -> int:
             print(f"{label} captures on disk: {len(list(Path(h, 'state', 'captures').glob('*.json.gz')))}")
         print(f"idle RSS before load: bare {idle['bare']:.1f}M, engine {idle['engine']:.1f}M")
     finally:
-        for p in procs:
+        for p in [*procs, *([floor] if floor else [])]:
             p.terminate()
-        for p in procs:
+        for p in [*procs, *([floor] if floor else [])]:
             p.wait(10)
     if args.startup:
         bare_ready = time_to_ready(

@@ -6,6 +6,8 @@ import functools
 import json
 import re
 
+from proxy_engine.dialects.json_decode import loads
+
 _SPLICE_MIN = 1 << 16
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
 
@@ -56,13 +58,16 @@ def _rewrite_top_level(body: bytes, new: str) -> bytes:
     return json.dumps(obj).encode()
 
 
-def ensure_include_usage(body: bytes, obj: dict) -> bytes:
-    """Ask an OpenAI stream for its usage chunk (the proxy hides it from clients that did not ask)."""
-    opts = obj.get("stream_options")
+def ensure_include_usage(body: bytes, opts: object) -> bytes:
+    """Ask an OpenAI stream for its usage chunk (the proxy hides it from clients that did not ask).
+
+    `opts` is the client's `stream_options`; `body` the bytes going upstream (model already rewritten),
+    which are re-encoded only when the client sent stream_options without include_usage.
+    """
     if opts is None:
         i = body.index(b"{")
         return _spliced(body, i + 1, i + 1, b'"stream_options":{"include_usage":true},')
     if isinstance(opts, dict) and opts.get("include_usage") is True:
         return body
-    new = dict(obj, stream_options={**(opts if isinstance(opts, dict) else {}), "include_usage": True})
+    new = dict(loads(body), stream_options={**(opts if isinstance(opts, dict) else {}), "include_usage": True})
     return json.dumps(new).encode()

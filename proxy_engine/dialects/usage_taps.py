@@ -9,9 +9,9 @@ failure (`UpstreamMalformed`) instead of bytes that crash the client's SDK.
 
 from __future__ import annotations
 
-import json
 import re
 
+from proxy_engine.dialects.json_decode import loads
 from proxy_engine.dialects.sse import SSEFramer, block_data
 from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.usage.tokens import Usage
@@ -26,7 +26,7 @@ _ANTHROPIC_USAGE_TYPE = re.compile(rb'"type"\s*:\s*"message_(?:start|delta)"')
 def usage_from_body(dialect: str, body: bytes) -> Usage | None:
     """The usage of a whole pass-through reply; None when it is not JSON or carries none."""
     try:
-        return usage_in_reply(dialect, json.loads(body))
+        return usage_in_reply(dialect, loads(body))
     except ValueError:
         return None
 
@@ -96,7 +96,7 @@ class StreamTap:
 
     def _parse(self, block: bytes) -> None:
         try:
-            obj = json.loads(block_data(block))
+            obj = loads(block_data(block))
         except ValueError:
             raise UpstreamMalformed(f"a stream event is not JSON: {block[:80]!r}") from None
         u = usage_in_reply(self.dialect, obj)
@@ -105,7 +105,7 @@ class StreamTap:
 
     def _parse_anthropic(self, block: bytes) -> None:
         try:
-            obj = json.loads(block_data(block))
+            obj = loads(block_data(block))
         except ValueError:
             raise UpstreamMalformed(f"a stream event is not JSON: {block[:80]!r}") from None
         if not isinstance(obj, dict):

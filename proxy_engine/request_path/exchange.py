@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from proxy_engine.credentials.pool import Credential
+from proxy_engine.dialects.json_decode import BodyHead, loads
 from proxy_engine.providers import UpstreamCall
 from proxy_engine.record import RequestRecord
 from proxy_engine.recorder.capture import Capture
@@ -35,10 +36,18 @@ class Exchange:
     state: RunningEngine
     runtime: Runtime
     raw: bytes  # the body as sent; a same-dialect call forwards these bytes
-    body: dict[str, Any]  # the same body, parsed
+    head: BodyHead  # its model, stream and stream_options, read without building the rest
     action: str | None = None  # count_tokens, countTokens, generateContent, streamGenerateContent
     resolve_as: ResolveAs | None = None
     capture: Capture | None = None  # set when the flight recorder is on
+    parsed: dict[str, Any] | None = None  # the whole body, once something needed it
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The whole body, parsed on first use: a plain pass-through never needs it (json_decode.py)."""
+        if self.parsed is None:
+            self.parsed = loads(self.raw)  # read_head already found it a valid JSON object
+        return self.parsed
 
 
 @dataclass(slots=True)

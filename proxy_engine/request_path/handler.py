@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 
+from proxy_engine.dialects.json_decode import BodyHead, read_head
 from proxy_engine.members.directory import KeyRefused
 from proxy_engine.record import ERROR_MESSAGE_MAX, MODEL_NAME_MAX, RequestRecord
 from proxy_engine.recorder.capture import Capture
@@ -49,7 +49,7 @@ async def handle(
         if state.shutting_down:
             raise ProxyError(503, SHUTDOWN_MESSAGE, "server_shutdown")
         ex = await _admit(request, state, rec, action, resolve_as, cap)
-        model = model or ex.body.get("model")
+        model = model or ex.head.model
         if not isinstance(model, str) or not model:
             raise ProxyError(400, "the request has no `model`")
         if len(model) > MODEL_NAME_MAX:
@@ -58,8 +58,8 @@ async def handle(
         if rec.member is not None and (hit := await state.members.admit_request(rec.id, rec.member, model)):
             raise ProxyError(hit.status, hit.message, hit.code, {"Retry-After": str(hit.retry_after)}
                              if hit.retry_after else None)  # fmt: skip
-        rec.stream = action == "streamGenerateContent" if dialect == "gemini" else ex.body.get("stream") is True
-        opts = ex.body.get("stream_options")
+        rec.stream = action == "streamGenerateContent" if dialect == "gemini" else ex.head.stream is True
+        opts = ex.head.stream_options
         rec.include_usage_requested = isinstance(opts, dict) and opts.get("include_usage") is True
         rt = ex.runtime
         try:
@@ -147,16 +147,18 @@ async def _admit(
         raise ProxyError(400, f"the request body cannot be read: {e}") from None
     if cap is not None:
         cap.client_body(raw)
-    return Exchange(request, rec, state, rt, raw, _parse_body(raw), action, resolve_as, cap)
+    head, whole = _parse_body(raw)
+    return Exchange(request, rec, state, rt, raw, head, action, resolve_as, cap, whole)
 
 
-def _parse_body(raw: bytes) -> dict[str, Any]:
+def _parse_body(raw: bytes) -> tuple[BodyHead, dict[str, Any] | None]:
+    """The body's head (and the whole body when reading the head parsed it all); a 400 unless a JSON object."""
     try:
-        obj = json.loads(raw) if raw else None
+        head, whole = read_head(raw) if raw else (None, None)
     except ValueError as e:
         raise ProxyError(400, f"the request body is not valid JSON: {e}") from None
     except RecursionError:
         raise ProxyError(400, "the request body is nested too deeply") from None
-    if not isinstance(obj, dict):
+    if head is None:
         raise ProxyError(400, "the request body must be a JSON object")
-    return obj
+    return head, whole

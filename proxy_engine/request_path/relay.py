@@ -10,7 +10,6 @@ A whole (non-stream) reply is read and checked before anything is sent.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy_engine.dialects.errors import stream_error_event
+from proxy_engine.dialects.json_decode import loads
 from proxy_engine.dialects.translated import TranslatedStream, usage_from_ir
 from proxy_engine.dialects.usage_taps import GeminiArrayTap, HiddenUsageTap, StreamTap
 from proxy_engine.record import RequestRecord
@@ -208,7 +208,7 @@ async def _relay_whole(
         if ex.capture is not None:
             ex.capture.upstream_body(body)  # before it must parse: a malformed reply is what a capture is for
         try:
-            obj = json.loads(body)
+            obj = loads(body)
         except ValueError as e:
             return ProxyError(502, f"{rec.provider} sent a reply that is not JSON: {e}", "upstream_malformed")
         if not isinstance(obj, dict):

@@ -198,7 +198,7 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
     if att.dialect != "gemini":
         body = rewrite_model(ex.raw, rec.model_requested, model)
         if rec.stream and att.dialect in ("openai_chat", "openai_completions"):
-            body = ensure_include_usage(body, ex.body)
+            body = ensure_include_usage(body, ex.head.stream_options)
     return body
 
 
