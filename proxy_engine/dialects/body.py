@@ -9,6 +9,7 @@ import re
 from proxy_engine.dialects.json_decode import loads
 
 _SPLICE_MIN = 1 << 16
+_MODEL_KEY = b'"model"'
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
 
 
@@ -17,10 +18,20 @@ def rewrite_model(body: bytes, old: str, new: str) -> bytes:
     if old == new:
         return body
     pattern, old_len, new_value = _model_edit(old, new)
-    m = pattern.search(body)
-    if m is not None and pattern.search(body, m.end()) is None:  # the only hit is the top-level one
-        return _spliced(body, m.end() - old_len, m.end(), new_value)
-    return _rewrite_top_level(body, new)
+    # Every match starts at a `"model"` string, so the pattern is tried only where `bytes.find` (one pass
+    # over the body) finds one: a regex search took two passes, ~1 ms on an agent's 350 KB turn.
+    hit = None
+    at = body.find(_MODEL_KEY)
+    while at >= 0:
+        m = pattern.match(body, at)
+        if m is not None:
+            if hit is not None:  # two candidates: only the tokenizer knows which one is top-level
+                return _rewrite_top_level(body, new)
+            hit = m
+        at = body.find(_MODEL_KEY, at + len(_MODEL_KEY))
+    if hit is None:
+        return _rewrite_top_level(body, new)
+    return _spliced(body, hit.end() - old_len, hit.end(), new_value)
 
 
 def _spliced(body: bytes, start: int, end: int, value: bytes) -> bytes:

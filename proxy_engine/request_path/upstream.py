@@ -184,7 +184,7 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
                 keep_prompt_cache(up, ex.body, rec.session)
         return json.dumps(provider.finalize_body(att.call, att.dialect, up, model=model, action=ex.action)).encode()
     # History that visited another provider holds thinking signed elsewhere: a 400 if replayed here.
-    clean = sanitize_passthrough(att.dialect, ex.body) if might_need_sanitizing(ex.raw) else None
+    clean = sanitize_passthrough(att.dialect, ex.body) if might_need_sanitizing(att.dialect, ex.raw) else None
     if _cache_breakpoints(ex, att) and not marks_its_own(ex.raw):
         clean = with_cache_breakpoints(ex.body if clean is None else clean) or clean
     edits = provider.edits_body(att.call, att.dialect)

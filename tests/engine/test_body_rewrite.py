@@ -52,3 +52,19 @@ def test_an_agent_sized_body_is_edited_in_place_byte_for_byte() -> None:
     usage_asked = b'{"stream_options":{"include_usage":true},"model": "gpt-4o-mini", "stream": true, "messages": '
     assert with_usage == usage_asked + history + b"}"
     assert type(with_usage) is bytes and type(out) is bytes
+
+
+def test_model_strings_elsewhere_do_not_stop_the_one_edit() -> None:
+    """`"model"` as a tool-schema property, as a value, and under another name: the top-level value changes."""
+    tools = [{"name": "pick", "input_schema": {"type": "object", "properties": {"model": {"type": "string"}}}}]
+    body = json.dumps({"tools": tools, "metadata": {"model": "other", "kind": "model"}, "model": "Rush"}).encode()
+    out = rewrite_model(body, "Rush", "gpt-4o-mini")
+    assert out == body.replace(b'"model": "Rush"', b'"model": "gpt-4o-mini"')
+    assert json.loads(out)["tools"] == tools
+
+
+def test_a_long_history_after_the_model_key_is_kept_byte_for_byte() -> None:
+    history = json.dumps([{"role": "user", "content": 'say "model": "Rush" ' * 2000}] * 20).encode()
+    body = b'{"max_tokens": 32, "messages": ' + history + b', "model": "Rush"}'
+    out = rewrite_model(body, "Rush", "claude-haiku-4-5")
+    assert out == b'{"max_tokens": 32, "messages": ' + history + b', "model": "claude-haiku-4-5"}'

@@ -226,7 +226,7 @@ def test_passthrough_removes_foreign_thinking_for_anthropic() -> None:
         ],
     }
     raw = json.dumps(body).encode()
-    assert might_need_sanitizing(raw)
+    assert might_need_sanitizing("anthropic", raw)
     clean = sanitize_passthrough("anthropic", body)
     assert clean is not None and "thinking" not in clean
     assert clean["messages"][1]["content"] == [{"type": "tool_use", "id": "a", "name": "f", "input": {}}]
@@ -237,15 +237,16 @@ def test_passthrough_removes_foreign_thinking_for_anthropic() -> None:
         "messages": [{"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "REAL"}]}],
     }
     assert sanitize_passthrough("anthropic", native) is None
-    assert not might_need_sanitizing(json.dumps(native).encode())
+    assert not might_need_sanitizing("anthropic", json.dumps(native).encode())
 
 
 def test_an_empty_signature_is_noticed_in_either_spelling() -> None:
     """Unsigned thinking (a translated reply gave none) must be cleaned whatever the client's JSON spacing."""
-    assert might_need_sanitizing(b'{"messages":[{"content":[{"type":"thinking","signature":""}]}]}')
-    assert might_need_sanitizing(b'{"messages": [{"content": [{"type": "thinking", "signature": ""}]}]}')
-    assert not might_need_sanitizing(b'{"messages": [{"content": [{"type": "thinking", "signature": "S1"}]}]}')
-    assert not might_need_sanitizing(b'{"messages": [{"content": "the signature: is empty"}]}')
+    assert might_need_sanitizing("anthropic", b'{"messages":[{"content":[{"type":"thinking","signature":""}]}]}')
+    assert might_need_sanitizing("anthropic", b'{"messages": [{"content": [{"type": "thinking", "signature": ""}]}]}')
+    signed = b'{"messages": [{"content": [{"type": "thinking", "signature": "S1"}]}]}'
+    assert not might_need_sanitizing("anthropic", signed)
+    assert not might_need_sanitizing("anthropic", b'{"messages": [{"content": "the signature: is empty"}]}')
 
 
 def test_passthrough_for_gemini_and_responses() -> None:
@@ -273,3 +274,17 @@ def test_passthrough_for_gemini_and_responses() -> None:
     }
     assert sanitize_passthrough("openai_responses", rs)["input"] == [{"role": "user", "content": "x"}]
     assert sanitize_passthrough("openai_chat", rs) is None
+
+
+def test_the_cheap_look_scans_each_dialect_for_what_its_cleaner_removes() -> None:
+    """Gemini and the Responses API are cleaned of wrapped tokens only; OpenAI chat has no cleaner to ask."""
+    from proxy_engine.translate.passthrough import WRAP_MARK
+
+    wrapped = b'{"contents": [{"parts": [{"thoughtSignature": "' + WRAP_MARK + b'xyz"}]}]}'
+    assert might_need_sanitizing("gemini", wrapped)
+    assert might_need_sanitizing("openai_responses", wrapped)
+    assert not might_need_sanitizing("openai_chat", wrapped)
+    assert sanitize_passthrough("openai_chat", json.loads(wrapped)) is None  # nothing it could have done
+    empty = b'{"messages": [{"content": [{"type": "thinking", "signature": ""}]}]}'
+    assert might_need_sanitizing("anthropic", empty)
+    assert not might_need_sanitizing("gemini", empty)
