@@ -31,7 +31,7 @@ class Stage:
     query: Mapping[str, str] | None = None
     status: int = 0
     headers: Mapping[str, str] | None = None
-    chunks: list[bytes] = field(default_factory=list)
+    chunks: list[bytes | memoryview] = field(default_factory=list)  # a view: the first part of an immutable body
     kept: int = 0  # bytes kept in `chunks`
     seen: int = 0  # bytes that passed, kept or not
     truncated: bool = False
@@ -114,8 +114,10 @@ class Capture:
             stage.truncated = True
             if room <= 0:
                 return
-            chunk, n = chunk[:room], room
-        if type(chunk) is not bytes:
+            # A view of immutable bytes, not a copy: an agent's 350 KB turn was copied twice (client
+            # and upstream stages, 256 KB each) on every call, even the ones that succeed.
+            chunk, n = (memoryview(chunk)[:room] if type(chunk) is bytes else bytes(chunk[:room])), room
+        elif type(chunk) is not bytes:
             chunk = bytes(chunk)  # a writer may hand a bytearray it reuses
         stage.chunks.append(chunk)
         stage.kept += n

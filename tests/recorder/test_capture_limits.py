@@ -38,3 +38,19 @@ def test_sse_events_follow_the_event_stream_line_rules() -> None:
 
     text = ': keep-alive\r\nevent: a\r\ndata: one\r\ndata:two\r\n\r\ndata: x\r\rdata: {"k": 1}\n\n'
     assert sse_events(text) == [{"event": "a", "data": "one\ntwo"}, {"data": "x"}, {"data": '{"k": 1}'}]
+
+
+def test_a_body_past_the_cap_is_kept_as_a_view_of_its_start_not_a_copy() -> None:
+    """An agent's turn is larger than a stage's cap on every call: its first part is kept without copying it,
+    and a reused bytearray is still copied (its bytes would change under the view)."""
+    limits = Limits(stage_max=1000, request_max=10_000)
+    cap, stage = Capture(limits), Stage(UPSTREAM_RESPONSE)
+    body = bytes(range(256)) * 20
+    cap.add(stage, body)
+    (kept,) = stage.chunks
+    assert isinstance(kept, memoryview) and kept.obj is body and bytes(kept) == body[:1000]
+    assert stage.truncated and stage.kept == limits.held == 1000
+    reused, other = bytearray(b"a" * 2000), Stage(UPSTREAM_RESPONSE)
+    cap.add(other, reused)
+    reused[:] = b"b" * 2000
+    assert b"".join(other.chunks) == b"a" * 1000
