@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import os
 import re
 import time
 from typing import Any, Protocol
 
 from proxy_engine.protocol import RequestFinished, RequestStarted
+from proxy_engine.request_ids import new_request_id
 from proxy_engine.usage.tokens import Usage
 
 _AGENTS = (
@@ -119,8 +119,8 @@ class RequestRecord:
     session = _Text()  # the agent session (request_path/sessions.py), None when the client sent none
 
     def __init__(self, dialect_in: str, user_agent: str) -> None:
-        self.id = os.urandom(8).hex()  # 16 random hex digits, as uuid4().hex[:16] gave, for less CPU
-        self.ts_start = time.time()
+        self.ts_start = ts = time.time()
+        self.id = new_request_id(ts)  # time-ordered: the ledger's primary key
         self.t0 = time.perf_counter()
         self.t_first: float | None = None
         self._client = ""
