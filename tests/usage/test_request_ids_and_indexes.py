@@ -4,6 +4,7 @@ ones SQLite's planner picks for the queries that read them."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -54,6 +55,22 @@ def test_ids_made_in_one_millisecond_by_separate_processes_never_collide() -> No
     ids = [i for p in procs for i in p.stdout.split()]
     assert len(ids) == 40000 and len(set(ids)) == 40000
     assert {i[:12] for i in ids} == {f"{int(1.8e9 * 1000):012x}"}
+
+
+def test_a_forked_process_never_repeats_its_parents_ids() -> None:
+    """Random parts are read from os.urandom in batches; a fork must not hand out the parent's rest."""
+    new_request_id(1.8e9)  # the batch is read
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then gone without running the test session's exit handlers
+        os.write(write, " ".join(new_request_id(1.8e9) for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as f:
+        child = set(f.read().split())
+    parent = {new_request_id(1.8e9) for _ in range(50)}
+    assert len(child) == 50 and not child & parent
 
 
 def test_capture_names_accept_new_and_old_ids_and_nothing_else(tmp_path: Path) -> None:
