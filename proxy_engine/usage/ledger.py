@@ -95,10 +95,23 @@ def _insert(conn: sqlite3.Connection, rows: list[Row]) -> None:
 
 def to_row(record: dict[str, Any]) -> Row:
     """The row of COLUMNS (a key a record from an older journal lacks is NULL); `error` as JSON text."""
-    row = tuple(map(record.get, COLUMNS))
-    if err := row[_ERROR]:
-        row = (*row[:_ERROR], json.dumps(err), *row[_ERROR + 1 :])
-    return row
+    return _stored(tuple(map(record.get, COLUMNS)))
+
+
+def _stored(values: Row) -> Row:
+    """A record's values in COLUMNS order as SQL stores them: `error` as JSON text."""
+    if err := values[_ERROR]:
+        return (*values[:_ERROR], json.dumps(err), *values[_ERROR + 1 :])
+    return values
+
+
+def journal_row(line: dict[str, Any] | list[Any]) -> Row:
+    """The row of a journal line: an array of values (a line written before a column was added lacks it:
+    NULL), or an older engine's record object."""
+    if isinstance(line, dict):
+        return to_row(line)
+    values = tuple(line[: len(COLUMNS)])
+    return _stored(values + (None,) * (len(COLUMNS) - len(values)))
 
 
 def from_row(row: Row) -> dict[str, Any]:
@@ -134,7 +147,7 @@ class SqliteLedgerStore:
             _insert(self._conn, batch)
             if from_disk:
                 for seg in segments:
-                    _insert(self._conn, [to_row(r) for r in RecordJournal.read(seg)])
+                    _insert(self._conn, [journal_row(r) for r in RecordJournal.read(seg)])
         RecordJournal.discard(segments)
 
     async def close(self) -> None:
@@ -234,8 +247,9 @@ class CostLedger:
 
     def append(self, record: dict[str, Any]) -> None:
         """Journal the record (one write syscall), then queue its row for the next batch."""
-        journaled = self.journal.append(record)
-        self._pending.append((to_row(record), journaled))
+        values = tuple(map(record.get, COLUMNS))
+        journaled = self.journal.append(values)
+        self._pending.append((_stored(values), journaled))
         if len(self._pending) >= 500 and not self._failures:
             self._wake.set()
 
@@ -282,7 +296,7 @@ class CostLedger:
             return True
 
     def _read_segments(self, segments: list[Path]) -> list[Row]:
-        return [to_row(r) for seg in segments for r in RecordJournal.read(seg)]
+        return [journal_row(r) for seg in segments for r in RecordJournal.read(seg)]
 
     def _failed(self, e: Exception, n: int) -> None:
         self._failures += 1
