@@ -56,12 +56,17 @@ class _Text:
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = "_" + name
+        member = getattr(owner, self.slot)  # the slot's own descriptor: a C call, no attribute lookup
+        self.load, self.store = member.__get__, member.__set__
 
     def __get__(self, obj: object, owner: type | None = None) -> str | _Text | None:
-        return self if obj is None else getattr(obj, self.slot)
+        return self if obj is None else self.load(obj)
 
     def __set__(self, obj: object, value: str | None) -> None:
-        setattr(obj, self.slot, bounded(value, self.limit) if isinstance(value, str) else value)
+        if type(value) is str and value.isascii() and len(value) <= self.limit:
+            self.store(obj, value)  # what `bounded` keeps as it is, without its call: the usual text
+        else:
+            self.store(obj, bounded(value, self.limit) if isinstance(value, str) else value)
 
 
 @functools.lru_cache(maxsize=256)
