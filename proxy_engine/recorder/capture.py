@@ -104,12 +104,6 @@ class Capture:
         n = len(chunk)
         stage.seen += n
         lim = self.limits
-        if stage.kept + n <= lim.stage_max and self.kept + n <= lim.request_max and lim.held + n <= lim.memory_max:
-            stage.chunks.append(chunk if type(chunk) is bytes else bytes(chunk))  # within every cap: all of it
-            stage.kept += n
-            self.kept += n
-            lim.held += n
-            return
         room = min(lim.stage_max - stage.kept, lim.request_max - self.kept, lim.memory_max - lim.held)
         if n > room:
             stage.truncated = True
