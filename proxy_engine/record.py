@@ -176,6 +176,23 @@ class RequestRecord:
             session=self.session,
         )  # fmt: skip
 
+    def started_dict(self) -> dict[str, Any]:
+        """The `request.started` payload as a dict, built in one step (equal to `started_event().to_dict()`,
+        held so by tests/test_record_dict.py): it is sent for every request while a subscriber listens."""
+        return {
+            "id": self.id,
+            "ts_start": self.ts_start,
+            "client": self._client,
+            "agent": self._agent,
+            "dialect_in": self.dialect_in,
+            "model_requested": self._model_requested,
+            "provider": self._provider,
+            "model": self._model,
+            "stream": self.stream,
+            "session": self._session,
+            "replica": "",
+        }
+
     def finished_event(self) -> RequestFinished:
         """The typed `request.finished` event (the request path sends `as_dict`, which this reads back)."""
         return RequestFinished.from_dict(self.as_dict())

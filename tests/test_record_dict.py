@@ -71,3 +71,9 @@ def test_text_fields_hold_what_bounded_gives_for_every_kind_of_text():
         rec.model, rec.error_message = text, text
         assert rec.model == bounded(text) and rec.error_message == bounded(text, ERROR_MESSAGE_MAX)
         assert rec.as_dict()["model"] == bounded(text)
+
+
+def test_the_started_dict_is_the_typed_started_events_own():
+    for rec in (_filled(), RequestRecord("openai_chat", "")):
+        got, want = rec.started_dict(), rec.started_event().to_dict()
+        assert list(got) == list(want) and got == want
