@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import os
 import re
 import time
 from typing import Any, Protocol
 
 from proxy_engine.protocol import RequestFinished, RequestStarted
+from proxy_engine.request_ids import new_request_id
 from proxy_engine.usage.tokens import Usage
 
 _AGENTS = (
@@ -56,12 +56,17 @@ class _Text:
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = "_" + name
+        member = getattr(owner, self.slot)  # the slot's own descriptor: a C call, no attribute lookup
+        self.load, self.store = member.__get__, member.__set__
 
     def __get__(self, obj: object, owner: type | None = None) -> str | _Text | None:
-        return self if obj is None else getattr(obj, self.slot)
+        return self if obj is None else self.load(obj)
 
     def __set__(self, obj: object, value: str | None) -> None:
-        setattr(obj, self.slot, bounded(value, self.limit) if isinstance(value, str) else value)
+        if type(value) is str and value.isascii() and len(value) <= self.limit:
+            self.store(obj, value)  # what `bounded` keeps as it is, without its call: the usual text
+        else:
+            self.store(obj, bounded(value, self.limit) if isinstance(value, str) else value)
 
 
 @functools.lru_cache(maxsize=256)
@@ -119,8 +124,8 @@ class RequestRecord:
     session = _Text()  # the agent session (request_path/sessions.py), None when the client sent none
 
     def __init__(self, dialect_in: str, user_agent: str) -> None:
-        self.id = os.urandom(8).hex()  # 16 random hex digits, as uuid4().hex[:16] gave, for less CPU
-        self.ts_start = time.time()
+        self.ts_start = ts = time.time()
+        self.id = new_request_id(ts)  # time-ordered: the ledger's primary key
         self.t0 = time.perf_counter()
         self.t_first: float | None = None
         self._client = ""
@@ -170,6 +175,23 @@ class RequestRecord:
             model_requested=self.model_requested, provider=self.provider, model=self.model, stream=self.stream,
             session=self.session,
         )  # fmt: skip
+
+    def started_dict(self) -> dict[str, Any]:
+        """The `request.started` payload as a dict, built in one step (equal to `started_event().to_dict()`,
+        held so by tests/test_record_dict.py): it is sent for every request while a subscriber listens."""
+        return {
+            "id": self.id,
+            "ts_start": self.ts_start,
+            "client": self._client,
+            "agent": self._agent,
+            "dialect_in": self.dialect_in,
+            "model_requested": self._model_requested,
+            "provider": self._provider,
+            "model": self._model,
+            "stream": self.stream,
+            "session": self._session,
+            "replica": "",
+        }
 
     def finished_event(self) -> RequestFinished:
         """The typed `request.finished` event (the request path sends `as_dict`, which this reads back)."""

@@ -21,6 +21,7 @@ from proxy_engine.members.access import MemberAccess
 from proxy_engine.metrics.registry import RequestMetrics
 from proxy_engine.paths import Paths
 from proxy_engine.protocol import REQUEST_FINISHED, Hello, HelloSnapshot, LedgerHealth, RequestFinished, Stats
+from proxy_engine.protocol.names import REQUEST_STARTED
 from proxy_engine.record import RequestRecord
 from proxy_engine.recorder.flight_recorder import FlightRecorder
 from proxy_engine.runtime import Runtime
@@ -93,7 +94,7 @@ class RunningEngine:
     def request_started(self, rec: RequestRecord) -> None:
         self.runtime.prices.expect(rec.provider_kind, rec.model or "")
         if self.bus.subscribers:
-            self.bus.publish(rec.started_event())
+            self.bus.emit(REQUEST_STARTED, rec.started_dict())
 
     def finished(self, rec: RequestRecord) -> None:
         """Record once: a relay calls this before its last write, and the handler's finally again."""

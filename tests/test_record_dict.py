@@ -56,3 +56,24 @@ def test_the_dict_reads_back_as_the_typed_event() -> None:
     d = _filled().as_dict()
     ev = RequestFinished.from_dict(d)
     assert ev.to_dict() == d
+
+
+def test_text_fields_hold_what_bounded_gives_for_every_kind_of_text():
+    """The setters' shortcut for short ASCII text stores exactly what `bounded` would."""
+    from proxy_engine.record import ERROR_MESSAGE_MAX, TEXT_MAX, RequestRecord, bounded
+
+    class Name(str):
+        pass
+
+    texts = ["gpt-4o", "", "x" * TEXT_MAX, "x" * (TEXT_MAX + 1), "é" * (TEXT_MAX + 1), "ok \ud800 no", "ü", Name("n")]
+    rec = RequestRecord("openai_chat", "codex/1")
+    for text in [*texts, "y" * ERROR_MESSAGE_MAX + "z", None]:
+        rec.model, rec.error_message = text, text
+        assert rec.model == bounded(text) and rec.error_message == bounded(text, ERROR_MESSAGE_MAX)
+        assert rec.as_dict()["model"] == bounded(text)
+
+
+def test_the_started_dict_is_the_typed_started_events_own():
+    for rec in (_filled(), RequestRecord("openai_chat", "")):
+        got, want = rec.started_dict(), rec.started_event().to_dict()
+        assert list(got) == list(want) and got == want

@@ -25,7 +25,9 @@ log = logging.getLogger("proxy_engine.metrics")
 MAX_VALUES = 100
 _PENDING_MAX = 100_000
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-_TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
+_TOKEN_FIELDS = tuple((kind, f"{kind}_tokens") for kind in ("input", "output", "cache_read", "cache_write"))
+_STATUS_CLASS = {n: f"{n}xx" for n in range(1, 6)}
+_LABELS_CACHED = 4096  # raw (provider, model, member) triples remembered; beyond, the labels answer each time
 
 
 class BoundedLabel:
@@ -60,6 +62,7 @@ class RequestMetrics:
                                    _LATENCY_BUCKETS)  # fmt: skip
         self._registry: CollectorRegistry | None = None
         self._provider, self._model, self._member, self._code = (BoundedLabel() for _ in range(4))
+        self._labels: dict[tuple[Any, Any, Any], tuple[str, str, str]] = {}
         self._pending: deque[dict[str, Any]] = deque()
         self.dropped = 0
 
@@ -86,22 +89,40 @@ class RequestMetrics:
             self._count(pending.popleft())
 
     def _count(self, d: dict[str, Any]) -> None:
-        provider, model = self._provider(d.get("provider")), self._model(d.get("model") or d.get("model_requested"))
-        member = self._member(d.get("member") or d.get("client"))
+        raw = (d.get("provider"), d.get("model") or d.get("model_requested"), d.get("member") or d.get("client"))
+        who = self._who(raw)
         status = int(d.get("status") or 0)
-        self.requests.inc((provider, model, member, f"{status // 100}xx"))
+        self.requests.inc((*who, _STATUS_CLASS.get(status // 100) or f"{status // 100}xx"))
         if status >= 400:
             err = d.get("error") or {}
-            self.errors.inc((provider, model, member, self._code(err.get("code") or status)))
-        for kind in _TOKEN_KINDS:
-            if n := d.get(f"{kind}_tokens"):
-                self.tokens.inc((provider, model, member, kind), n)
+            self.errors.inc((*who, self._code(err.get("code") or status)))
+        for kind, name in _TOKEN_FIELDS:
+            if n := d.get(name):
+                self.tokens.inc((*who, kind), n)
         if cost := d.get("cost_usd"):
-            self.cost.inc((provider, model, member), cost)
+            self.cost.inc(who, cost)
+        where = who[:2]
         if (latency := d.get("latency_ms")) is not None:
-            self.latency.observe((provider, model), latency / 1000)
+            self.latency.observe(where, latency / 1000)
         if (ttfb := d.get("ttfb_ms")) is not None:
-            self.ttfb.observe((provider, model), ttfb / 1000)
+            self.ttfb.observe(where, ttfb / 1000)
+
+    def _who(self, raw: tuple[Any, Any, Any]) -> tuple[str, str, str]:
+        """The (provider, model, member) labels of raw values, remembered: the next request usually has the same.
+
+        Exact: a value a label has taken stays taken, and once a label is full it stays full, so what the
+        labels answered for `raw` once they answer again (a record's values are text or None).
+        """
+        try:
+            who = self._labels.get(raw)
+            cache = len(self._labels) < _LABELS_CACHED
+        except TypeError:  # an unhashable value in a malformed record: the labels take its text, uncached
+            who, cache = None, False
+        if who is None:
+            who = (self._provider(raw[0]), self._model(raw[1]), self._member(raw[2]))
+            if cache:
+                self._labels[raw] = who
+        return who
 
     async def drain_forever(self) -> None:
         while True:

@@ -23,7 +23,7 @@ COMMANDS = frozenset({"capture", "replay", "export"})
 
 def _load(args: argparse.Namespace) -> dict[str, Any] | None:
     if not valid_id(args.id):
-        print(f"{args.id!r} is not a request id (16 hex digits, as in X-ProxyPal-Request-Id)", file=sys.stderr)
+        print(f"{args.id!r} is not a request id (hex digits, as in X-ProxyPal-Request-Id)", file=sys.stderr)
         return None
     store = CaptureStore(capture_dir(resolve_paths(args.config).state_dir))
     try:

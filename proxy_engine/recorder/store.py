@@ -10,7 +10,6 @@ import contextlib
 import gzip
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -20,9 +19,9 @@ from typing import Any
 
 from proxy_engine.paths import make_private_dirs
 from proxy_engine.recorder.match import first_match
+from proxy_engine.request_ids import is_request_id
 
 FORMAT = "proxypal-capture/1"
-_ID = re.compile(r"[0-9a-f]{16}")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (
     id TEXT PRIMARY KEY, ts REAL NOT NULL, size INTEGER NOT NULL, status INTEGER, error_code TEXT,
@@ -34,8 +33,8 @@ _COLUMNS = ("status", "error_code", "dialect_in", "dialect_out", "model_requeste
 
 
 def valid_id(request_id: str) -> bool:
-    """Request ids are 16 hex digits; anything else never reaches a file name."""
-    return _ID.fullmatch(request_id) is not None
+    """Only a request id (`request_ids.py`) ever reaches a file name."""
+    return is_request_id(request_id)
 
 
 def capture_dir(state_dir: Path) -> Path:

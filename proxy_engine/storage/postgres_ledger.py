@@ -20,7 +20,7 @@ from proxy_engine.storage.postgres_database import PostgresDatabase, row_refused
 from proxy_engine.usage.history import GROUPS as HISTORY_GROUPS
 from proxy_engine.usage.history import HistoryQuery, history_rows
 from proxy_engine.usage.journal import RecordJournal
-from proxy_engine.usage.ledger import _ADDED, _ADDED_INDEXES, COLUMNS, from_row, to_row
+from proxy_engine.usage.ledger import _ADDED, _ADDED_INDEXES, COLUMNS, from_row, journal_row
 from proxy_engine.usage.sessions import session_rows
 
 if TYPE_CHECKING:
@@ -175,4 +175,4 @@ class PostgresLedgerStore:
 
 
 def _segment_rows(segments: list[Path]) -> list[Row]:
-    return [to_row(r) for seg in segments for r in RecordJournal.read(seg)]
+    return [journal_row(r) for seg in segments for r in RecordJournal.read(seg)]

@@ -31,9 +31,13 @@ COLUMNS = (
 )  # fmt: skip
 # Columns added after the first release, created on open in ledgers written before them.
 _ADDED = {"credential": "TEXT", "session": "TEXT", "paid_fallback": "INTEGER", "member": "TEXT", "team": "TEXT"}
-# Indexes on added columns, created once the columns exist.
-_ADDED_INDEXES = """CREATE INDEX IF NOT EXISTS requests_session ON requests(session, ts_start);
-CREATE INDEX IF NOT EXISTS requests_member ON requests(member, ts_start);"""
+# Indexes on added columns, created once the columns exist (the same SQL in SQLite and PostgreSQL). Most rows
+# have no session and no member, so the indexes hold only the rows that do (an insert without one skips them);
+# `col = ?` and `col IS NOT NULL` use them. They replace the full indexes of the same columns that older ledgers have.
+_ADDED_INDEXES = """DROP INDEX IF EXISTS requests_session;
+DROP INDEX IF EXISTS requests_member;
+CREATE INDEX IF NOT EXISTS requests_session_set ON requests(session, ts_start) WHERE session IS NOT NULL;
+CREATE INDEX IF NOT EXISTS requests_member_set ON requests(member, ts_start) WHERE member IS NOT NULL;"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
   id TEXT PRIMARY KEY, ts_start REAL NOT NULL, client TEXT, agent TEXT, dialect_in TEXT, dialect_out TEXT,
@@ -91,10 +95,23 @@ def _insert(conn: sqlite3.Connection, rows: list[Row]) -> None:
 
 def to_row(record: dict[str, Any]) -> Row:
     """The row of COLUMNS (a key a record from an older journal lacks is NULL); `error` as JSON text."""
-    row = tuple(map(record.get, COLUMNS))
-    if err := row[_ERROR]:
-        row = (*row[:_ERROR], json.dumps(err), *row[_ERROR + 1 :])
-    return row
+    return _stored(tuple(map(record.get, COLUMNS)))
+
+
+def _stored(values: Row) -> Row:
+    """A record's values in COLUMNS order as SQL stores them: `error` as JSON text."""
+    if err := values[_ERROR]:
+        return (*values[:_ERROR], json.dumps(err), *values[_ERROR + 1 :])
+    return values
+
+
+def journal_row(line: dict[str, Any] | list[Any]) -> Row:
+    """The row of a journal line: an array of values (a line written before a column was added lacks it:
+    NULL), or an older engine's record object."""
+    if isinstance(line, dict):
+        return to_row(line)
+    values = tuple(line[: len(COLUMNS)])
+    return _stored(values + (None,) * (len(COLUMNS) - len(values)))
 
 
 def from_row(row: Row) -> dict[str, Any]:
@@ -130,7 +147,7 @@ class SqliteLedgerStore:
             _insert(self._conn, batch)
             if from_disk:
                 for seg in segments:
-                    _insert(self._conn, [to_row(r) for r in RecordJournal.read(seg)])
+                    _insert(self._conn, [journal_row(r) for r in RecordJournal.read(seg)])
         RecordJournal.discard(segments)
 
     async def close(self) -> None:
@@ -230,8 +247,9 @@ class CostLedger:
 
     def append(self, record: dict[str, Any]) -> None:
         """Journal the record (one write syscall), then queue its row for the next batch."""
-        journaled = self.journal.append(record)
-        self._pending.append((to_row(record), journaled))
+        values = tuple(map(record.get, COLUMNS))
+        journaled = self.journal.append(values)
+        self._pending.append((_stored(values), journaled))
         if len(self._pending) >= 500 and not self._failures:
             self._wake.set()
 
@@ -278,7 +296,7 @@ class CostLedger:
             return True
 
     def _read_segments(self, segments: list[Path]) -> list[Row]:
-        return [to_row(r) for seg in segments for r in RecordJournal.read(seg)]
+        return [journal_row(r) for seg in segments for r in RecordJournal.read(seg)]
 
     def _failed(self, e: Exception, n: int) -> None:
         self._failures += 1

@@ -51,13 +51,17 @@ class LinearPrice:
         inp, cr, cw = usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens
         if cr + cw > inp:
             return None
-        total = (
-            self.per_request
-            + self.per_input * inp
-            + self.per_output * usage.output_tokens
-            + self.per_cache_read * cr
-            + self.per_cache_write * cw
-        )
+        # The sum per_request + input + output + cache read + cache write, in that order, leaving out the terms
+        # that are zero (most requests have no cache tokens, most prices no per-request part): adding an exact
+        # zero changes no Decimal result, and each addition is rounded once, so the float is the same.
+        total = self.per_input * inp
+        if self.per_request:
+            total = self.per_request + total
+        total += self.per_output * usage.output_tokens
+        if cr:
+            total += self.per_cache_read * cr
+        if cw:
+            total += self.per_cache_write * cw
         return float(total)
 
 

@@ -1,7 +1,7 @@
 """Agent sessions from the ledger: one summary row per session, and one session's requests.
 
 Read from SQLite (not memory), so a restart loses no session. Each function is one query, run in a
-thread by the caller (`management.py`); the `requests_session` index keeps both cheap.
+thread by the caller (`management.py`); the partial `requests_session_set` index keeps both cheap.
 """
 
 from __future__ import annotations

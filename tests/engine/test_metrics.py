@@ -98,6 +98,27 @@ def test_label_values_are_bounded():
     assert other == 1000 - MAX_VALUES, "nothing is lost: the rest is counted under other"
 
 
+def test_remembered_labels_answer_as_the_bounded_labels_do():
+    """Labels are remembered per (provider, model, member): a model seen before the label filled keeps its
+    series, later ones go to "other" however often they repeat, and an unhashable value still counts."""
+    from prometheus_client import generate_latest
+
+    m = RequestMetrics()
+    for i in [*range(MAX_VALUES + 50), *range(MAX_VALUES + 50)]:  # every model twice: the second pass is cached
+        m.note({"provider": "openai", "model": f"m{i}", "client": "c", "status": 200, "latency_ms": 5.0})
+    m.note({"provider": ["odd"], "model": "m0", "client": "c", "status": 200, "latency_ms": 5.0})
+    m.drain()
+    s = samples(generate_latest(m.registry).decode())
+
+    def requests(provider: str, model: str) -> float:
+        labels = (("member", "c"), ("model", model), ("provider", provider), ("status", "2xx"))
+        return s[("proxypal_requests_total", labels)]
+
+    assert requests("openai", "m0") == 2 and requests("openai", f"m{MAX_VALUES - 1}") == 2
+    assert requests("openai", "other") == 2 * 50
+    assert requests("['odd']", "m0") == 1
+
+
 def test_counts_summed_per_drain_are_the_sums_of_the_requests():
     """Counters are added once per series per drain: the totals are still every request's, across drains,
     errors by code, and a malformed record does not lose what the records before it in that drain counted."""

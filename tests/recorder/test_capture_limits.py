@@ -54,3 +54,17 @@ def test_a_body_past_the_cap_is_kept_as_a_view_of_its_start_not_a_copy() -> None
     cap.add(other, reused)
     reused[:] = b"b" * 2000
     assert b"".join(other.chunks) == b"a" * 1000
+
+
+def test_a_chunk_that_exactly_fills_a_cap_is_kept_whole_and_the_next_byte_is_cut() -> None:
+    """The within-every-cap shortcut and the cutting path meet at the cap, byte for byte."""
+    limits = Limits(stage_max=8, request_max=12, memory_max=11)
+    cap = Capture(limits)
+    s1, s2 = Stage(UPSTREAM_RESPONSE), Stage(UPSTREAM_RESPONSE)
+    cap.add(s1, bytearray(b"12345678"))  # exactly the stage cap; a reused bytearray is copied
+    cap.add(s1, b"9")
+    cap.add(s2, b"abc")  # exactly the memory cap (11)
+    cap.add(s2, b"d")
+    assert (s1.chunks, s1.kept, s1.seen, s1.truncated) == ([b"12345678"], 8, 9, True)
+    assert (s2.chunks, s2.kept, s2.seen, s2.truncated) == ([b"abc"], 3, 4, True)
+    assert type(s1.chunks[0]) is bytes and (cap.kept, limits.held) == (11, 11)

@@ -12,11 +12,14 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proxy_engine.usage.price_resolve import resolve
 from proxy_engine.usage.price_table import CATALOGUE, UNPRICED, LinearPrice, PriceTable, _entry
@@ -170,3 +173,17 @@ async def test_a_failing_resolver_is_not_run_again_for_a_while(tmp_path: Path, m
     assert table.entries == {} and not (tmp_path / "prices.json").exists()
     assert table.get("openai", "gpt-4o-mini") is None
     assert table._refresh is None, "no new child process before the retry time"
+
+
+_PRICE = st.one_of(st.just(Decimal(0)), st.decimals(min_value=0, max_value=1000, allow_nan=False, places=30))
+_TOKENS = st.one_of(st.just(0), st.integers(0, 10**9))
+
+
+@given(prices=st.tuples(*[_PRICE] * 5), inp=_TOKENS, out=_TOKENS, cr=_TOKENS, cw=_TOKENS)
+def test_a_linear_price_left_out_zero_terms_is_the_whole_sum(prices, inp, out, cr, cw):
+    """`cost` skips zero terms; the float is the one the whole sum in genai-prices' order gives, digits and all."""
+    p = LinearPrice(*prices)
+    whole = float(p.per_request + p.per_input * inp + p.per_output * out + p.per_cache_read * cr
+                  + p.per_cache_write * cw)  # fmt: skip
+    got = p.cost(Usage(inp, out, cr, cw))
+    assert (got is None) if cr + cw > inp else repr(got) == repr(whole)

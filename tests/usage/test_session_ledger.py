@@ -48,7 +48,7 @@ async def test_an_old_ledger_gains_the_session_column_and_its_index(tmp_path: Pa
         columns = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(requests)")}
     assert {"session", "credential"} <= columns
-    assert "requests_session" in indexes
+    assert "requests_session_set" in indexes
 
     sessions = query_sessions(db)
     assert [s["session"] for s in sessions] == ["s-1", "s-2"], "latest seen first; rows without a session are none"
