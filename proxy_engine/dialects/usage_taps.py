@@ -27,7 +27,7 @@ def usage_from_body(dialect: str, body: bytes) -> Usage | None:
     """The usage of a whole pass-through reply; None when it is not JSON or carries none."""
     try:
         return usage_in_reply(dialect, loads(body))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -97,7 +97,7 @@ class StreamTap:
     def _parse(self, block: bytes) -> None:
         try:
             obj = loads(block_data(block))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UpstreamMalformed(f"a stream event is not JSON: {block[:80]!r}") from None
         u = usage_in_reply(self.dialect, obj)
         if u is not None:
@@ -106,7 +106,7 @@ class StreamTap:
     def _parse_anthropic(self, block: bytes) -> None:
         try:
             obj = loads(block_data(block))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UpstreamMalformed(f"a stream event is not JSON: {block[:80]!r}") from None
         if not isinstance(obj, dict):
             return

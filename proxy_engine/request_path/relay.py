@@ -211,6 +211,8 @@ async def _relay_whole(
             obj = loads(body)
         except ValueError as e:
             return ProxyError(502, f"{rec.provider} sent a reply that is not JSON: {e}", "upstream_malformed")
+        except RecursionError:
+            return ProxyError(502, f"{rec.provider} sent a reply nested too deeply to read", "upstream_malformed")
         if not isinstance(obj, dict):
             return ProxyError(502, f"{rec.provider} sent a reply that is not a JSON object", "upstream_malformed")
     rec.status = resp.status

@@ -154,8 +154,13 @@ def test_a_whole_reply_that_is_not_json_is_a_502_in_the_callers_dialect(engine, 
 
 @pytest.mark.parametrize(
     ("fault", "stream"),
-    [({"raw_body": b"{not json"}, False), ({"body": [1, 2]}, False), ({"garbage_after": 0}, True)],
-    ids=["not-json", "not-an-object", "non-json-event"],
+    [
+        ({"raw_body": b"{not json"}, False),
+        ({"body": [1, 2]}, False),
+        ({"raw_body": b"[" * 100_000 + b"]" * 100_000}, False),  # valid JSON no parser can nest that deep
+        ({"garbage_after": 0}, True),
+    ],
+    ids=["not-json", "not-an-object", "too-deep", "non-json-event"],
 )
 def test_an_unreadable_reply_fails_over_to_the_next_candidate(engine, fakes, fault, stream):
     fakes[0].script(**fault)
