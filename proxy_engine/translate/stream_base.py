@@ -127,8 +127,10 @@ class BlockEncoder(ABC):
             self.usage_rev += 1
             return b""
         if isinstance(ev, Start):
-            self.upstream_id = ev.id or self.upstream_id
-            if ev.model and not self.started:
+            # Only strings: an upstream's `"model": true` must not reach the encoders' byte templates.
+            if isinstance(ev.id, str) and ev.id:
+                self.upstream_id = ev.id
+            if isinstance(ev.model, str) and ev.model and not self.started:
                 self.answered_by(ev.model)
             return b""
         if isinstance(ev, Finish):
