@@ -59,6 +59,11 @@ class BlockEncoder(ABC):
     @abstractmethod
     def text(self, delta: str) -> bytes: ...
 
+    def text_literal(self, literal: bytes) -> bytes:
+        """`text` of a delta given as its JSON string literal, one with nothing escaped (so exactly the
+        bytes `quote` gives for it): encoders that only quote the delta use the bytes as they came."""
+        return self.text(literal[1:-1].decode())
+
     def close_text(self) -> bytes:
         return b""
 
