@@ -15,6 +15,11 @@ class SSEFramer:
         self._cr = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        if not self._buf and not self._cr and chunk.endswith(b"\r\n\r\n") and chunk.count(b"\r") == 2:
+            # The usual CRLF case (Gemini): exactly one whole event, its only CRs the two that end it.
+            block = chunk[:-4]
+            if b"\n\n" not in block and block.strip(b"\n"):
+                return [block]
         if self._cr:
             chunk = b"\r" + chunk
             self._cr = False
