@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from proxy_engine.translate.delta_templates import DeltaSpec
 
+TOKEN_MAX = 256  # the longest literal a chunk of its own is read for without framing (a token is a few bytes)
 # A JSON string literal whose bytes are its own `quote`: nothing inside needs an escape.
 _PLAIN = re.compile(rb'"[^"\\\x00-\x1f]*"')
 
@@ -24,13 +25,18 @@ _PLAIN = re.compile(rb'"[^"\\\x00-\x1f]*"')
 class TextBlockTemplate:
     """The bytes of a whole event block around a plain text delta's string, for one `DeltaSpec`."""
 
-    __slots__ = ("_cut", "prefix", "spec", "suffix")
+    __slots__ = ("_crlf_end", "_cut", "_lf_end", "prefix", "single_max", "spec", "suffix")
 
     def __init__(self, prefix: bytes, suffix: bytes, spec: DeltaSpec) -> None:
         self.prefix = prefix
         self.suffix = suffix
         self.spec = spec
         self._cut = len(prefix)
+        # A whole chunk that is this one event: LF-framed, or CRLF-framed when the block is one line.
+        self._lf_end = suffix + b"\n\n"
+        self._crlf_end = suffix + b"\r\n\r\n" if b"\n" not in prefix else None
+        # Longer chunks are not tried as one event (they hold several, or a token past TOKEN_MAX bytes).
+        self.single_max = len(prefix) + TOKEN_MAX + len(suffix) + 4
 
     @classmethod
     def learn(cls, block: bytes, data: bytes, spec: DeltaSpec) -> TextBlockTemplate | None:
@@ -55,12 +61,29 @@ class TextBlockTemplate:
         """The string literal of a block that fits, when it needs no escaping; else None."""
         if not block.startswith(self.prefix) or not block.endswith(self.suffix):
             return None
-        literal = block[self._cut : len(block) - len(self.suffix)]
-        if _PLAIN.fullmatch(literal) is None:
+        return _plain(block[self._cut : len(block) - len(self.suffix)])
+
+    def chunk_literal(self, chunk: bytes) -> bytes | None:
+        """`literal` of a chunk that is exactly one such block and its blank line, read with no framing: a
+        framer holding nothing would cut it into just that block (it has no blank line or CR inside)."""
+        if chunk.endswith(self._lf_end):
+            end = len(chunk) - len(self._lf_end)
+        elif self._crlf_end is not None and chunk.endswith(self._crlf_end):
+            end = len(chunk) - len(self._crlf_end)
+        else:
             return None
-        if not literal.isascii():
-            try:
-                literal.decode()
-            except UnicodeDecodeError:
-                return None
-        return literal
+        if not chunk.startswith(self.prefix) or chunk.find(b'"', self._cut + 1) != end - 1:
+            return None  # the literal's closing quote is not the last before the suffix: several events
+        return _plain(chunk[self._cut : end])
+
+
+def _plain(literal: bytes) -> bytes | None:
+    """`literal` when it is one JSON string literal that needs no escaping, in valid UTF-8; else None."""
+    if _PLAIN.fullmatch(literal) is None:
+        return None
+    if not literal.isascii():
+        try:
+            literal.decode()
+        except UnicodeDecodeError:
+            return None
+    return literal

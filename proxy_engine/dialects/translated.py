@@ -58,6 +58,14 @@ class TranslatedStream:
                 raise UpstreamMalformed(f"corrupt event stream: {e}") from None
             self.events += len(events)
             return b"".join([self._st.feed(ev) for ev in events])
+        text = self._text
+        if text is not None and len(chunk) <= text.single_max and self._framer.idle:  # a token event alone
+            literal = text.chunk_literal(chunk)
+            if literal is not None:
+                out = self._st.literal_text(text.spec, literal)
+                if out is not None:
+                    self.events += 1
+                    return out
         blocks = self._framer.feed(chunk)
         if not blocks:
             return b""

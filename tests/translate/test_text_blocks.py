@@ -127,3 +127,21 @@ def test_a_block_that_fits_but_holds_an_invalid_escape_still_ends_the_stream_as_
     assert stream._text is not None
     with pytest.raises(UpstreamMalformed):
         stream.feed(b"data: " + DATA.replace(b'"tok"', b'"two\\q"') + b"\n\n")
+
+
+def _token(word: str) -> bytes:
+    return b"data: " + DATA.replace(b"tok", word.encode()) + b"\n\n"
+
+
+def test_a_chunk_is_read_as_one_event_only_when_it_is_one_and_nothing_is_held_back() -> None:
+    stream = TranslatedStream(get_translator("anthropic", "openai_chat").stream("m"))
+    out = stream.feed(_token("one")) + stream.feed(_token("two"))
+    assert stream._text is not None  # from here on a token's chunk is read without framing
+    out += stream.feed(_token("a") + _token("b"))  # two events, short enough to be tried as one
+    out += stream.feed(_token("c").replace(b"\n\n", b"\r\n\r\n"))  # CRLF-framed, one line
+    out += stream.feed(b"data: " + DATA[:20])  # half an event: the framer holds it
+    with pytest.raises(UpstreamMalformed):  # joined with the half, this chunk is no event of its own
+        stream.feed(_token("d"))
+    got = collect("anthropic", out + stream.finish())
+    assert got.text == "onetwoabc"
+    assert stream.events == 6
