@@ -14,7 +14,17 @@ class SSEFramer:
         self._buf = b""
         self._cr = False
 
+    @property
+    def idle(self) -> bool:
+        """Nothing held back: the next chunk starts a new event."""
+        return not self._buf and not self._cr
+
     def feed(self, chunk: bytes) -> list[bytes]:
+        if not self._buf and not self._cr and chunk.endswith(b"\r\n\r\n") and chunk.count(b"\r") == 2:
+            # The usual CRLF case (Gemini): exactly one whole event, its only CRs the two that end it.
+            block = chunk[:-4]
+            if b"\n\n" not in block and block.strip(b"\n"):
+                return [block]
         if self._cr:
             chunk = b"\r" + chunk
             self._cr = False

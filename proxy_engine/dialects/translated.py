@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from proxy_engine.dialects.eventstream import EventStreamError, EventStreamFramer
 from proxy_engine.dialects.sse import SSEFramer, block_data
+from proxy_engine.dialects.text_blocks import TextBlockTemplate
 from proxy_engine.translate.errors import UpstreamMalformed
 from proxy_engine.usage.tokens import Usage
 
@@ -23,13 +24,20 @@ def usage_from_ir(u: dict | None) -> Usage | None:
     return Usage(**u) if u else None
 
 
+# Blocks looked at for a text block template once the payload template exists (a stream whose text
+# deltas never fit one, say all escaped, stops looking).
+BLOCK_LEARNS = 8
+
+
 class TranslatedStream:
-    __slots__ = ("_binary", "_framer", "_st", "events")
+    __slots__ = ("_binary", "_block_learns", "_framer", "_st", "_text", "events")
 
     def __init__(self, st: StreamTranslator, *, binary: bool = False) -> None:
         self._binary = binary
         self._framer = EventStreamFramer() if binary else SSEFramer()
         self._st = st
+        self._text: TextBlockTemplate | None = None  # whole-block template of plain text deltas (text_blocks.py)
+        self._block_learns = BLOCK_LEARNS
         self.events = 0  # upstream events seen: the output estimate when a stream is cut before its usage
 
     @property
@@ -50,14 +58,40 @@ class TranslatedStream:
                 raise UpstreamMalformed(f"corrupt event stream: {e}") from None
             self.events += len(events)
             return b"".join([self._st.feed(ev) for ev in events])
+        text = self._text
+        if text is not None and len(chunk) <= text.single_max and self._framer.idle:  # a token event alone
+            literal = text.chunk_literal(chunk)
+            if literal is not None:
+                out = self._st.literal_text(text.spec, literal)
+                if out is not None:
+                    self.events += 1
+                    return out
         blocks = self._framer.feed(chunk)
         if not blocks:
             return b""
         self.events += len(blocks)
         if len(blocks) == 1:
-            return self._st.feed_data(block_data(blocks[0]))
-        feed = self._st.feed_data
-        return b"".join([feed(block_data(block)) for block in blocks])
+            return self._block(blocks[0])
+        return b"".join([self._block(block) for block in blocks])
+
+    def _block(self, block: bytes) -> bytes:
+        """One SSE event block: a plain text delta straight from its bytes, anything else by its payload."""
+        text = self._text
+        if text is not None:
+            literal = text.literal(block)
+            if literal is not None:
+                out = self._st.literal_text(text.spec, literal)
+                if out is not None:
+                    return out
+            return self._st.feed_data(block_data(block))
+        data = block_data(block)
+        out = self._st.feed_data(data)
+        if self._block_learns:
+            spec = self._st.text_template()
+            if spec is not None:
+                self._block_learns -= 1
+                self._text = TextBlockTemplate.learn(block, data, spec)
+        return out
 
     def finish(self) -> bytes:
         """Whatever the upstream left unterminated, then a valid ending in the client's dialect."""

@@ -30,6 +30,7 @@ from proxy_engine.request_path.stream_only import whole_from_stream
 from proxy_engine.token_count import count_reply
 from proxy_engine.translate import TranslationError
 from proxy_engine.translate.errors import UpstreamMalformed
+from proxy_engine.translate.json_text import dumpb
 from proxy_engine.usage.tokens import Usage
 from proxy_engine.usage.upstream import usage_in_reply
 
@@ -223,9 +224,9 @@ async def _relay_whole(
             msg = f"{rec.provider} sent a reply that cannot be translated: {e}"
             return ProxyError(502, msg, "upstream_malformed")
         rec.usage = usage_from_ir(translator.usage)  # read from the translation, not a second parse
-        keep = {k: v for k, v in out.headers.items() if k.lower() != "content-type"}
-        return web.json_response(client_obj, status=resp.status, headers=keep)
-    rec.usage = usage_in_reply(rec.dialect_out, obj)
+        body = dumpb(client_obj)  # compact UTF-8, written like a same-dialect reply (no second Response)
+    else:
+        rec.usage = usage_in_reply(rec.dialect_out, obj)
     ex.state.finished(rec)  # journaled before the client sees the end of the reply
     out.content_length = len(body)
     await out.prepare(request)

@@ -30,6 +30,7 @@ from proxy_engine.routing import Candidate
 from proxy_engine.token_count import COUNT_ACTIONS, count_request
 from proxy_engine.translate import TranslationError
 from proxy_engine.translate.embeddings import EMBED_ACTIONS
+from proxy_engine.translate.json_text import dumpb
 from proxy_engine.translate.passthrough import might_need_sanitizing, sanitize_passthrough
 
 if TYPE_CHECKING:  # the codecs load with the first translated call, not with the engine
@@ -182,7 +183,7 @@ def _upstream_body(ex: Exchange, att: Attempt) -> bytes:
                 up = provider.carry_betas(up, flags, model)
             if provider.kind_rules.keys_prompt_cache and att.dialect in CACHE_KEYED:  # OpenAI's own APIs
                 keep_prompt_cache(up, ex.body, rec.session)
-        return json.dumps(provider.finalize_body(att.call, att.dialect, up, model=model, action=ex.action)).encode()
+        return dumpb(provider.finalize_body(att.call, att.dialect, up, model=model, action=ex.action))
     # History that visited another provider holds thinking signed elsewhere: a 400 if replayed here.
     clean = sanitize_passthrough(att.dialect, ex.body) if might_need_sanitizing(att.dialect, ex.raw) else None
     if _cache_breakpoints(ex, att) and not marks_its_own(ex.raw):

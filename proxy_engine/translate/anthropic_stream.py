@@ -223,6 +223,9 @@ class AnthropicStreamEncoder(BlockEncoder):
     def text(self, delta: str) -> bytes:
         return self.text_head + quote(delta) + b"}}\n\n"
 
+    def text_literal(self, literal: bytes) -> bytes:
+        return self.text_head + literal + b"}}\n\n"
+
     def close_text(self) -> bytes:
         return self._stop()
 

@@ -59,6 +59,11 @@ class DeltaTemplates:
         self._learns = 0
 
     @property
+    def specs(self) -> list[DeltaSpec]:
+        """The templates learned so far, in the order they were learned."""
+        return self._templates
+
+    @property
     def learning(self) -> bool:
         return self._learns < MAX_LEARNS and len(self._templates) < MAX_TEMPLATES
 

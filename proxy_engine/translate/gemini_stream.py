@@ -203,6 +203,9 @@ class GeminiStreamEncoder(BlockEncoder):
     def text(self, delta: str) -> bytes:
         return self._part_chunk(b'{"text":' + quote(delta) + b"}")
 
+    def text_literal(self, literal: bytes) -> bytes:
+        return self._part_chunk(b'{"text":' + literal + b"}")
+
     def thinking(self, delta: str) -> bytes:
         return self._part_chunk(b'{"text":' + quote(delta) + b',"thought":true}')
 

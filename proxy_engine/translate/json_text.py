@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring, encode_basestring_ascii
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
 from typing import Any
 
 # Built once: json.dumps with keyword arguments builds a new encoder on every call, and stream
@@ -17,13 +18,37 @@ def dumps(obj: Any) -> str:
     return _COMPACT.encode(obj)
 
 
+def _one_shot(enc: json.JSONEncoder) -> Callable[[Any], str]:
+    """`enc.encode` minus the C encoder it builds on every call (`JSONEncoder.iterencode`), built once here.
+
+    The body is a tree decoded from JSON or built by a codec, never cyclic, so the circular-reference
+    bookkeeping is left out too (a cycle would end in RecursionError instead of ValueError).
+    """
+    if c_make_encoder is None:  # no C accelerator: the pure-Python encoder, as json.dumps would use
+        return enc.encode
+    basestring = encode_basestring_ascii if enc.ensure_ascii else encode_basestring
+    make = c_make_encoder(None, enc.default, basestring, None, enc.key_separator, enc.item_separator,
+                          False, False, True)  # fmt: skip
+
+    def encode(obj: Any) -> str:
+        if type(obj) is not dict:
+            return enc.encode(obj)
+        return "".join(make(obj, 0))
+
+    return encode
+
+
+_encode = _one_shot(_COMPACT)
+_encode_ascii = _one_shot(_COMPACT_ASCII)
+
+
 def dumpb(obj: Any) -> bytes:
     """Compact JSON as UTF-8 bytes. Text holding a lone surrogate (an upstream that split an emoji's
     escape pair across two deltas) cannot be UTF-8: it is sent \\u-escaped instead of failing the stream."""
     try:
-        return _COMPACT.encode(obj).encode()
+        return _encode(obj).encode()
     except UnicodeEncodeError:
-        return _COMPACT_ASCII.encode(obj).encode()
+        return _encode_ascii(obj).encode()
 
 
 def quote(text: str) -> bytes:

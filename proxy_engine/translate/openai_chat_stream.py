@@ -186,6 +186,9 @@ class ChatStreamEncoder(BlockEncoder):
     def text(self, delta: str) -> bytes:
         return self.text_head + quote(delta) + _TEXT_TAIL
 
+    def text_literal(self, literal: bytes) -> bytes:
+        return self.text_head + literal + _TEXT_TAIL
+
     def thinking(self, delta: str) -> bytes:
         return self.head + b'{"reasoning_content":' + quote(delta) + b"}" + _TAIL
 

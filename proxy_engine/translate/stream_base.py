@@ -59,6 +59,11 @@ class BlockEncoder(ABC):
     @abstractmethod
     def text(self, delta: str) -> bytes: ...
 
+    def text_literal(self, literal: bytes) -> bytes:
+        """`text` of a delta given as its JSON string literal, one with nothing escaped (so exactly the
+        bytes `quote` gives for it): encoders that only quote the delta use the bytes as they came."""
+        return self.text(literal[1:-1].decode())
+
     def close_text(self) -> bytes:
         return b""
 
@@ -127,8 +132,10 @@ class BlockEncoder(ABC):
             self.usage_rev += 1
             return b""
         if isinstance(ev, Start):
-            self.upstream_id = ev.id or self.upstream_id
-            if ev.model and not self.started:
+            # Only strings: an upstream's `"model": true` must not reach the encoders' byte templates.
+            if isinstance(ev.id, str) and ev.id:
+                self.upstream_id = ev.id
+            if isinstance(ev.model, str) and ev.model and not self.started:
                 self.answered_by(ev.model)
             return b""
         if isinstance(ev, Finish):

@@ -21,7 +21,7 @@ from .anthropic_stream import AnthropicStreamDecoder, AnthropicStreamEncoder
 from .bedrock_stream import BedrockStreamDecoder
 from .code_assist import CodeAssistStreamDecoder
 from .context import Context
-from .delta_templates import DeltaTemplates
+from .delta_templates import DeltaSpec, DeltaTemplates
 from .errors import TranslationError, UpstreamMalformed, translate_error
 from .gemini_stream import GeminiStreamDecoder, GeminiStreamEncoder
 from .json_text import loads
@@ -175,6 +175,25 @@ class StreamTranslator:
             if spec is not None:
                 templates.learn(data, event, spec)
         return out
+
+    def text_template(self) -> DeltaSpec | None:
+        """The first learned template of plain text deltas (see `literal_text`), once there is one."""
+        templates = self._templates
+        if templates is None:
+            return None
+        for spec in templates.specs:
+            if spec.text_only:
+                return spec
+        return None
+
+    def literal_text(self, spec: DeltaSpec, literal: bytes) -> bytes | None:
+        """The client bytes for an event of `spec` whose string is `literal`, a JSON string literal with
+        nothing escaped, in valid UTF-8; None when the encoder is not in the state where such an event
+        is text and nothing else (`feed_data` then decides, as it always did)."""
+        encoder = self._encoder
+        if encoder.block == "text" and not encoder.done and (spec.guard is None or spec.guard(spec)):
+            return encoder.text_literal(literal) if len(literal) > 2 else b""  # what feed_data gives
+        return None
 
     def finish(self) -> bytes:
         return self._encoder.feed(self._decoder.finish()) + self._encoder.finish()

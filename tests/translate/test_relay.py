@@ -37,6 +37,12 @@ def test_json_helpers_agree_with_the_standard_library(value: object) -> None:
     data = json.dumps(value).encode()
     assert loads(data) == json.loads(data) and loads(b" \n" + data + b"\n") == value
     assert json.loads(dumpb(value)) == value
+    for obj in (value, {"k": value, "lone": "\ud83d"}):  # dumpb's own encoder gives json's compact bytes
+        try:
+            expected = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+        except UnicodeEncodeError:  # a lone surrogate cannot be UTF-8: \u-escaped instead
+            expected = json.dumps(obj, separators=(",", ":")).encode()
+        assert dumpb(obj) == expected
     if isinstance(value, str):
         assert json.loads(quote(value)) == value
 

@@ -335,6 +335,17 @@ def test_malformed_upstream_event_is_skipped_not_fatal() -> None:
     assert got.text == "ok" and got.error is None
 
 
+@pytest.mark.parametrize("client", [c for c in CLIENTS if c != "openai_chat"])
+def test_an_upstream_model_or_id_that_is_not_a_string_is_ignored(client: str) -> None:
+    """`"model": true` in the first chunk once crashed the encoders that render the model into bytes."""
+    st = get_translator(client, "openai_chat").stream("Smart")
+    out = st.feed({"id": 7, "model": True, "choices": [{"index": 0, "delta": {"content": "ok"}}]})
+    out += st.finish()
+    got = collect(client, out)
+    assert got.text == "ok" and got.error is None
+    assert b"Smart" in out and b'"model":true' not in out
+
+
 def test_chat_tool_call_whose_name_arrives_late() -> None:
     """Some compatible servers send the id first and the name in a later delta."""
     base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
