@@ -71,7 +71,9 @@ async def start(app: web.Application) -> AsyncIterator[None]:
 async def _writer(app: web.Application) -> None:
     while True:
         await asyncio.sleep(0.5)
-        rows, app["pending"] = app["pending"], []
+        pending = app["pending"]
+        rows = pending[:]
+        del pending[:]  # the app is started: its keys cannot be rebound
         if rows:
             await asyncio.to_thread(_commit, app["db"], rows)
 
