@@ -6,6 +6,8 @@ import functools
 import json
 import re
 
+from msgspec import UNSET
+
 from proxy_engine.dialects.json_decode import loads
 
 _SPLICE_MIN = 1 << 16
@@ -72,10 +74,11 @@ def _rewrite_top_level(body: bytes, new: str) -> bytes:
 def ensure_include_usage(body: bytes, opts: object) -> bytes:
     """Ask an OpenAI stream for its usage chunk (the proxy hides it from clients that did not ask).
 
-    `opts` is the client's `stream_options`; `body` the bytes going upstream (model already rewritten),
-    which are re-encoded only when the client sent stream_options without include_usage.
+    `opts` is the client's `stream_options` (`UNSET` when the body has none); `body` the bytes going upstream
+    (model already rewritten), re-encoded when the client sent stream_options (`null` included: a second key
+    spliced in front would lose to it) without include_usage.
     """
-    if opts is None:
+    if opts is UNSET:
         i = body.index(b"{")
         return _spliced(body, i + 1, i + 1, b'"stream_options":{"include_usage":true},')
     if isinstance(opts, dict) and opts.get("include_usage") is True:

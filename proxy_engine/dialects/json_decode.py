@@ -29,7 +29,7 @@ class BodyHead(msgspec.Struct):
 
     model: object = None
     stream: object = None
-    stream_options: object = None
+    stream_options: object = msgspec.UNSET  # absent; an explicit `null` is None
 
 
 _HEAD = msgspec.json.Decoder(BodyHead).decode
@@ -39,7 +39,7 @@ def loads(raw: bytes | str) -> Any:
     """`json.loads(raw)`, faster: the same result, the same exceptions (ValueError, RecursionError)."""
     try:
         return _DECODE(raw)
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+    except (msgspec.DecodeError, RecursionError, UnicodeError):  # UnicodeEncodeError: a str with a lone surrogate
         return json.loads(raw)
 
 
@@ -55,8 +55,8 @@ def read_head(raw: bytes) -> tuple[BodyHead | None, Any]:
         if not raw.isascii():
             raw.decode()
         return head, None
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):  # ValidationError is a DecodeError
+    except (msgspec.DecodeError, RecursionError, UnicodeError):  # ValidationError is a DecodeError
         whole = json.loads(raw)
     if not isinstance(whole, dict):
         return None, whole
-    return BodyHead(whole.get("model"), whole.get("stream"), whole.get("stream_options")), whole
+    return BodyHead(whole.get("model"), whole.get("stream"), whole.get("stream_options", msgspec.UNSET)), whole

@@ -124,6 +124,13 @@ class Capture:
         self.kept += n
         lim.held += n
 
+    def own_bytes(self) -> None:
+        """Copy the views `add` kept of oversized bodies: free while the request runs (the body is alive
+        anyway), but a capture kept after it would pin each whole body, not the part it counts."""
+        for stage in self.stages:
+            if any(type(c) is memoryview for c in stage.chunks):
+                stage.chunks = [bytes(c) if type(c) is memoryview else c for c in stage.chunks]
+
     def release(self) -> None:
         """The request is over: its bytes no longer count against the in-flight memory cap."""
         self.limits.held -= self.kept

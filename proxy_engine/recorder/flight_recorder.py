@@ -63,6 +63,7 @@ class FlightRecorder:
             reason = "all"
         else:
             return
+        cap.own_bytes()  # a kept capture must not pin whole request bodies while it waits for the writer
         self.writer.offer(cap, record_meta(rec, reason))
 
     def status(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from proxy_engine.dialects.json_decode import BodyHead, loads
 from proxy_engine.providers import UpstreamCall
 from proxy_engine.record import RequestRecord
 from proxy_engine.recorder.capture import Capture
+from proxy_engine.request_path.errors import ProxyError
 from proxy_engine.routing import Candidate
 from proxy_engine.runtime import Runtime
 from proxy_engine.state import RunningEngine
@@ -46,7 +47,10 @@ class Exchange:
     def body(self) -> dict[str, Any]:
         """The whole body, parsed on first use: a plain pass-through never needs it (json_decode.py)."""
         if self.parsed is None:
-            self.parsed = loads(self.raw)  # read_head already found it a valid JSON object
+            try:
+                self.parsed = loads(self.raw)  # read_head already found it a valid JSON object
+            except RecursionError:  # within the depth read_head reached, but from a deeper stack
+                raise ProxyError(400, "the request body is nested too deeply") from None
         return self.parsed
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from msgspec import UNSET
+
 from proxy_engine.dialects.body import ensure_include_usage, rewrite_model
 
 
@@ -48,7 +50,7 @@ def test_an_agent_sized_body_is_edited_in_place_byte_for_byte() -> None:
     assert len(body) > 1 << 16
     out = rewrite_model(body, "Rush", "gpt-4o-mini")
     assert out == b'{"model": "gpt-4o-mini", "stream": true, "messages": ' + history + b"}"
-    with_usage = ensure_include_usage(out, json.loads(out).get("stream_options"))
+    with_usage = ensure_include_usage(out, json.loads(out).get("stream_options", UNSET))
     usage_asked = b'{"stream_options":{"include_usage":true},"model": "gpt-4o-mini", "stream": true, "messages": '
     assert with_usage == usage_asked + history + b"}"
     assert type(with_usage) is bytes and type(out) is bytes

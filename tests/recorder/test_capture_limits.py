@@ -54,6 +54,11 @@ def test_a_body_past_the_cap_is_kept_as_a_view_of_its_start_not_a_copy() -> None
     cap.add(other, reused)
     reused[:] = b"b" * 2000
     assert b"".join(other.chunks) == b"a" * 1000
+    kept_after = Capture(limits)
+    kept_after.upstream_request("http://127.0.0.1:9/v1/messages", {}, body, {})
+    assert type(kept_after.stages[0].chunks[0]) is memoryview
+    kept_after.own_bytes()  # kept past the request: the view becomes its own bytes and stops pinning the body
+    assert kept_after.stages[0].chunks == [body[:1000]] and type(kept_after.stages[0].chunks[0]) is bytes
 
 
 def test_a_chunk_that_exactly_fills_a_cap_is_kept_whole_and_the_next_byte_is_cut() -> None:

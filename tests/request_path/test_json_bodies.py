@@ -12,8 +12,11 @@ import json
 import httpx
 import openai
 import pytest
+from msgspec import UNSET
 
 from proxy_engine.dialects.json_decode import loads, read_head
+from proxy_engine.request_path.errors import ProxyError
+from proxy_engine.request_path.exchange import Exchange
 
 ACCEPTED = [
     b'{"model": "m", "messages": [{"role": "user", "content": "caf\\u00e9 \\ud83d\\ude00"}]}',
@@ -106,14 +109,14 @@ def test_a_stream_that_turned_usage_off_still_goes_upstream_as_the_routed_model(
 @pytest.mark.parametrize(
     ("raw", "head"),
     [
-        (b'{"messages": [], "model": "m", "stream": true}', ("m", True, None)),
+        (b'{"messages": [], "model": "m", "stream": true}', ("m", True, UNSET)),
         (
             b'{"model": "a", "stream_options": {"include_usage": false}, "model": "b"}',
             ("b", None, {"include_usage": False}),
         ),
-        (b'{"model": 5, "stream": "yes"}', (5, "yes", None)),
-        (b'{"model": "m", "temperature": NaN}', ("m", None, None)),  # json's parse: the whole body comes with it
-        (b'{"model": "m", "x": "\\ud83d"}', ("m", None, None)),
+        (b'{"model": 5, "stream": "yes", "stream_options": null}', (5, "yes", None)),
+        (b'{"model": "m", "temperature": NaN}', ("m", None, UNSET)),  # json's parse: the whole body comes with it
+        (b'{"model": "m", "x": "\\ud83d", "stream_options": null}', ("m", None, None)),
     ],
 )
 def test_the_head_is_what_the_whole_parse_says(raw, head):
@@ -147,3 +150,33 @@ def test_a_pass_through_forwards_an_agent_sized_turn_byte_for_byte(engine, fakes
                    headers={"anthropic-version": "2023-06-01", "content-type": "application/json"})  # fmt: skip
     assert r.status_code == 200, r.text
     assert fakes[1].last_request.body == raw.replace(b'"model": "Smart"', b'"model": "claude-sonnet-4-6"')
+
+
+def test_an_explicit_null_stream_options_still_gets_the_usage_chunk(engine, fakes):
+    """`"stream_options": null` is not "absent": a key spliced in front would lose to the client's null, the
+    upstream would send no usage and the call would be recorded without tokens or cost."""
+    raw = b'{"model": "Rush", "stream": true, "stream_options": null, "messages": [{"role": "user", "content": "hi"}]}'
+    with httpx.stream("POST", engine.url + "/v1/chat/completions", content=raw,
+                      headers={"content-type": "application/json"}) as r:  # fmt: skip
+        assert r.status_code == 200
+        body = r.read()
+    assert b'"usage"' not in body.replace(b'"usage":null', b"")  # the usage chunk the proxy asked for stays hidden
+    sent = fakes[0].last_request.json
+    assert sent["model"] == "gpt-4o-mini" and sent["stream_options"] == {"include_usage": True}
+
+
+def test_a_body_too_deep_for_a_deeper_stack_is_a_400_not_a_crash():
+    """The head was read near the top of the stack; the whole body may be parsed much deeper (an embeddings
+    relay): a RecursionError there is the client's 400, not the proxy's 500."""
+    depth = 800  # readable near the top of the stack (the limit is 1000 frames), not 500 frames down
+    raw = b'{"model": "m", "x": ' + b"[" * depth + b"]" * depth + b"}"
+    head, whole = read_head(raw)
+    assert head is not None and head.model == "m" and whole is None
+    ex = Exchange(None, None, None, None, raw, head)  # type: ignore[arg-type]  # only raw and head are read
+
+    def deep(n: int) -> object:
+        return deep(n - 1) if n else ex.body
+
+    with pytest.raises(ProxyError) as err:
+        deep(500)
+    assert err.value.status == 400 and "nested too deeply" in err.value.message
